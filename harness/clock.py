@@ -1,0 +1,145 @@
+"""Bench clocks: real wall time, or virtual time that the asyncio loop itself runs on.
+
+Every delay the harness knows about (join windows, retry delays, "within 7 days", zigpy's reply
+timeouts) is an asyncio timer. Under the virtual clock the bench's event loop reads
+:class:`VirtualTime` instead of ``time.monotonic()``, and while a caller is waiting on the bench
+(``free_running``), an idle loop jumps straight to its next timer instead of blocking. A 7-day
+scenario therefore runs in milliseconds and events still happen in real-time order. When nobody
+waits on the bench, virtual time stands still, so a test doing serial I/O does not lose a join
+window behind its back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import selectors
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+DEFAULT_VIRTUAL_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+class Clock(Protocol):
+    """What the HAN, the emulator and the tests ask of the bench clock."""
+
+    is_virtual: bool
+
+    def monotonic(self) -> float:
+        """Seconds on the bench's event-loop clock (the base of every deadline)."""
+        ...
+
+    def now(self) -> datetime:
+        """Bench date and time, timezone-aware UTC."""
+        ...
+
+
+class VirtualTime:
+    """The state behind a virtual clock: seconds since the bench started, and who waits on it.
+
+    ``free_running`` counts callers currently waiting on the bench; only then may an idle loop
+    jump ahead. It is changed from the loop thread only.
+    """
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.free_running = 0
+        self._lock = threading.Lock()
+
+    def jump(self, delta: float) -> None:
+        with self._lock:
+            self.seconds += delta
+
+
+@dataclass
+class VirtualClock:
+    """Bench time under emulation: a fixed start date plus the loop's virtual seconds."""
+
+    time: VirtualTime
+    start: datetime = DEFAULT_VIRTUAL_START
+    is_virtual: bool = True
+
+    def monotonic(self) -> float:
+        return self.time.seconds
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=self.time.seconds)
+
+
+class RealClock:
+    """Bench time on a real bench: wall time, with the loop's monotonic clock for deadlines."""
+
+    is_virtual = False
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def monotonic(self) -> float:
+        return self._loop.time()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class _VirtualSelector:
+    """Wraps the loop's selector: an idle wait becomes a jump of virtual time when allowed."""
+
+    def __init__(self, real: selectors.BaseSelector, time: VirtualTime) -> None:
+        self._real = real
+        self._time = time
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        if timeout is not None and timeout <= 0:
+            return self._real.select(0)
+        ready = self._real.select(0)
+        if ready:
+            return ready
+        if self._time.free_running and timeout is not None:
+            # Nothing to do until the next timer, and a caller is waiting: go there now.
+            self._time.jump(timeout)
+            return []
+        # Nobody waits on the bench (or nothing is scheduled): only real I/O or a call from
+        # another thread can make progress, so block for it without moving time.
+        return self._real.select(None)
+
+
+class VirtualTimeEventLoop(asyncio.SelectorEventLoop):
+    """An asyncio loop whose ``time()`` is virtual; see the module docstring."""
+
+    def __init__(self, time: VirtualTime) -> None:
+        super().__init__()
+        self._virtual_time = time
+        self._selector = _VirtualSelector(self._selector, time)  # type: ignore[assignment]
+
+    def time(self) -> float:
+        return self._virtual_time.seconds
+
+
+class BenchClock:
+    """The bench clock as tests use it: read it, and let bench time pass.
+
+    ``sleep`` advances bench time (instantly under the virtual clock): tests call it to let a
+    scenario's time pass, never to wait for a device (wait for an event instead).
+    """
+
+    def __init__(self, clock: Clock, sleep: Callable[[float], None]) -> None:
+        self._clock = clock
+        self._sleep = sleep
+
+    @property
+    def is_virtual(self) -> bool:
+        return self._clock.is_virtual
+
+    def now(self) -> datetime:
+        return self._clock.now()
+
+    def monotonic(self) -> float:
+        return self._clock.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        self._sleep(seconds)

@@ -1,0 +1,75 @@
+"""The one error type of the config layer: one line, pointing at a file, a line and a field.
+
+Lab engineers fix configuration in an editor, so every problem is reported as
+``<file>:<line>: <field.path>: <message>``, the form editors and CI log viewers link to.
+The CLI prints ``str(error)`` and exits 2; nothing else (pydantic, PyYAML, KeyError) escapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+__all__ = ["DOCUMENT", "ConfigError", "first_error", "sort_errors"]
+
+#: Field path used when an error concerns a whole document rather than one field.
+DOCUMENT = "(document)"
+
+
+class ConfigError(Exception):
+    """A configuration problem, located at ``file:line`` and a field path.
+
+    ``line`` is 1-based; it is ``None`` only when there is no line to point at (a file that does
+    not exist). ``others`` holds the further errors found in the same pass, in file order, for
+    tools (``dmct lab check``, ``dmct profiles validate``) that want to list them all.
+    """
+
+    def __init__(
+        self,
+        file: str | Path,
+        line: int | None,
+        field: str,
+        message: str,
+        others: Sequence[ConfigError] = (),
+    ) -> None:
+        self.file = str(file)
+        self.line = line
+        self.field = field or DOCUMENT
+        # A message is one line by contract; fold anything a library handed us.
+        self.message = " ".join(str(message).split())
+        self.others: list[ConfigError] = list(others)
+        super().__init__(self.file, self.line, self.field, self.message)
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        return f"{where}: {self.field}: {self.message}"
+
+    def __repr__(self) -> str:
+        return f"ConfigError({str(self)!r})"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keep ``others`` when the error crosses a process boundary (pytest-xdist).
+        return (type(self), (self.file, self.line, self.field, self.message, self.others))
+
+    @property
+    def all(self) -> list[ConfigError]:
+        """This error followed by the others: every problem found, in file order."""
+        return [self, *self.others]
+
+
+def sort_errors(errors: Iterable[ConfigError]) -> list[ConfigError]:
+    """Errors in file order: by file as first seen, then by line (stable for equal lines)."""
+    items = list(errors)
+    file_rank: dict[str, int] = {}
+    for err in items:
+        file_rank.setdefault(err.file, len(file_rank))
+    return sorted(items, key=lambda e: (file_rank[e.file], e.line or 0))
+
+
+def first_error(errors: Iterable[ConfigError]) -> ConfigError | None:
+    """The first error in file order, carrying the rest in ``others`` (``None`` if no error)."""
+    ordered = sort_errors(errors)
+    if not ordered:
+        return None
+    head = ordered[0]
+    return ConfigError(head.file, head.line, head.field, head.message, others=ordered[1:])

@@ -1,0 +1,90 @@
+"""What a Smart Energy HAN needs from any zigpy ``ControllerApplication``.
+
+zigpy is built for Home Automation: a ``ZigbeeDevice`` silently drops every ZCL frame whose APS
+profile is not HA (0x0104) or ZLL, so a Smart Energy meter (profile 0x0109) would never answer an
+interview. :class:`HanApplicationMixin` is mixed into the chosen radio's application class (virtual,
+bellows, zigpy-znp or zigpy-deconz) so that devices are :class:`SmartEnergyDevice`, frames are
+captured in both directions, and, on a medium that never duplicates frames, zigpy's 10-second
+duplicate filter is off (it drops identical replies once the 8-bit sequence number wraps, and each
+dropped reply costs a full reply timeout).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import zigpy.device
+import zigpy.profiles.zha
+import zigpy.types as t
+
+from harness.han.clusters import SE_PROFILE_ID
+from harness.han.frames import FrameLog
+
+if TYPE_CHECKING:
+    from harness.clock import Clock
+
+
+class SmartEnergyDevice(zigpy.device.ZigbeeDevice):
+    """A zigpy device that accepts ZCL frames on the Smart Energy profile."""
+
+    def _parse_packet_header(self, packet: t.ZigbeePacket) -> Any:
+        # ZCL framing is identical on every profile; zigpy only checks the profile id to decide
+        # whether the payload is ZCL at all.
+        if packet.profile_id == SE_PROFILE_ID:
+            packet = packet.replace(profile_id=zigpy.profiles.zha.PROFILE_ID)
+        return super()._parse_packet_header(packet)
+
+    def _should_filter_packet(self, packet: t.ZigbeePacket) -> bool:
+        app = self._application
+        if not getattr(app, "duplicate_filter", True):
+            return False
+        return super()._should_filter_packet(packet)
+
+
+class HanApplicationMixin:
+    """Mixed in front of a radio's ``ControllerApplication`` by :func:`harness.han.radio`."""
+
+    #: zigpy's duplicate-frame filter; a radio whose medium never duplicates turns it off.
+    duplicate_filter: bool = True
+
+    frames: FrameLog
+    bench_clock: Clock | None
+    _frame_observers: list[Callable[[str, t.ZigbeePacket], None]]
+
+    def attach_bench(self, clock: Clock, frames: FrameLog) -> None:
+        """Give the application the bench clock and frame log (before ``startup``)."""
+        self.bench_clock = clock
+        self.frames = frames
+
+    def _capture(self, direction: str, packet: t.ZigbeePacket) -> None:
+        frames = getattr(self, "frames", None)
+        clock = getattr(self, "bench_clock", None)
+        if frames is None or clock is None:
+            return
+        frames.record(direction, packet, clock.now(), clock.monotonic())  # type: ignore[arg-type]
+
+    def add_device(self, ieee: t.EUI64, nwk: t.NWK) -> zigpy.device.ZigbeeDevice:
+        assert isinstance(ieee, t.EUI64)
+        device = SmartEnergyDevice(self, ieee, nwk)  # type: ignore[arg-type]
+        self.devices[ieee] = device  # type: ignore[attr-defined]
+        return device
+
+    async def send_packet(self, packet: t.ZigbeePacket) -> None:
+        self._capture("tx", packet)
+        await super().send_packet(packet)  # type: ignore[misc]
+
+    def packet_received(self, packet: t.ZigbeePacket) -> None:
+        self._capture("rx", packet)
+        super().packet_received(packet)  # type: ignore[misc]
+
+    async def forget_link_key(self, ieee: t.EUI64) -> None:
+        """Drop a device's install-code link key from the coordinator, if the radio keeps one.
+
+        Real coordinators hold an install-code key only as a transient entry for the join
+        window, so this does nothing unless the radio class below the mixin (the virtual
+        radio) defines it.
+        """
+        radio_forget = getattr(super(), "forget_link_key", None)
+        if radio_forget is not None:
+            await radio_forget(ieee)

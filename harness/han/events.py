@@ -1,0 +1,160 @@
+"""The HAN as a timestamped event stream: joins, leaves, attribute reports, unsolicited commands.
+
+Events are appended on the bench loop and stamped with bench time. A test waits for one with a
+deadline on the bench clock (``expect``), so under the virtual clock waiting costs no wall time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from harness.clock import Clock
+    from harness.runtime import BenchRuntime
+
+EventKind = Literal[
+    "joined",  # a device joined (zigpy device_joined)
+    "initialized",  # its interview finished
+    "init_failed",  # its interview failed
+    "left",  # it left the network
+    "attribute_report",  # ZCL Report_Attributes, one event per attribute
+    "command",  # a cluster-specific ZCL command from the device
+    "join_refused",  # a join attempt the coordinator refused (only radios that report it)
+]
+
+
+@dataclass(frozen=True)
+class HanEvent:
+    seq: int
+    time: datetime
+    monotonic: float
+    kind: EventKind
+    device: str
+    cluster: int | None = None
+    name: str | None = None
+    value: Any = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "time": self.time.isoformat(),
+            "kind": self.kind,
+            "device": self.device,
+            "cluster": None if self.cluster is None else f"0x{self.cluster:04X}",
+            "name": self.name,
+            "value": _jsonable(self.value),
+            "details": {k: _jsonable(v) for k, v in self.details.items()},
+        }
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return str(value)
+
+
+Matcher = Callable[[HanEvent], bool]
+
+
+def match(
+    kind: EventKind | None = None,
+    device: str | None = None,
+    name: str | None = None,
+    cluster: int | None = None,
+    where: Matcher | None = None,
+) -> Matcher:
+    """A matcher on the usual fields; ``device`` is an EUI-64 in any accepted spelling."""
+    wanted = None if device is None else normalise_eui(device)
+
+    def _match(event: HanEvent) -> bool:
+        return (
+            (kind is None or event.kind == kind)
+            and (wanted is None or event.device == wanted)
+            and (name is None or event.name == name)
+            and (cluster is None or event.cluster == cluster)
+            and (where is None or where(event))
+        )
+
+    return _match
+
+
+def normalise_eui(eui: Any) -> str:
+    """EUI-64 as DUIS spells it: eight upper-case hex octets joined by ``-``."""
+    text = str(eui).replace(":", "").replace("-", "").strip()
+    if len(text) != 16:
+        raise ValueError(f"not an EUI-64: {eui!r}")
+    int(text, 16)
+    return "-".join(text[i : i + 2] for i in range(0, 16, 2)).upper()
+
+
+class HanEventStream:
+    """Append-only list of HAN events with deadline waits."""
+
+    def __init__(self, clock: Clock, runtime: BenchRuntime) -> None:
+        self._clock = clock
+        self._runtime = runtime
+        self._events: list[HanEvent] = []
+        self._seq = itertools.count(1)
+        self._waiters: list[tuple[Matcher, asyncio.Future[HanEvent], int]] = []
+
+    # -- producing (bench loop) -------------------------------------------------------------
+    def emit(self, kind: EventKind, device: Any, **fields: Any) -> HanEvent:
+        event = HanEvent(
+            seq=next(self._seq),
+            time=self._clock.now(),
+            monotonic=self._clock.monotonic(),
+            kind=kind,
+            device=normalise_eui(device),
+            **fields,
+        )
+        self._events.append(event)
+        for waiter in list(self._waiters):
+            matcher, future, after = waiter
+            if not future.done() and event.seq > after and matcher(event):
+                future.set_result(event)
+                self._waiters.remove(waiter)
+        return event
+
+    # -- consuming --------------------------------------------------------------------------
+    def mark(self) -> int:
+        """Sequence number of the last event so far; pass it as ``since`` to see only newer."""
+        return self._events[-1].seq if self._events else 0
+
+    def since(self, mark: int = 0, matcher: Matcher | None = None) -> list[HanEvent]:
+        return [e for e in list(self._events) if e.seq > mark and (matcher is None or matcher(e))]
+
+    async def wait_for(self, matcher: Matcher, timeout: float, since: int = 0) -> HanEvent:
+        """The first event after ``since`` that matches, waiting up to ``timeout`` bench seconds."""
+        for event in self._events:
+            if event.seq > since and matcher(event):
+                return event
+        future: asyncio.Future[HanEvent] = asyncio.get_running_loop().create_future()
+        waiter = (matcher, future, since)
+        self._waiters.append(waiter)
+        try:
+            async with asyncio.timeout(timeout):
+                return await future
+        finally:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+
+    def expect(self, matcher: Matcher, timeout: float, since: int = 0) -> HanEvent:
+        """Synchronous :meth:`wait_for`; raises ``TimeoutError`` naming what was awaited."""
+        try:
+            return self._runtime.run(self.wait_for(matcher, timeout, since))
+        except TimeoutError:
+            raise TimeoutError(
+                f"no matching HAN event within {timeout:g} s of bench time"
+            ) from None

@@ -1,0 +1,79 @@
+"""One record per test, appended to ``records.jsonl`` the moment the test finishes.
+
+The run record is the single source every report is rendered from (OpenHTF's lesson). Writing
+each record as its test ends, flushed and fsynced, means a run killed half-way keeps every case it
+finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Outcome = Literal["passed", "failed", "blocked", "not_applicable"]
+OUTCOMES: tuple[Outcome, ...] = ("passed", "failed", "blocked", "not_applicable")
+
+RECORDS_FILE = "records.jsonl"
+
+
+@dataclass
+class TestRecord:
+    """What happened in one test case, and where its evidence is."""
+
+    id: str
+    name: str
+    pack: str | None
+    outcome: Outcome
+    srv: list[str] = field(default_factory=list)
+    devices: list[str] = field(default_factory=list)
+    markers: list[str] = field(default_factory=list)
+    reason: str | None = None
+    bench_time_start: str | None = None
+    bench_time_end: str | None = None
+    wall_s: float = 0.0
+    evidence: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TestRecord:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+class RecordWriter:
+    """Appends records to a JSONL file, durably, one line per test."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / RECORDS_FILE
+
+    def write(self, record: TestRecord) -> None:
+        line = json.dumps(record.as_dict(), sort_keys=True, default=str)
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+def read_records(path: Path) -> Iterator[TestRecord]:
+    """Records of a ``records.jsonl`` (or of the one in a directory), skipping a torn last line."""
+    if path.is_dir():
+        path = path / RECORDS_FILE
+    if not path.exists():
+        return
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                yield TestRecord.from_dict(json.loads(line))
+            except (json.JSONDecodeError, TypeError):
+                continue  # a line cut short by a killed run

@@ -1,0 +1,36 @@
+"""Errors of the serial layer.
+
+Every error here derives from :class:`SerialError`, so bench code can catch "something went wrong
+on a serial port" in one place. The two expect failures also derive from ``AssertionError``:
+a device that does not print what a test waits for is a test *failure*, and pytest reports it as
+one (with the message, not a traceback through the reader thread).
+
+Messages are one line where a caller may show them as they are (a port that does not exist), and
+quote what was received where that is the evidence (an expect timeout, a bad readout).
+"""
+
+from __future__ import annotations
+
+
+class SerialError(Exception):
+    """Base of every error raised by :mod:`harness.serial`."""
+
+
+class PortNotFoundError(SerialError):
+    """The configured port does not exist (no such device path, no such USB serial number)."""
+
+
+class PortLost(SerialError):
+    """The port went away while in use (device unplugged, emulated pty closed)."""
+
+
+class ExpectTimeout(SerialError, AssertionError):
+    """``Console.expect`` saw no match within its timeout."""
+
+
+class UnexpectedOutput(SerialError, AssertionError):
+    """A ``not_matching`` pattern appeared before the expected one."""
+
+
+class ReadoutError(SerialError):
+    """An IEC 62056-21 readout failed: no answer, or an answer that does not parse."""

@@ -1,0 +1,1 @@
+"""Lab configs shipped with the harness (data only; read by harness.config)."""

@@ -1,0 +1,131 @@
+"""Smoke pack: proves the path end to end on any bench, real or emulated.
+
+- every device joins with its install code inside a join window;
+- a meter's register read over ZigBee equals its optical readout;
+- a join with a wrong install code, or outside the window, is refused.
+
+Each test leaves the device it touched joined again, as it found it.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from harness.bench import Bench, BenchDevice
+from harness.config.secrets import InstallCode
+from harness.han.chf import NotJoined
+from harness.han.events import match
+
+pytestmark = pytest.mark.pack("smoke")
+
+ROLES = ["ESME", "GSME", "PPMID", "IHD"]
+METERS = ["ESME", "GSME"]
+JOIN_TIME_PERIOD_S = 120
+#: How long a refused device is watched for a join that must not happen (bench seconds).
+REFUSAL_WATCH_S = 90
+
+
+def _device(bench: Bench, role: str) -> BenchDevice:
+    from harness.bench import NotApplicable
+
+    try:
+        return bench.device(role)
+    except NotApplicable as exc:
+        pytest.skip(f"not applicable: {exc}")
+        raise
+
+
+def _remove(bench: Bench, device: BenchDevice) -> None:
+    """Take the device off the HAN and out of the device log (8.11 Remove, as the CHF does)."""
+    bench.chf.remove_device(device.eui)
+    assert not device.is_joined, f"{device.role} still joined after removal from the device log"
+
+
+def _wrong_code(right: InstallCode) -> InstallCode:
+    """A well-formed install code (valid CRC) that is not the device's."""
+    return InstallCode.with_crc(bytes(b ^ 0x5A for b in right.code_without_crc))
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_device_joins_with_its_install_code_inside_the_window(bench: Bench, role: str) -> None:
+    device = _device(bench, role)
+    _remove(bench, device)
+    mark = bench.events.mark()
+
+    window = bench.chf.add_device(device.eui, device.install_code, JOIN_TIME_PERIOD_S,
+                                  endpoint=device.profile.zigbee.endpoint)
+    try:
+        han = device.wait_joined(JOIN_TIME_PERIOD_S)
+    except NotJoined:
+        if device.power is None:
+            raise
+        device.power.cycle()  # a device that stopped trying joins again after power-on
+        han = device.wait_joined(JOIN_TIME_PERIOD_S)
+
+    joined = bench.events.since(mark, match("joined", device=device.eui))
+    assert joined, f"no join event for the {role}"
+    assert joined[0].monotonic <= window.closes_at, (
+        f"{role} joined at {joined[0].time.isoformat()}, after its join window closed"
+    )
+    assert han.manufacturer == device.profile.manufacturer
+    assert han.model == device.profile.model
+
+
+@pytest.mark.parametrize("role", METERS)
+def test_register_over_zigbee_equals_optical_readout(bench: Bench, role: str) -> None:
+    device = _device(bench, role)
+    if not device.has_optical:
+        pytest.skip(f"not applicable: the {role} has no optical probe on this bench")
+    if not device.is_joined:
+        device.commission()
+    before = bench.clock.monotonic()
+    over_zigbee = device.read_register_kwh()
+    demand_w = int(device.zigbee.read_one("metering", "instantaneous_demand"))
+    readout = device.read_optical()
+    elapsed_s = bench.clock.monotonic() - before
+
+    line = readout.value(device.profile.optical_register)
+    over_optical = Decimal(line.value)
+    # Both read the same register; on a real bench it may advance between the two reads.
+    tolerance = Decimal("0.001") + Decimal(abs(demand_w)) * Decimal(elapsed_s) / 3_600_000
+    assert abs(over_optical - over_zigbee) <= tolerance, (
+        f"{role} register: {over_zigbee} over ZigBee, {over_optical} {line.unit} over the "
+        f"optical port ({readout.identification}), {elapsed_s:.1f} s apart"
+    )
+
+
+def test_join_with_a_wrong_install_code_is_refused(bench: Bench) -> None:
+    device = _device(bench, "PPMID")
+    _remove(bench, device)
+    try:
+        bench.chf.add_device(device.eui, _wrong_code(device.install_code), JOIN_TIME_PERIOD_S,
+                             endpoint=device.profile.zigbee.endpoint)
+        if device.power is not None:
+            device.power.cycle()
+        with pytest.raises(NotJoined):
+            device.wait_joined(REFUSAL_WATCH_S)
+    finally:
+        _remove(bench, device)
+        device.commission(JOIN_TIME_PERIOD_S)
+    assert device.is_joined
+
+
+def test_join_outside_the_window_is_refused(bench: Bench) -> None:
+    device = _device(bench, "PPMID")
+    if device.power is None:
+        pytest.skip("not applicable: needs a relay channel to choose when the PPMID tries to join")
+    _remove(bench, device)
+    device.power.off()
+    try:
+        window = bench.chf.add_device(device.eui, device.install_code, JOIN_TIME_PERIOD_S,
+                                      endpoint=device.profile.zigbee.endpoint)
+        bench.sleep(window.granted_s + 1)  # the window has closed
+        device.power.on()
+        with pytest.raises(NotJoined):
+            device.wait_joined(REFUSAL_WATCH_S)
+    finally:
+        device.power.on()
+        device.commission(JOIN_TIME_PERIOD_S)
+    assert device.is_joined
