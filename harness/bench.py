@@ -19,7 +19,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -35,7 +36,7 @@ from harness.han.device import HanDevice
 from harness.han.events import HanEventStream, normalise_eui
 from harness.han.frames import CapturedFrame, FrameLog
 from harness.han.radio import real_radio_class, zigpy_config
-from harness.runtime import BenchRuntime
+from harness.runtime import BenchCallTimeout, BenchRuntime
 from harness.serial.console import Console
 from harness.serial.iec62056 import Readout, read_meter
 from harness.serial.ports import open_port
@@ -54,6 +55,9 @@ DEFAULT_JOIN_TIME_PERIOD_S = 300
 #: relay channel): a device that gave up trying to join tries again after power-on.
 POWER_CYCLE_AFTER_S = 30.0
 POWER_OFF_S = 2.0
+#: The emulated relay board reads a frame within microseconds; give up after about 5 s.
+EMULATED_RELAY_POLL_S = 0.001
+EMULATED_RELAY_POLLS = 5000
 
 
 class NotApplicable(LookupError):
@@ -72,10 +76,19 @@ class TestEvidence:
 class PowerControl:
     """A device's supply, switched by a relay board channel."""
 
-    def __init__(self, board: RelayBoard, channel: int, runtime: BenchRuntime) -> None:
+    def __init__(
+        self,
+        board: RelayBoard,
+        channel: int,
+        runtime: BenchRuntime,
+        *,
+        frames_read: Callable[[], int] | None = None,
+    ) -> None:
         self.board = board
         self.channel = channel
         self._runtime = runtime
+        #: Emulated board only: how many frames it has read so far.
+        self._frames_read = frames_read
 
     def on(self) -> None:
         self.board.on(self.channel)
@@ -87,12 +100,28 @@ class PowerControl:
 
     def cycle(self, off_seconds: float = POWER_OFF_S) -> None:
         """Power off, wait ``off_seconds`` of bench time, power on."""
-        self.board.power_cycle(self.channel, off_seconds, sleep=self._runtime.sleep)
+
+        def _sleep(seconds: float) -> None:
+            self._settle()  # the device is off before its off-time starts
+            self._runtime.sleep(seconds)
+
+        self.board.power_cycle(self.channel, off_seconds, sleep=_sleep)
         self._settle()
 
     def _settle(self) -> None:
         # The relay frame travels over a serial line; on the emulated bench the board acts when
-        # the loop reads it. A zero-length bench call lets the loop drain its pending I/O.
+        # the loop reads it from its pty, which the kernel may hand over a little later. Bench
+        # time must not run on before that (it would switch the device late, or on before off),
+        # so wait, bench time standing still, until the board has read every frame sent.
+        if self._frames_read is not None:
+            pause = threading.Event()
+            for _ in range(EMULATED_RELAY_POLLS):
+                if self._frames_read() >= len(self.board.log):
+                    break
+                pause.wait(EMULATED_RELAY_POLL_S)
+            else:
+                raise BenchCallTimeout(f"emulated relay board {self.board.name} did not read "
+                                       "the frames sent to it")
         self._runtime.sleep(0)
 
 
@@ -385,8 +414,12 @@ class Bench:
         for device in devices:
             bench_device = self.devices.get(device.role)
             if bench_device is not None and device.relay is not None:
+                frames_read = None
+                if self._emulator is not None:
+                    frames_read = _frames_read_by(self._emulator.ports[device.relay.adapter])
                 bench_device.power = PowerControl(
-                    self.relays[device.relay.adapter], device.relay.channel, self.runtime
+                    self.relays[device.relay.adapter], device.relay.channel, self.runtime,
+                    frames_read=frames_read,
                 )
 
     # -- use --------------------------------------------------------------------------------
@@ -475,6 +508,11 @@ class Bench:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _frames_read_by(port: Any) -> Callable[[], int]:
+    """How many frames the emulated relay board served on ``port`` has read so far."""
+    return lambda: int(port.protocol.frames)
 
 
 def _safe(name: str) -> str:

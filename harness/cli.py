@@ -1,25 +1,39 @@
-"""``dmct``: run the packs, check a bench, validate profiles.
+"""``dmct``: run the DMCT test packs, check a bench, validate device profiles.
 
-Exit codes: 0 success; 1 a test failed, a device is unreachable or a profile is invalid;
-2 usage or configuration error (one line on stderr, never a traceback).
+Exit codes: 0 success; 1 a test failed or was blocked, a device is unreachable or a profile is
+invalid; 2 usage or configuration error (one line on stderr, ``dmct: error: ...``, never a
+traceback); 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import contextlib
+import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 PACK_ORDER = ("smoke", "dormant", "active", "mixed", "srv", "security")
+OUTCOME_ORDER = ("passed", "failed", "blocked", "not_applicable")
+#: Longest reason printed in the summary table; records.jsonl keeps the whole text.
+REASON_WIDTH = 160
+#: How long an interrupted pack run may take to stop its bench before it is killed.
+STOP_GRACE_S = 60.0
+#: How long an interrupted pack run gets to notice Ctrl-C by itself before it is sent SIGINT.
+INTERRUPT_WAIT_S = 5.0
 
 
 class UsageError(Exception):
@@ -35,8 +49,9 @@ def _load_lab(path: str | None) -> Any:
     from harness.config import default_lab_config_path, load_lab_config
 
     lab_path = Path(path) if path else Path(os.environ.get("DMCT_LAB") or default_lab_config_path())
-    if not lab_path.exists():
-        raise UsageError(f"lab config not found: {lab_path}")
+    if not lab_path.is_file():
+        what = "is a directory, not a lab config file" if lab_path.is_dir() else "not found"
+        raise UsageError(f"{lab_path}: lab config file {what}")
     return load_lab_config(lab_path)
 
 
@@ -53,76 +68,210 @@ def available_packs() -> list[str]:
 
 # -- dmct run --------------------------------------------------------------------------------
 
-def cmd_run(args: argparse.Namespace) -> int:
+@dataclass
+class RunResult:
+    """One DMC / installation status run of the packs."""
+
+    dmc: str
+    status: str
+    out: Path
+    records: list[Any] = field(default_factory=list)
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for r in self.records if r.outcome == outcome)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.records) and not (self.count("failed") or self.count("blocked"))
+
+
+class Table:
+    """The live summary table of one run: a header, then one line per test as it finishes."""
+
+    HEADERS = ("DMC/STATUS", "TEST", "SRV", "OUTCOME", "REASON")
+
+    def __init__(self, dmc: str, status: str) -> None:
+        self.label = f"{dmc}/{status}"
+        self.widths = [max(len(self.label), len("DMC/STATUS")), 60, 5, len("NOT_APPLICABLE")]
+        self.printed: set[str] = set()
+        self.header_printed = False
+
+    def plan(self, tests: Sequence[dict[str, Any]]) -> None:
+        if tests:
+            self.widths[1] = max(len(_short(t["id"])) for t in tests)
+            self.widths[2] = max(5, *(len(",".join(t.get("srv", [])) or "-") for t in tests))
+        self.header()
+
+    def header(self) -> None:
+        if not self.header_printed:
+            self.header_printed = True
+            print(self._line(*self.HEADERS).rstrip(), flush=True)
+
+    def row(self, record: Any) -> None:
+        self.header()
+        self.printed.add(record.id)
+        reason = (record.reason or "") if record.outcome != "passed" else ""
+        if len(reason) > REASON_WIDTH:
+            reason = reason[: REASON_WIDTH - 3] + "..."
+        print(self._line(self.label, _short(record.id), ",".join(record.srv) or "-",
+                         record.outcome.upper(), reason).rstrip(), flush=True)
+
+    def _line(self, *cells: str) -> str:
+        fixed = [f"{cell:<{width}}" for cell, width in zip(cells, self.widths, strict=False)]
+        return "  ".join([*fixed, *cells[len(self.widths):]])
+
+
+def _short(nodeid: str) -> str:
+    """A node id without the ``testpacks/`` prefix: ``smoke/test_smoke.py::test_x[ESME]``."""
+    return nodeid.removeprefix("testpacks/")
+
+
+def _pytest_command(args: argparse.Namespace, lab: Any, packs: Sequence[str], dmc_id: str,
+                    status: str, out: Path) -> list[str]:
+    return [
+        sys.executable, "-m", "pytest", *[str(packs_dir() / p) for p in packs],
+        "-p", "harness.pytest_plugin",
+        "--lab", str(lab.path), "--dmc", dmc_id, "--status", status,
+        "--dmct-out", str(out), "--dmct-progress",
+        "--alluredir", str(out / "allure-results"), "--clean-alluredir",
+        # The packs run with the harness's settings, not those of whatever pytest config file
+        # is near them (a source checkout's pyproject.toml is for the harness's own tests).
+        "-c", os.devnull, "--rootdir", str(packs_dir().parent),
+        "-q", "--no-header", "--color=no", "-p", "no:cacheprovider",
+        *args.pytest_args,
+    ]
+
+
+def _run_one(args: argparse.Namespace, lab: Any, packs: Sequence[str], dmc_id: str,
+             status: str, out: Path) -> tuple[int, list[str]]:
+    """Run the packs for one DMC and status; print the table live. (returncode, output tail)."""
+    from harness.pytest_plugin import PLAN_PREFIX, PROGRESS_PREFIX
+    from harness.report.records import TestRecord
+
+    table = Table(dmc_id, status)
+    tail: collections.deque[str] = collections.deque(maxlen=40)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    command = _pytest_command(args, lab, packs, dmc_id, status, out)
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, encoding="utf-8", errors="replace", env=env) as proc:
+        assert proc.stdout is not None
+        try:
+            for line in proc.stdout:
+                line = line.rstrip("\n")
+                if (at := line.find(PLAN_PREFIX)) >= 0:
+                    table.plan(json.loads(line[at + len(PLAN_PREFIX):])["tests"])
+                elif (at := line.find(PROGRESS_PREFIX)) >= 0:
+                    data = json.loads(line[at + len(PROGRESS_PREFIX):])
+                    table.row(TestRecord.from_dict(data))
+                elif args.verbose:
+                    print(line, flush=True)
+                elif line.strip():
+                    tail.append(line)
+            returncode = proc.wait()
+        except KeyboardInterrupt:
+            _stop(proc)
+            raise
+    for record in _read_records(out):  # anything the live table missed
+        if record.id not in table.printed:
+            table.row(record)
+    return returncode, list(tail)
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    """Let an interrupted pytest stop its bench, kill it only if it will not.
+
+    Ctrl-C in a terminal reaches pytest too, and a second SIGINT could cut its bench shutdown
+    short; so pytest gets a moment to stop by itself before it is sent one.
+    """
+    for attempt in range(3):
+        try:
+            proc.wait(INTERRUPT_WAIT_S if attempt == 0 else STOP_GRACE_S)
+            return
+        except subprocess.TimeoutExpired:
+            if attempt == 0:
+                with contextlib.suppress(OSError, ValueError):
+                    proc.send_signal(signal.SIGINT)
+            else:
+                proc.kill()
+
+
+def _read_records(out: Path) -> list[Any]:
     from harness.report.records import read_records
+
+    return list(read_records(out))
+
+
+def _pytest_error(tail: Sequence[str]) -> str:
+    """The line of pytest's output that says why it could not run (usage, collection)."""
+    lines = [" ".join(line.split()) for line in tail if line.strip()]
+    for line in lines:  # argparse: "__main__.py: error: unrecognized arguments: --x"
+        if ": error: " in line:
+            return "pytest: error: " + line.split(": error: ", 1)[1]
+    for line in reversed(lines):
+        if line.startswith(("ERROR", "E ", "INTERNALERROR>")) and len(line) > 8:
+            return line
+    return lines[-1] if lines else "no output"
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from harness.report.records import RECORDS_FILE
 
     lab = _load_lab(args.lab)
     lab = lab.select(args.dmc or None, args.status or None)
-    packs = args.pack or available_packs()
+    packs = list(dict.fromkeys(args.pack)) or available_packs()
     unknown = [p for p in packs if p not in available_packs()]
     if unknown:
-        raise UsageError(f"unknown pack {unknown[0]!r}; packs: {', '.join(available_packs())}")
+        raise UsageError(f"unknown pack {unknown[0]!r} (given with --pack); packs: "
+                         f"{', '.join(available_packs())}")
     out_root = Path(args.out) if args.out else lab.output_dir
-    worst = EXIT_OK
-    summaries = []
+    print(f"dmct run: bench {lab.bench} ({lab.path}); DMC {', '.join(lab.dmc_ids)}; status "
+          f"{', '.join(lab.installation_statuses)}; packs {', '.join(packs)}; results in "
+          f"{out_root}", flush=True)
+    results: list[RunResult] = []
     for dmc_id in lab.dmc_ids:
         for status in lab.installation_statuses:
             out = out_root / dmc_id / status
             out.mkdir(parents=True, exist_ok=True)
-            (out / "records.jsonl").unlink(missing_ok=True)
-            command = [
-                sys.executable, "-m", "pytest", *[str(packs_dir() / p) for p in packs],
-                "-p", "harness.pytest_plugin",
-                "--lab", str(lab.path), "--dmc", dmc_id, "--status", status,
-                "--dmct-out", str(out), "-q", "--no-header", "-p", "no:cacheprovider",
-                "--rootdir", str(packs_dir().parent), "-o", "console_output_style=classic",
-                *args.pytest_args,
-            ]
-            print(f"== {dmc_id} / {status}: packs {', '.join(packs)}", flush=True)
-            completed = subprocess.run(command, check=False,
-                                       stdout=None if args.verbose else subprocess.DEVNULL)
-            records = list(read_records(out))
-            if completed.returncode in (3, 4) or (completed.returncode == 2 and not records):
+            (out / RECORDS_FILE).unlink(missing_ok=True)  # even if pytest never starts
+            print(f"\n== {dmc_id} / {status}", flush=True)
+            returncode, tail = _run_one(args, lab, packs, dmc_id, status, out.absolute())
+            result = RunResult(dmc_id, status, out, _read_records(out))
+            if returncode in (3, 4) or (returncode == 2 and not result.records):
                 return _fail(f"pytest could not run the packs for {dmc_id}/{status} "
-                             f"(exit {completed.returncode}); rerun with --verbose")
-            summaries.append((dmc_id, status, records))
-            _print_table(records)
-            if any(r.outcome in ("failed", "blocked") for r in records) or not records:
-                worst = EXIT_FAILED
-    _print_totals(summaries)
-    return worst
+                             f"(pytest exit {returncode}): {_pytest_error(tail)}")
+            if not result.records:
+                print("(no test ran)")
+            results.append(result)
+            print(_totals_line(result), flush=True)
+    return _print_totals(results)
 
 
-def _print_table(records: Sequence[Any]) -> None:
-    if not records:
-        print("   (no test ran)")
-        return
-    width = min(max(len(_short(r.id)) for r in records), 78)
-    for record in records:
-        srv = ",".join(record.srv) or "-"
-        line = f"   {_short(record.id):<{width}}  {srv:<8} {record.outcome.upper():<14}"
-        if record.reason and record.outcome != "passed":
-            line += f" {record.reason[:100]}"
-        print(line)
+def _totals_line(result: RunResult) -> str:
+    counts = ", ".join(f"{result.count(o)} {o.replace('_', ' ')}" for o in OUTCOME_ORDER)
+    n = len(result.records)
+    return (f"{result.dmc} / {result.status}: {n} test{'' if n == 1 else 's'}: {counts}; "
+            f"records: {result.out / 'records.jsonl'}")
 
 
-def _short(nodeid: str) -> str:
-    return nodeid.split("/")[-1] if "/" in nodeid else nodeid
-
-
-def _print_totals(summaries: Sequence[tuple[str, str, Sequence[Any]]]) -> None:
-    print()
-    for dmc_id, status, records in summaries:
-        counts = {o: sum(1 for r in records if r.outcome == o)
-                  for o in ("passed", "failed", "blocked", "not_applicable")}
-        print(f"{dmc_id} / {status}: " + ", ".join(f"{n} {o}" for o, n in counts.items()))
+def _print_totals(results: Sequence[RunResult]) -> int:
+    if len(results) > 1:
+        print("\n== totals")
+        for result in results:
+            print(_totals_line(result))
+    bad = [f"{r.dmc}/{r.status}" for r in results if not r.ok]
+    if bad:
+        print(f"FAILED: failed, blocked or no tests in {', '.join(bad)}")
+        return EXIT_FAILED
+    print(f"OK: every test passed or was not applicable ({len(results)} run(s))")
+    return EXIT_OK
 
 
 # -- dmct lab check --------------------------------------------------------------------------
 
 def cmd_lab_check(args: argparse.Namespace) -> int:
     from harness.bench import Bench
-    from harness.config import SecretStore
+    from harness.config import ConfigError, SecretStore
+    from harness.han.radio import RadioUnavailable
 
     lab = _load_lab(args.lab)
     lab = lab.select(args.dmc or None, None)
@@ -130,7 +279,17 @@ def cmd_lab_check(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     SecretStore.load(lab).check(lab)  # raises the first secrets problem as a ConfigError
     ok = True
-    with Bench.start(lab) as bench:
+    try:
+        bench = Bench.start(lab)
+    except ConfigError:
+        raise
+    except RadioUnavailable as exc:  # the radio's extra is not installed: a usage error
+        raise UsageError(str(exc)) from None
+    except Exception as exc:  # a missing dongle or port: one line, not a traceback
+        print(f"bench {lab.bench}: NOT STARTED: {type(exc).__name__}: "
+              f"{' '.join(str(exc).split())[:300]}")
+        return EXIT_FAILED
+    with bench:
         print(f"bench {lab.bench}: radio {lab.radio.type}, DMC {bench.dmc.id}, "
               f"clock {'virtual' if bench.clock.is_virtual else 'real'}")
         results = bench.bring_up()
@@ -167,16 +326,30 @@ def cmd_lab_check(args: argparse.Namespace) -> int:
 
 # -- dmct profiles validate ------------------------------------------------------------------
 
+def _lab_profile_paths(path: str) -> list[Path]:
+    """A lab config's ``profile_paths`` (relative to the file), without loading the catalogue:
+    ``profiles validate`` lists every catalogue problem instead of stopping at the first."""
+    from harness.config import load_yaml
+
+    lab_path = Path(path)
+    if not lab_path.is_file():
+        raise UsageError(f"{lab_path}: lab config file not found")
+    paths = load_yaml(lab_path).data.get("profile_paths") or []
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        _load_lab(path)  # the lab config's own error, located
+        raise UsageError(f"{lab_path}: profile_paths: expected a list of directories")
+    return [(lab_path.parent / p).expanduser() for p in paths]
+
+
 def cmd_profiles_validate(args: argparse.Namespace) -> int:
     from harness.config import load_catalogue, validate_all
 
     extra = [Path(p) for p in args.path]
     if args.lab:
-        lab = _load_lab(args.lab)
-        extra = [*lab.profile_paths, *extra]
+        extra = [*_lab_profile_paths(args.lab), *extra]
     for path in extra:
         if not path.is_dir():
-            raise UsageError(f"profile path is not a directory: {path}")
+            raise UsageError(f"{path}: profile directory not found")
     errors = validate_all(extra)
     for error in errors:
         print(error)
@@ -184,40 +357,122 @@ def cmd_profiles_validate(args: argparse.Namespace) -> int:
         print(f"{len(errors)} problem(s) found")
         return EXIT_FAILED
     catalogue = load_catalogue(extra)
-    print(f"{len(catalogue.profiles)} profiles and {len(catalogue.dmcs)} DMCs are valid")
+    where = ", ".join(str(p) for p in extra)
+    print(f"{len(catalogue.profiles)} profiles and {len(catalogue.dmcs)} DMCs are valid "
+          f"(packaged catalogue{' + ' + where if where else ''})")
     return EXIT_OK
 
 
 # -- entry point -----------------------------------------------------------------------------
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dmct", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+class _Parser(argparse.ArgumentParser):
+    """argparse with the one-line error of every other dmct error."""
 
-    run = sub.add_parser("run", help="run the DMCT packs and print a per-test summary")
-    run.add_argument("--lab", help="lab config (default: the emulated bench)")
-    run.add_argument("--dmc", action="append", default=[], help="DMC id (repeatable)")
-    run.add_argument("--status", action="append", default=[],
+    def error(self, message: str) -> NoReturn:
+        if message.startswith("unrecognized arguments"):
+            message += " (pytest arguments go after '--': dmct run -- -k NAME)"
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+_FORMATTER = argparse.RawDescriptionHelpFormatter
+
+MAIN_EPILOG = """\
+examples:
+  dmct run                                    every pack on the emulated bench (no hardware)
+  dmct run --lab bench-1.yaml --dmc ITRON-DMC-001 --status dormant --out results
+  dmct lab check --lab bench-1.yaml           before the first run on a real bench
+  dmct profiles validate --path lab-profiles  after adding a model or a DMC
+
+Exit status: 0 success; 1 a test failed or was blocked, a device is not reachable or a profile
+is invalid; 2 usage or configuration error (one line on stderr: dmct: error: ...); 130
+interrupted. Run 'dmct COMMAND --help' for a command's options.
+"""
+
+RUN_EPILOG = """\
+Runs the packs once per DMC and installation status of the lab config (or of --dmc/--status),
+each in its own pytest process, and prints one line per test as it finishes: DMC/status, test,
+SRVs, outcome (PASSED, FAILED, BLOCKED, NOT_APPLICABLE) and reason; then the totals.
+
+Writes OUT/<dmc>/<status>/records.jsonl (one JSON record per test, written as it finishes),
+evidence/ (ZigBee frames, HAN events, serial transcripts per test) and allure-results/.
+
+Extra pytest arguments go after a "--" separator, e.g.:
+  dmct run --pack smoke -- -k register        only the tests matching "register"
+  dmct run -- --timeout 900 -x                 another per-test timeout; stop at the first failure
+  dmct run --verbose -- -v                     show pytest's own output too
+
+Exit status: 0 every test passed or was not applicable; 1 a test failed or was blocked (or no test
+ran); 2 usage or configuration error; 130 interrupted.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="dmct",
+        description="SMETS1 DMCT harness: run the test packs on a bench (real or emulated), "
+        "check a bench, validate device profiles.",
+        epilog=MAIN_EPILOG,
+        formatter_class=_FORMATTER,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=_Parser)
+
+    run = sub.add_parser(
+        "run", help="run the DMCT packs and print a per-test summary",
+        description="Run the DMCT test packs against the bench of a lab config.",
+        epilog=RUN_EPILOG, formatter_class=_FORMATTER,
+        usage="dmct run [--lab FILE] [--dmc ID]... [--status STATUS]... [--pack NAME]... "
+              "[--out DIR] [--verbose] [-- PYTEST_ARGS...]",
+    )
+    run.add_argument("--lab", metavar="FILE",
+                     help="lab config (default: $DMCT_LAB, else the emulated bench)")
+    run.add_argument("--dmc", action="append", default=[], metavar="ID",
+                     help="DMC id to test, repeatable (default: the lab config's 'dmc')")
+    run.add_argument("--status", action="append", default=[], metavar="STATUS",
                      choices=("dormant", "active", "mixed"),
-                     help="installation status (repeatable)")
-    run.add_argument("--pack", action="append", default=[], help="pack name (repeatable)")
-    run.add_argument("--out", help="output directory (default: the lab config's output_dir)")
-    run.add_argument("--verbose", "-v", action="store_true", help="show pytest's own output")
-    run.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
+                     help="installation status: dormant, active or mixed; repeatable "
+                     "(default: the lab config's 'installation_status')")
+    run.add_argument("--pack", action="append", default=[], metavar="NAME",
+                     help=f"test pack, repeatable (default: all: {', '.join(available_packs())})")
+    run.add_argument("--out", metavar="DIR",
+                     help="results directory (default: the lab config's 'output_dir')")
+    run.add_argument("--verbose", "-v", action="store_true",
+                     help="also show pytest's own output")
     run.set_defaults(func=cmd_run)
 
-    lab = sub.add_parser("lab", help="lab bench commands")
-    lab_sub = lab.add_subparsers(dest="lab_command", required=True)
-    check = lab_sub.add_parser("check", help="bring the bench up and check every device")
-    check.add_argument("--lab", help="lab config (default: the emulated bench)")
-    check.add_argument("--dmc", action="append", default=[], help="DMC id (default: the lab's)")
+    lab = sub.add_parser("lab", help="bench commands (lab check)",
+                         description="Bench commands.")
+    lab_sub = lab.add_subparsers(dest="lab_command", required=True, metavar="COMMAND",
+                                 parser_class=_Parser)
+    check = lab_sub.add_parser(
+        "check", help="bring the bench up and check that every device answers",
+        description="Validate a lab config and its secrets, start its bench, commission every "
+        "device and read each one over ZigBee (and its optical port when it has a probe). "
+        "Prints one line per device.",
+        epilog="Exit status: 0 every device reachable; 1 a device (or the bench) is not; 2 "
+        "configuration error.",
+    )
+    check.add_argument("--lab", metavar="FILE",
+                       help="lab config (default: $DMCT_LAB, else the emulated bench)")
+    check.add_argument("--dmc", action="append", default=[], metavar="ID",
+                       help="DMC whose devices to check (default: the lab config's first)")
     check.set_defaults(func=cmd_lab_check)
 
-    profiles = sub.add_parser("profiles", help="device profile commands")
-    profiles_sub = profiles.add_subparsers(dest="profiles_command", required=True)
-    validate = profiles_sub.add_parser("validate", help="validate every profile and DMC")
-    validate.add_argument("--lab", help="also validate this lab config's profile_paths")
-    validate.add_argument("--path", action="append", default=[], help="extra profile directory")
+    profiles = sub.add_parser("profiles", help="device profile commands (profiles validate)",
+                              description="Device profile and DMC catalogue commands.")
+    profiles_sub = profiles.add_subparsers(dest="profiles_command", required=True,
+                                           metavar="COMMAND", parser_class=_Parser)
+    validate = profiles_sub.add_parser(
+        "validate", help="validate every device profile and DMC",
+        description="Validate the packaged catalogue (device_profiles/) plus extra directories "
+        "(each with models/ and dmcs/), listing every problem as <file>:<line>: <field>: "
+        "<message>.",
+        epilog="Exit status: 0 all valid; 1 problems found; 2 usage error.",
+    )
+    validate.add_argument("--lab", metavar="FILE",
+                          help="also validate this lab config's profile_paths")
+    validate.add_argument("--path", action="append", default=[], metavar="DIR",
+                          help="extra catalogue directory, repeatable")
     validate.set_defaults(func=cmd_profiles_validate)
     return parser
 
@@ -225,9 +480,20 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     from harness.config import ConfigError
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra: list[str] = []
+    if "--" in argv:
+        at = argv.index("--")
+        argv, extra = argv[:at], argv[at + 1:]
     try:
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as exc:  # --help
+            return int(exc.code or 0)
+        if extra and args.command != "run":
+            raise UsageError(f"unexpected arguments after '--': {' '.join(extra)} (only "
+                             "'dmct run' passes arguments to pytest)")
+        args.pytest_args = extra
         return int(args.func(args))
     except ConfigError as exc:
         return _fail(str(exc))
@@ -235,7 +501,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc))
     except KeyboardInterrupt:
         print("dmct: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

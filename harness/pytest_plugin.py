@@ -1,23 +1,35 @@
 """The pytest plugin: options, markers, fixtures, applicability, per-test records and evidence.
 
 Registered by the ``pytest11`` entry point (so a lab's own test repository gets it by installing
-smets1-dmct) and by this repository's root ``conftest.py``. It declares and wires; the work is done
-by :mod:`harness.bench` and friends, which also work outside pytest.
+smets1-dmct) and by this repository's root ``conftest.py``; the entry point's name is the module
+name, so the two never register it twice. It declares and wires; the work is done by
+:mod:`harness.bench` and friends, which also work outside pytest. Loading it is cheap: zigpy is
+imported only when a test asks for the bench.
 
-Options: ``--lab FILE`` (default: the packaged ``lab_config/emulated.yaml``), ``--dmc ID``,
-``--status dormant|active|mixed``, ``--dmct-out DIR`` (write a record per test and its evidence).
+Options: ``--lab FILE`` (default: ``$DMCT_LAB``, else the packaged ``lab_config/emulated.yaml``),
+``--dmc ID``, ``--status dormant|active|mixed``, ``--dmct-out DIR`` (write a record per test and
+its evidence). A broken lab config given by ``--lab``/``$DMCT_LAB`` stops the run before any test
+as a usage error (exit 4), one line ``<file>:<line>: <field>: <message>``. Prefer
+``--lab=FILE`` to ``--lab FILE`` when FILE lies outside the test directory: pytest chooses its
+rootdir and ini file before it knows plugin options, from every argument that names a path.
 
 Markers:
 
 - ``pack(name)``: the test pack (set from the ``testpacks/<pack>/`` directory when absent);
 - ``srv("8.11", ...)``: Service Reference Variants the test exercises;
-- ``device("PPMID", ...)``: roles the test needs; *not applicable* if the DMC has none;
+- ``device("PPMID", ...)``: roles the test needs; *not applicable* if the DMC has none (the device
+  fixtures ``esme``, ``gsme_optical``, ... count as such a marker);
 - ``status("active", ...)``: installation statuses the test applies to;
-- ``destructive``: refused on a real bench unless ``safety.allow_destructive`` is set;
+- ``destructive``: *blocked* on a real bench unless ``safety.allow_destructive`` is set;
 - ``security``: a security (negative) test.
 
 A test that does not apply is *skipped with a reason starting "not applicable:"* and recorded as
-``not_applicable``, never silently dropped.
+``not_applicable``, never silently dropped; one that applies but cannot run here (the bench lacks
+the device, a destructive test on a real bench, a fixture that failed) is recorded as ``blocked``.
+These checks run before any fixture, so a test that does not apply never starts a bench.
+
+Every test gets a pytest-timeout of :data:`DEFAULT_TEST_TIMEOUT_S` unless the run sets one
+(``--timeout``, ini ``timeout``, ``$PYTEST_TIMEOUT``, or a ``timeout`` marker).
 """
 
 from __future__ import annotations
@@ -26,7 +38,6 @@ import contextlib
 import json
 import os
 import re
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,20 +51,27 @@ if TYPE_CHECKING:
 
 #: Per-test timeout when the run sets none (pytest-timeout): no test may hang CI.
 DEFAULT_TEST_TIMEOUT_S = 300
+#: Prefix of the line ``--dmct-progress`` prints per finished test (read by ``dmct run``).
+PROGRESS_PREFIX = "@dmct-record "
+#: Prefix of the line ``--dmct-progress`` prints once the tests are collected.
+PLAN_PREFIX = "@dmct-plan "
 
 _LAB = pytest.StashKey["LabConfig"]()
 _BENCHES = pytest.StashKey[list["Bench"]]()
 _WRITER = pytest.StashKey[RecordWriter | None]()
 _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
+_REASONS = pytest.StashKey[dict[str, str]]()
 _EVIDENCE = pytest.StashKey[dict[str, Any]]()
-_STARTED = pytest.StashKey[tuple[float, str | None]]()
+_STARTED = pytest.StashKey[str | None]()
+_WRITTEN = pytest.StashKey[bool]()
+_SESSION_STARTED = pytest.StashKey[bool]()
 
 MARKERS = {
     "pack(name)": "the DMCT test pack this test belongs to",
     "srv(*srvs)": "Service Reference Variants this test exercises",
     "device(*roles)": "device roles the test needs (not applicable if the DMC has none)",
     "status(*statuses)": "installation statuses the test applies to",
-    "destructive": "may change device state irreversibly; refused on a real bench unless "
+    "destructive": "may change device state irreversibly; blocked on a real bench unless "
     "safety.allow_destructive is set",
     "security": "a device security (negative) test",
 }
@@ -61,12 +79,17 @@ MARKERS = {
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("dmct", "SMETS1 DMCT harness")
-    group.addoption("--lab", default=None, help="lab config file (default: emulated bench)")
-    group.addoption("--dmc", default=None, help="DMC id under test (default: the lab config's)")
+    group.addoption("--lab", default=None, metavar="FILE",
+                    help="lab config file (default: $DMCT_LAB, else the emulated bench)")
+    group.addoption("--dmc", default=None, metavar="ID",
+                    help="DMC id under test (default: the lab config's first)")
     group.addoption("--status", default=None, choices=("dormant", "active", "mixed"),
-                    help="installation status under test (default: the lab config's)")
-    group.addoption("--dmct-out", default=None,
-                    help="directory for per-test records and evidence")
+                    help="installation status under test (default: the lab config's first)")
+    group.addoption("--dmct-out", default=None, metavar="DIR",
+                    help="write DIR/records.jsonl (one record per test, as it finishes) and "
+                    "DIR/evidence/")
+    group.addoption("--dmct-progress", action="store_true", default=False,
+                    help="print one machine-readable line per finished test (for dmct run)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -74,12 +97,16 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{marker}: {description}")
     config.stash[_BENCHES] = []
     out = config.getoption("dmct_out", None)
-    config.stash[_WRITER] = RecordWriter(Path(out)) if out else None
+    # Under pytest-xdist the controller starts records.jsonl afresh and the workers append.
+    config.stash[_WRITER] = (
+        RecordWriter(Path(out), fresh=not hasattr(config, "workerinput")) if out else None
+    )
     from fixtures import bench as bench_fixtures
 
     if not config.pluginmanager.is_registered(bench_fixtures):
         config.pluginmanager.register(bench_fixtures, "dmct-fixtures")
-    if any(config.getoption(o, None) for o in ("lab", "dmc", "status", "dmct_out")):
+    explicit = any(config.getoption(o, None) for o in ("lab", "dmc", "status", "dmct_out"))
+    if explicit or os.environ.get("DMCT_LAB"):
         lab_config_of(config)  # configuration errors stop the run before any test
 
 
@@ -105,11 +132,23 @@ def lab_config_of(config: pytest.Config) -> LabConfig:
         if dmc or status:
             lab = lab.select([dmc] if dmc else None, [status] if status else None)
     except ConfigError as exc:
-        raise pytest.UsageError(str(exc)) from None
+        _usage_error(config, str(exc))
     except OSError as exc:
-        raise pytest.UsageError(f"{path}: {exc.strerror or exc}") from None
+        _usage_error(config, f"{path}: {exc.strerror or exc}")
     config.stash[_LAB] = lab
     return lab
+
+
+def _usage_error(config: pytest.Config, message: str) -> Any:
+    if config.stash.get(_SESSION_STARTED, False):
+        # Loaded lazily, inside a test: a UsageError would be an internal error there.
+        pytest.exit(message, returncode=pytest.ExitCode.USAGE_ERROR)
+    raise pytest.UsageError(message) from None
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_SESSION_STARTED] = True
 
 
 def register_bench(config: pytest.Config, bench: Bench) -> None:
@@ -123,8 +162,10 @@ def evidence_root(config: pytest.Config) -> Path | None:
 
 
 def _active_bench(config: pytest.Config) -> Bench | None:
-    benches = config.stash.get(_BENCHES, [])
-    return benches[-1] if benches else None
+    for bench in reversed(config.stash.get(_BENCHES, [])):
+        if bench.runtime is not None and bench.app is not None:  # started and not stopped
+            return bench
+    return None
 
 
 # -- collection -------------------------------------------------------------------------------
@@ -141,15 +182,32 @@ def _pack_of(item: pytest.Item) -> str | None:
     return None
 
 
+def _timeout_configured(config: pytest.Config) -> bool:
+    """Whether the run sets a pytest-timeout itself (then the plugin leaves it alone)."""
+    if config.getoption("timeout", None) is not None or os.environ.get("PYTEST_TIMEOUT"):
+        return True
+    try:
+        return bool(config.getini("timeout"))
+    except ValueError:  # pytest-timeout not loaded: no such ini key
+        return False
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    timeout_set = (config.getoption("timeout", None) is not None
-                   or os.environ.get("PYTEST_TIMEOUT") or config.getini("timeout"))
+    # Without pytest-timeout (-p no:timeout) a timeout marker would only be noise (or an error
+    # under --strict-markers).
+    add_timeout = config.pluginmanager.hasplugin("timeout") and not _timeout_configured(config)
     for item in items:
         pack = _pack_of(item)
         if pack and not item.get_closest_marker("pack"):
             item.add_marker(pytest.mark.pack(pack))
-        if not timeout_set and not item.get_closest_marker("timeout"):
+        if add_timeout and not item.get_closest_marker("timeout"):
             item.add_marker(pytest.mark.timeout(DEFAULT_TEST_TIMEOUT_S))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if session.config.getoption("dmct_progress", False):
+        tests = [{"id": i.nodeid, "srv": _marker_args(i, "srv")} for i in session.items]
+        _progress(session.config, PLAN_PREFIX, {"tests": tests})
 
 
 # -- applicability ------------------------------------------------------------------------------
@@ -158,27 +216,50 @@ def _marker_args(item: pytest.Item, name: str) -> list[str]:
     return [str(a) for m in item.iter_markers(name) for a in m.args]
 
 
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    needs_bench = "bench" in getattr(item, "fixturenames", ())
+def _roles_needed(item: pytest.Item) -> list[str]:
+    """Roles named by ``device`` markers and by the device fixtures the test requests."""
+    from fixtures.bench import device_fixture_names
+
+    by_fixture = device_fixture_names()
     roles = _marker_args(item, "device")
+    roles += [by_fixture[f] for f in getattr(item, "fixturenames", ()) if f in by_fixture]
+    return list(dict.fromkeys(roles))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip what does not apply (or cannot run here) before any fixture starts a bench."""
+    needs_bench = "bench" in getattr(item, "fixturenames", ())
+    roles = _roles_needed(item)
     statuses = _marker_args(item, "status")
-    if not (needs_bench or roles or statuses or item.get_closest_marker("destructive")):
+    destructive = item.get_closest_marker("destructive") is not None
+    if not (needs_bench or roles or statuses or destructive):
         return
     lab = lab_config_of(item.config)
     dmc = lab.catalogue.dmc(lab.dmc_ids[0])
     status = lab.installation_statuses[0]
     for role in roles:
         if role not in dmc.roles:
-            pytest.skip(f"not applicable: DMC {dmc.id} has no {role}")
-        if all(d.role != role for d in lab.installations[0].devices):
-            pytest.skip(f"not applicable: bench {lab.bench} has no {role} in its installation")
+            _skip(f"not applicable: DMC {dmc.id} has no {role}")
     if statuses and status not in statuses:
-        pytest.skip(f"not applicable: applies to {', '.join(statuses)} installations, "
-                    f"not {status}")
-    destructive = item.get_closest_marker("destructive") is not None
+        _skip(f"not applicable: applies to {', '.join(statuses)} installations, not {status}")
+    installed = {d.role for d in lab.installations[0].devices}
+    for role in roles:
+        if role not in installed:
+            _skip(f"blocked: DMC {dmc.id} has a {role} but installation "
+                  f"{lab.installations[0].id} of bench {lab.bench} has none")
     if destructive and not lab.is_emulated and not lab.safety.allow_destructive:
-        pytest.skip("blocked: destructive test refused on a real bench "
-                    "(set safety.allow_destructive in the lab config to allow it)")
+        _skip("blocked: destructive test refused on a real bench "
+              "(set safety.allow_destructive in the lab config to allow it)")
+
+
+def _skip(reason: str) -> None:
+    """Skip the test, reported at the test's location (as a skip marker is), not at this line."""
+    try:
+        exc = pytest.skip.Exception(reason, _use_item_location=True)
+    except TypeError:  # pragma: no cover - a pytest without that keyword
+        exc = pytest.skip.Exception(reason)
+    raise exc
 
 
 # -- evidence and records -----------------------------------------------------------------------
@@ -187,18 +268,28 @@ def _slug(nodeid: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", nodeid).strip("_")[:150]
 
 
+def _relative(path: Path, config: pytest.Config) -> str:
+    """``path`` relative to the ``--dmct-out`` directory when inside it (records stay valid
+    when the results directory is moved or archived), else as it is."""
+    out = config.getoption("dmct_out", None)
+    if out:
+        with contextlib.suppress(ValueError):
+            return Path(path).resolve().relative_to(Path(out).resolve()).as_posix()
+    return str(path)
+
+
 @pytest.fixture(autouse=True)
 def _dmct_evidence(request: pytest.FixtureRequest) -> Any:
     """Collect the HAN frames, events and serial transcripts of each test on a bench."""
     item = request.node
     bench = _active_bench(request.config)
     root = evidence_root(request.config)
-    if bench is None or bench.runtime is None:
+    if bench is None:
         yield
         return
     directory = root / _slug(item.nodeid) if root is not None else None
     bench.begin_test(directory)
-    item.stash[_STARTED] = (time.perf_counter(), bench.clock.now().isoformat())
+    item.stash[_STARTED] = bench.clock.now().isoformat()
     try:
         yield
     finally:
@@ -209,67 +300,116 @@ def _dmct_evidence(request: pytest.FixtureRequest) -> Any:
             if evidence.frames:
                 path = directory / "frames.json"
                 path.write_text(json.dumps([f.as_dict() for f in evidence.frames], indent=1))
-                files["frames"] = str(path)
+                files["frames"] = _relative(path, request.config)
             if evidence.events:
                 path = directory / "events.json"
                 path.write_text(json.dumps([e.as_dict() for e in evidence.events], indent=1))
-                files["events"] = str(path)
+                files["events"] = _relative(path, request.config)
             if evidence.transcripts:
-                files["transcripts"] = [str(p) for p in evidence.transcripts]
+                files["transcripts"] = [_relative(p, request.config)
+                                        for p in evidence.transcripts]
         files["frame_count"] = len(evidence.frames)
         files["event_count"] = len(evidence.events)
         files["bench_time_end"] = bench.clock.now().isoformat()
         item.stash[_EVIDENCE] = files
 
 
-@pytest.hookimpl(wrapper=True)
+@pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    report = yield
+    report = yield  # tryfirst: the outermost wrapper, so xfail handling is already applied
     item.stash.setdefault(_REPORTS, {})[report.when] = report
+    if report.failed and call.excinfo is not None:
+        item.stash.setdefault(_REASONS, {})[report.when] = _exception_reason(call.excinfo)
     if report.when == "teardown":
         _write_record(item)
     return report
 
 
-def _reason(report: pytest.TestReport) -> str | None:
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    try:
+        return (yield)
+    except BaseException as exc:  # KeyboardInterrupt, pytest.exit(): the test never finished
+        if not item.stash.get(_WRITTEN, False):
+            _write_record(item, interrupted=f"blocked: run interrupted during the test "
+                                            f"({type(exc).__name__})")
+        raise
+
+
+def _one_line(text: str, limit: int = 500) -> str:
+    return " ".join(text.split())[:limit]
+
+
+def _exception_reason(excinfo: pytest.ExceptionInfo[BaseException]) -> str:
+    """The assertion message or exception of a failed phase, as one line."""
+    exc = excinfo.value
+    text = str(exc).strip()
+    if isinstance(exc, AssertionError):
+        # pytest's assertion rewriting appends its explanation ("assert 1 == 2 ...") after the
+        # message; keep the message when there is one.
+        lines = text.splitlines()
+        explanation = next((i for i, line in enumerate(lines) if line.startswith("assert ")), None)
+        if explanation == 0:  # no message: "assert x == y" is the best there is
+            lines = lines[:1]
+        elif explanation is not None:
+            lines = lines[:explanation]
+        return _one_line(" ".join(lines)) or "assertion failed"
+    if isinstance(exc, pytest.fail.Exception):  # pytest.fail(), pytest-timeout
+        return _one_line(text) or "failed"
+    name = type(exc).__name__
+    return _one_line(f"{name}: {text}" if text else name)
+
+
+def _reason(report: pytest.TestReport, reasons: dict[str, str]) -> str | None:
     if report.skipped and isinstance(report.longrepr, tuple):
         return str(report.longrepr[2]).removeprefix("Skipped: ")
     if report.failed:
+        if report.when in reasons:
+            return reasons[report.when]
         text = report.longreprtext.strip().splitlines()
-        # The last "E ..." line is the assertion or exception message.
         errors = [line[1:].strip() for line in text if line.startswith("E ")]
-        return (errors[-1] if errors else (text[-1] if text else "failed"))[:500]
+        return _one_line(errors[0] if errors else (text[-1] if text else "failed"))
     return None
 
 
-def outcome_of(reports: dict[str, pytest.TestReport]) -> tuple[str, str | None]:
+def outcome_of(
+    reports: dict[str, pytest.TestReport], reasons: dict[str, str] | None = None
+) -> tuple[str, str | None]:
     """``(outcome, reason)`` of a test from its setup/call/teardown reports."""
+    reasons = reasons or {}
     setup, call, teardown = (reports.get(w) for w in ("setup", "call", "teardown"))
     for report in (setup, call):
+        if report is not None and hasattr(report, "wasxfail") and report.skipped:
+            # An expected failure is still a failure of the device under test.
+            return "failed", _one_line(f"known failure (xfail): {report.wasxfail or 'no reason'}")
         if report is not None and report.skipped:
-            reason = _reason(report) or "skipped"
+            reason = _reason(report, reasons) or "skipped"
             if reason.startswith("blocked"):
                 return "blocked", reason
             if not reason.startswith("not applicable"):
                 reason = f"not applicable: {reason}"
             return "not_applicable", reason
     if setup is not None and setup.failed:
-        return "blocked", f"set-up failed: {_reason(setup)}"
+        return "blocked", f"set-up failed: {_reason(setup, reasons)}"
     if call is not None and call.failed:
-        return "failed", _reason(call)
+        return "failed", _reason(call, reasons)
     if teardown is not None and teardown.failed:
-        return "blocked", f"passed, but tear-down failed: {_reason(teardown)}"
+        return "blocked", f"passed, but tear-down failed: {_reason(teardown, reasons)}"
     return "passed", None
 
 
-def _write_record(item: pytest.Item) -> None:
+def _write_record(item: pytest.Item, interrupted: str | None = None) -> None:
+    item.stash[_WRITTEN] = True
     writer = item.config.stash.get(_WRITER, None)
-    if writer is None:
+    progress = item.config.getoption("dmct_progress", False)
+    if writer is None and not progress:
         return
     reports = item.stash.get(_REPORTS, {})
-    outcome, reason = outcome_of(reports)
-    started = item.stash.get(_STARTED, (None, None))
-    evidence = item.stash.get(_EVIDENCE, {})
+    if interrupted:
+        outcome, reason = "blocked", interrupted
+    else:
+        outcome, reason = outcome_of(reports, item.stash.get(_REASONS, {}))
+    evidence = dict(item.stash.get(_EVIDENCE, {}))
     wall = sum(r.duration for r in reports.values())
     record = TestRecord(
         id=item.nodeid,
@@ -277,12 +417,22 @@ def _write_record(item: pytest.Item) -> None:
         pack=_pack_of(item),
         outcome=outcome,  # type: ignore[arg-type]
         srv=_marker_args(item, "srv"),
-        devices=_marker_args(item, "device"),
+        devices=_roles_needed(item),
         markers=sorted({m.name for m in item.iter_markers()}),
         reason=reason,
-        bench_time_start=started[1],
+        bench_time_start=item.stash.get(_STARTED, None),
         bench_time_end=evidence.pop("bench_time_end", None),
         wall_s=round(wall, 4),
         evidence=evidence,
     )
-    writer.write(record)
+    if writer is not None:
+        writer.write(record)
+    if progress:
+        _progress(item.config, PROGRESS_PREFIX, record.as_dict())
+
+
+def _progress(config: pytest.Config, prefix: str, data: dict[str, Any]) -> None:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(prefix + json.dumps(data, sort_keys=True, default=str))
+        reporter.flush()

@@ -106,13 +106,15 @@ class BenchRuntime:
             elif timeout is not None:
                 wall_timeout = timeout + 30.0
         future = asyncio.run_coroutine_threadsafe(self._free_run(coro, timeout), self.loop)
-        try:
-            return future.result(wall_timeout)
-        except concurrent.futures.TimeoutError as exc:
+        # Wait, then look: ``future.result(wall_timeout)`` raises the same ``TimeoutError`` for
+        # the wall guard and for a coroutine that timed out in bench time.
+        concurrent.futures.wait([future], timeout=wall_timeout)
+        if not future.done():
             future.cancel()
             raise BenchCallTimeout(
                 f"bench call did not finish within {wall_timeout:.0f} s of wall time"
-            ) from exc
+            )
+        return future.result()
 
     def call(self, fn: Callable[[], T]) -> T:
         """Run a plain function on the loop thread (for state owned by the loop)."""

@@ -9,8 +9,13 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 import holidays
+
+#: Working days are calendar days in England: an aware datetime (the bench clock is UTC) is
+#: taken by its date there, so 23:30 UTC on a summer evening is already the next day.
+ENGLAND = ZoneInfo("Europe/London")
 
 
 @lru_cache(maxsize=64)
@@ -18,10 +23,18 @@ def _bank_holidays(year: int) -> frozenset[date]:
     return frozenset(holidays.country_holidays("GB", subdiv="ENG", years=year).keys())
 
 
+def _day(value: date) -> date:
+    """The calendar day in England of a date or datetime (naive datetimes are taken as is)."""
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(ENGLAND)
+        return value.date()
+    return value
+
+
 def is_working_day(day: date) -> bool:
     """True for Monday to Friday that is not an England and Wales bank holiday."""
-    if isinstance(day, datetime):
-        day = day.date()
+    day = _day(day)
     return day.weekday() < 5 and day not in _bank_holidays(day.year)
 
 
@@ -30,8 +43,7 @@ def add_working_days(start: date, days: int) -> date:
 
     ``days`` may be 0 (returns ``start``) or negative (counts backwards).
     """
-    if isinstance(start, datetime):
-        start = start.date()
+    start = _day(start)
     step = 1 if days >= 0 else -1
     remaining = abs(days)
     current = start
@@ -44,10 +56,7 @@ def add_working_days(start: date, days: int) -> date:
 
 def working_days_between(start: date, end: date) -> int:
     """Working days after ``start`` up to and including ``end`` (negative if end < start)."""
-    if isinstance(start, datetime):
-        start = start.date()
-    if isinstance(end, datetime):
-        end = end.date()
+    start, end = _day(start), _day(end)
     if end < start:
         return -working_days_between(end, start)
     count = 0

@@ -96,11 +96,14 @@ class EmulatedNode:
         if self.powered:
             return
         self.powered = True
-        if self.joined:
+        if self.joined and (self.radio_silent or self.radio.rejoin_request(self)):
             # A joined device keeps its network credentials across power loss and announces
             # itself again after rejoining.
             self._announce()
         else:
+            # Never joined, or removed from the device log while off: join from scratch.
+            self.joined = False
+            self.nwk = None
             self.start_joining()
         self._schedule_reports()
 

@@ -100,6 +100,14 @@ class VirtualCoordinator(ControllerApplication):
         self.deliver_from_node(node, node.zdo_packet(annce, data))
         return True
 
+    def rejoin_request(self, node: EmulatedNode) -> bool:
+        """A node that kept its network credentials rejoins (after power loss); the trust
+        centre lets it back only while it is in the device log."""
+        if node.ieee not in self._keys:
+            self._refuse(node, "not in the device log (rejoin refused)")
+            return False
+        return True
+
     def _refuse(self, node: EmulatedNode, reason: str) -> None:
         LOGGER.debug("join refused for %s: %s", node.ieee, reason)
         self.listener_event("han_join_refused", node.ieee, reason)

@@ -23,6 +23,7 @@ from zigpy.zcl import foundation
 
 from harness.han.device import HanDevice
 from harness.han.events import HanEventStream, match, normalise_eui
+from harness.runtime import BenchCallTimeout
 
 if TYPE_CHECKING:
     import zigpy.device
@@ -35,6 +36,9 @@ LOGGER = logging.getLogger(__name__)
 #: Longest permit-join duration one ZDO Mgmt_Permit_Joining_req can carry (255 means "forever"
 #: on old stacks and is treated as 254 by newer ones).
 MAX_PERMIT_S = 254
+#: Bench seconds to wait for zigpy to finish removing a device (its leave times out at 30 s).
+REMOVAL_WAIT_S = 40.0
+REMOVAL_POLL_S = 0.05
 
 
 class JoinTimePeriodRejected(ValueError):
@@ -175,8 +179,22 @@ class Chf:
                     await device.zdo.leave()
             with contextlib.suppress(Exception):
                 await self.app.remove(ieee)
+            if device is not None:
+                await self._until_forgotten(ieee, device)
             self._forget_joined(eui)
         return True
+
+    async def _until_forgotten(self, ieee: t.EUI64, device: zigpy.device.Device) -> None:
+        """Wait until zigpy has dropped a removed device.
+
+        zigpy finishes ``remove`` in a background task that sends the leave again (with
+        retries) and only then forgets the device: a device added back and rejoining before
+        that would be told to leave once more, or be forgotten after it rejoined.
+        """
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(REMOVAL_WAIT_S):
+                while self.app.devices.get(ieee) is device:
+                    await asyncio.sleep(REMOVAL_POLL_S)
 
     def open_join(self, eui: str, join_time_period_s: int) -> JoinWindow:
         """Open joining again for a device already in the device log."""
@@ -245,6 +263,8 @@ class Chf:
         eui = normalise_eui(eui)
         try:
             return self._runtime.run(self.wait_for_join_async(eui, timeout))
+        except BenchCallTimeout:
+            raise  # the bench is stuck (wall-time guard), which says nothing about the device
         except TimeoutError:
             raise NotJoined(
                 f"{eui} did not join and complete its interview within {timeout:g} s"

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from harness.runtime import BenchCallTimeout
+
 if TYPE_CHECKING:
     from harness.clock import Clock
     from harness.runtime import BenchRuntime
@@ -154,6 +156,8 @@ class HanEventStream:
         """Synchronous :meth:`wait_for`; raises ``TimeoutError`` naming what was awaited."""
         try:
             return self._runtime.run(self.wait_for(matcher, timeout, since))
+        except BenchCallTimeout:
+            raise  # stuck in wall time: not "no event within the bench-time deadline"
         except TimeoutError:
             raise TimeoutError(
                 f"no matching HAN event within {timeout:g} s of bench time"

@@ -3,6 +3,19 @@
 The run record is the single source every report is rendered from (OpenHTF's lesson). Writing
 each record as its test ends, flushed and fsynced, means a run killed half-way keeps every case it
 finished.
+
+A record (one JSON object per line, keys sorted):
+
+- ``id`` (pytest node id), ``name``, ``pack``, ``srv`` (from ``srv`` markers), ``devices`` (roles
+  the test needs), ``markers``;
+- ``outcome``: ``passed`` | ``failed`` | ``blocked`` | ``not_applicable``; ``reason``: why, for
+  anything but ``passed`` (the assertion message of a failure, ``set-up failed: ...``,
+  ``not applicable: ...``, ``blocked: ...``);
+- ``bench_time_start`` / ``bench_time_end``: ISO 8601 bench time (virtual or wall), ``None`` for
+  a test that ran before any bench was up; ``wall_s``: wall seconds spent;
+- ``evidence``: ``frame_count``, ``event_count`` and, when there are any, ``frames`` and
+  ``events`` (JSON files: the test's ZigBee frames with hex payloads, its HAN events) and
+  ``transcripts`` (serial logs); paths are relative to the directory of ``records.jsonl``.
 """
 
 from __future__ import annotations
@@ -23,6 +36,8 @@ RECORDS_FILE = "records.jsonl"
 @dataclass
 class TestRecord:
     """What happened in one test case, and where its evidence is."""
+
+    __test__ = False  # not a pytest test class, despite its name
 
     id: str
     name: str
@@ -50,9 +65,12 @@ class TestRecord:
 class RecordWriter:
     """Appends records to a JSONL file, durably, one line per test."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, fresh: bool = False) -> None:
+        """``fresh``: start a new file (a run's records are that run's alone)."""
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / RECORDS_FILE
+        if fresh:
+            self.path.unlink(missing_ok=True)
 
     def write(self, record: TestRecord) -> None:
         line = json.dumps(record.as_dict(), sort_keys=True, default=str)

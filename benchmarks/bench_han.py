@@ -1,0 +1,228 @@
+"""HAN benchmark: bench start, ZCL read rate (harness vs raw zigpy), memory per emulated device.
+
+Run: ``python benchmarks/bench_han.py`` (pinned to one core). Every figure is printed beside a
+baseline measured in the same process, as a ratio, so the numbers compare across machines:
+
+- bench start: ``Bench.start`` + ``bring_up`` (form the network, join and interview 4 devices)
+  against raw zigpy forming a network on the same virtual radio and interviewing 4 nodes;
+- reads: ``esme.zigbee.read(...)`` from the test thread against zigpy's ``read_attributes`` on
+  the same device inside the loop (targets: ratio >= 0.6 and >= 500 reads/s);
+- memory: bytes allocated per emulated device (node, clusters, state) and per device zigpy keeps
+  once it has joined, against a bare zigpy device object with the same endpoint and clusters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import os
+import time
+import tracemalloc
+from typing import Any
+
+import zigpy.device
+import zigpy.endpoint
+import zigpy.types as t
+
+from harness.bench import Bench
+from harness.config import default_lab_config_path, load_lab_config
+from harness.emulator.emulator import Emulator
+from harness.emulator.radio import VirtualRadio
+from harness.han.clusters import SE_PROFILE_ID, cluster_by_name
+from harness.han.frames import FrameLog
+from harness.han.radio import zigpy_config
+from harness.runtime import BenchRuntime
+
+READ_TARGET_RATIO = 0.6
+READ_TARGET_PER_S = 500
+
+
+def pin_to_one_core() -> None:
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
+def bench_start(lab: Any, rounds: int) -> tuple[float, float]:
+    """Median seconds for harness bring-up and for the raw zigpy baseline."""
+    harness_times, raw_times = [], []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        with Bench.start(lab) as bench:
+            results = bench.bring_up()
+            harness_times.append(time.perf_counter() - start)
+            assert all(not isinstance(r, Exception) for r in results.values()), results
+        raw_times.append(raw_start(lab))
+    return sorted(harness_times)[rounds // 2], sorted(raw_times)[rounds // 2]
+
+
+def raw_start(lab: Any) -> float:
+    """Form a network on the virtual radio and interview 4 emulated nodes with zigpy alone."""
+    runtime = BenchRuntime(virtual=True)
+    dmc = lab.catalogue.dmc(lab.dmc_ids[0])
+    try:
+        start = time.perf_counter()
+
+        async def scenario() -> None:
+            app = VirtualRadio(zigpy_config(path="virtual://"))
+            app.attach_bench(runtime.clock, FrameLog())
+            await app.startup(auto_form=True)
+            emulator = Emulator(app, runtime.clock)
+            loop = asyncio.get_running_loop()
+            pending: dict[Any, asyncio.Future[None]] = {}
+            for _, device in lab.iter_devices():
+                profile = dmc.profile_for(device.role, lab.catalogue)
+                eui = str(device.eui64)
+                code = emulator.factory_install_code(eui)
+                emulated = emulator.add_device(device.role, profile, eui, code)
+                await app.permit_with_link_key(emulated.node.ieee, code.link_key, 60)
+                pending[emulated.node.ieee] = loop.create_future()
+
+            class Listener:
+                def device_initialized(self, device: Any) -> None:
+                    future = pending.get(device.ieee)
+                    if future is not None and not future.done():
+                        future.set_result(None)
+
+            app.add_listener(Listener())
+            emulator.power_on_all()
+            await asyncio.gather(*pending.values())
+            await app.shutdown()
+
+        runtime.run(scenario())
+        return time.perf_counter() - start
+    finally:
+        runtime.shutdown()
+
+
+def read_rates(lab: Any, reads: int) -> tuple[float, float, float]:
+    """Reads per second: harness API, raw zigpy in the loop, raw zigpy one call per bench hop."""
+    with Bench.start(lab) as bench:
+        bench.bring_up()
+        esme = bench.device("ESME").zigbee
+        runtime = bench.runtime
+        assert runtime is not None
+        cluster = esme.server_cluster("metering")
+
+        for _ in range(50):  # warm-up
+            esme.read("metering", "current_summ_delivered")
+
+        start = time.perf_counter()
+        for _ in range(reads):
+            esme.read("metering", "current_summ_delivered")
+        harness_rate = reads / (time.perf_counter() - start)
+
+        async def raw_loop() -> float:
+            begin = time.perf_counter()
+            for _ in range(reads):
+                success, failure = await cluster.read_attributes(
+                    ["current_summ_delivered"], allow_cache=False
+                )
+                assert not failure
+            return reads / (time.perf_counter() - begin)
+
+        raw_rate = runtime.run(raw_loop())
+
+        start = time.perf_counter()
+        for _ in range(reads):
+            runtime.run(cluster.read_attributes(["current_summ_delivered"], allow_cache=False))
+        hop_rate = reads / (time.perf_counter() - start)
+    return harness_rate, raw_rate, hop_rate
+
+
+def memory_per_device(lab: Any, count: int) -> tuple[float, float, float]:
+    """Bytes per emulated device, per joined device (zigpy side), per bare zigpy device."""
+    runtime = BenchRuntime(virtual=True)
+    dmc = lab.catalogue.dmc(lab.dmc_ids[0])
+    profile = dmc.profile_for("ESME", lab.catalogue)
+    try:
+        async def scenario() -> tuple[float, float, float]:
+            app = VirtualRadio(zigpy_config(path="virtual://"))
+            app.attach_bench(runtime.clock, FrameLog())
+            await app.startup(auto_form=True)
+            emulator = Emulator(app, runtime.clock)
+            euis = [f"00-1B-C5-0D-00-00-{i >> 8:02X}-{i & 0xFF:02X}" for i in range(count)]
+            codes = {eui: emulator.factory_install_code(eui) for eui in euis}
+
+            gc.collect()
+            tracemalloc.start()
+            before = tracemalloc.take_snapshot()
+            devices = [emulator.add_device("ESME", profile, eui, codes[eui]) for eui in euis]
+            gc.collect()
+            emulated = _grown(before) / count
+
+            done = asyncio.get_running_loop().create_future()
+            initialized: set[Any] = set()
+
+            class Listener:
+                def device_initialized(self, device: Any) -> None:
+                    initialized.add(device.ieee)
+                    if len(initialized) == count and not done.done():
+                        done.set_result(None)
+
+            app.add_listener(Listener())
+            for device in devices:
+                await app.permit_with_link_key(device.node.ieee, codes[device.eui].link_key, 250)
+            before = tracemalloc.take_snapshot()
+            emulator.power_on_all()
+            await done
+            gc.collect()
+            joined = _grown(before) / count
+
+            before = tracemalloc.take_snapshot()
+            bare = []
+            for i in range(count):
+                device = zigpy.device.ZigbeeDevice(app, t.EUI64(os.urandom(8)), t.NWK(0x2000 + i))
+                endpoint = device.add_endpoint(1)
+                endpoint.profile_id = SE_PROFILE_ID
+                endpoint.status = zigpy.endpoint.Status.ZDO_INIT
+                for name in profile.zigbee.server_clusters:
+                    endpoint.add_input_cluster(cluster_by_name(name).cluster_id)
+                bare.append(device)
+            gc.collect()
+            baseline = _grown(before) / count
+            tracemalloc.stop()
+            await app.shutdown()
+            return emulated, joined, baseline
+
+        return runtime.run(scenario())
+    finally:
+        runtime.shutdown()
+
+
+def _grown(before: tracemalloc.Snapshot) -> float:
+    after = tracemalloc.take_snapshot()
+    return float(sum(stat.size_diff for stat in after.compare_to(before, "filename")))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reads", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--devices", type=int, default=100)
+    args = parser.parse_args()
+    pin_to_one_core()
+    lab = load_lab_config(default_lab_config_path())
+
+    harness_s, raw_s = bench_start(lab, args.rounds)
+    print(f"bench start (form + join and interview 4 devices): {harness_s * 1000:.1f} ms; "
+          f"raw zigpy baseline {raw_s * 1000:.1f} ms; ratio {harness_s / raw_s:.2f}")
+
+    harness_rate, raw_rate, hop_rate = read_rates(lab, args.reads)
+    ratio = harness_rate / raw_rate
+    print(f"ZCL reads: harness {harness_rate:.0f}/s; raw zigpy in-loop {raw_rate:.0f}/s; "
+          f"ratio {ratio:.2f} (target >= {READ_TARGET_RATIO}); raw zigpy one bench call per "
+          f"read {hop_rate:.0f}/s")
+    verdict_rate = "met" if harness_rate >= READ_TARGET_PER_S else "NOT met"
+    verdict_ratio = "met" if ratio >= READ_TARGET_RATIO else "NOT met"
+    print(f"  target >= {READ_TARGET_PER_S} reads/s on one core: {verdict_rate}; "
+          f"ratio target: {verdict_ratio}")
+
+    emulated, joined, bare = memory_per_device(lab, args.devices)
+    print(f"memory per emulated ESME: {emulated / 1024:.1f} KiB (node, clusters, state); "
+          f"zigpy's side once joined {joined / 1024:.1f} KiB; bare zigpy device baseline "
+          f"{bare / 1024:.1f} KiB; ratio emulated/bare {emulated / bare:.2f}")
+
+
+if __name__ == "__main__":
+    main()
