@@ -115,7 +115,7 @@ def read_rates(lab: Any, reads: int) -> tuple[float, float, float]:
         async def raw_loop() -> float:
             begin = time.perf_counter()
             for _ in range(reads):
-                success, failure = await cluster.read_attributes(
+                _, failure = await cluster.read_attributes(
                     ["current_summ_delivered"], allow_cache=False
                 )
                 assert not failure

@@ -26,6 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import zigpy.exceptions
 from zigpy.application import ControllerApplication
 
 from harness.clock import BenchClock
@@ -61,7 +62,15 @@ EMULATED_RELAY_POLLS = 5000
 
 
 class NotApplicable(LookupError):
-    """The bench or DMC under test has nothing for what a test asked (a role, a port)."""
+    """The DMC under test has nothing for what a test asked (a role, an optical port)."""
+
+
+class BenchStartError(RuntimeError):
+    """The bench could not start (a missing dongle, a port that is not there)."""
+
+
+class BenchIncomplete(LookupError):
+    """The DMC has what a test asked for but the bench lacks it: the test is blocked."""
 
 
 @dataclass
@@ -323,7 +332,9 @@ class Bench:
         config = zigpy_config(
             path=path, baudrate=radio.baudrate, flow_control=radio.flow_control,
             channel=radio.channel, pan_id=radio.pan_id,
-            extended_pan_id=str(radio.extended_pan_id) if radio.extended_pan_id else None,
+            # zigpy spells an extended PAN id with colons; the lab config with DUIS dashes.
+            extended_pan_id=(str(radio.extended_pan_id).replace("-", ":")
+                             if radio.extended_pan_id else None),
             database=str(radio.database) if radio.database else None, radio_type=radio.type,
         )
 
@@ -333,7 +344,16 @@ class Bench:
             return app
 
         self.app = app = runtime.call(_make_app)
-        runtime.run(app.startup(auto_form=True), timeout=None if virtual else 120.0)
+        try:
+            runtime.run(app.startup(auto_form=True), timeout=None if virtual else 120.0)
+        except (OSError, TimeoutError, zigpy.exceptions.ZigbeeException) as exc:
+            # zigpy has shut the application down already; say which radio, in one line.
+            self.app = None
+            where = radio.port.describe() if radio.port is not None else "virtual"
+            raise BenchStartError(
+                f"radio {radio.type} on {where} did not start: {type(exc).__name__}: "
+                f"{' '.join(str(exc).split())[:200]}"
+            ) from exc
         chf_profile = self.dmc.profile_for("CHF", self.catalogue)
         policy = JoinTimePeriodPolicy()
         if virtual and chf_profile is not None:
@@ -433,13 +453,21 @@ class Bench:
         return self._emulator is not None
 
     def device(self, role: str) -> BenchDevice:
-        """The installation's device in ``role``; :class:`NotApplicable` if there is none."""
+        """The installation's device in ``role``.
+
+        Raises :class:`NotApplicable` when the DMC under test has no device in that role, and
+        :class:`BenchIncomplete` when it has one but this bench does not (a test that needs it
+        is then blocked, not inapplicable).
+        """
         try:
             return self.devices[role]
         except KeyError:
-            raise NotApplicable(
-                f"DMC {self.dmc.id} on bench {self.lab.bench} has no {role}"
-            ) from None
+            if role in self.dmc.roles:
+                raise BenchIncomplete(
+                    f"DMC {self.dmc.id} has a {role} but bench {self.lab.bench} has none in "
+                    f"installation {self.lab.installations[0].id}"
+                ) from None
+            raise NotApplicable(f"DMC {self.dmc.id} has no {role}") from None
 
     def sleep(self, seconds: float) -> None:
         """Let ``seconds`` of bench time pass (instant under the virtual clock)."""
@@ -523,6 +551,8 @@ __all__ = [
     "DEFAULT_JOIN_TIME_PERIOD_S",
     "Bench",
     "BenchDevice",
+    "BenchIncomplete",
+    "BenchStartError",
     "ConfigError",
     "NotApplicable",
     "PowerControl",

@@ -36,6 +36,8 @@ LOGGER = logging.getLogger(__name__)
 #: Longest permit-join duration one ZDO Mgmt_Permit_Joining_req can carry (255 means "forever"
 #: on old stacks and is treated as 254 by newer ones).
 MAX_PERMIT_S = 254
+#: Seconds by which a re-opened permit overlaps the one it extends.
+REOPEN_OVERLAP_S = 1
 #: Bench seconds to wait for zigpy to finish removing a device (its leave times out at 30 s).
 REMOVAL_WAIT_S = 40.0
 REMOVAL_POLL_S = 0.05
@@ -233,15 +235,16 @@ class Chf:
     async def _keep_open(
         self, window: JoinWindow, ieee: t.EUI64, install_code: InstallCode, first: int
     ) -> None:
-        """Re-open permit join every 254 s until the granted period has run out."""
+        """Re-open permit join before each permit runs out, until the granted period ends.
+
+        Each re-open overlaps the previous permit by :data:`REOPEN_OVERLAP_S`, so a device
+        trying to join at the instant one permit ends and the next begins is never refused.
+        """
         loop = asyncio.get_running_loop()
-        step_end = window.opened_at + first
-        while True:
-            await asyncio.sleep(max(0.0, step_end - loop.time()))
-            remaining = window.closes_at - loop.time()
-            if remaining <= 0:
-                return
-            step = min(MAX_PERMIT_S, math.ceil(remaining))
+        permit_end = window.opened_at + first
+        while permit_end < window.closes_at:
+            await asyncio.sleep(max(0.0, permit_end - REOPEN_OVERLAP_S - loop.time()))
+            step = min(MAX_PERMIT_S, math.ceil(window.closes_at - loop.time()))
             try:
                 await self._permit(ieee, install_code, step)
             except Exception:  # the window stays recorded as served up to here
@@ -249,7 +252,8 @@ class Chf:
                                exc_info=True)
                 return
             window.permits_sent += 1
-            step_end = loop.time() + step
+            permit_end = loop.time() + step
+        await asyncio.sleep(max(0.0, window.closes_at - loop.time()))
 
     # -- joined devices ---------------------------------------------------------------------
     def is_joined(self, eui: str) -> bool:

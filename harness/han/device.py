@@ -97,6 +97,10 @@ class HanDevice:
         endpoint = self.zigpy_device.endpoints.get(self.endpoint_id)
         return endpoint is not None and cluster_id_of(cluster) in endpoint.in_clusters
 
+    def has_client_cluster(self, cluster: str | int) -> bool:
+        endpoint = self.zigpy_device.endpoints.get(self.endpoint_id)
+        return endpoint is not None and cluster_id_of(cluster) in endpoint.out_clusters
+
     def _request_options(self) -> dict[str, Any]:
         return {"timeout": self.request_timeout, "retries": self.retries}
 

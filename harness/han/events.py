@@ -6,14 +6,12 @@ deadline on the bench clock (``expect``), so under the virtual clock waiting cos
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from harness.runtime import BenchCallTimeout
+from harness.streams import TimedStream
 
 if TYPE_CHECKING:
     from harness.clock import Clock
@@ -101,64 +99,19 @@ def normalise_eui(eui: Any) -> str:
     return "-".join(text[i : i + 2] for i in range(0, 16, 2)).upper()
 
 
-class HanEventStream:
-    """Append-only list of HAN events with deadline waits."""
+class HanEventStream(TimedStream[HanEvent]):
+    """HAN events, appended on the bench loop, waited on with bench-clock deadlines."""
 
     def __init__(self, clock: Clock, runtime: BenchRuntime) -> None:
+        super().__init__(runtime, "HAN event")
         self._clock = clock
-        self._runtime = runtime
-        self._events: list[HanEvent] = []
-        self._seq = itertools.count(1)
-        self._waiters: list[tuple[Matcher, asyncio.Future[HanEvent], int]] = []
 
-    # -- producing (bench loop) -------------------------------------------------------------
     def emit(self, kind: EventKind, device: Any, **fields: Any) -> HanEvent:
-        event = HanEvent(
-            seq=next(self._seq),
+        return self.append(HanEvent(
+            seq=self.next_seq(),
             time=self._clock.now(),
             monotonic=self._clock.monotonic(),
             kind=kind,
             device=normalise_eui(device),
             **fields,
-        )
-        self._events.append(event)
-        for waiter in list(self._waiters):
-            matcher, future, after = waiter
-            if not future.done() and event.seq > after and matcher(event):
-                future.set_result(event)
-                self._waiters.remove(waiter)
-        return event
-
-    # -- consuming --------------------------------------------------------------------------
-    def mark(self) -> int:
-        """Sequence number of the last event so far; pass it as ``since`` to see only newer."""
-        return self._events[-1].seq if self._events else 0
-
-    def since(self, mark: int = 0, matcher: Matcher | None = None) -> list[HanEvent]:
-        return [e for e in list(self._events) if e.seq > mark and (matcher is None or matcher(e))]
-
-    async def wait_for(self, matcher: Matcher, timeout: float, since: int = 0) -> HanEvent:
-        """The first event after ``since`` that matches, waiting up to ``timeout`` bench seconds."""
-        for event in self._events:
-            if event.seq > since and matcher(event):
-                return event
-        future: asyncio.Future[HanEvent] = asyncio.get_running_loop().create_future()
-        waiter = (matcher, future, since)
-        self._waiters.append(waiter)
-        try:
-            async with asyncio.timeout(timeout):
-                return await future
-        finally:
-            if waiter in self._waiters:
-                self._waiters.remove(waiter)
-
-    def expect(self, matcher: Matcher, timeout: float, since: int = 0) -> HanEvent:
-        """Synchronous :meth:`wait_for`; raises ``TimeoutError`` naming what was awaited."""
-        try:
-            return self._runtime.run(self.wait_for(matcher, timeout, since))
-        except BenchCallTimeout:
-            raise  # stuck in wall time: not "no event within the bench-time deadline"
-        except TimeoutError:
-            raise TimeoutError(
-                f"no matching HAN event within {timeout:g} s of bench time"
-            ) from None
+        ))

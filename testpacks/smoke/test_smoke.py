@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import pytest
 
+from fixtures.bench import device_or_skip
 from harness.bench import Bench, BenchDevice
 from harness.config.secrets import InstallCode
 from harness.han.chf import NotJoined
@@ -25,16 +26,6 @@ METERS = ["ESME", "GSME"]
 JOIN_TIME_PERIOD_S = 120
 #: How long a refused device is watched for a join that must not happen (bench seconds).
 REFUSAL_WATCH_S = 90
-
-
-def _device(bench: Bench, role: str) -> BenchDevice:
-    from harness.bench import NotApplicable
-
-    try:
-        return bench.device(role)
-    except NotApplicable as exc:
-        pytest.skip(f"not applicable: {exc}")
-        raise
 
 
 def _remove(bench: Bench, device: BenchDevice) -> None:
@@ -50,7 +41,7 @@ def _wrong_code(right: InstallCode) -> InstallCode:
 
 @pytest.mark.parametrize("role", ROLES)
 def test_device_joins_with_its_install_code_inside_the_window(bench: Bench, role: str) -> None:
-    device = _device(bench, role)
+    device = device_or_skip(bench, role)
     _remove(bench, device)
     mark = bench.events.mark()
 
@@ -75,7 +66,7 @@ def test_device_joins_with_its_install_code_inside_the_window(bench: Bench, role
 
 @pytest.mark.parametrize("role", METERS)
 def test_register_over_zigbee_equals_optical_readout(bench: Bench, role: str) -> None:
-    device = _device(bench, role)
+    device = device_or_skip(bench, role)
     if not device.has_optical:
         pytest.skip(f"not applicable: the {role} has no optical probe on this bench")
     if not device.is_joined:
@@ -97,7 +88,7 @@ def test_register_over_zigbee_equals_optical_readout(bench: Bench, role: str) ->
 
 
 def test_join_with_a_wrong_install_code_is_refused(bench: Bench) -> None:
-    device = _device(bench, "PPMID")
+    device = device_or_skip(bench, "PPMID")
     _remove(bench, device)
     try:
         bench.chf.add_device(device.eui, _wrong_code(device.install_code), JOIN_TIME_PERIOD_S,
@@ -113,7 +104,7 @@ def test_join_with_a_wrong_install_code_is_refused(bench: Bench) -> None:
 
 
 def test_join_outside_the_window_is_refused(bench: Bench) -> None:
-    device = _device(bench, "PPMID")
+    device = device_or_skip(bench, "PPMID")
     if device.power is None:
         pytest.skip("not applicable: needs a relay channel to choose when the PPMID tries to join")
     _remove(bench, device)

@@ -77,7 +77,7 @@ def test_policy_reject_raises_with_period_and_limit():
 # -- long join windows ----------------------------------------------------------------------------
 
 
-def test_a_1000_s_period_is_served_by_permits_of_254_254_254_238(
+def test_a_1000_s_period_is_served_by_overlapping_permits_of_254_254_254_241(
     up_bench, emulated, sleep_until, monkeypatch
 ):
     bench = up_bench
@@ -92,7 +92,8 @@ def test_a_1000_s_period_is_served_by_permits_of_254_254_254_238(
     assert window.closes_at == t0 + 1000
 
     # One second after each (re-)permit: how many were sent, and where the radio's window ends.
-    for offset, sent, until in ((1, 1, 254), (255, 2, 508), (509, 3, 762), (763, 4, 1000)):
+    # Each re-open comes 1 s before the previous permit ends (REOPEN_OVERLAP_S).
+    for offset, sent, until in ((1, 1, 254), (254, 2, 507), (507, 3, 760), (760, 4, 1000)):
         sleep_until(t0 + offset)
         assert window.permits_sent == sent, offset
         assert key() == pytest.approx(t0 + until, abs=1e-6), offset
@@ -102,8 +103,8 @@ def test_a_1000_s_period_is_served_by_permits_of_254_254_254_238(
     assert window.permits_sent == 4
     assert not window.is_open
     assert key() == pytest.approx(t0 + 1000, abs=1e-6)
-    assert [d for _, d in permits] == [254, 254, 254, 238]
-    assert [at - t0 for at, _ in permits] == pytest.approx([0, 254, 508, 762], abs=1e-6)
+    assert [d for _, d in permits] == [254, 254, 254, 241]
+    assert [at - t0 for at, _ in permits] == pytest.approx([0, 253, 506, 759], abs=1e-6)
     assert all(d <= MAX_PERMIT_S for _, d in permits)
 
 
@@ -187,7 +188,7 @@ def test_policy_clamp_grants_max_and_the_window_really_closes_then(
 
     sleep_until(window.closes_at + 1)
     assert not window.is_open
-    assert [d for _, d in permits] == [254, 254, 92]
+    assert [d for _, d in permits] == [254, 254, 94]  # re-opens overlap by 1 s
     assert bench.app._keys[node.ieee].permit_until == pytest.approx(window.closes_at, abs=1e-6)
     mark = bench.events.mark()
     bench.runtime.call(node.power_on)
