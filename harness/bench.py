@@ -32,6 +32,7 @@ from zigpy.application import ControllerApplication
 from harness.clock import BenchClock
 from harness.config import ConfigError, InstallCode, LabConfig, SecretStore
 from harness.config.types import PortSpec
+from harness.dcc.keys import Keystore
 from harness.han.chf import Chf, JoinTimePeriodPolicy, NotJoined
 from harness.han.device import HanDevice
 from harness.han.events import HanEventStream, normalise_eui
@@ -46,6 +47,8 @@ from harness.serial.relay import RelayBoard
 if TYPE_CHECKING:
     from harness.config.lab import DeviceConfig, SerialAdapterConfig
     from harness.config.profiles import DeviceProfile, Dmc
+    from harness.dcc.adapters import DeviceAdapter
+    from harness.dcc.client import Dcc
     from harness.emulator.emulator import Emulator
 
 LOGGER = logging.getLogger(__name__)
@@ -80,6 +83,8 @@ class TestEvidence:
     frames: list[CapturedFrame] = field(default_factory=list)
     events: list[Any] = field(default_factory=list)
     transcripts: list[Path] = field(default_factory=list)
+    #: Service Requests, responses, envelopes and alerts, in order (install codes masked).
+    dcc: list[Any] = field(default_factory=list)
 
 
 class PowerControl:
@@ -278,9 +283,11 @@ class Bench:
         self.devices: dict[str, BenchDevice] = {}
         self.relays: dict[str, RelayBoard] = {}
         self._emulator: Emulator | None = None
+        self.keystore: Keystore = Keystore.test_pki(lab.seed)
+        self._dcc: Dcc | None = None
         self._evidence_dir: Path | None = None
         self._transcripts: list[Path] = []
-        self._marks: tuple[int, int] = (0, 0)
+        self._marks: tuple[int, int, int] = (0, 0, 0)
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
@@ -370,7 +377,8 @@ class Bench:
         if virtual:
             from harness.emulator.emulator import Emulator
 
-            self._emulator = Emulator(app, runtime.clock, seed=lab.seed)  # type: ignore[arg-type]
+            self._emulator = Emulator(app, runtime.clock, seed=lab.seed,  # type: ignore[arg-type]
+                                      keystore=self.keystore)
         for device in installation.devices:
             profile = lab.profile_for(device, self.dmc.id)
             if profile is None:
@@ -491,16 +499,18 @@ class Bench:
         """Start collecting evidence for one test (frames, events, serial transcripts)."""
         self._evidence_dir = evidence_dir
         self._transcripts = []
-        self._marks = (self.frames.mark(), self.events.mark())
+        dcc_mark = self._dcc.evidence.mark() if self._dcc is not None else 0
+        self._marks = (self.frames.mark(), self.events.mark(), dcc_mark)
         for device in self.devices.values():
             device._switch_transcript()
 
     def end_test(self) -> TestEvidence:
-        frames_mark, events_mark = self._marks
+        frames_mark, events_mark, dcc_mark = self._marks
         return TestEvidence(
             frames=self.frames.since(frames_mark),
             events=self.events.since(events_mark),
             transcripts=list(dict.fromkeys(self._transcripts)),
+            dcc=self._dcc.evidence.since(dcc_mark) if self._dcc is not None else [],
         )
 
     def transcript_path(self, name: str) -> Path:
@@ -512,9 +522,37 @@ class Bench:
         self._transcripts.append(path)
 
     # -- shutdown ---------------------------------------------------------------------------
+    @property
+    def dcc(self) -> Dcc:
+        """The DCC side of the bench (S1SP model, keys, inventory, alerts), made on first use.
+
+        Made after the devices are commissioned, it opens a tunnel to each meter, where
+        devices send their alerts.
+        """
+        if self._dcc is None:
+            from harness.dcc.client import Dcc
+
+            wrap = None
+            if self._emulator is not None:
+                from harness.emulator.s1sp_adapter import emulated_adapter
+
+                seed = self.lab.seed
+                profiles = {d.eui: d.profile for d in self.devices.values()}
+                if self.chf_profile is not None:
+                    profiles[self.chf.eui] = self.chf_profile
+
+                def wrap(adapter: DeviceAdapter, eui: str) -> DeviceAdapter:
+                    return emulated_adapter(adapter, profiles[eui].emulation, seed, eui)
+
+            self._dcc = Dcc(self, keystore=self.keystore, wrap_adapter=wrap)
+            self._dcc.start()
+        return self._dcc
+
     def stop(self) -> None:
         """Close ports, shut zigpy down (always: its DB thread would keep pytest alive) and
         stop the loop. Idempotent."""
+        if self._dcc is not None:
+            self._dcc.close()
         for device in self.devices.values():
             device.close()
         for board in self.relays.values():

@@ -102,9 +102,11 @@ def pytest_configure(config: pytest.Config) -> None:
         RecordWriter(Path(out), fresh=not hasattr(config, "workerinput")) if out else None
     )
     from fixtures import bench as bench_fixtures
+    from fixtures import dcc as dcc_fixtures
 
-    if not config.pluginmanager.is_registered(bench_fixtures):
-        config.pluginmanager.register(bench_fixtures, "dmct-fixtures")
+    for module, name in ((bench_fixtures, "dmct-fixtures"), (dcc_fixtures, "dmct-dcc-fixtures")):
+        if not config.pluginmanager.is_registered(module):
+            config.pluginmanager.register(module, name)
     explicit = any(config.getoption(o, None) for o in ("lab", "dmc", "status", "dmct_out"))
     if explicit or os.environ.get("DMCT_LAB"):
         lab_config_of(config)  # configuration errors stop the run before any test
@@ -305,11 +307,17 @@ def _dmct_evidence(request: pytest.FixtureRequest) -> Any:
                 path = directory / "events.json"
                 path.write_text(json.dumps([e.as_dict() for e in evidence.events], indent=1))
                 files["events"] = _relative(path, request.config)
+            if evidence.dcc:
+                path = directory / "dcc.json"
+                path.write_text(json.dumps([d.as_dict() for d in evidence.dcc], indent=1,
+                                           default=str))
+                files["dcc"] = _relative(path, request.config)
             if evidence.transcripts:
                 files["transcripts"] = [_relative(p, request.config)
                                         for p in evidence.transcripts]
         files["frame_count"] = len(evidence.frames)
         files["event_count"] = len(evidence.events)
+        files["dcc_count"] = len(evidence.dcc)
         files["bench_time_end"] = bench.clock.now().isoformat()
         item.stash[_EVIDENCE] = files
 

@@ -180,6 +180,8 @@ class DeviceProfile(ConfigModel):
     notes: str | None = None
     zigbee: Zigbee
     srvs: list[Srv] = []
+    #: The S1SP device adapter for this model (see harness/dcc/adapters.py).
+    adapter: NonEmptyStr = "smart-energy"
     optical: Optical | None = None
     expectations: Expectations
     emulation: Emulation

@@ -8,6 +8,7 @@ that lacks them would).
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 import zigpy.types as t
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 
 #: Registers are Wh (or dm3) on the air: multiplier 1, divisor 1000 gives kWh (or m3).
 DIVISOR = 1000
+#: Messaging message control bit: the consumer must confirm the message.
+CONFIRMATION_REQUIRED = 0x80
 
 
 class DeviceCluster(EmulatedCluster):
@@ -225,6 +228,12 @@ class MessagingClient(DeviceCluster):
     def cmd_display_message(self, hdr: foundation.ZCLHeader, command: Any) -> None:
         self.device.show_message(int(command.message_id), str(command.message),
                                  int(command.duration_in_minutes))
+        if int(command.message_control) & CONFIRMATION_REQUIRED:
+            # The consumer acknowledges at once (the emulated consumer always does).
+            message_id = int(command.message_id)
+            asyncio.get_running_loop().call_soon(
+                lambda: self.send_command("message_confirmation", message_id=message_id,
+                                          confirmation_time=utc_seconds(self.node)))
 
     def cmd_cancel_message(self, hdr: foundation.ZCLHeader, command: Any) -> None:
         self.device.cancel_message(int(command.message_id))
@@ -238,6 +247,66 @@ class PriceClient(DeviceCluster):
 
     def cmd_publish_price(self, hdr: foundation.ZCLHeader, command: Any) -> None:
         self.device.displayed["price"] = int(command.price)
+
+
+class TunnelingServer(DeviceCluster):
+    """Tunneling server: carries the signed envelopes of the device's firmware.
+
+    The device accepts tunnels of the manufacturer-defined protocol the harness uses, hands
+    each TransferData to its firmware and sends the firmware's answer back in its own
+    TransferData, after acknowledging the frame. Alerts go out on the newest open tunnel.
+    """
+
+    cluster = se.Tunneling
+    static = {"close_tunnel_timeout": 0xFFFF}
+    PROTOCOL_ID = 200
+    MAX_TUNNELS = 4
+
+    def __init__(self, node: Any) -> None:
+        super().__init__(node)
+        self.tunnels: list[int] = []
+        self._next_id = 1
+
+    def cmd_request_tunnel(self, hdr: foundation.ZCLHeader, command: Any) -> Reply:
+        if int(command.protocol_id) != self.PROTOCOL_ID:
+            return Reply("request_tunnel_response", {
+                "tunnel_id": 0xFFFF, "tunnel_status": se.TunnelStatus.Protocol_Not_Supported,
+                "maximum_incoming_transfer_size": 0})
+        if len(self.tunnels) >= self.MAX_TUNNELS:
+            self.tunnels.pop(0)  # the oldest tunnel is closed to make room
+        tunnel_id = self._next_id
+        self._next_id = self._next_id % 0xFFFE + 1
+        self.tunnels.append(tunnel_id)
+        return Reply("request_tunnel_response", {
+            "tunnel_id": tunnel_id, "tunnel_status": se.TunnelStatus.Success,
+            "maximum_incoming_transfer_size": 1500})
+
+    def cmd_close_tunnel(self, hdr: foundation.ZCLHeader, command: Any) -> None:
+        if int(command.tunnel_id) in self.tunnels:
+            self.tunnels.remove(int(command.tunnel_id))
+
+    def cmd_transfer_data(self, hdr: foundation.ZCLHeader, command: Any) -> Reply | None:
+        tunnel_id = int(command.tunnel_id)
+        if tunnel_id not in self.tunnels:
+            return Reply("transfer_data_error_to_client", {
+                "tunnel_id": tunnel_id,
+                "transfer_data_status": se.TransferDataStatus.No_Such_Tunnel})
+        firmware = self.device.firmware
+        answer = firmware.handle(bytes(command.data)) if firmware is not None else None
+        if answer is not None:
+            # After the Default Response for this frame, as a device sends its answer later.
+            asyncio.get_running_loop().call_soon(self._send_data, tunnel_id, answer)
+        return None
+
+    def send_unsolicited(self, data: bytes) -> bool:
+        """Send data (an alert) on the newest tunnel; False if no tunnel is open."""
+        if not self.tunnels:
+            return False
+        self._send_data(self.tunnels[-1], data)
+        return True
+
+    def _send_data(self, tunnel_id: int, data: bytes) -> None:
+        self.send_command("transfer_data_to_client", tunnel_id=tunnel_id, data=data)
 
 
 class KeyEstablishmentServer(DeviceCluster):
@@ -260,6 +329,7 @@ SERVER_EMULATIONS: dict[str, type[EmulatedCluster]] = {
     "price": PriceServer,
     "prepayment": PrepaymentServer,
     "key_establishment": KeyEstablishmentServer,
+    "tunneling": TunnelingServer,
 }
 
 CLIENT_EMULATIONS: dict[str, type[EmulatedCluster]] = {

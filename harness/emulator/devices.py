@@ -9,12 +9,14 @@ test reads on one it can check on another.
 from __future__ import annotations
 
 import hashlib
+import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from zigpy.zcl.clusters.smartenergy import SupplyStatus
 
 from harness.emulator.clusters import emulated_cluster_class
+from harness.emulator.firmware import DeviceFirmware
 from harness.emulator.meter import SUPPLY_BY_NAME, MeterState
 from harness.emulator.node import EmulatedNode
 from harness.han import clusters as se
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from harness.clock import Clock
     from harness.config.profiles import DeviceProfile
     from harness.config.secrets import InstallCode
+    from harness.dcc.keys import Keystore
     from harness.emulator.radio import VirtualCoordinator
 
 ROUTER_ROLES = frozenset({"ESME"})
@@ -66,6 +69,8 @@ class EmulatedDevice:
     messages: list[DisplayedMessage] = field(default_factory=list)
     displayed: dict[str, Any] = field(default_factory=dict)
     accepted_top_up_codes: set[bytes] = field(default_factory=set)
+    #: The security side of the firmware (signed envelopes); ``None`` without a keystore.
+    firmware: DeviceFirmware | None = None
 
     @property
     def clock(self) -> Clock:
@@ -219,8 +224,14 @@ def build_device(
     profile: DeviceProfile,
     eui: str,
     install_code: InstallCode,
+    keystore: Keystore | None = None,
+    seed: int = 0,
 ) -> EmulatedDevice:
-    """An emulated device of ``profile`` attached to ``radio``, powered off until started."""
+    """An emulated device of ``profile`` attached to ``radio``, powered off until started.
+
+    With a ``keystore`` the device gets its firmware's security side: the management key the
+    DCC placed at enrolment, and its own identity key to sign answers.
+    """
     emulation = profile.emulation
     node = EmulatedNode(
         radio,
@@ -256,5 +267,15 @@ def build_device(
         node.add_cluster(emulated_cluster_class(name, client=False)(node))
     for name in profile.zigbee.client_clusters:
         node.add_cluster(emulated_cluster_class(name, client=True)(node))
+    if keystore is not None:
+        device.firmware = DeviceFirmware(
+            device, emulation,
+            management_key=keystore.management_key(eui).public,
+            identity=keystore.device_identity(eui),
+            rng=random.Random(f"{seed}:{eui}"),
+        )
+        tunneling = node.server_clusters.get(int(se.Tunneling.cluster_id))
+        if tunneling is not None:
+            device.firmware.send_alert_bytes = tunneling.send_unsolicited  # type: ignore[attr-defined]
     radio.attach_node(node)
     return device

@@ -20,6 +20,7 @@ from harness.serial.relay import RelayServer
 if TYPE_CHECKING:
     from harness.clock import Clock
     from harness.config.profiles import DeviceProfile
+    from harness.dcc.keys import Keystore
     from harness.emulator.radio import VirtualCoordinator
 
 LOGGER = logging.getLogger(__name__)
@@ -28,10 +29,14 @@ LOGGER = logging.getLogger(__name__)
 class Emulator:
     """Emulated devices and ports of one bench; built and served on the bench loop."""
 
-    def __init__(self, radio: VirtualCoordinator, clock: Clock, *, seed: int = 0) -> None:
+    def __init__(
+        self, radio: VirtualCoordinator, clock: Clock, *, seed: int = 0,
+        keystore: Keystore | None = None,
+    ) -> None:
         self.radio = radio
         self.clock = clock
         self.seed = seed
+        self.keystore = keystore
         self.devices: dict[str, EmulatedDevice] = {}
         self.ports: dict[str, PtyPort] = {}
 
@@ -43,7 +48,10 @@ class Emulator:
         self, role: str, profile: DeviceProfile, eui: str, install_code: InstallCode
     ) -> EmulatedDevice:
         device = build_device(self.radio, self.clock, role=role, profile=profile, eui=eui,
-                              install_code=install_code)
+                              install_code=install_code, keystore=self.keystore, seed=self.seed)
+        if self.keystore is not None and device.firmware is not None:
+            # What the DCC learns of the device at enrolment: its identity key.
+            self.keystore.register_device_public(eui, device.firmware.identity.public)
         self.devices[eui] = device
         return device
 
@@ -85,9 +93,13 @@ class Emulator:
         """Mains on: every device boots (and, not yet joined, starts trying to join)."""
         for device in self.devices.values():
             device.node.power_on()
+            if device.firmware is not None:
+                device.firmware.start_alerts()
 
     def close(self) -> None:
         for port in self.ports.values():
             port.close()
         for device in self.devices.values():
             device.node.power_off()
+            if device.firmware is not None:
+                device.firmware.stop_alerts()

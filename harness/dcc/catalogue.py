@@ -1,0 +1,295 @@
+"""The SR catalogue and the response code table, loaded from data and checked once.
+
+``sr_catalogue.yaml`` says, per SRV, its name, whether it is Critical, which User Roles may send
+it to which device types with which Command Variants, its parameter schema and its SR-specific
+response codes. ``response_codes.yaml`` is the one table of code meanings. Both are loaded with
+the config layer's line-aware loader, so a broken entry is reported as ``file:line: field``.
+
+Parameter validation here is the DUIS schema check: a request that fails it never reaches a
+device (see :mod:`harness.dcc.s1sp`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from harness.config.errors import ConfigError
+from harness.config.secrets import InstallCode
+from harness.config.source import YamlDocument, load_yaml
+
+Role = Literal["IS", "GS", "ES", "ED", "GT", "RSA", "OU"]
+ROLES: tuple[str, ...] = ("IS", "GS", "ES", "ED", "GT", "RSA", "OU")
+ROLE_NAMES = {
+    "IS": "import supplier", "GS": "gas supplier", "ES": "export supplier",
+    "ED": "electricity distributor", "GT": "gas transporter",
+    "RSA": "registered supplier agent", "OU": "other user",
+}
+DEVICE_TYPES = ("ESME", "GSME", "CHF", "PPMID", "IHD")
+PARAMETER_TYPES = ("integer", "string", "enum", "hex", "eui64", "install_code", "datetime")
+_EUI64 = re.compile(r"^[0-9A-Fa-f]{2}(?:[-:]?[0-9A-Fa-f]{2}){7}$")
+_SRV = re.compile(r"^\d+(\.\d+){1,2}$")
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    name: str
+    type: str
+    required: bool = False
+    required_when: dict[str, Any] = field(default_factory=dict)
+    min: int | None = None
+    max: int | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    values: tuple[str, ...] = ()
+    min_bytes: int | None = None
+    max_bytes: int | None = None
+
+    def is_required(self, params: dict[str, Any]) -> bool:
+        if self.required:
+            return True
+        return bool(self.required_when) and all(
+            params.get(k) == v for k, v in self.required_when.items()
+        )
+
+    def check(self, value: Any) -> str | None:
+        """Why ``value`` fails this parameter's schema, or ``None``."""
+        kind = self.type
+        if kind == "integer":
+            if isinstance(value, bool) or not isinstance(value, int):
+                return f"{self.name} must be an integer, got {_shown(value)}"
+            if self.min is not None and value < self.min:
+                return f"{self.name} {value} is below the minimum {self.min}"
+            if self.max is not None and value > self.max:
+                return f"{self.name} {value} is above the maximum {self.max}"
+            return None
+        if kind in ("string", "enum"):
+            if not isinstance(value, str):
+                return f"{self.name} must be a string, got {_shown(value)}"
+            if kind == "enum":
+                if value not in self.values:
+                    return f"{self.name} must be one of {', '.join(self.values)}, got {value!r}"
+                return None
+            if self.min_length is not None and len(value) < self.min_length:
+                return f"{self.name} is shorter than {self.min_length} characters"
+            if self.max_length is not None and len(value) > self.max_length:
+                return f"{self.name} is longer than {self.max_length} characters ({len(value)})"
+            if self.pattern is not None and not re.fullmatch(self.pattern, value):
+                return f"{self.name} does not match {self.pattern}"
+            return None
+        if kind == "hex":
+            data = _hex(value)
+            if data is None:
+                return f"{self.name} must be hex octets"
+            if self.min_bytes is not None and len(data) < self.min_bytes:
+                return f"{self.name} is {len(data)} bytes, fewer than {self.min_bytes}"
+            if self.max_bytes is not None and len(data) > self.max_bytes:
+                return f"{self.name} is {len(data)} bytes, more than {self.max_bytes}"
+            return None
+        if kind == "install_code":
+            data = _hex(value)
+            if data is None:
+                return f"{self.name} must be hex octets"
+            if len(data) - 2 not in (6, 8, 12, 16):
+                # Never echo the value: it is a secret.
+                return (f"{self.name} must be a 6, 8, 12 or 16 byte install code plus its "
+                        f"2-byte CRC, got {len(data)} bytes")
+            return None
+        if kind == "eui64":
+            if not isinstance(value, str) or not _EUI64.match(value):
+                return f"{self.name} must be an EUI-64 like 00-1B-C5-0C-00-00-00-01"
+            return None
+        if kind == "datetime":
+            if isinstance(value, datetime):
+                return None
+            if isinstance(value, str):
+                try:
+                    datetime.fromisoformat(value)
+                except ValueError:
+                    return f"{self.name} must be an ISO date-time"
+                return None
+            return f"{self.name} must be an ISO date-time, got {_shown(value)}"
+        return f"{self.name} has an unknown type {kind!r} in the catalogue"
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _hex(value: Any) -> bytes | None:
+    if isinstance(value, bytes):
+        return value
+    if not isinstance(value, str):
+        return None
+    try:
+        return bytes.fromhex(value.replace(" ", "").replace(":", "").replace("-", ""))
+    except ValueError:
+        return None
+
+
+def install_code_of(value: Any) -> InstallCode:
+    """The install code of an 8.11 InstallCode parameter (``ValueError`` on a bad CRC)."""
+    data = _hex(value)
+    if data is None:
+        raise ValueError("InstallCode must be hex octets")
+    return InstallCode(data)
+
+
+@dataclass(frozen=True)
+class SrvDefinition:
+    srv: str
+    name: str
+    critical: bool
+    roles: tuple[str, ...]
+    device_types: tuple[str, ...]
+    command_variants: tuple[int, ...]
+    parameters: dict[str, ParameterSpec]
+    response_codes: tuple[str, ...]
+    unverified: tuple[str, ...]
+    line: int
+
+    def check_parameters(self, params: dict[str, Any]) -> list[str]:
+        """Schema errors of ``params`` (unknown, missing, wrong type, out of range)."""
+        errors = [f"unknown parameter {name!r} for SR {self.srv}"
+                  for name in params if name not in self.parameters]
+        for spec in self.parameters.values():
+            if spec.name not in params or params[spec.name] is None:
+                if spec.is_required(params):
+                    errors.append(f"{spec.name} is required for SR {self.srv}"
+                                  + (f" when {_when(spec.required_when)}"
+                                     if spec.required_when else ""))
+                continue
+            problem = spec.check(params[spec.name])
+            if problem:
+                errors.append(problem)
+        return errors
+
+
+def _when(condition: dict[str, Any]) -> str:
+    return " and ".join(f"{k} is {v}" for k, v in condition.items())
+
+
+@dataclass(frozen=True)
+class ResponseCode:
+    code: str
+    meaning: str
+    category: str
+    source: str
+
+
+@dataclass(frozen=True)
+class SrCatalogue:
+    srvs: dict[str, SrvDefinition]
+    codes: dict[str, ResponseCode]
+    path: Path
+
+    def __getitem__(self, srv: str) -> SrvDefinition:
+        try:
+            return self.srvs[srv]
+        except KeyError:
+            raise KeyError(f"SRV {srv!r} is not in the SR catalogue ({self.path.name})") from None
+
+    def __contains__(self, srv: object) -> bool:
+        return srv in self.srvs
+
+    def meaning(self, code: str | None) -> str:
+        if code is None:
+            return "no response code"
+        entry = self.codes.get(code)
+        return entry.meaning if entry else "unknown code"
+
+    def roles_not_permitted(self, srv: str) -> list[str]:
+        return [role for role in ROLES if role not in self[srv].roles]
+
+
+def catalogue_dir() -> Path:
+    return Path(str(resources.files("harness.dcc")))
+
+
+@cache
+def load_sr_catalogue(path: Path | None = None, codes_path: Path | None = None) -> SrCatalogue:
+    """Load and check the SR catalogue and the response code table (cached per path)."""
+    path = path or catalogue_dir() / "sr_catalogue.yaml"
+    codes_path = codes_path or catalogue_dir() / "response_codes.yaml"
+    codes = _load_codes(load_yaml(codes_path))
+    doc = load_yaml(path)
+    if not isinstance(doc.data, dict):
+        raise doc.error((), "the SR catalogue must be a mapping of SRV to definition")
+    srvs = {}
+    for srv, entry in doc.data.items():
+        srvs[str(srv)] = _load_srv(doc, str(srv), entry, codes)
+    return SrCatalogue(srvs=srvs, codes=codes, path=path)
+
+
+def _load_codes(doc: YamlDocument) -> dict[str, ResponseCode]:
+    if not isinstance(doc.data, dict):
+        raise doc.error((), "the response code table must be a mapping")
+    codes = {}
+    for code, entry in doc.data.items():
+        if not isinstance(entry, dict) or not {"meaning", "category", "source"} <= set(entry):
+            raise doc.error((code,), "each code needs meaning, category and source")
+        codes[str(code)] = ResponseCode(str(code), str(entry["meaning"]),
+                                        str(entry["category"]), str(entry["source"]))
+    return codes
+
+
+_SRV_KEYS = {"name", "critical", "roles", "device_types", "command_variants", "parameters",
+             "response_codes", "unverified"}
+_PARAM_KEYS = {"type", "required", "required_when", "min", "max", "min_length", "max_length",
+               "pattern", "values", "min_bytes", "max_bytes"}
+
+
+def _load_srv(doc: YamlDocument, srv: str, entry: Any, codes: dict[str, ResponseCode]
+              ) -> SrvDefinition:
+    def fail(loc: tuple[Any, ...], message: str) -> ConfigError:
+        return doc.error((srv, *loc), message)
+
+    if not _SRV.match(srv):
+        raise fail((), f"{srv!r} is not an SRV like 8.11 or 6.15.1 (quote it in YAML)")
+    if not isinstance(entry, dict):
+        raise fail((), "an SRV definition must be a mapping")
+    unknown = set(entry) - _SRV_KEYS
+    if unknown:
+        raise fail((sorted(unknown)[0],), f"unknown key; allowed: {', '.join(sorted(_SRV_KEYS))}")
+    for key in ("name", "critical", "roles", "device_types", "command_variants"):
+        if key not in entry:
+            raise fail((), f"{key} is required")
+    roles = tuple(entry["roles"])
+    for index, role in enumerate(roles):
+        if role not in ROLES:
+            raise fail(("roles", index), f"unknown role {role!r}; roles: {', '.join(ROLES)}")
+    device_types = tuple(entry["device_types"])
+    for index, device_type in enumerate(device_types):
+        if device_type not in DEVICE_TYPES:
+            raise fail(("device_types", index), f"unknown device type {device_type!r}")
+    parameters = {}
+    for name, spec in (entry.get("parameters") or {}).items():
+        if not isinstance(spec, dict) or spec.get("type") not in PARAMETER_TYPES:
+            raise fail(("parameters", name),
+                       f"a parameter needs a type among {', '.join(PARAMETER_TYPES)}")
+        bad = set(spec) - _PARAM_KEYS
+        if bad:
+            raise fail(("parameters", name, sorted(bad)[0]), "unknown key")
+        spec = dict(spec)
+        if "values" in spec:
+            spec["values"] = tuple(spec["values"])
+        parameters[str(name)] = ParameterSpec(name=str(name), **spec)
+    response_codes = tuple(entry.get("response_codes") or ())
+    for index, code in enumerate(response_codes):
+        if code not in codes:
+            raise fail(("response_codes", index),
+                       f"{code} is not in response_codes.yaml (the one table of meanings)")
+    return SrvDefinition(
+        srv=srv, name=str(entry["name"]), critical=bool(entry["critical"]), roles=roles,
+        device_types=device_types,
+        command_variants=tuple(int(v) for v in entry["command_variants"]),
+        parameters=parameters, response_codes=response_codes,
+        unverified=tuple(entry.get("unverified") or ()), line=doc.line_of((srv,)),
+    )

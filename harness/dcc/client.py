@@ -1,0 +1,221 @@
+"""The DCC as a test sees it: send Service Requests as a User, get Service Responses and alerts.
+
+``dcc.send("8.11", "CHF", role="IS", DeviceID=ppmid.eui, RequestType="Add",
+JoinTimePeriod=300, InstallCode=...)`` builds the DUIS request (RequestID with a rising
+counter, the default User of the role, a signature if the SR is Critical), passes it through the
+S1SP model and returns the response. ``build`` and ``submit`` split that in two for tests that
+tamper with a request. Every request, response, envelope and alert is kept as evidence, with
+install codes masked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from harness.dcc.adapters import AdapterContext, DeviceAdapter, adapter_for
+from harness.dcc.alerts import Alert, AlertMatcher, AlertStream
+from harness.dcc.catalogue import SrCatalogue, load_sr_catalogue
+from harness.dcc.envelope import Envelope, EnvelopeError, Kind
+from harness.dcc.inventory import Inventory, inventory_for_bench
+from harness.dcc.keys import Keystore, User
+from harness.dcc.requests import RequestId, ServiceRequest, ServiceResponse
+from harness.dcc.s1sp import S1SP
+from harness.dcc.tunnel import TunnelClient
+from harness.han.events import HanEvent, normalise_eui
+from harness.streams import TimedStream
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from harness.bench import Bench
+
+#: Parameters whose values are secrets and never reach evidence or reports.
+SECRET_PARAMS = frozenset({"InstallCode"})
+#: First RequestID counter of each originator (DUIS counters are large and rising).
+FIRST_COUNTER = 1_000_000
+
+
+@dataclass(frozen=True)
+class EvidenceItem:
+    seq: int
+    time: datetime
+    kind: str
+    data: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "time": self.time.isoformat(), "kind": self.kind, **self.data}
+
+
+class AlertsSinceStart:
+    """Alerts as one test sees them: ``expect`` waits for one raised after the test began."""
+
+    def __init__(self, stream: AlertStream, mark: int) -> None:
+        self.stream = stream
+        self.mark = mark
+
+    def all(self, matcher: AlertMatcher | None = None) -> list[Alert]:
+        return self.stream.since(self.mark, matcher)
+
+    def expect(self, matcher: AlertMatcher, timeout: float) -> Alert:
+        return self.stream.expect(matcher, timeout, since=self.mark)
+
+
+class Dcc:
+    """The DCC side of one bench: S1SP model, keys, inventory, alerts, evidence."""
+
+    def __init__(
+        self,
+        bench: Bench,
+        *,
+        keystore: Keystore | None = None,
+        catalogue: SrCatalogue | None = None,
+        wrap_adapter: Callable[[DeviceAdapter, str], DeviceAdapter] | None = None,
+        envelope_timeout_s: float = 60.0,
+    ) -> None:
+        runtime = bench.runtime
+        assert runtime is not None
+        self._bench = bench
+        self._runtime = runtime
+        self.catalogue = catalogue or load_sr_catalogue()
+        self.keystore = keystore or Keystore.test_pki(bench.lab.seed)
+        self.alerts = AlertStream(runtime.clock, runtime)
+        self.evidence: TimedStream[EvidenceItem] = TimedStream(runtime, "DCC exchange")
+        self.tunnel = TunnelClient(bench.chf, self.keystore, response_timeout_s=envelope_timeout_s,
+                                   record=self._record)
+        members = {bench.chf.eui: ("CHF", bench.chf_profile)}
+        members.update({d.eui: (d.role, d.profile) for d in bench.devices.values()})
+        self.inventory: Inventory = inventory_for_bench(
+            {eui: (kind, profile) for eui, (kind, profile) in members.items()
+             if profile is not None},
+            self.keystore, bench.status,
+        )
+        for record in self.inventory.devices.values():
+            if record.device_type in ("ESME", "GSME"):
+                record.joined_services.update(
+                    d.eui for d in bench.devices.values() if d.role in ("PPMID", "IHD"))
+        adapters: dict[str, DeviceAdapter] = {}
+        for eui, record in self.inventory.devices.items():
+            adapter = adapter_for(record.profile.adapter)
+            adapters[eui] = wrap_adapter(adapter, eui) if wrap_adapter else adapter
+            adapters[eui].registration(record, bench.status)
+        self.context = AdapterContext(
+            chf=bench.chf, tunnel=self.tunnel, keystore=self.keystore, inventory=self.inventory,
+            catalogue=self.catalogue, alerts=self.alerts, clock=runtime.clock,
+            record=self._record,
+        )
+        self.s1sp = S1SP(self.context, adapters)
+        self._counters: dict[str, int] = {}
+        self._unsubscribe = bench.events.subscribe(self._on_han_event)
+
+    def start(self) -> None:
+        """Open a tunnel to every joined device that has one (where devices send alerts)."""
+        self._runtime.run(self._open_tunnels())
+
+    async def _open_tunnels(self) -> None:
+        for record in self.inventory.devices.values():
+            if record.device_type == "CHF" or not self._bench.chf.is_joined(record.eui):
+                continue
+            han = self._bench.chf.device(record.eui)
+            if not han.has_server_cluster("tunneling"):
+                continue
+            try:
+                await self.tunnel.open(record.eui)
+            except Exception as exc:  # a device without a tunnel just sends no alerts
+                self._record("tunnel", {"device": record.eui, "summary": f"not opened: {exc}"})
+
+    def close(self) -> None:
+        self._unsubscribe()
+
+    def _on_han_event(self, event: HanEvent) -> None:
+        """Device alerts arrive as signed ALERT envelopes on a tunnel: raise S1SP alerts."""
+        if event.kind != "command" or event.name != "transfer_data_to_client":
+            return
+        value = event.value if isinstance(event.value, dict) else {}
+        try:
+            envelope = Envelope.from_bytes(bytes(value.get("data", b"")))
+        except EnvelopeError:
+            return
+        if envelope.kind != Kind.ALERT:
+            return
+        public = self.keystore.device_public(envelope.device)
+        if public is None or not envelope.verifies_with(public):
+            self._record("alert_rejected", {"device": envelope.device,
+                                            "summary": "alert signature does not verify"})
+            return
+        record = self.inventory.get(envelope.device)
+        code = str(envelope.payload.get("alert", "UNKNOWN"))
+        recipient = record.network_operator if record is not None else None
+        details = {k: v for k, v in envelope.payload.items() if k != "alert"}
+        raised = self.alerts.emit(code, envelope.device, recipient=recipient, **details)
+        self._record("alert", raised.evidence())
+
+    # -- targets and users ------------------------------------------------------------------
+    def eui_of(self, target: str) -> str:
+        """A role name of the bench (``"ESME"``, ``"CHF"``) or an EUI-64, as an EUI-64."""
+        if target == "CHF":
+            return self._bench.chf.eui
+        if target in self._bench.devices:
+            return self._bench.devices[target].eui
+        return normalise_eui(target)
+
+    def user(self, role: str | None = None, name: str | None = None) -> User:
+        if name is not None:
+            return self.keystore.user(name)
+        if role is None:
+            raise ValueError("give the User Role (role=...) or a User name (user=...)")
+        return self.keystore.user_for_role(role)
+
+    # -- requests ---------------------------------------------------------------------------
+    def build(
+        self,
+        srv: str,
+        target: str,
+        *,
+        role: str | None = None,
+        user: str | None = None,
+        command_variant: int | None = None,
+        counter: int | None = None,
+        sign: bool = True,
+        **params: Any,
+    ) -> ServiceRequest:
+        """A request as a User would send it; not sent. ``sign=False`` leaves it unsigned."""
+        sender = self.user(role, user)
+        if counter is None:
+            counter = self._counters.get(sender.eui, FIRST_COUNTER) + 1
+            self._counters[sender.eui] = counter
+        if command_variant is None:
+            command_variant = (self.catalogue[srv].command_variants[0]
+                               if srv in self.catalogue else 1)
+        request = ServiceRequest(
+            srv=srv, request_id=RequestId(sender.eui, self.eui_of(target), counter),
+            role=role or sender.role, command_variant=command_variant,
+            target=self.eui_of(target), params=params,
+        )
+        critical = srv in self.catalogue and self.catalogue[srv].critical
+        if sign and critical:
+            request = dataclasses.replace(request, signature=sender.key.sign(request.body()))
+        return request
+
+    def submit(self, request: ServiceRequest) -> ServiceResponse:
+        """Pass a (possibly tampered) request through the S1SP; keep both as evidence."""
+        self._record("request", request.evidence(SECRET_PARAMS))
+        alerts_mark = self.alerts.mark()
+        response = self._runtime.run(self.s1sp.process(request))
+        self._record("response", response.evidence())
+        for raised in self.alerts.since(alerts_mark):
+            self._record("alert", raised.evidence())
+        return response
+
+    def send(self, srv: str, target: str, *, role: str | None = None, user: str | None = None,
+             command_variant: int | None = None, **params: Any) -> ServiceResponse:
+        """Build, sign if Critical, and submit an SR; return the Service Response."""
+        return self.submit(self.build(srv, target, role=role, user=user,
+                                      command_variant=command_variant, **params))
+
+    # -- evidence ---------------------------------------------------------------------------
+    def _record(self, kind: str, data: dict[str, Any]) -> None:
+        clock = self._runtime.clock
+        self.evidence.append(EvidenceItem(self.evidence.next_seq(), clock.now(), kind, data))

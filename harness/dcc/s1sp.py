@@ -1,0 +1,155 @@
+"""The S1SP model: a Service Request in, a Service Response (and alerts) out.
+
+The order of checks is the DCC's: DUIS schema (a failure never gets a response code: HTTP
+400), the originator and its signature, the RequestID counter (replays), the User Role for the
+SRV (E2), the target device (E19), the SRV for that device type and model (E11), the Command
+Variant (E12), the device's status (E5), the User's authority over that device (E4). Only then
+does the device's adapter act. Every outcome is a code from the one table.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from harness.dcc.adapters import AdapterContext, AdapterResult, DeviceAdapter
+from harness.dcc.inventory import NETWORK_ROLE, SUPPLIER_ROLE
+from harness.dcc.requests import ServiceRequest, ServiceResponse
+
+if TYPE_CHECKING:
+    from harness.dcc.catalogue import SrvDefinition
+    from harness.dcc.inventory import DeviceRecord
+
+LOGGER = logging.getLogger(__name__)
+
+#: Device statuses an SRV may target; commissioning SRs also work on installed devices.
+ACTIVE_STATUSES = frozenset({"commissioned"})
+COMMISSIONING_SRVS = frozenset({"8.1.1", "8.11", "8.9", "11.1", "11.4"})
+#: Roles whose SRVs (reads) need no responsibility for the device beyond the role check.
+READ_ROLES = frozenset({"ES", "RSA"})
+
+
+class S1SP:
+    """See the module docstring. ``adapters`` maps a device EUI-64 to its adapter."""
+
+    def __init__(self, ctx: AdapterContext, adapters: dict[str, DeviceAdapter]) -> None:
+        self.ctx = ctx
+        self.adapters = adapters
+        self._last_counter: dict[str, int] = {}
+
+    # -- the pipeline -----------------------------------------------------------------------
+    async def process(self, request: ServiceRequest) -> ServiceResponse:
+        ctx = self.ctx
+        catalogue = ctx.catalogue
+        if request.srv not in catalogue:
+            return self._reject(request, 400, f"SRV {request.srv} is not a DUIS service")
+        definition = catalogue[request.srv]
+        errors = definition.check_parameters(dict(request.params))
+        if errors:
+            return self._reject(request, 400, "; ".join(errors))
+
+        user = ctx.keystore.user_by_eui(request.request_id.originator)
+        if user is None:
+            return self._respond(request, "E1", detail="unknown originator "
+                                 f"{request.request_id.originator}")
+        if user.role != request.role:
+            return self._respond(request, "E1", detail=f"originator {user.name} is a "
+                                 f"{user.role} User, not {request.role}")
+        if definition.critical and not user.key.public.verify(request.body(), request.signature):
+            what = "missing" if not request.signature else "does not verify"
+            return self._respond(request, "E1", detail=f"Critical SR signature {what}")
+        last = self._last_counter.get(user.eui)
+        if last is not None and request.request_id.counter <= last:
+            return self._respond(request, "E1", detail=f"RequestID counter "
+                                 f"{request.request_id.counter} is not above {last} (replay)")
+        self._last_counter[user.eui] = request.request_id.counter
+
+        if request.role not in definition.roles:
+            return self._respond(request, "E2", detail=f"role {request.role} may not send "
+                                 f"SR {request.srv} (roles: {', '.join(definition.roles)})")
+        record = ctx.inventory.get(request.target)
+        if record is None:
+            return self._respond(request, "E19", detail=f"device {request.target} is not in "
+                                 "the DCC inventory")
+        adapter = self.adapters[record.eui]
+        if record.device_type not in definition.device_types:
+            return self._respond(request, "E11", detail=f"SR {request.srv} is not valid for a "
+                                 f"{record.device_type}")
+        if not adapter.supports(request.srv, record):
+            return self._respond(request, "E11", detail=f"SR {request.srv} is not available "
+                                 f"for {record.profile.describe()}")
+        if request.command_variant not in definition.command_variants:
+            return self._respond(request, "E12", detail=f"Command Variant "
+                                 f"{request.command_variant} not applicable to SR {request.srv}")
+        if record.status not in ACTIVE_STATUSES and not (
+            request.srv in COMMISSIONING_SRVS and record.status != "decommissioned"
+        ):
+            return self._respond(request, "E5", detail=f"device status {record.status}")
+        refusal = self._authority(request, definition, record, user.name, adapter)
+        if refusal is not None:
+            return self._respond(request, "E4", detail=refusal)
+
+        result = await adapter.execute(ctx, request, record)
+        return self._finish(request, result)
+
+    # -- access to one device ---------------------------------------------------------------
+    def _authority(self, request: ServiceRequest, definition: SrvDefinition,
+                   record: DeviceRecord, user: str, adapter: DeviceAdapter) -> str | None:
+        """Why this User may not act on this device, or ``None``."""
+        role = request.role
+        if role in ("IS", "GS"):
+            if record.device_type == "CHF":
+                suppliers = {r.responsible_supplier for r in self.ctx.inventory.devices.values()
+                             if r.device_type != "CHF"}
+                return None if user in suppliers else f"{user} supplies no meter on this HAN"
+            if SUPPLIER_ROLE.get(record.device_type) != role:
+                return f"a {role} User is not responsible for a {record.device_type}"
+            if record.responsible_supplier is None:
+                return (f"the responsible supplier of {record.eui} cannot be identified "
+                        "(registration data)")
+            if record.responsible_supplier != user:
+                return f"{user} is not the responsible supplier of {record.eui}"
+            return None
+        if role in ("ED", "GT"):
+            if NETWORK_ROLE.get(record.device_type) != role:
+                return f"a {role} User has no network role for a {record.device_type}"
+            return self._network_operator_check(request, record, user, adapter)
+        if role in READ_ROLES:
+            return None
+        return f"role {role} has no authority over devices"
+
+    def _network_operator_check(self, request: ServiceRequest, record: DeviceRecord,
+                                user: str, adapter: DeviceAdapter) -> str | None:
+        """The registration data check on network operator certificates (risk 9).
+
+        Checked against the registration data, a wrongly placed certificate can be replaced by
+        the registered operator; checked against the certificate in the slot (``slot_owner``),
+        it can never be replaced, and the operator loses access to the device.
+        """
+        replacing = (request.srv == "6.15.1"
+                     and request.params.get("CredentialType") == "NetworkOperatorCertificate")
+        if adapter.credential_check == "slot_owner" and replacing:
+            holder = record.certificates.get("network_operator")
+            if holder is not None and holder != user:
+                return (f"registration data check: {user} is not the operator whose "
+                        f"certificate ({holder}) is in the slot")
+            return None
+        if record.network_operator != user:
+            return f"{user} is not the registered network operator of {record.eui}"
+        return None
+
+    # -- responses --------------------------------------------------------------------------
+    def _reject(self, request: ServiceRequest, http_status: int, detail: str) -> ServiceResponse:
+        return ServiceResponse(str(request.request_id), request.srv, None, self.ctx.clock.now(),
+                               http_status=http_status, detail=detail)
+
+    def _respond(self, request: ServiceRequest, code: str | None, *,
+                 body: dict[str, Any] | None = None, detail: str = "") -> ServiceResponse:
+        return ServiceResponse(str(request.request_id), request.srv, code, self.ctx.clock.now(),
+                               body=body or {}, detail=detail)
+
+    def _finish(self, request: ServiceRequest, result: AdapterResult) -> ServiceResponse:
+        for spec in result.alerts:
+            self.ctx.alerts.emit(spec.code, spec.device, recipient=spec.recipient,
+                                 **spec.details)
+        return self._respond(request, result.code, body=result.body, detail=result.detail)
