@@ -33,7 +33,7 @@ from harness.clock import BenchClock
 from harness.config import ConfigError, InstallCode, LabConfig, SecretStore
 from harness.config.types import PortSpec
 from harness.dcc.keys import Keystore
-from harness.han.chf import Chf, JoinTimePeriodPolicy, NotJoined
+from harness.han.chf import Chf, JoinTimePeriodPolicy, JoinTimePeriodRejected, NotJoined
 from harness.han.device import HanDevice
 from harness.han.events import HanEventStream, normalise_eui
 from harness.han.frames import CapturedFrame, FrameLog
@@ -53,8 +53,9 @@ if TYPE_CHECKING:
 
 LOGGER = logging.getLogger(__name__)
 
-#: JoinTimePeriod the bench uses to commission a device when a test does not choose one.
-DEFAULT_JOIN_TIME_PERIOD_S = 300
+#: JoinTimePeriod the bench uses to commission a device when a test does not choose one: within
+#: one ZDO permit (at most 254 s), so any CHF serves it whatever its JoinTimePeriod limit.
+DEFAULT_JOIN_TIME_PERIOD_S = 240
 #: How long to let a device find an open window by itself before power-cycling it (if it has a
 #: relay channel): a device that gave up trying to join tries again after power-on.
 POWER_CYCLE_AFTER_S = 30.0
@@ -283,6 +284,8 @@ class Bench:
         self.devices: dict[str, BenchDevice] = {}
         self.relays: dict[str, RelayBoard] = {}
         self._emulator: Emulator | None = None
+        #: DCC Users and keys: the test PKI of the bench seed, replaced in _start by the lab
+        #: config's dcc Users (Keystore.from_lab) when it has a dcc section.
         self.keystore: Keystore = Keystore.test_pki(lab.seed)
         self._dcc: Dcc | None = None
         self._evidence_dir: Path | None = None
@@ -318,6 +321,10 @@ class Bench:
     def _start(self, env: Mapping[str, str] | None) -> None:
         lab = self.lab
         secrets = SecretStore.load(lab, env)
+        if lab.dcc is not None:
+            # The lab names its DCC Users: sign as them (before the radio starts, so a bad key
+            # is reported at once). Without a dcc section the test PKI of __init__ stays.
+            self.keystore = Keystore.from_lab(lab, secrets, lab.seed)
         virtual = lab.clock.mode == "virtual"
         self.runtime = runtime = BenchRuntime(
             virtual=virtual, **({"start": lab.clock.start} if lab.clock.start else {})
@@ -490,7 +497,7 @@ class Bench:
         for role, device in self.devices.items():
             try:
                 results[role] = device.commission(join_time_period_s)
-            except (NotJoined, TimeoutError) as exc:
+            except (NotJoined, TimeoutError, JoinTimePeriodRejected) as exc:
                 results[role] = exc
         return results
 

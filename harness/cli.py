@@ -62,7 +62,9 @@ def packs_dir() -> Path:
 
 def available_packs() -> list[str]:
     root = packs_dir()
-    found = [p.name for p in root.iterdir() if p.is_dir() and (p / "__init__.py").exists()]
+    # A pack is a package of test files; testpacks/common holds shared code, not cases.
+    found = [p.name for p in root.iterdir()
+             if p.is_dir() and (p / "__init__.py").exists() and any(p.glob("test_*.py"))]
     return sorted(found, key=lambda n: (PACK_ORDER.index(n) if n in PACK_ORDER else 99, n))
 
 
@@ -76,13 +78,20 @@ class RunResult:
     status: str
     out: Path
     records: list[Any] = field(default_factory=list)
+    #: ``dmct-report.json`` of the run (``None`` if the run wrote none).
+    report: dict[str, Any] | None = None
 
     def count(self, outcome: str) -> int:
         return sum(1 for r in self.records if r.outcome == outcome)
 
     @property
+    def verdict(self) -> str:
+        return str(self.report["verdict"]) if self.report else "no report"
+
+    @property
     def ok(self) -> bool:
-        return bool(self.records) and not (self.count("failed") or self.count("blocked"))
+        """The DMC meets its exit criteria for this installation status."""
+        return self.verdict == "meets_exit_criteria"
 
 
 class Table:
@@ -230,12 +239,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     results: list[RunResult] = []
     for dmc_id in lab.dmc_ids:
         for status in lab.installation_statuses:
+            if lab.catalogue.dmc(dmc_id).epcl_id(status) is None:
+                print(f"\n== {dmc_id} / {status}: skipped: the DMC has no EPCL entry for "
+                      f"{status} installations", flush=True)
+                continue
             out = out_root / dmc_id / status
             out.mkdir(parents=True, exist_ok=True)
             (out / RECORDS_FILE).unlink(missing_ok=True)  # even if pytest never starts
             print(f"\n== {dmc_id} / {status}", flush=True)
             returncode, tail = _run_one(args, lab, packs, dmc_id, status, out.absolute())
-            result = RunResult(dmc_id, status, out, _read_records(out))
+            result = RunResult(dmc_id, status, out, _read_records(out), _read_report(out))
             if returncode in (3, 4) or (returncode == 2 and not result.records):
                 return _fail(f"pytest could not run the packs for {dmc_id}/{status} "
                              f"(pytest exit {returncode}): {_pytest_error(tail)}")
@@ -249,20 +262,37 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _totals_line(result: RunResult) -> str:
     counts = ", ".join(f"{result.count(o)} {o.replace('_', ' ')}" for o in OUTCOME_ORDER)
     n = len(result.records)
+    issues = ""
+    if result.report and result.report.get("testing_issues"):
+        issues = "; testing issues: " + ", ".join(
+            f"{i['id']} (severity {i['severity']}{'' if i['known'] else ', new'})"
+            for i in result.report["testing_issues"])
     return (f"{result.dmc} / {result.status}: {n} test{'' if n == 1 else 's'}: {counts}; "
-            f"records: {result.out / 'records.jsonl'}")
+            f"{result.verdict.replace('_', ' ')}{issues}; "
+            f"report: {result.out / 'dmct-report.json'}")
+
+
+def _read_report(out: Path) -> dict[str, Any] | None:
+    path = out / "dmct-report.json"
+    try:
+        return json.loads(path.read_text()) if path.exists() else None
+    except (OSError, json.JSONDecodeError):
+        return None
 
 
 def _print_totals(results: Sequence[RunResult]) -> int:
+    if not results:
+        print("FAILED: nothing ran (no DMC has an EPCL entry for the statuses asked for)")
+        return EXIT_FAILED
     if len(results) > 1:
         print("\n== totals")
         for result in results:
             print(_totals_line(result))
     bad = [f"{r.dmc}/{r.status}" for r in results if not r.ok]
     if bad:
-        print(f"FAILED: failed, blocked or no tests in {', '.join(bad)}")
+        print(f"FAILED: exit criteria not met in {', '.join(bad)}")
         return EXIT_FAILED
-    print(f"OK: every test passed or was not applicable ({len(results)} run(s))")
+    print(f"OK: every DMC meets its exit criteria ({len(results)} run(s))")
     return EXIT_OK
 
 

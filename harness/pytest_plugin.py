@@ -112,6 +112,20 @@ def pytest_configure(config: pytest.Config) -> None:
         lab_config_of(config)  # configuration errors stop the run before any test
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """With ``--dmct-out``, write ``dmct-report.json`` from the run's records."""
+    config = session.config
+    out = config.getoption("dmct_out", None)
+    if not out or hasattr(config, "workerinput"):
+        return
+    from harness.report.build import write_run_report
+
+    lab = lab_config_of(config)
+    interrupted = exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR)
+    write_run_report(Path(out), lab, complete=not interrupted)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     for bench in config.stash.get(_BENCHES, []):
         with contextlib.suppress(Exception):

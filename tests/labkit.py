@@ -36,6 +36,7 @@ class LabFiles:
                    if role not in without} | (profiles or {})
         text = (f"id: {dmc_id}\nname: {dmc_id} (made by a test)\ndevices:\n"
                 + "".join(f"  {role}: {profile}\n" for role, profile in devices.items())
+                + "epcl: {dormant: PH-TEST-D, active: PH-TEST-A, mixed: PH-TEST-M}\n"
                 + 'source: "test"\n')
         self._write(self.profiles / "dmcs" / f"{dmc_id}.yaml", text)
         return dmc_id
@@ -46,6 +47,26 @@ class LabFiles:
         text = _replace(text, "id: ref-esme-1.0.0\n", f"id: {profile_id}\n")
         text = _replace(text, f" {without_cluster},", "")
         self._write(self.profiles / "models" / f"{profile_id}.yaml", text)
+        return profile_id
+
+    def profile_variant(self, base: str, profile_id: str, *, emulation: dict | None = None,
+                        srvs: list[str] | None = None, drop_srvs: list[str] | None = None,
+                        expectations: dict | None = None) -> str:
+        """The shipped model ``base`` (file stem, e.g. ``ref-esme``) as ``profile_id``, with
+        ``emulation`` and ``expectations`` merged in, ``srvs`` added and ``drop_srvs``
+        removed; written to ``profiles/models/``."""
+        data = yaml.safe_load((CATALOGUE / "models" / f"{base}.yaml").read_text())
+        data["id"] = profile_id
+        if emulation:
+            data["emulation"] = _merged(data.get("emulation") or {}, emulation)
+        if expectations:
+            data["expectations"] = _merged(data.get("expectations") or {}, expectations)
+        if srvs:
+            data["srvs"] = list(dict.fromkeys([*data.get("srvs", []), *srvs]))
+        if drop_srvs:
+            data["srvs"] = [srv for srv in data.get("srvs", []) if srv not in drop_srvs]
+        self._write(self.profiles / "models" / f"{profile_id}.yaml",
+                    yaml.safe_dump(data, sort_keys=False))
         return profile_id
 
     def lab(self, name: str = "lab.yaml", *, dmc: str = "REF-DMC-001",
@@ -70,6 +91,17 @@ class LabFiles:
         return path
 
 
+def _merged(base: dict, changes: dict) -> dict:
+    """``base`` with ``changes`` merged in, mapping by mapping (other values replace)."""
+    merged = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
 def line_of(path: Path, fragment: str, occurrence: int = 1) -> int:
     """1-based line number of the ``occurrence``-th line of ``path`` containing ``fragment``."""
     hits = [n for n, line in enumerate(path.read_text().splitlines(), 1) if fragment in line]
@@ -84,3 +116,15 @@ BROKEN_LABS = {
                    "0G-02", 1, "installations[0].devices[1].eui64"),
     "duplicate key": ({}, "seed: 1\n", "seed:", 2, "seed"),
 }
+
+
+def _merged(base: dict, changes: dict) -> dict:
+    """``base`` with ``changes`` merged in, mapping by mapping (a value replaces a non-mapping)."""
+    merged = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+

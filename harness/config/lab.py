@@ -27,7 +27,12 @@ from pydantic import (
 from harness.config.catalogue import Catalogue, load_catalogue
 from harness.config.errors import ConfigError, first_error
 from harness.config.profiles import DeviceProfile
-from harness.config.secrets import SECRETS_FILE_ENV, InstallCodeRef, parse_install_code_ref
+from harness.config.secrets import (
+    SECRET_NAME,
+    SECRETS_FILE_ENV,
+    InstallCodeRef,
+    parse_install_code_ref,
+)
 from harness.config.source import Loc, YamlDocument, format_loc, load_yaml
 from harness.config.types import (
     EMULATED,
@@ -44,11 +49,14 @@ from harness.config.types import (
     parse_port_spec,
     relative_path,
 )
-from harness.config.validation import ConfigModel, safe_name, validate_document
+from harness.config.validation import ConfigModel, looks_secret, safe_name, validate_document
 
 __all__ = [
+    "DCC_ROLES",
     "DEFAULT_CLOCK_START",
     "ClockConfig",
+    "DccConfig",
+    "DccUserConfig",
     "DeviceConfig",
     "InstallationConfig",
     "LabConfig",
@@ -62,6 +70,12 @@ __all__ = [
 
 #: Virtual clock start when a lab config does not give one (a Monday, working day).
 DEFAULT_CLOCK_START = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
+#: DCC User Roles (DUIS): import supplier, gas supplier, export supplier, electricity
+#: distributor, gas transporter, registered supplier agent, other user.
+DccRole = Literal["IS", "GS", "ES", "ED", "GT", "RSA", "OU"]
+DCC_ROLES: tuple[str, ...] = ("IS", "GS", "ES", "ED", "GT", "RSA", "OU")
+#: User names the harness keeps for itself (``dcc``: the DCC's own credentials at migration).
+RESERVED_USER_NAMES = frozenset({"dcc"})
 #: IEC 62056-21 sign-on is at 300 baud; the readout switches to the rate the meter offers.
 OPTICAL_BAUDRATE = 300
 DEFAULT_BAUDRATE = 115200
@@ -107,6 +121,29 @@ def _dump_port(port: PortSpec | str) -> Any:
     if isinstance(port, str):
         return port
     return {"usb_serial": port.usb_serial} if port.usb_serial is not None else port.path
+
+
+def _key_name(value: Any) -> str:
+    """A ``dcc.users[].key``: the name of an entry under ``keys:`` in the secrets file.
+
+    The message never echoes the value: a pasted PEM or a path is refused without showing it.
+    """
+    if isinstance(value, str) and ("BEGIN" in value or "\n" in value or looks_secret(value)):
+        raise ValueError(
+            "signing keys must not be written in the lab config, which is shared; put the PEM "
+            "file's path under keys: in the secrets file and write its entry name here"
+        )
+    if isinstance(value, str) and SECRET_NAME.fullmatch(value):
+        return value
+    if isinstance(value, str) and ("/" in value or "\\" in value):
+        raise ValueError(
+            "key takes the name of an entry under keys: in the secrets file (e.g. "
+            "import-supplier), not a path; the secrets file gives the PEM file's path"
+        )
+    raise ValueError(
+        "key takes the name of an entry under keys: in the secrets file: letters, digits, "
+        "'_', '-' and '.', e.g. import-supplier"
+    )
 
 
 def _dump_install_code(ref: InstallCodeRef) -> Any:
@@ -218,6 +255,32 @@ class ClockConfig(ConfigModel):
     ) = None
 
 
+class DccUserConfig(ConfigModel):
+    """A DCC User of a real bench: who sends Service Requests, and which key signs them."""
+
+    #: The name tests use (``dcc.send(..., user=NAME)``) and evidence shows.
+    name: LabName
+    role: DccRole
+    #: The User's EUI-64: the originator of its RequestIDs.
+    eui: Eui64
+    organisation: NonEmptyStr
+    #: Entry name under ``keys:`` in the secrets file (a PKCS#8 PEM EC P-256 private key).
+    key: Annotated[str, PlainValidator(_key_name)]
+
+
+class DccConfig(ConfigModel):
+    """The DCC Users a bench signs Service Requests as (the test PKI when absent)."""
+
+    users: Annotated[list[DccUserConfig], Field(min_length=1)]
+
+    def user(self, name: str) -> DccUserConfig:
+        for user in self.users:
+            if user.name == name:
+                return user
+        known = ", ".join(u.name for u in self.users)
+        raise KeyError(f"no DCC User {safe_name(name)} in the lab config (users: {known})")
+
+
 class SafetyConfig(ConfigModel):
     #: Allow tests that can leave a real device unusable (supply off, firmware, keys).
     allow_destructive: bool = False
@@ -238,6 +301,8 @@ class LabConfig(ConfigModel):
     #: Relative to the working directory at run time (not to the config file).
     output_dir: Annotated[Path, PlainValidator(_cwd_path)] = Path("dmct-results")
     secrets_file: RelPath | None = None
+    #: DCC Users and their signing keys (real benches); ``None``: the test PKI.
+    dcc: DccConfig | None = None
     safety: SafetyConfig = SafetyConfig()
     seed: int = 0
 
@@ -437,6 +502,7 @@ def load_lab_config(path: str | Path, *, env: Mapping[str, str] | None = None) -
     errors += _adapter_checks(lab, doc)
     errors += _installation_checks(lab, doc)
     errors += _clock_checks(lab, doc)
+    errors += _dcc_checks(lab, doc)
     errors += _list_duplicates(doc, ("dmc",), lab.dmc, "DMC")
     errors += _list_duplicates(doc, ("installation_status",), lab.installation_status, "status")
     path_errors = [
@@ -701,6 +767,65 @@ def _clock_checks(lab: LabConfig, doc: YamlDocument) -> list[ConfigError]:
         )
     if lab.clock.mode == "real" and doc.has(("clock", "start")):
         errors.append(doc.error(("clock", "start"), "only a virtual clock has a start time"))
+    return errors
+
+
+def _dcc_checks(lab: LabConfig, doc: YamlDocument) -> list[ConfigError]:
+    """DCC Users: unique names and EUI-64s (also apart from the devices'), one IS User at least."""
+    if lab.dcc is None:
+        return []
+    errors = []
+    names: dict[str, Loc] = {}
+    euis: dict[str, Loc] = {}
+    device_euis = {
+        device.eui64: (*dloc, "eui64") for dloc, device in _device_locs(lab)
+    }
+    for index, user in enumerate(lab.dcc.users):
+        uloc = ("dcc", "users", index)
+        if user.name in RESERVED_USER_NAMES:
+            errors.append(
+                doc.error(
+                    (*uloc, "name"),
+                    f"the User name {user.name!r} is reserved for the DCC itself; choose "
+                    "another",
+                )
+            )
+        elif user.name in names:
+            errors.append(
+                doc.error(
+                    (*uloc, "name"),
+                    f"duplicate DCC User name {safe_name(user.name)} (first at line "
+                    f"{doc.line_of(names[user.name])})",
+                )
+            )
+        else:
+            names[user.name] = (*uloc, "name")
+        if user.eui in euis:
+            errors.append(
+                doc.error(
+                    (*uloc, "eui"),
+                    f"EUI-64 {user.eui} is already the EUI-64 of the DCC User at line "
+                    f"{doc.line_of(euis[user.eui])}; each User has its own",
+                )
+            )
+        elif user.eui in device_euis:
+            errors.append(
+                doc.error(
+                    (*uloc, "eui"),
+                    f"EUI-64 {user.eui} is the EUI-64 of the device at line "
+                    f"{doc.line_of(device_euis[user.eui])}; a User's EUI-64 is its own",
+                )
+            )
+        else:
+            euis[user.eui] = (*uloc, "eui")
+    if not any(user.role == "IS" for user in lab.dcc.users):
+        errors.append(
+            doc.error(
+                ("dcc", "users"),
+                "at least one User must have role IS (the import supplier is the responsible "
+                "supplier of the ESME, the CHF and the PPMID and IHD)",
+            )
+        )
     return errors
 
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SECRETS_FILE_ENV",
+    "SECRET_NAME",
     "InstallCode",
     "InstallCodeRef",
     "SecretStore",
@@ -51,6 +52,8 @@ CODE_LENGTHS = (6, 8, 12, 16)
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SECRET_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+#: Names of secrets-file entries (install codes, keys), for references in other files.
+SECRET_NAME = _SECRET_NAME
 _HEX_SEPARATORS = re.compile(r"[\s:-]")
 
 
@@ -430,6 +433,17 @@ class SecretStore:
                 f"no key named {name!r} in this secrets file (keys there: {known})",
             )
         return path
+
+    def key_names(self) -> list[str]:
+        """Names under ``keys:`` in the secrets file (none without a secrets file)."""
+        return sorted(self._secrets.keys) if self._secrets is not None else []
+
+    def key_error(self, name: str, message: str) -> ConfigError:
+        """A :class:`ConfigError` at the secrets file's ``keys.NAME`` line (a key that exists
+        but cannot be used). The message must not quote key material."""
+        assert self._secrets is not None, "key_error needs a secrets file"
+        line = self._secrets.lines.get(f"keys.{name}") or self._secrets_line("keys")
+        return ConfigError(self._secrets.path, line, format_loc(("keys", name)), message)
 
     def check(self, lab: LabConfig) -> list[ConfigError]:
         """Resolve every device's install code; the errors, in file order (``dmct lab check``)."""

@@ -154,6 +154,8 @@ class SrvDefinition:
     response_codes: tuple[str, ...]
     unverified: tuple[str, ...]
     line: int
+    #: A non-device SR: the DCC answers from its own records, no device is contacted.
+    non_device: bool = False
 
     def check_parameters(self, params: dict[str, Any]) -> list[str]:
         """Schema errors of ``params`` (unknown, missing, wrong type, out of range)."""
@@ -224,8 +226,17 @@ def load_sr_catalogue(path: Path | None = None, codes_path: Path | None = None) 
         raise doc.error((), "the SR catalogue must be a mapping of SRV to definition")
     srvs = {}
     for srv, entry in doc.data.items():
-        srvs[str(srv)] = _load_srv(doc, str(srv), entry, codes)
+        if not isinstance(srv, str):
+            # YAML reads an unquoted 7.10 as the number 7.1: it would silently replace SR 7.1.
+            raise doc.error((srv,), f"an SRV written without quotes was read as the number "
+                            f"{srv!r} (YAML reads 7.10 as 7.1); quote every SRV, e.g. \"7.10\"")
+        srvs[srv] = _load_srv(doc, srv, entry, codes)
     return SrCatalogue(srvs=srvs, codes=codes, path=path)
+
+
+CODE_CATEGORIES = ("success", "authorisation", "validation", "communication", "sr_specific")
+_CODE = re.compile(r"^[IE]\d+$")
+_CODE_KEYS = {"meaning", "category", "source"}
 
 
 def _load_codes(doc: YamlDocument) -> dict[str, ResponseCode]:
@@ -233,17 +244,33 @@ def _load_codes(doc: YamlDocument) -> dict[str, ResponseCode]:
         raise doc.error((), "the response code table must be a mapping")
     codes = {}
     for code, entry in doc.data.items():
-        if not isinstance(entry, dict) or not {"meaning", "category", "source"} <= set(entry):
+        if not isinstance(code, str) or not _CODE.match(code):
+            raise doc.error((code,), f"{code!r} is not a response code like I0, E4 or E081101")
+        if not isinstance(entry, dict) or not set(entry) >= _CODE_KEYS:
             raise doc.error((code,), "each code needs meaning, category and source")
-        codes[str(code)] = ResponseCode(str(code), str(entry["meaning"]),
-                                        str(entry["category"]), str(entry["source"]))
+        unknown = sorted(set(entry) - _CODE_KEYS, key=str)
+        if unknown:
+            raise doc.error((code, unknown[0]), "unknown key; allowed: category, meaning, "
+                            "source")
+        for key in sorted(_CODE_KEYS):
+            if not isinstance(entry[key], str) or not entry[key].strip():
+                raise doc.error((code, key), f"{key} must be text")
+        if entry["category"] not in CODE_CATEGORIES:
+            raise doc.error((code, "category"), f"category must be one of "
+                            f"{', '.join(CODE_CATEGORIES)}")
+        codes[code] = ResponseCode(code, entry["meaning"], entry["category"], entry["source"])
     return codes
 
 
 _SRV_KEYS = {"name", "critical", "roles", "device_types", "command_variants", "parameters",
-             "response_codes", "unverified"}
+             "response_codes", "unverified", "non_device"}
 _PARAM_KEYS = {"type", "required", "required_when", "min", "max", "min_length", "max_length",
                "pattern", "values", "min_bytes", "max_bytes"}
+_INT_KEYS = ("min", "max", "min_length", "max_length", "min_bytes", "max_bytes")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _load_srv(doc: YamlDocument, srv: str, entry: Any, codes: dict[str, ResponseCode]
@@ -255,41 +282,120 @@ def _load_srv(doc: YamlDocument, srv: str, entry: Any, codes: dict[str, Response
         raise fail((), f"{srv!r} is not an SRV like 8.11 or 6.15.1 (quote it in YAML)")
     if not isinstance(entry, dict):
         raise fail((), "an SRV definition must be a mapping")
-    unknown = set(entry) - _SRV_KEYS
+    unknown = sorted(set(entry) - _SRV_KEYS, key=str)
     if unknown:
-        raise fail((sorted(unknown)[0],), f"unknown key; allowed: {', '.join(sorted(_SRV_KEYS))}")
+        raise fail((unknown[0],), f"unknown key; allowed: {', '.join(sorted(_SRV_KEYS))}")
     for key in ("name", "critical", "roles", "device_types", "command_variants"):
         if key not in entry:
             raise fail((), f"{key} is required")
-    roles = tuple(entry["roles"])
-    for index, role in enumerate(roles):
-        if role not in ROLES:
-            raise fail(("roles", index), f"unknown role {role!r}; roles: {', '.join(ROLES)}")
-    device_types = tuple(entry["device_types"])
-    for index, device_type in enumerate(device_types):
-        if device_type not in DEVICE_TYPES:
-            raise fail(("device_types", index), f"unknown device type {device_type!r}")
-    parameters = {}
-    for name, spec in (entry.get("parameters") or {}).items():
-        if not isinstance(spec, dict) or spec.get("type") not in PARAMETER_TYPES:
-            raise fail(("parameters", name),
-                       f"a parameter needs a type among {', '.join(PARAMETER_TYPES)}")
-        bad = set(spec) - _PARAM_KEYS
-        if bad:
-            raise fail(("parameters", name, sorted(bad)[0]), "unknown key")
-        spec = dict(spec)
-        if "values" in spec:
-            spec["values"] = tuple(spec["values"])
-        parameters[str(name)] = ParameterSpec(name=str(name), **spec)
-    response_codes = tuple(entry.get("response_codes") or ())
+    if not isinstance(entry["name"], str) or not entry["name"].strip():
+        raise fail(("name",), "name must be text")
+    if not isinstance(entry["critical"], bool):
+        raise fail(("critical",), "critical must be true or false")
+
+    def items(key: str, allowed: tuple[str, ...] | None, what: str) -> tuple[Any, ...]:
+        value = entry.get(key)
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            raise fail((key,), f"{key} must be a list")
+        for index, item in enumerate(value):
+            if allowed is not None and item not in allowed:
+                raise fail((key, index), f"unknown {what} {item!r}; {what}s: "
+                           f"{', '.join(allowed)}")
+        return tuple(value)
+
+    roles = items("roles", ROLES, "role")
+    device_types = items("device_types", DEVICE_TYPES, "device type")
+    variants = items("command_variants", None, "command variant")
+    for index, variant in enumerate(variants):
+        if not _is_int(variant) or not 1 <= variant <= 8:
+            raise fail(("command_variants", index), "a Command Variant is an integer 1..8")
+    for key, value in (("roles", roles), ("device_types", device_types),
+                       ("command_variants", variants)):
+        if not value:
+            raise fail((key,), f"{key} must list at least one")
+    parameters = _load_parameters(doc, srv, entry.get("parameters"))
+    response_codes = items("response_codes", None, "code")
     for index, code in enumerate(response_codes):
         if code not in codes:
             raise fail(("response_codes", index),
                        f"{code} is not in response_codes.yaml (the one table of meanings)")
+    unverified = items("unverified", None, "entry")
+    for index, what in enumerate(unverified):
+        if not isinstance(what, str):
+            raise fail(("unverified", index), "unverified lists field names (text)")
     return SrvDefinition(
-        srv=srv, name=str(entry["name"]), critical=bool(entry["critical"]), roles=roles,
-        device_types=device_types,
-        command_variants=tuple(int(v) for v in entry["command_variants"]),
-        parameters=parameters, response_codes=response_codes,
-        unverified=tuple(entry.get("unverified") or ()), line=doc.line_of((srv,)),
+        srv=srv, name=entry["name"], critical=entry["critical"], roles=roles,
+        device_types=device_types, command_variants=variants, parameters=parameters,
+        response_codes=response_codes, unverified=unverified, line=doc.line_of((srv,)),
+        non_device=_non_device(entry, fail),
     )
+
+
+def _non_device(entry: dict[str, Any], fail: Any) -> bool:
+    value = entry.get("non_device", False)
+    if not isinstance(value, bool):
+        raise fail(("non_device",), "non_device is true or false")
+    return value
+
+
+def _load_parameters(doc: YamlDocument, srv: str, raw: Any) -> dict[str, ParameterSpec]:
+    def fail(loc: tuple[Any, ...], message: str) -> ConfigError:
+        return doc.error((srv, "parameters", *loc), message)
+
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise fail((), "parameters must be a mapping of name to {type, ...}")
+    parameters: dict[str, ParameterSpec] = {}
+    for name, spec in raw.items():
+        if not isinstance(name, str) or not name:
+            raise fail((name,), "a parameter name must be text")
+        if not isinstance(spec, dict) or spec.get("type") not in PARAMETER_TYPES:
+            raise fail((name,), f"a parameter needs a type among {', '.join(PARAMETER_TYPES)}")
+        bad = sorted(set(spec) - _PARAM_KEYS, key=str)
+        if bad:
+            raise fail((name, bad[0]), f"unknown key; allowed: {', '.join(sorted(_PARAM_KEYS))}")
+        for key in _INT_KEYS:
+            if key not in spec:
+                continue
+            if not _is_int(spec[key]):
+                raise fail((name, key), f"{key} must be an integer")
+            if key not in ("min", "max") and spec[key] < 0:
+                raise fail((name, key), f"{key} must not be negative")
+        for low, high in (("min", "max"), ("min_length", "max_length"),
+                          ("min_bytes", "max_bytes")):
+            if low in spec and high in spec and spec[low] > spec[high]:
+                raise fail((name, high), f"{high} is below {low}")
+        if "required" in spec and not isinstance(spec["required"], bool):
+            raise fail((name, "required"), "required must be true or false")
+        if "pattern" in spec:
+            if not isinstance(spec["pattern"], str):
+                raise fail((name, "pattern"), "pattern must be a regular expression (text)")
+            try:
+                re.compile(spec["pattern"])
+            except re.error as exc:
+                raise fail((name, "pattern"), f"not a regular expression: {exc}") from None
+        values = spec.get("values")
+        if spec["type"] == "enum":
+            if not isinstance(values, list) or not values or not all(
+                    isinstance(v, str) for v in values):
+                raise fail((name,), "an enum parameter needs values: a list of text")
+        elif values is not None:
+            raise fail((name, "values"), "values are for enum parameters only")
+        spec = dict(spec)
+        if values is not None:
+            spec["values"] = tuple(values)
+        parameters[name] = ParameterSpec(name=name, **spec)
+    for name, parameter in parameters.items():
+        condition = parameter.required_when
+        if not isinstance(condition, dict):
+            raise fail((name, "required_when"), "required_when is a mapping {Parameter: value}")
+        for other, value in condition.items():
+            if other not in parameters or other == name:
+                raise fail((name, "required_when"), f"required_when names {other!r}, which is "
+                           f"not another parameter of SR {srv}")
+            if parameters[other].check(value) is not None:
+                raise fail((name, "required_when"), f"{value!r} is not a valid {other}")
+    return parameters

@@ -19,11 +19,11 @@ from harness.dcc.adapters import AdapterContext, DeviceAdapter, adapter_for
 from harness.dcc.alerts import Alert, AlertMatcher, AlertStream
 from harness.dcc.catalogue import SrCatalogue, load_sr_catalogue
 from harness.dcc.envelope import Envelope, EnvelopeError, Kind
-from harness.dcc.inventory import Inventory, inventory_for_bench
-from harness.dcc.keys import Keystore, User
+from harness.dcc.inventory import DeviceRecord, Inventory, inventory_for_bench
+from harness.dcc.keys import KeyPair, Keystore, User
 from harness.dcc.requests import RequestId, ServiceRequest, ServiceResponse
 from harness.dcc.s1sp import S1SP
-from harness.dcc.tunnel import TunnelClient
+from harness.dcc.tunnel import Exchange, TunnelClient
 from harness.han.events import HanEvent, normalise_eui
 from harness.streams import TimedStream
 
@@ -96,6 +96,10 @@ class Dcc:
             if record.device_type in ("ESME", "GSME"):
                 record.joined_services.update(
                     d.eui for d in bench.devices.values() if d.role in ("PPMID", "IHD"))
+        #: The installation as migration data describes it, kept apart from the inventory.
+        self._enrollable = {eui: dataclasses.replace(
+            r, joined_services=set(r.joined_services), certificates=dict(r.certificates))
+            for eui, r in self.inventory.devices.items()}
         adapters: dict[str, DeviceAdapter] = {}
         for eui, record in self.inventory.devices.items():
             adapter = adapter_for(record.profile.adapter)
@@ -108,6 +112,9 @@ class Dcc:
         )
         self.s1sp = S1SP(self.context, adapters)
         self._counters: dict[str, int] = {}
+        #: Counter of the last alert accepted from each device (a replayed alert is refused).
+        self._alert_counters: dict[str, int] = {}
+        self._internal_counter = 0
         self._unsubscribe = bench.events.subscribe(self._on_han_event)
 
     def start(self) -> None:
@@ -145,6 +152,13 @@ class Dcc:
             self._record("alert_rejected", {"device": envelope.device,
                                             "summary": "alert signature does not verify"})
             return
+        last = self._alert_counters.get(envelope.device, 0)
+        if envelope.counter <= last:
+            self._record("alert_rejected", {"device": envelope.device, "summary":
+                                            f"alert counter {envelope.counter} is not above "
+                                            f"{last} (replay)"})
+            return
+        self._alert_counters[envelope.device] = envelope.counter
         record = self.inventory.get(envelope.device)
         code = str(envelope.payload.get("alert", "UNKNOWN"))
         recipient = record.network_operator if record is not None else None
@@ -214,6 +228,86 @@ class Dcc:
         """Build, sign if Critical, and submit an SR; return the Service Response."""
         return self.submit(self.build(srv, target, role=role, user=user,
                                       command_variant=command_variant, **params))
+
+    # -- envelopes, for device security tests -------------------------------------------------
+    def send_envelope(self, envelope: Envelope, *, to: str | None = None) -> Exchange:
+        """Send a command envelope as built (tampered, unsigned, replayed, for another device)
+        to the device it names or to ``to`` (a role or EUI-64); the device's answer, if any."""
+        target = self.eui_of(to) if to is not None else envelope.device
+        return self._runtime.run(self.tunnel.send(envelope, to=target))
+
+    def device_command(self, target: str, command: int, payload: dict[str, Any], *,
+                       key: KeyPair | None = None) -> Exchange:
+        """A command envelope with the device's next counter, signed with ``key`` (the
+        device's current management key by default), sent and answered."""
+        return self._runtime.run(self.tunnel.command(self.eui_of(target), command, payload,
+                                                     key=key))
+
+    # -- the DCC acting as itself (migration) ------------------------------------------------
+    def operate(self, srv: str, target: str, **params: Any) -> ServiceResponse:
+        """Carry out an SRV's device operation as the DCC itself, not as a User.
+
+        Migration does this (firmware upgrade, commissioning, key rotation): no User, no
+        access control, but the same adapter, envelopes and evidence. The target needs no
+        inventory entry (before enrolment the DCC acts on migration data).
+        """
+        eui = self.eui_of(target)
+        record = self.inventory.get(eui) or self._migration_record(eui)
+        adapter = self.s1sp.adapters[eui]
+        request = ServiceRequest(
+            srv=srv, request_id=RequestId("DCC", eui, self._next_internal()), role="DCC",
+            command_variant=0, target=eui, params=params,
+        )
+        self._record("operation", request.evidence(SECRET_PARAMS))
+        alerts_mark = self.alerts.mark()
+
+        async def _run() -> ServiceResponse:
+            result = await adapter.execute(self.context, request, record)
+            return self.s1sp.finish(request, result)
+
+        response = self._runtime.run(_run())
+        self._record("response", response.evidence())
+        for raised in self.alerts.since(alerts_mark):
+            self._record("alert", raised.evidence())
+        return response
+
+    def _next_internal(self) -> int:
+        self._internal_counter += 1
+        return self._internal_counter
+
+    def _migration_record(self, eui: str) -> DeviceRecord:
+        """What migration data says of a device the DCC has not enrolled yet."""
+        known = self._enrollable.get(eui)
+        if known is None:
+            raise KeyError(f"{eui} is neither enrolled nor in the migration data")
+        return known
+
+    def unenrol_all(self) -> dict[str, DeviceRecord]:
+        """Forget every device (the DCC before migration); returns what was enrolled."""
+        previous = dict(self.inventory.devices)
+        self.inventory.devices.clear()
+        return previous
+
+    def enrol(self, records: list[DeviceRecord]) -> None:
+        """Add devices to the inventory as migration does, applying each adapter's
+        registration behaviour (what the DCC records of the device)."""
+        for record in records:
+            self.inventory.add(record)
+            self.s1sp.adapters[record.eui].registration(record, self._bench.status)
+
+    def reset_enrolment(self) -> None:
+        """Back to an enrolled installation, every device commissioned (as a bench starts)."""
+        self.unenrol_all()
+        records = self.registration_data()
+        for record in records:
+            record.status = "commissioned"
+        self.enrol(records)
+
+    def registration_data(self) -> list[DeviceRecord]:
+        """Fresh registration data for the bench's installation (as migration data has it)."""
+        return [dataclasses.replace(r, joined_services=set(r.joined_services),
+                                    certificates=dict(r.certificates))
+                for r in self._enrollable.values()]
 
     # -- evidence ---------------------------------------------------------------------------
     def _record(self, kind: str, data: dict[str, Any]) -> None:

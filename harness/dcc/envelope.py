@@ -83,8 +83,18 @@ class Envelope:
 
     # -- bytes ------------------------------------------------------------------------------
     def signed_part(self) -> bytes:
+        """Header and canonical payload: what a signature covers. Raises
+        :class:`EnvelopeError` for a field the format cannot carry."""
+        if not isinstance(self.counter, int) or not 0 <= self.counter <= 0xFFFFFFFF:
+            raise EnvelopeError(f"counter {self.counter!r} is not a 32-bit unsigned integer")
+        if not isinstance(self.command, int) or not 0 <= self.command <= 0xFFFF:
+            raise EnvelopeError(f"command {self.command!r} is not a 16-bit unsigned integer")
+        try:
+            kind = int(Kind(self.kind))
+        except ValueError:
+            raise EnvelopeError(f"unknown envelope kind {self.kind!r}") from None
         body = _payload_bytes(self.payload)
-        return _HEADER.pack(MAGIC, VERSION, int(self.kind), _eui_bytes(self.device),
+        return _HEADER.pack(MAGIC, VERSION, kind, _eui_bytes(self.device),
                             self.counter, self.command, len(body)) + body
 
     def to_bytes(self) -> bytes:
@@ -115,10 +125,20 @@ class Envelope:
             raise EnvelopeError("signature length does not match")
         try:
             payload = json.loads(body.decode("utf-8")) if body else {}
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            # ValueError covers JSONDecodeError and integers too long to convert; a deeply
+            # nested document exhausts the recursion limit.
             raise EnvelopeError("payload is not UTF-8 JSON") from None
         if not isinstance(payload, dict):
             raise EnvelopeError("payload is not a JSON object")
+        try:
+            canonical = _payload_bytes(payload)
+        except EnvelopeError:
+            canonical = None
+        if canonical != body:
+            # The signature covers the canonical form: accepting other spellings would let
+            # the same signature cover many byte strings.
+            raise EnvelopeError("payload is not in canonical form (sorted keys, no spaces)")
         return cls(kind_value, _eui_text(eui), counter, command, payload, bytes(signature))
 
     # -- signatures -------------------------------------------------------------------------
@@ -127,7 +147,13 @@ class Envelope:
                         key.sign(self.signed_part()))
 
     def verifies_with(self, public: PublicKey) -> bool:
-        return bool(self.signature) and public.verify(self.signed_part(), self.signature)
+        if not self.signature:
+            return False
+        try:
+            signed = self.signed_part()
+        except EnvelopeError:
+            return False  # nothing the format can carry was signed
+        return public.verify(signed, self.signature)
 
     def describe(self) -> str:
         """One line for evidence: never includes key material."""
@@ -140,11 +166,26 @@ class Envelope:
 
 
 def _payload_bytes(payload: dict[str, Any]) -> bytes:
-    return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    if not isinstance(payload, dict):
+        raise EnvelopeError("the payload must be a mapping")
+    try:
+        body = json.dumps(payload, sort_keys=True, separators=(",", ":"),
+                          allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise EnvelopeError(f"the payload cannot be carried as JSON: {exc}") from None
+    if len(body) > MAX_PAYLOAD:
+        raise EnvelopeError(f"the payload is {len(body)} bytes, more than {MAX_PAYLOAD}")
+    return body
 
 
 def _eui_bytes(eui: str) -> bytes:
-    return bytes.fromhex(eui.replace("-", "").replace(":", ""))
+    try:
+        data = bytes.fromhex(str(eui).replace("-", "").replace(":", ""))
+    except ValueError:
+        data = b""
+    if len(data) != 8:
+        raise EnvelopeError(f"{eui!r} is not an EUI-64")
+    return data
 
 
 def _eui_text(data: bytes) -> str:

@@ -71,9 +71,11 @@ def inventory_for_bench(
             meter_status = "dormant" if device_type == "GSME" else "active"
         else:
             meter_status = "dormant" if installation_status == "dormant" else "active"
-        supplier = keystore.user_for_role(supplier_role).name
-        operator = keystore.user_for_role(network_role).name if network_role else None
-        certificates = {"supplier": supplier}
+        # A bench configures only the Users it has (lab config ``dcc``): a role without a User
+        # leaves the device without a registered supplier / operator (E4 for anyone else).
+        supplier = _user_name(keystore, supplier_role)
+        operator = _user_name(keystore, network_role) if network_role else None
+        certificates = {"supplier": supplier} if supplier is not None else {}
         if operator is not None:
             certificates["network_operator"] = operator
         inventory.add(DeviceRecord(
@@ -83,3 +85,10 @@ def inventory_for_bench(
             certificates=certificates,
         ))
     return inventory
+
+
+def _user_name(keystore: Keystore, role: str) -> str | None:
+    try:
+        return keystore.user_for_role(role).name
+    except KeyError:
+        return None

@@ -14,14 +14,21 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
 )
+
+from harness.config.errors import ConfigError
+
+if TYPE_CHECKING:
+    from harness.config.lab import LabConfig
+    from harness.config.secrets import SecretStore
 
 CURVE = ec.SECP256R1()
 #: Order of the P-256 group: private scalars are taken modulo it.
@@ -122,6 +129,9 @@ class User:
     key: KeyPair = field(repr=False)
 
 
+#: Name of the DCC's own credentials owner in a keystore.
+DCC_USER = "dcc"
+
 #: The test PKI's Users: (name, role, organisation). Two of each supplier and distributor role
 #: so change of supplier and a wrongly placed DNO certificate can be exercised.
 TEST_USERS: tuple[tuple[str, str, str], ...] = (
@@ -150,12 +160,42 @@ class Keystore:
         self._generation: dict[str, int] = {}
 
     # -- users ------------------------------------------------------------------------------
+    @property
+    def dcc(self) -> User:
+        """The DCC itself: the owner of the credentials that replace a supplier's at migration."""
+        if DCC_USER not in self.users:
+            self.users[DCC_USER] = User(DCC_USER, "DCC", "DCC", "DCC",
+                                        KeyPair.derive(DCC_USER, self.seed))
+        return self.users[DCC_USER]
+
     @classmethod
     def test_pki(cls, seed: int | str = 0) -> Keystore:
         store = cls(seed)
         for index, (name, role, organisation) in enumerate(TEST_USERS, start=1):
             eui = f"90-B3-D5-1F-30-01-00-{index:02X}"
             store.add_user(User(name, role, eui, organisation, KeyPair.derive(name, seed)))
+        return store
+
+    @classmethod
+    def from_lab(cls, lab: LabConfig, secrets: SecretStore, seed: int | str = 0) -> Keystore:
+        """The DCC Users of a lab config's ``dcc`` section, their keys read from the secrets file.
+
+        Only the configured Users: a role the lab does not configure has no User, and asking
+        for one (``user_for_role``, ``dcc.send(role=...)``) raises a ``KeyError`` naming the
+        role. Management and device identity keys still derive from ``seed``. Without a
+        ``dcc`` section: :meth:`test_pki`. A key that is not in the secrets file, cannot be
+        read or is not an EC P-256 private key is a one-line :class:`ConfigError` that never
+        quotes key material.
+        """
+        if lab.dcc is None:
+            return cls.test_pki(seed)
+        store = cls(seed)
+        loaded: dict[str, KeyPair] = {}
+        for index, configured in enumerate(lab.dcc.users):
+            if configured.key not in loaded:
+                loaded[configured.key] = _user_key(lab, secrets, index)
+            store.add_user(User(configured.name, configured.role, configured.eui,
+                                configured.organisation, loaded[configured.key]))
         return store
 
     def add_user(self, user: User) -> None:
@@ -212,3 +252,68 @@ class Keystore:
 
     def device_public(self, eui: str) -> PublicKey | None:
         return self._device_public.get(eui)
+
+
+# -- real benches: Users' keys from the secrets file -------------------------------------------
+
+
+def _user_key(lab: LabConfig, secrets: SecretStore, index: int) -> KeyPair:
+    """The signing key of ``lab.dcc.users[index]``; a one-line ConfigError if it is unusable."""
+    assert lab.dcc is not None
+    user = lab.dcc.users[index]
+    field_path = f"dcc.users[{index}].key"
+    line = lab.line_of_key("dcc", "users", index, "key")
+    if secrets.secrets_file is None:
+        raise ConfigError(
+            lab.path, line, field_path,
+            f"key {user.key!r} of DCC User {user.name!r} needs a secrets file: set "
+            "secrets_file in the lab config or the DMCT_SECRETS_FILE environment variable",
+        )
+    if user.key not in secrets.key_names():
+        known = ", ".join(secrets.key_names()) or "none"
+        raise ConfigError(
+            lab.path, line, field_path,
+            f"no key {user.key!r} under keys: in secrets file {secrets.secrets_file} "
+            f"(keys there: {known})",
+        )
+    path = secrets.key_path(user.key)
+    try:
+        return KeyPair.from_pem(user.key, path)
+    except (OSError, ValueError, TypeError, UnsupportedAlgorithm):
+        # Never pass the library's message on: describe the file ourselves.
+        problem = pem_problem(path)
+    raise secrets.key_error(
+        user.key, f"{problem} (the key of DCC User {user.name!r}, {lab.path}:{line})"
+    )
+
+
+def pem_problem(path: Path) -> str:
+    """Why ``path`` is not a usable signing key, in words that never quote its content."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return f"cannot read key file {path}: {exc.strerror or type(exc).__name__}"
+    if b"-----BEGIN" not in data:
+        return (f"key file {path} is not PEM (expected an unencrypted PKCS#8 private key, "
+                "-----BEGIN PRIVATE KEY-----)")
+    if b"-----BEGIN ENCRYPTED PRIVATE KEY-----" in data or b"Proc-Type: 4,ENCRYPTED" in data:
+        return (f"key file {path} is encrypted; the harness reads unencrypted PKCS#8 keys "
+                "(keep the file readable by the lab user only)")
+    if b"PRIVATE KEY-----" not in data:
+        return (f"key file {path} holds no private key (a public key or a certificate?); a "
+                "DCC User signs with its private key")
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except TypeError:
+        return f"key file {path} is encrypted; the harness reads unencrypted PKCS#8 keys"
+    except (ValueError, UnsupportedAlgorithm):
+        return (f"key file {path} is not a PEM private key the harness can read (expected an "
+                "unencrypted PKCS#8 EC P-256 private key)")
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        kind = type(key).__name__.replace("PrivateKey", "").lstrip("_") or "non-EC"
+        return (f"key file {path} is not an EC key ({kind}); DCC Users sign with ECDSA P-256 "
+                "(an EC private key on secp256r1)")
+    if not isinstance(key.curve, ec.SECP256R1):
+        return (f"key file {path} holds an EC key on {key.curve.name}; DCC Users sign with "
+                "P-256 (secp256r1)")
+    return f"key file {path} cannot be used as a signing key"

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from harness.dcc.adapters import AdapterContext, AdapterResult, DeviceAdapter
 from harness.dcc.inventory import NETWORK_ROLE, SUPPLIER_ROLE
 from harness.dcc.requests import ServiceRequest, ServiceResponse
+from harness.han.events import normalise_eui
 
 if TYPE_CHECKING:
     from harness.dcc.catalogue import SrvDefinition
@@ -25,8 +26,14 @@ LOGGER = logging.getLogger(__name__)
 #: Device statuses an SRV may target; commissioning SRs also work on installed devices.
 ACTIVE_STATUSES = frozenset({"commissioned"})
 COMMISSIONING_SRVS = frozenset({"8.1.1", "8.11", "8.9", "11.1", "11.4"})
-#: Roles whose SRVs (reads) need no responsibility for the device beyond the role check.
-READ_ROLES = frozenset({"ES", "RSA"})
+#: Roles whose SRVs (reads) need no responsibility for the device beyond the role check, and
+#: the device types each may read (the export supplier is an electricity role).
+READ_ROLES = {"ES": frozenset({"ESME"}), "RSA": frozenset({"ESME", "GSME"})}
+#: 6.15.1: who may replace each kind of credential (a party replaces its own, never another's).
+CREDENTIAL_OWNER_ROLES = {"SupplierCertificate": ("IS", "GS"),
+                          "NetworkOperatorCertificate": ("ED", "GT")}
+#: A RequestID counter is a positive integer below 2^64 (DUIS RequestIDType).
+MAX_COUNTER = 2**64 - 1
 
 
 class S1SP:
@@ -44,7 +51,7 @@ class S1SP:
         if request.srv not in catalogue:
             return self._reject(request, 400, f"SRV {request.srv} is not a DUIS service")
         definition = catalogue[request.srv]
-        errors = definition.check_parameters(dict(request.params))
+        errors = _request_id_errors(request) + definition.check_parameters(dict(request.params))
         if errors:
             return self._reject(request, 400, "; ".join(errors))
 
@@ -67,7 +74,7 @@ class S1SP:
         if request.role not in definition.roles:
             return self._respond(request, "E2", detail=f"role {request.role} may not send "
                                  f"SR {request.srv} (roles: {', '.join(definition.roles)})")
-        record = ctx.inventory.get(request.target)
+        record = ctx.inventory.get(normalise_eui(request.target))
         if record is None:
             return self._respond(request, "E19", detail=f"device {request.target} is not in "
                                  "the DCC inventory")
@@ -75,6 +82,12 @@ class S1SP:
         if record.device_type not in definition.device_types:
             return self._respond(request, "E11", detail=f"SR {request.srv} is not valid for a "
                                  f"{record.device_type}")
+        if definition.non_device:
+            if request.command_variant not in definition.command_variants:
+                return self._respond(request, "E12", detail=f"Command Variant "
+                                     f"{request.command_variant} not applicable to SR "
+                                     f"{request.srv}")
+            return self._respond(request, "I0", body=self._inventory_entry(record))
         if not adapter.supports(request.srv, record):
             return self._respond(request, "E11", detail=f"SR {request.srv} is not available "
                                  f"for {record.profile.describe()}")
@@ -90,13 +103,30 @@ class S1SP:
             return self._respond(request, "E4", detail=refusal)
 
         result = await adapter.execute(ctx, request, record)
-        return self._finish(request, result)
+        return self.finish(request, result)
+
+    @staticmethod
+    def _inventory_entry(record: DeviceRecord) -> dict[str, Any]:
+        """8.2 Read Inventory: what the DCC's records say of a device."""
+        return {
+            "DeviceID": record.eui, "DeviceType": record.device_type,
+            "DeviceStatus": record.status, "InstallationStatus": record.installation_status,
+            "ResponsibleSupplier": record.responsible_supplier,
+            "NetworkOperator": record.network_operator,
+            "Model": record.profile.describe(),
+        }
 
     # -- access to one device ---------------------------------------------------------------
     def _authority(self, request: ServiceRequest, definition: SrvDefinition,
                    record: DeviceRecord, user: str, adapter: DeviceAdapter) -> str | None:
         """Why this User may not act on this device, or ``None``."""
         role = request.role
+        credential = (request.params.get("CredentialType") if request.srv == "6.15.1"
+                      else None)
+        owner_roles = CREDENTIAL_OWNER_ROLES.get(str(credential))
+        if owner_roles is not None and role not in owner_roles:
+            return (f"a {role} User may not replace the {credential} of a device (only "
+                    f"{' or '.join(owner_roles)} Users replace their own)")
         if role in ("IS", "GS"):
             if record.device_type == "CHF":
                 suppliers = {r.responsible_supplier for r in self.ctx.inventory.devices.values()
@@ -115,6 +145,8 @@ class S1SP:
                 return f"a {role} User has no network role for a {record.device_type}"
             return self._network_operator_check(request, record, user, adapter)
         if role in READ_ROLES:
+            if record.device_type not in READ_ROLES[role]:
+                return f"a {role} User has no business with a {record.device_type}"
             return None
         return f"role {role} has no authority over devices"
 
@@ -148,8 +180,31 @@ class S1SP:
         return ServiceResponse(str(request.request_id), request.srv, code, self.ctx.clock.now(),
                                body=body or {}, detail=detail)
 
-    def _finish(self, request: ServiceRequest, result: AdapterResult) -> ServiceResponse:
+    def finish(self, request: ServiceRequest, result: AdapterResult) -> ServiceResponse:
+        """The response to an executed request; the adapter's alerts are raised now."""
         for spec in result.alerts:
             self.ctx.alerts.emit(spec.code, spec.device, recipient=spec.recipient,
                                  **spec.details)
         return self._respond(request, result.code, body=result.body, detail=result.detail)
+
+
+def _request_id_errors(request: ServiceRequest) -> list[str]:
+    """Schema errors of the RequestID: two EUI-64s and a counter 1..2^64-1; its target is the
+    request's target (DUIS addresses a request by its RequestID)."""
+    request_id = request.request_id
+    errors = []
+    try:
+        normalise_eui(request_id.originator)
+        target = normalise_eui(request_id.target)
+    except ValueError:
+        return [f"RequestID {request_id} does not start with two EUI-64s"]
+    if isinstance(request_id.counter, bool) or not isinstance(request_id.counter, int) or not (
+            1 <= request_id.counter <= MAX_COUNTER):
+        errors.append(f"RequestID counter {request_id.counter} is not an integer 1..2^64-1")
+    try:
+        same_target = normalise_eui(request.target) == target
+    except ValueError:
+        same_target = False
+    if not same_target:
+        errors.append(f"the request's target {request.target} is not the RequestID's {target}")
+    return errors

@@ -23,7 +23,9 @@ from harness.dcc.adapters import AdapterContext, AdapterResult, AlertSpec
 from harness.dcc.catalogue import install_code_of
 from harness.dcc.envelope import Command
 from harness.dcc.envelope import Status as DeviceStatus
+from harness.dcc.inventory import NETWORK_ROLE, SUPPLIER_ROLE
 from harness.han.chf import JoinTimePeriodRejected, NotJoined
+from harness.han.events import normalise_eui
 
 if TYPE_CHECKING:
     from harness.dcc.inventory import DeviceRecord
@@ -41,6 +43,9 @@ REFUSAL_CODES = {
     "6.23": "E062301", "8.7.1": "E080701", "8.8.1": "E080801", "11.1": "E110101",
     "11.4": "E110401",
 }
+#: SRVs the DCC carries out on its own records (and the CHF's device log): no device command,
+#: so available whatever the model's profile lists.
+DCC_ONLY_SRVS = frozenset({"8.3"})
 SUPPLY_STATES = {"7.1": "on", "7.2": "off", "7.3": "armed"}
 SUPPLY_NAMES = {0: "Off", 1: "Armed", 2: "On"}
 MESSAGE_CONFIRMATION_REQUIRED = 0x80
@@ -53,7 +58,9 @@ class SmartEnergyAdapter:
     credential_check: Literal["registration", "slot_owner"] = "registration"
 
     def supports(self, srv: str, record: DeviceRecord) -> bool:
-        return record.device_type == "CHF" or srv in record.profile.srvs
+        """The model's SRVs are its profile's (the CHF's too); an SRV the DCC carries out on
+        its own records (8.3) needs nothing of the model."""
+        return srv in DCC_ONLY_SRVS or srv in record.profile.srvs
 
     def registration(self, record: DeviceRecord, installation_status: str) -> None:
         """The generic adapter keeps the registration data as enrolment wrote it."""
@@ -142,7 +149,8 @@ class SmartEnergyAdapter:
 
     async def display_message(self, ctx: AdapterContext, request: ServiceRequest,
                               record: DeviceRecord) -> AdapterResult:
-        shown = []
+        shown: list[str] = []
+        failed: list[str] = []
         message_id = request.request_id.counter & 0xFFFFFFFF
         for other in sorted(record.joined_services):
             if not ctx.chf.is_joined(other):
@@ -150,16 +158,25 @@ class SmartEnergyAdapter:
             han = ctx.chf.device(other)
             if not han.has_client_cluster("messaging"):
                 continue
-            await han.client_command_async(
-                "messaging", "display_message", message_id=message_id,
-                message_control=MESSAGE_CONFIRMATION_REQUIRED, start_time=0,
-                duration_in_minutes=int(request.params.get("DurationMinutes", 60)),
-                message=str(request.params["Message"]),
-            )
+            try:
+                await han.client_command_async(
+                    "messaging", "display_message", message_id=message_id,
+                    message_control=MESSAGE_CONFIRMATION_REQUIRED, start_time=0,
+                    duration_in_minutes=int(request.params.get("DurationMinutes", 60)),
+                    message=str(request.params["Message"]),
+                )
+            except (zigpy.exceptions.ZigbeeException, TimeoutError) as exc:
+                # One display out of reach does not keep the message from the others.
+                failed.append(f"{other}: {exc}")
+                continue
             shown.append(other)
+        if not shown and failed:
+            return AdapterResult("E20", detail="no display could be reached: "
+                                 + "; ".join(failed))
         if not shown:
             return AdapterResult("E030101", detail="no IHD or PPMID joined to the meter")
-        return AdapterResult("I0", body={"DisplayedOn": shown, "MessageId": message_id})
+        return AdapterResult("I0", body={"DisplayedOn": shown, "MessageId": message_id},
+                             detail="; ".join(f"not shown on {f}" for f in failed))
 
     # -- envelopes --------------------------------------------------------------------------
     async def supply(self, ctx: AdapterContext, request: ServiceRequest,
@@ -215,7 +232,7 @@ class SmartEnergyAdapter:
 
     async def join_service(self, ctx: AdapterContext, request: ServiceRequest,
                            record: DeviceRecord) -> AdapterResult:
-        other = str(request.params["OtherDeviceID"]).upper().replace(":", "-")
+        other = normalise_eui(request.params["OtherDeviceID"])
         join = request.srv == "8.7.1"
         if join and (other not in ctx.chf.device_log or not ctx.chf.is_joined(other)):
             return AdapterResult("E080701", detail=f"{other} is not joined to the HAN")
@@ -259,6 +276,14 @@ class SmartEnergyAdapter:
             owner = ctx.keystore.user(str(owner_name))
         except KeyError as exc:
             return AdapterResult(REFUSAL_CODES["6.15.1"], detail=str(exc))
+        slot_role = (SUPPLIER_ROLE if slot == "supplier" else NETWORK_ROLE).get(
+            record.device_type)
+        # A slot holds a certificate of its own role's Users, or the DCC's (migration puts
+        # the DCC's in the supplier slot).
+        if owner.role not in (slot_role, "DCC"):
+            return AdapterResult(REFUSAL_CODES["6.15.1"], detail=f"{owner.name} is a "
+                                 f"{owner.role} User: a {record.device_type}'s {slot} "
+                                 f"certificate belongs to a {slot_role} User")
         result = await self._envelope(ctx, request, record, Command.CERT_UPDATE, {
             "slot": slot, "owner": owner.name,
             "public_key": owner.key.public.to_bytes().hex()})
@@ -301,6 +326,9 @@ class SmartEnergyAdapter:
             new = ctx.keystore.user(str(request.params["NewSupplier"]))
         except KeyError as exc:
             return AdapterResult("E062301", detail=str(exc))
+        if new.role != SUPPLIER_ROLE.get(record.device_type):
+            return AdapterResult("E062301", detail=f"{new.name} is a {new.role} User, not a "
+                                 f"supplier of a {record.device_type}")
         old = record.responsible_supplier
         result = await self._envelope(ctx, request, record, Command.CERT_UPDATE, {
             "slot": "supplier", "owner": new.name,
@@ -336,7 +364,7 @@ class SmartEnergyAdapter:
 
     async def update_device_log(self, ctx: AdapterContext, request: ServiceRequest,
                                 record: DeviceRecord) -> AdapterResult:
-        device = str(request.params["DeviceID"]).upper().replace(":", "-")
+        device = normalise_eui(request.params["DeviceID"])
         if request.params["RequestType"] == "Remove":
             if not await ctx.chf.remove_device_async(device):
                 return AdapterResult("E081104", detail=f"{device} is not in the device log")

@@ -82,9 +82,12 @@ class TunnelClient:
     def forget_tunnel(self, eui: str) -> None:
         self._tunnels.pop(eui, None)
 
-    async def send(self, envelope: Envelope) -> Exchange:
-        """Send an already built (and usually signed) command; wait for the device's answer."""
-        eui = envelope.device
+    async def send(self, envelope: Envelope, *, to: str | None = None) -> Exchange:
+        """Send an already built (and usually signed) command; wait for the device's answer.
+
+        The envelope goes to the device it names, or to ``to`` (security tests send a device
+        an envelope meant for another)."""
+        eui = to or envelope.device
         han = self._chf.device(eui)
         cluster = han.server_cluster("tunneling")
         tunnel_id = await self._tunnel_id(eui)

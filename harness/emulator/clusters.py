@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 DIVISOR = 1000
 #: Messaging message control bit: the consumer must confirm the message.
 CONFIRMATION_REQUIRED = 0x80
+#: Messaging DurationInMinutes meaning "until changed" (ZigBee SE).
+UNTIL_CHANGED = 0xFFFF
 
 
 class DeviceCluster(EmulatedCluster):
@@ -226,14 +228,24 @@ class MessagingClient(DeviceCluster):
     is_client = True
 
     def cmd_display_message(self, hdr: foundation.ZCLHeader, command: Any) -> None:
-        self.device.show_message(int(command.message_id), str(command.message),
-                                 int(command.duration_in_minutes))
+        message_id = int(command.message_id)
+        duration = int(command.duration_in_minutes)
+        # A message sent again under the same id replaces the one shown.
+        self.device.cancel_message(message_id)
+        self.device.show_message(message_id, str(command.message), duration)
+        loop = asyncio.get_running_loop()
+        if duration != UNTIL_CHANGED:
+            shown = self.device.messages[-1]
+            loop.call_later(duration * 60.0, self._expire, shown)
         if int(command.message_control) & CONFIRMATION_REQUIRED:
             # The consumer acknowledges at once (the emulated consumer always does).
-            message_id = int(command.message_id)
-            asyncio.get_running_loop().call_soon(
+            loop.call_soon(
                 lambda: self.send_command("message_confirmation", message_id=message_id,
                                           confirmation_time=utc_seconds(self.node)))
+
+    def _expire(self, shown: Any) -> None:
+        """The message's duration is over: the display stops showing it (unless replaced)."""
+        self.device.messages = [m for m in self.device.messages if m is not shown]
 
     def cmd_cancel_message(self, hdr: foundation.ZCLHeader, command: Any) -> None:
         self.device.cancel_message(int(command.message_id))

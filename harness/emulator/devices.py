@@ -71,6 +71,8 @@ class EmulatedDevice:
     accepted_top_up_codes: set[bytes] = field(default_factory=set)
     #: The security side of the firmware (signed envelopes); ``None`` without a keystore.
     firmware: DeviceFirmware | None = None
+    #: The other devices of the installation, by role (an IHD shows its meters' data).
+    peers: dict[str, EmulatedDevice] = field(default_factory=dict)
 
     @property
     def clock(self) -> Clock:
@@ -144,6 +146,35 @@ class EmulatedDevice:
         lines.append(DataLine(OBIS_ERROR, "00000000", None))
         return lines
 
+    # -- what the screen shows (IHD, PPMID) ---------------------------------------------------
+    def screen(self) -> list[str]:
+        """The lines an IHD or PPMID shows now: data it gets over the HAN from the meters of
+        its installation while both ends are joined and in radio reach; the last data it had
+        (marked NO SIGNAL) otherwise."""
+        lines: list[str] = []
+        for role, label in (("ESME", "ELEC"), ("GSME", "GAS")):
+            meter = self.peers.get(role)
+            if meter is None or meter.meter is None:
+                continue
+            if self._linked(meter):
+                units = meter.meter.register_units(self.clock.monotonic())
+                self.displayed[label] = (f"{label} {units // 1000}.{units % 1000:03d} "
+                                         f"{meter.meter.unit}")
+                if role == "ESME":
+                    self.displayed["BALANCE"] = f"BALANCE {meter.meter.credit_pence}p"
+                    self.displayed["MODE"] = f"MODE {meter.meter.payment_mode}"
+            for key in (label, "BALANCE", "MODE") if role == "ESME" else (label,):
+                if key in self.displayed:
+                    lines.append(self.displayed[key] + ("" if self._linked(meter)
+                                                        else " (NO SIGNAL)"))
+        if self.messages:
+            lines.append(f"MSG {self.messages[-1].text}")
+        return lines
+
+    def _linked(self, meter: EmulatedDevice) -> bool:
+        return (self.node.joined and self.node.hears() and meter.node.joined
+                and meter.node.hears())
+
     # -- debug console ----------------------------------------------------------------------
     def console_commands(self) -> dict[str, Any]:
         """Commands of the emulated debug console: inspect state and inject faults."""
@@ -208,6 +239,7 @@ class EmulatedDevice:
         return {
             "status": status, "registers": registers, "radio": radio, "power": power,
             "reboot": reboot, "join": join, "leave": leave, "messages": messages,
+            "display": lambda args: "\r\n".join(["DISPLAY", *self.screen(), "END"]),
         }
 
 

@@ -91,6 +91,9 @@ class Emulator:
 
     def power_on_all(self) -> None:
         """Mains on: every device boots (and, not yet joined, starts trying to join)."""
+        peers = {device.role: device for device in self.devices.values()}
+        for device in self.devices.values():
+            device.peers = {r: d for r, d in peers.items() if d is not device}
         for device in self.devices.values():
             device.node.power_on()
             if device.firmware is not None:

@@ -20,6 +20,7 @@ from zigpy.zcl.clusters.smartenergy import SupplyStatus
 
 from harness.dcc.envelope import Command, Envelope, EnvelopeError, Kind
 from harness.dcc.envelope import Status as S
+from harness.dcc.firmware_image import IMAGE_MAGIC
 from harness.dcc.keys import KeyPair, PublicKey
 
 if TYPE_CHECKING:
@@ -33,15 +34,7 @@ COMMAND_SRV = {Command.GAS_FLOW: "6.7", Command.VOLTAGE_CONFIG: "6.14.1",
                Command.TARIFF: "1.1.1", Command.CLOCK_SYNC: "6.11"}
 SUPPLY = {"on": SupplyStatus.Supply_On, "off": SupplyStatus.Supply_Off,
           "armed": SupplyStatus.Supply_Off_Armed}
-#: A firmware image: magic, manufacturer (16 bytes, NUL padded), version (16 bytes), body.
-IMAGE_MAGIC = b"S1FW"
 MAX_LOG = 200
-
-
-def build_firmware_image(manufacturer: str, version: str, body: bytes = b"\x00" * 32) -> bytes:
-    """A small firmware image the emulated devices accept (see ``docs/envelope.md``)."""
-    return (IMAGE_MAGIC + manufacturer.encode()[:16].ljust(16, b"\x00")
-            + version.encode()[:16].ljust(16, b"\x00") + body)
 
 
 @dataclass
@@ -58,6 +51,9 @@ class FirmwareState:
     joined_services: set[str] = field(default_factory=set)
     clock_offset_s: float = 0.0
     rotated_at: float | None = None
+    #: Counter of the last alert sent: alerts carry a rising counter, as commands do, so the
+    #: S1SP can refuse a replayed one.
+    alert_counter: int = 0
     security_log: list[dict[str, Any]] = field(default_factory=list)
     event_log: list[dict[str, Any]] = field(default_factory=list)
     daily_counts: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -283,6 +279,7 @@ class DeviceFirmware:
     def raise_alert(self, code: str, details: dict[str, Any]) -> None:
         if self.send_alert_bytes is None:
             return
-        envelope = Envelope(Kind.ALERT, self.device.eui, 0, Command.ALERT,
+        self.state.alert_counter += 1
+        envelope = Envelope(Kind.ALERT, self.device.eui, self.state.alert_counter, Command.ALERT,
                             {"alert": code, **{k: v for k, v in details.items() if v is not None}})
         self.send_alert_bytes(envelope.signed_with(self.identity).to_bytes())

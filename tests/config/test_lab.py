@@ -42,7 +42,7 @@ def test_emulated_yaml_loads():
     lab = load_lab_config(default_lab_config_path(), env={})
     assert lab.is_emulated
     assert lab.dmc_ids == ["REF-DMC-001"]
-    assert lab.installation_statuses == ["dormant"]
+    assert lab.installation_statuses == ["dormant", "active", "mixed"]
     assert lab.clock.mode == "virtual"
     assert lab.clock.start == DEFAULT_CLOCK_START
     assert "REF-DMC-001" in lab.catalogue.dmcs

@@ -147,7 +147,7 @@ def run_nogas_session(pytester: pytest.Pytester) -> tuple[pytest.RunResult, Path
     # Without --dmc/--status the run would test REF-DMC-001 (it has a GSME) and active
     # installations: the options must choose the second DMC and status.
     lab = files.lab(dmc="[REF-DMC-001, TEST-NOGAS-DMC]", edit={
-        "installation_status: dormant": "installation_status: [active, dormant]",
+        "installation_status: [dormant, active, mixed]": "installation_status: [active, dormant]",
         # The ESME has an optical port (its profile says so) but no probe on this bench.
         "serial: [esme-optical, esme-console]": "serial: [esme-console]",
     })

@@ -1,0 +1,340 @@
+"""Running a migration on a bench, step by step, with rollback or fix-forward on failure.
+
+The runner uses only what a DCC has: the HAN through the CHF, the S1SP's device operations
+(``dcc.operate``, the DCC acting as itself) and Service Requests as the responsible suppliers
+(``dcc.send``). A pack injects faults the way a lab would (a relay cuts a device's supply) through
+``before_step`` / ``on_failure`` hooks, and judges by the record and by what it observes after.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, time
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from harness.dcc.firmware_image import image_parameters
+from harness.migration.model import STEPS, MigrationPlan, MigrationRecord, StepRecord
+from harness.workdays import add_working_days
+
+if TYPE_CHECKING:
+    from harness.bench import Bench, BenchDevice
+    from harness.dcc.client import Dcc
+    from harness.dcc.inventory import DeviceRecord
+
+LOGGER = logging.getLogger(__name__)
+
+Hook = Callable[[], None]
+METERS = ("ESME", "GSME")
+#: Hour of the (working) day at which a notified action takes place.
+ACTION_HOUR = time(9, 0)
+
+
+class MigrationFailed(AssertionError):
+    """A step failed; the record says which and what was undone."""
+
+
+class StepFailed(Exception):
+    pass
+
+
+class Migration:
+    """One installation's migration. ``run()`` returns the :class:`MigrationRecord`."""
+
+    def __init__(
+        self,
+        bench: Bench,
+        dcc: Dcc,
+        plan: MigrationPlan,
+        *,
+        before_step: dict[str, Hook] | None = None,
+        on_failure: Hook | None = None,
+    ) -> None:
+        self.bench = bench
+        self.dcc = dcc
+        self.plan = plan
+        self.record = MigrationRecord(plan=plan)
+        self._before_step = before_step or {}
+        self._on_failure = on_failure
+        self._upgrades: dict[str, str] = {}
+
+    # -- the whole run ----------------------------------------------------------------------
+    def run(self) -> MigrationRecord:
+        record = self.record
+        record.steps = [StepRecord(name) for name in STEPS]
+        self.dcc.unenrol_all()
+        for step in record.steps:
+            if self._applies(step.name):
+                ok = self._run_step(step)
+            else:
+                step.state = "skipped"
+                step.detail = self._skip_reason(step.name)
+                continue
+            if not ok:
+                record.failed_step = step.name
+                if step.name == "key_rotation":
+                    # The installation is migrated; the rotation can only be fixed forward.
+                    record.outcome = "failed"
+                    return record
+                if self._on_failure is not None:
+                    self._on_failure()
+                self._rollback()
+                return record
+        record.outcome = "migrated"
+        return record
+
+    def _applies(self, name: str) -> bool:
+        dormant = self.plan.status in ("dormant", "mixed")
+        if name == "notify_firmware_upgrade":
+            return dormant and bool(self._upgrades)
+        if name == "firmware_upgrade":
+            return bool(self._upgrades)
+        if name == "notify_migration":
+            return dormant
+        return True
+
+    def _skip_reason(self, name: str) -> str:
+        if name in ("notify_firmware_upgrade", "firmware_upgrade"):
+            return "every device already runs its target firmware" if not self._upgrades \
+                else "active installations get no dormant notification"
+        return "only dormant meters get a notification period"
+
+    def _run_step(self, step: StepRecord) -> bool:
+        attempts = 1 + (self.plan.fix_forward_attempts
+                        if self.plan.failure_policy == "fix_forward" else 0)
+        hook = self._before_step.get(step.name)
+        if hook is not None:
+            hook()
+        for attempt in range(1, attempts + 1):
+            step.attempts = attempt
+            step.state = "running"
+            step.started_at = step.started_at or self._now()
+            try:
+                getattr(self, f"_step_{step.name}")(step)
+            except StepFailed as exc:
+                step.state = "failed"
+                step.detail = str(exc)
+                step.finished_at = self._now()
+                if attempt < attempts:
+                    step.note(fix_forward=f"attempt {attempt} failed: {exc}; retrying")
+                    self.bench.sleep(self.plan.key_rotation_retry_s)
+                    continue
+                return False
+            step.state = "passed"
+            step.finished_at = self._now()
+            return True
+        return False
+
+    # -- steps ------------------------------------------------------------------------------
+    def _step_pre_checks(self, step: StepRecord) -> None:
+        chf = self.bench.chf
+        for device in self.bench.devices.values():
+            if not chf.is_joined(device.eui):
+                raise StepFailed(f"{device.role} {device.eui} is not joined to the HAN")
+            han = device.zigbee
+            firmware = str(han.read_one("basic", "sw_build_id"))
+            target = self.plan.target_firmware.get(device.role, device.profile.firmware.version)
+            state: dict[str, Any] = {"firmware": firmware}
+            if device.role in METERS:
+                state["supply"] = int(han.read_one("metering", "supply_status"))
+                state["register_kwh"] = str(device.read_register_kwh())
+            self.record.before[device.role] = state
+            step.note(device=device.role, eui=device.eui, firmware=firmware, target=target)
+            if firmware != target:
+                self._upgrades[device.role] = target
+
+    def _notify(self, step: StepRecord, what: str) -> None:
+        clock = self.bench.clock
+        now = clock.now()
+        earliest_day = add_working_days(now.date(), self.plan.notification_working_days)
+        earliest = datetime.combine(earliest_day, ACTION_HOUR, tzinfo=now.tzinfo)
+        step.note(notice=what, sent=now.isoformat(),
+                  working_days=self.plan.notification_working_days,
+                  earliest_action=earliest.isoformat())
+        self.bench.sleep(max(0.0, (earliest - now).total_seconds()))
+
+    def _step_notify_firmware_upgrade(self, step: StepRecord) -> None:
+        self._notify(step, "firmware upgrade")
+
+    def _step_firmware_upgrade(self, step: StepRecord) -> None:
+        for role, target in self._upgrades.items():
+            device = self.bench.device(role)
+            srv = "11.4" if role == "PPMID" else "11.1"
+            response = self.dcc.operate(srv, role, **image_parameters(
+                device.profile.manufacturer, target))
+            firmware = str(device.zigbee.read_one("basic", "sw_build_id"))
+            step.note(device=role, srv=srv, code=response.code, firmware_now=firmware)
+            if response.code != "I0" or firmware != target:
+                raise StepFailed(f"{role} firmware upgrade to {target}: {response}; "
+                                 f"device reports {firmware}")
+
+    def _step_notify_migration(self, step: StepRecord) -> None:
+        self._notify(step, "migration")
+
+    def _step_replace_credentials(self, step: StepRecord) -> None:
+        owner = self.dcc.keystore.dcc.name
+        for device in self._meters():
+            response = self.dcc.operate("6.15.1", device.role,
+                                        CredentialType="SupplierCertificate",
+                                        NewCredentialOwner=owner)
+            step.note(device=device.role, code=response.code)
+            if response.code != "I0":
+                raise StepFailed(f"{device.role} supplier credentials not replaced: {response}")
+
+    def _step_inventory_and_device_log(self, step: StepRecord) -> None:
+        records = self.dcc.registration_data()
+        for record in records:
+            record.installation_status = self._meter_status(record)  # type: ignore[assignment]
+            record.status = "installed_not_commissioned"
+        self.dcc.enrol(records)
+        for record in self.dcc.inventory.devices.values():
+            step.note(device=record.eui, type=record.device_type,
+                      installation_status=record.installation_status,
+                      responsible_supplier=record.responsible_supplier)
+        response = self.dcc.operate("8.9", "CHF")
+        logged = {e["DeviceID"]: e["Joined"] for e in response.body.get("DeviceLog", [])}
+        step.note(device_log=logged, code=response.code)
+        missing = [d.role for d in self.bench.devices.values() if not logged.get(d.eui)]
+        if response.code != "I0" or missing:
+            raise StepFailed(f"CHF device log: {response}; not joined in it: {missing}")
+
+    def _meter_status(self, record: DeviceRecord) -> str:
+        if self.plan.status == "mixed":
+            return "dormant" if record.device_type == "GSME" else "active"
+        return "dormant" if self.plan.status == "dormant" else "active"
+
+    def _step_commissioning(self, step: StepRecord) -> None:
+        failed = []
+        for device in self.bench.devices.values():
+            response = self.dcc.operate("8.1.1", device.role)
+            step.note(device=device.role, code=response.code)
+            if response.code != "I0":
+                failed.append(f"{device.role}: {response.code} {response.detail}")
+        if failed:
+            raise StepFailed("commissioning failed: " + "; ".join(failed))
+
+    def _step_post_checks(self, step: StepRecord) -> None:
+        problems = []
+        for device in self._meters():
+            supplier = self.dcc.inventory.devices[device.eui].responsible_supplier
+            if supplier is None:
+                problems.append(f"{device.role}: responsible supplier cannot be identified")
+                continue
+            response = self.dcc.send("7.4", device.role, user=supplier)
+            step.note(device=device.role, srv="7.4", code=response.code, body=response.body)
+            if response.code != "I0":
+                problems.append(f"{device.role} 7.4: {response.code} {response.detail}")
+            if device.role == "ESME":
+                response = self.dcc.send("4.1.1", "ESME", user=supplier)
+                step.note(device="ESME", srv="4.1.1", code=response.code, body=response.body)
+                if response.code != "I0":
+                    problems.append(f"ESME 4.1.1: {response.code} {response.detail}")
+                else:
+                    over_dcc = Decimal(response.body["ImportRegister"])
+                    over_han = device.read_register_kwh()
+                    if abs(over_dcc - over_han) > Decimal("0.01"):
+                        problems.append(f"ESME register {over_dcc} via the DCC, {over_han} on "
+                                        "the HAN")
+        supplier = next((r.responsible_supplier for r in self.dcc.inventory.devices.values()
+                         if r.device_type == "ESME" and r.responsible_supplier), None)
+        if supplier is not None:
+            response = self.dcc.send("8.9", "CHF", user=supplier)
+            step.note(device="CHF", srv="8.9", code=response.code)
+            if response.code != "I0":
+                problems.append(f"CHF 8.9: {response.code} {response.detail}")
+        if problems:
+            raise StepFailed("; ".join(problems))
+
+    def _step_key_rotation(self, step: StepRecord) -> None:
+        plan = self.plan
+        clock = self.bench.clock
+        summary: dict[str, Any] = {}
+        for device in self._meters():
+            started = clock.monotonic()
+            attempts = []
+            confirmed_after = None
+            while len(attempts) < plan.key_rotation_max_attempts:
+                response = self.dcc.operate("6.15.1", device.role,
+                                            CredentialType="ManagementKey")
+                elapsed = clock.monotonic() - started
+                attempts.append({"at_s": round(elapsed, 3), "code": response.code})
+                if response.code == "I0":
+                    confirmed_after = elapsed
+                    break
+                if elapsed + plan.key_rotation_retry_s > plan.key_rotation_deadline_s:
+                    break
+                self.bench.sleep(plan.key_rotation_retry_s)
+            summary[device.role] = {
+                "attempts": attempts,
+                "first_attempt_confirmed": bool(attempts) and attempts[0]["code"] == "I0",
+                "confirmed_after_s": confirmed_after,
+            }
+            step.note(device=device.role, attempts=attempts)
+        self.record.key_rotation = summary
+        unconfirmed = [r for r, s in summary.items() if s["confirmed_after_s"] is None]
+        if unconfirmed:
+            raise StepFailed(f"management key rotation not confirmed within the bound: "
+                             f"{unconfirmed}")
+
+    # -- rollback ---------------------------------------------------------------------------
+    def _rollback(self) -> None:
+        """Undo what the DCC did, in reverse, and check the devices work as before."""
+        record = self.record
+        rollback = StepRecord("rollback", state="running", started_at=self._now())
+        record.steps.append(rollback)
+        done = {s.name for s in record.steps if s.state in ("passed", "failed")}
+        if "inventory_and_device_log" in done:
+            self.dcc.unenrol_all()
+            rollback.note(undone="inventory_and_device_log")
+        if "replace_credentials" in done:
+            original = {r.eui: r.responsible_supplier for r in self.dcc.registration_data()}
+            for device in self._meters():
+                response = self.dcc.operate(
+                    "6.15.1", device.role, CredentialType="SupplierCertificate",
+                    NewCredentialOwner=original[device.eui])
+                rollback.note(undone="replace_credentials", device=device.role,
+                              code=response.code)
+        for step in record.steps:
+            if step.state == "passed":
+                step.state = "rolled_back"
+            elif step.state == "pending":
+                step.state = "skipped"
+                step.detail = "not reached: the migration was rolled back"
+        problems = self._check_as_before(rollback)
+        rollback.finished_at = self._now()
+        rollback.state = "failed" if problems else "passed"
+        rollback.detail = "; ".join(problems) or "devices work as before migration"
+        record.outcome = "rolled_back" if not problems else "failed"
+
+    def _check_as_before(self, rollback: StepRecord) -> list[str]:
+        """Each device joined and working as before: supply as it was, register readable."""
+        problems = []
+        for role, before in self.record.before.items():
+            device = self.bench.device(role)
+            if not device.is_joined:
+                try:
+                    device.wait_joined(60)
+                except AssertionError:
+                    problems.append(f"{role} is not on the HAN after rollback (left dumb)")
+                    continue
+            han = device.zigbee
+            now: dict[str, Any] = {"firmware": str(han.read_one("basic", "sw_build_id"))}
+            if role in METERS:
+                now["supply"] = int(han.read_one("metering", "supply_status"))
+                now["register_kwh"] = str(device.read_register_kwh())
+                if now["supply"] != before["supply"]:
+                    problems.append(f"{role} supply {now['supply']} after rollback, "
+                                    f"{before['supply']} before")
+                if Decimal(now["register_kwh"]) < Decimal(before["register_kwh"]):
+                    problems.append(f"{role} register went backwards")
+            rollback.note(device=role, before=before, after=now)
+        return problems
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _meters(self) -> list[BenchDevice]:
+        return [d for d in self.bench.devices.values() if d.role in METERS]
+
+    def _now(self) -> str:
+        return self.bench.clock.now().isoformat()
+

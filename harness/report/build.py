@@ -1,0 +1,40 @@
+"""Writing a run's reports from its directory: used at the end of a run and by ``dmct report``.
+
+Report dates (produced, referral deadline) are calendar dates of the run, not bench time: a
+report is a document handed to the programme on a real day, whatever clock the bench ran on.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.report.dmct_report import DEFAULT, Threshold, report_for_directory
+from harness.report.issues import load_registry
+
+if TYPE_CHECKING:
+    from harness.config import LabConfig
+
+
+def threshold_of(lab: LabConfig) -> Threshold:
+    configured = getattr(lab, "thresholds", None)
+    if configured is None:
+        return DEFAULT
+    return Threshold(configured.limits(), programme_set_default=False)
+
+
+def write_run_report(directory: Path, lab: LabConfig, *, complete: bool = True,
+                     produced_at: datetime | None = None) -> dict[str, Any]:
+    """``dmct-report.json`` for the DMC and status of the run in ``directory``."""
+    dmc = lab.catalogue.dmc(lab.dmc_ids[0])
+    status = lab.installation_statuses[0]
+    report_settings = getattr(lab, "report", None)
+    referral = getattr(report_settings, "referral_working_days", None) or 10
+    registry_path = getattr(report_settings, "testing_issues", None)
+    return report_for_directory(
+        directory, dmc=dmc, catalogue=lab.catalogue, status=status,
+        registry=load_registry(registry_path), threshold=threshold_of(lab),
+        produced_at=produced_at or datetime.now(UTC), bench=lab.bench,
+        referral_working_days=referral, complete=complete,
+    )

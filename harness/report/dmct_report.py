@@ -1,0 +1,158 @@
+"""The DMCT Testing Report's data: ``dmct-report.json``, built from the run record.
+
+One report per DMC and installation status (the unit of an EPCL entry). Its fields are the
+user-visible contract of ``shared/design.md`` section 5; renderers (HTML, Markdown) read this
+JSON and nothing else.
+
+Verdict: a DMC **meets its exit criteria** when its counted, open Testing Issues stay within the
+Testing Issue Threshold for every severity and no applicable case was blocked (a blocked case
+means testing did not complete). Threshold numbers are programme-set and not public: the
+defaults below are UNVERIFIED and the report says so unless the lab config gives its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.report.issues import KnownIssue, attribute, case_id
+from harness.report.records import OUTCOMES, TestRecord, read_records
+from harness.workdays import add_working_days
+
+if TYPE_CHECKING:
+    from harness.config.catalogue import Catalogue
+    from harness.config.profiles import Dmc
+
+SCHEMA = "smets1-dmct/dmct-report/1"
+REPORT_FILE = "dmct-report.json"
+#: Default Testing Issue Threshold: open counted issues allowed per severity. Programme-set and
+#: not public (SVTAD 20.28): UNVERIFIED, replace with the programme's numbers in the lab config.
+DEFAULT_THRESHOLD = {1: 0, 2: 0, 3: 10, 4: 25}
+#: Suppliers have 10 Working Days to refer a draft report (SVTAD 20.37).
+DEFAULT_REFERRAL_WORKING_DAYS = 10
+
+
+@dataclass(frozen=True)
+class Threshold:
+    limits: dict[int, int]
+    programme_set_default: bool
+
+    def check(self, counts: dict[int, int]) -> bool:
+        return all(counts.get(severity, 0) <= limit for severity, limit in self.limits.items())
+
+    def as_dict(self, counts: dict[int, int]) -> dict[str, Any]:
+        return {
+            "limits": {str(k): v for k, v in sorted(self.limits.items())},
+            "counts": {str(k): counts.get(k, 0) for k in sorted(self.limits)},
+            "met": self.check(counts),
+            "source": ("default (programme-set values are not public: UNVERIFIED)"
+                       if self.programme_set_default else "lab config"),
+        }
+
+
+DEFAULT = Threshold(dict(DEFAULT_THRESHOLD), programme_set_default=True)
+
+
+def build_report(
+    records: list[TestRecord],
+    *,
+    dmc: Dmc,
+    catalogue: Catalogue,
+    status: str,
+    registry: tuple[KnownIssue, ...],
+    threshold: Threshold = DEFAULT,
+    produced_at: datetime,
+    bench: str,
+    referral_working_days: int = DEFAULT_REFERRAL_WORKING_DAYS,
+    complete: bool = True,
+) -> dict[str, Any]:
+    """The report dict for one DMC and installation status."""
+    by_case, issues = attribute(records, dmc.id, status, registry)
+    counted = Counter(i.severity for i in issues if i.counted and i.status in
+                      ("open", "awaiting_triage"))
+    threshold_met = threshold.check(dict(counted))
+    blocked = [case_id(r) for r in records if r.outcome == "blocked"]
+    ran = [r for r in records if r.outcome in ("passed", "failed")]
+    reasons = []
+    if not threshold_met:
+        reasons.append("Testing Issues exceed the Testing Issue Threshold")
+    if blocked:
+        reasons.append(f"{len(blocked)} case(s) blocked: testing did not complete")
+    if not ran:
+        reasons.append("no applicable case ran")
+    if not complete:
+        reasons.append("the run did not finish: the report is partial")
+    verdict = "fails_exit_criteria" if reasons else "meets_exit_criteria"
+
+    packs: dict[str, Counter[str]] = {}
+    for record in records:
+        packs.setdefault(record.pack or "-", Counter())[record.outcome] += 1
+    devices = []
+    for role, profile_id in dmc.devices.items():
+        profile = catalogue.profile(profile_id)
+        devices.append({
+            "role": role, "manufacturer": profile.manufacturer, "model": profile.model,
+            "firmware": profile.firmware.version, "placeholder": profile.is_placeholder,
+            "target_firmware": dmc.target_firmware.get(role),
+        })
+    produced_day = produced_at.date()
+    return {
+        "schema": SCHEMA,
+        "dmc": {
+            "id": dmc.id, "name": dmc.name, "epcl_entry": dmc.epcl_id(status),
+            "substantively_equivalent_to": dmc.substantively_equivalent_to,
+            "devices": devices,
+        },
+        "installation_status": status,
+        "bench": bench,
+        "state": "draft",
+        "complete": complete,
+        "produced_at": produced_at.isoformat(),
+        "referral_deadline": add_working_days(produced_day, referral_working_days).isoformat(),
+        "packs": [
+            {"name": name, **{o: counts.get(o, 0) for o in OUTCOMES},
+             "cases": sum(counts.values())}
+            for name, counts in sorted(packs.items())
+        ],
+        "cases": [
+            {"id": case_id(r), "pack": r.pack, "srv": r.srv, "outcome": r.outcome,
+             "testing_issue": by_case.get(case_id(r)), "reason": r.reason,
+             "evidence": r.evidence, "bench_time_start": r.bench_time_start,
+             "bench_time_end": r.bench_time_end}
+            for r in records
+        ],
+        "testing_issues": [i.as_dict() for i in issues],
+        "threshold": threshold.as_dict(dict(counted)),
+        "verdict": verdict,
+        "verdict_reasons": reasons,
+    }
+
+
+def write_report(directory: Path, report: dict[str, Any]) -> Path:
+    """Write ``dmct-report.json`` atomically (a reader never sees half a report)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / REPORT_FILE
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(report, indent=2, sort_keys=False, default=str))
+    os.replace(tmp, path)
+    return path
+
+
+def report_for_directory(
+    directory: Path, *, dmc: Dmc, catalogue: Catalogue, status: str,
+    registry: tuple[KnownIssue, ...], threshold: Threshold, produced_at: datetime, bench: str,
+    referral_working_days: int = DEFAULT_REFERRAL_WORKING_DAYS, complete: bool = True,
+) -> dict[str, Any]:
+    """Build and write the report of a run directory from its ``records.jsonl``."""
+    records = list(read_records(directory))
+    report = build_report(records, dmc=dmc, catalogue=catalogue, status=status,
+                          registry=registry, threshold=threshold, produced_at=produced_at,
+                          bench=bench, referral_working_days=referral_working_days,
+                          complete=complete)
+    write_report(directory, report)
+    return report

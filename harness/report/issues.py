@@ -1,0 +1,156 @@
+"""Testing Issues: the registry of known ones, and attributing failing cases to them.
+
+A failing case is attributed to the first known issue (``testing_issues.yaml``, or a lab's own
+registry) whose DMC, installation status, case pattern and, if given, reason pattern match it.
+Any other failure becomes a new Testing Issue awaiting triage, with a provisional severity that
+blocks the exit criteria until someone triages it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from harness.config.source import load_yaml
+from harness.report.records import TestRecord
+
+#: Severity given to a failure no known issue explains, until it is triaged.
+PROVISIONAL_SEVERITY = 2
+STATUSES = ("open", "fixed", "accepted")
+_KEYS = {"id", "title", "severity", "status", "counted", "dmcs", "statuses", "cases", "reason",
+         "source", "notes"}
+
+
+@dataclass(frozen=True)
+class KnownIssue:
+    id: str
+    title: str
+    severity: int
+    status: str
+    counted: bool
+    dmcs: tuple[str, ...]
+    statuses: tuple[str, ...]
+    cases: tuple[str, ...]
+    reason: str | None
+    source: str
+
+    def explains(self, record: TestRecord, dmc: str, status: str) -> bool:
+        if self.status != "open":
+            return False
+        if "*" not in self.dmcs and dmc not in self.dmcs:
+            return False
+        if self.statuses and status not in self.statuses:
+            return False
+        case = case_id(record)
+        if not any(fnmatch.fnmatchcase(case, pattern) for pattern in self.cases):
+            return False
+        return self.reason is None or bool(re.search(self.reason, record.reason or ""))
+
+
+@dataclass
+class TestingIssue:
+    """A Testing Issue as it appears in a report: known or new, and the cases it explains."""
+
+    id: str
+    title: str
+    severity: int
+    known: bool
+    counted: bool
+    status: str
+    cases: list[str] = field(default_factory=list)
+    source: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "severity": self.severity,
+                "known": self.known, "counted": self.counted, "status": self.status,
+                "cases": self.cases, "source": self.source}
+
+
+def case_id(record: TestRecord) -> str:
+    """``<pack>/<file>::<test>``: the node id from the packs directory down."""
+    node = record.id
+    if "testpacks/" in node:
+        node = node.split("testpacks/", 1)[1]
+    return node
+
+
+def default_registry_path() -> Path:
+    return Path(str(resources.files("harness.report"))) / "testing_issues.yaml"
+
+
+@cache
+def load_registry(path: Path | None = None) -> tuple[KnownIssue, ...]:
+    """Load and check a registry file (ConfigError with file:line for a broken entry)."""
+    path = path or default_registry_path()
+    doc = load_yaml(path)
+    entries = doc.data.get("issues")
+    if set(doc.data) != {"issues"} or not isinstance(entries, list):
+        raise doc.error((), "a testing issue registry has one key, issues: a list of issues")
+    issues = []
+    for index, entry in enumerate(entries):
+        loc = ("issues", index)
+        if not isinstance(entry, dict):
+            raise doc.error(loc, "each issue is a mapping")
+        unknown = sorted(set(entry) - _KEYS)
+        if unknown:
+            raise doc.error((*loc, unknown[0]),
+                            f"unknown key; allowed: {', '.join(sorted(_KEYS))}")
+        for key in ("id", "title", "severity", "cases"):
+            if key not in entry:
+                raise doc.error(loc, f"{key} is required")
+        severity = entry["severity"]
+        if not isinstance(severity, int) or not 1 <= severity <= 4:
+            raise doc.error((*loc, "severity"), "severity is 1 (most severe) to 4")
+        status = entry.get("status", "open")
+        if status not in STATUSES:
+            raise doc.error((*loc, "status"), f"status is one of {', '.join(STATUSES)}")
+        reason = entry.get("reason")
+        if reason is not None:
+            try:
+                re.compile(reason)
+            except re.error as exc:
+                raise doc.error((*loc, "reason"),
+                                f"not a regular expression: {exc}") from None
+        dmcs = entry.get("dmcs", ["*"])
+        issues.append(KnownIssue(
+            id=str(entry["id"]), title=str(entry["title"]), severity=severity, status=status,
+            counted=bool(entry.get("counted", True)),
+            dmcs=tuple(dmcs if isinstance(dmcs, list) else [dmcs]),
+            statuses=tuple(entry.get("statuses", ())), cases=tuple(entry["cases"]),
+            reason=reason, source=str(entry.get("source", "")),
+        ))
+    return tuple(issues)
+
+
+def attribute(
+    records: list[TestRecord], dmc: str, status: str, registry: tuple[KnownIssue, ...]
+) -> tuple[dict[str, str], list[TestingIssue]]:
+    """``(case id -> testing issue id, issues)`` for the failed cases of one DMC run."""
+    by_case: dict[str, str] = {}
+    issues: dict[str, TestingIssue] = {}
+    new = 0
+    for record in records:
+        if record.outcome != "failed":
+            continue
+        case = case_id(record)
+        known = next((i for i in registry if i.explains(record, dmc, status)), None)
+        if known is not None:
+            issue = issues.setdefault(known.id, TestingIssue(
+                id=known.id, title=known.title, severity=known.severity, known=True,
+                counted=known.counted, status=known.status, source=known.source))
+        else:
+            new += 1
+            issue_id = f"NEW-{new:03d}"
+            reason = (record.reason or "failed").splitlines()[0][:160]
+            issue = issues.setdefault(issue_id, TestingIssue(
+                id=issue_id, title=f"{record.name}: {reason}", severity=PROVISIONAL_SEVERITY,
+                known=False, counted=True, status="awaiting_triage",
+                source="new: found by this run, provisional severity until triaged"))
+        issue.cases.append(case)
+        by_case[case] = issue.id
+    return by_case, sorted(issues.values(), key=lambda i: (i.severity, i.id))

@@ -1,0 +1,1 @@
+"""Active migration pack: migrate an installation a supplier operates, as the consumer feels it."""

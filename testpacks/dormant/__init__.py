@@ -1,0 +1,1 @@
+"""Standard Dormant DMCT Migration pack: migrate a dormant installation and judge the result."""

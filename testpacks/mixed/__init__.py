@@ -1,0 +1,1 @@
+"""Mixed migration pack: one active and one dormant meter in one installation."""
