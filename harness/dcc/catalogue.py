@@ -156,6 +156,9 @@ class SrvDefinition:
     line: int
     #: A non-device SR: the DCC answers from its own records, no device is contacted.
     non_device: bool = False
+    #: Available for every device model whatever its profile's ``srvs`` (the DCC carries it
+    #: out on its own records and the CHF, not as a device command).
+    all_models: bool = False
 
     def check_parameters(self, params: dict[str, Any]) -> list[str]:
         """Schema errors of ``params`` (unknown, missing, wrong type, out of range)."""
@@ -263,7 +266,7 @@ def _load_codes(doc: YamlDocument) -> dict[str, ResponseCode]:
 
 
 _SRV_KEYS = {"name", "critical", "roles", "device_types", "command_variants", "parameters",
-             "response_codes", "unverified", "non_device"}
+             "response_codes", "unverified", "non_device", "all_models"}
 _PARAM_KEYS = {"type", "required", "required_when", "min", "max", "min_length", "max_length",
                "pattern", "values", "min_bytes", "max_bytes"}
 _INT_KEYS = ("min", "max", "min_length", "max_length", "min_bytes", "max_bytes")
@@ -329,14 +332,14 @@ def _load_srv(doc: YamlDocument, srv: str, entry: Any, codes: dict[str, Response
         srv=srv, name=entry["name"], critical=entry["critical"], roles=roles,
         device_types=device_types, command_variants=variants, parameters=parameters,
         response_codes=response_codes, unverified=unverified, line=doc.line_of((srv,)),
-        non_device=_non_device(entry, fail),
+        non_device=_flag(entry, "non_device", fail), all_models=_flag(entry, "all_models", fail),
     )
 
 
-def _non_device(entry: dict[str, Any], fail: Any) -> bool:
-    value = entry.get("non_device", False)
+def _flag(entry: dict[str, Any], key: str, fail: Any) -> bool:
+    value = entry.get(key, False)
     if not isinstance(value, bool):
-        raise fail(("non_device",), "non_device is true or false")
+        raise fail((key,), f"{key} is true or false")
     return value
 
 

@@ -88,7 +88,7 @@ class S1SP:
                                      f"{request.command_variant} not applicable to SR "
                                      f"{request.srv}")
             return self._respond(request, "I0", body=self._inventory_entry(record))
-        if not adapter.supports(request.srv, record):
+        if not definition.all_models and not adapter.supports(request.srv, record):
             return self._respond(request, "E11", detail=f"SR {request.srv} is not available "
                                  f"for {record.profile.describe()}")
         if request.command_variant not in definition.command_variants:

@@ -43,9 +43,6 @@ REFUSAL_CODES = {
     "6.23": "E062301", "8.7.1": "E080701", "8.8.1": "E080801", "11.1": "E110101",
     "11.4": "E110401",
 }
-#: SRVs the DCC carries out on its own records (and the CHF's device log): no device command,
-#: so available whatever the model's profile lists.
-DCC_ONLY_SRVS = frozenset({"8.3"})
 SUPPLY_STATES = {"7.1": "on", "7.2": "off", "7.3": "armed"}
 SUPPLY_NAMES = {0: "Off", 1: "Armed", 2: "On"}
 MESSAGE_CONFIRMATION_REQUIRED = 0x80
@@ -58,9 +55,9 @@ class SmartEnergyAdapter:
     credential_check: Literal["registration", "slot_owner"] = "registration"
 
     def supports(self, srv: str, record: DeviceRecord) -> bool:
-        """The model's SRVs are its profile's (the CHF's too); an SRV the DCC carries out on
-        its own records (8.3) needs nothing of the model."""
-        return srv in DCC_ONLY_SRVS or srv in record.profile.srvs
+        """The model's SRVs are its profile's (the CHF's too). The S1SP does not ask for an SRV
+        the catalogue marks ``all_models`` (8.3): that needs nothing of the model."""
+        return srv in record.profile.srvs
 
     def registration(self, record: DeviceRecord, installation_status: str) -> None:
         """The generic adapter keeps the registration data as enrolment wrote it."""

@@ -56,7 +56,9 @@ class EmulatedModelAdapter:
                 a for a in result.alerts
                 if a.code != "COS_LOSS" or self.rng.random() >= self.emulation.cos_alert_loss_rate
             ]
-        if (self.emulation.missing_response_code_rate
+        # Only Service Responses to Users lose their code; the DCC's own operations (migration,
+        # role "DCC") are not Service Responses.
+        if (request.role != "DCC" and self.emulation.missing_response_code_rate
                 and self.rng.random() < self.emulation.missing_response_code_rate):
             result.code = None
         return result

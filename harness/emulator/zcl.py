@@ -137,12 +137,16 @@ class EmulatedCluster:
             value = self.read_attribute(config.attribute)
             if isinstance(value, Status):
                 continue
-            elapsed = now - config.last_sent if config.last_sent >= 0 else None
+            first = config.last_sent < 0
             changed = config.last_value is not None and _changed(
                 value, config.last_value, config.reportable_change
             )
-            max_due = elapsed is None or (config.max_interval and elapsed >= config.max_interval)
-            min_ok = elapsed is None or elapsed >= config.min_interval
+            # Compare with the same sums the node's timer is armed with (last_sent + interval),
+            # never with a difference: float rounding must not make a due report look early,
+            # or the timer fires again at the same instant forever.
+            max_due = first or bool(config.max_interval
+                                    and now >= config.last_sent + config.max_interval)
+            min_ok = first or now >= config.last_sent + config.min_interval
             if max_due or (changed and min_ok):
                 config.last_value = value
                 config.last_sent = now

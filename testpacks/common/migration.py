@@ -59,6 +59,16 @@ def supplier_of(bench: Bench, role: str) -> str:
     raise AssertionError(f"the migration data names no supplier for the {role}")
 
 
+def responsible_supplier(bench: Bench, role: str) -> str | None:
+    """Who the DCC says supplies the meter now (8.2 Read Inventory, as an other User)."""
+    response = bench.dcc.send("8.2", role, user=bench.dcc.keystore.user_for_role("OU").name)
+    for _ in range(2):  # a response without a code says nothing: ask again
+        if response.code is not None:
+            break
+        response = bench.dcc.send("8.2", role, user=bench.dcc.keystore.user_for_role("OU").name)
+    return response.body.get("ResponsibleSupplier")
+
+
 # -- shared cases ---------------------------------------------------------------------------
 
 def test_migration_completes(migration: MigrationRecord) -> None:
@@ -127,19 +137,31 @@ def test_change_of_supplier_alert_every_time(bench: Bench, migration: MigrationR
     suppliers = [u.name for u in dcc.keystore.users.values()
                  if u.role == ("IS" if meter.role == "ESME" else "GS")][:2]
     assert len(suppliers) == 2, "the bench needs two suppliers of the meter's role"
-    current = supplier_of(bench, meter.role)
-    missing = []
-    for event in range(COS_EVENTS):
-        new = suppliers[1] if current == suppliers[0] else suppliers[0]
-        mark = dcc.alerts.mark()
-        response = dcc.send("6.23", meter.role, user=current, NewSupplier=new)
-        assert response.code == "I0", f"CoS event {event + 1}: {response}"
-        raised = dcc.alerts.since(mark, alert("COS_LOSS", device=meter.eui, recipient=current))
-        if not raised:
-            missing.append(event + 1)
-        current = new
-    assert not missing, (f"{len(missing)} of {COS_EVENTS} change of supplier events raised "
-                         f"no CoS loss alert (events {missing})")
+    original = current = supplier_of(bench, meter.role)
+    missing: list[int] = []
+    problems: list[str] = []
+    try:
+        for event in range(1, COS_EVENTS + 1):
+            new = suppliers[1] if current == suppliers[0] else suppliers[0]
+            mark = dcc.alerts.mark()
+            response = dcc.send("6.23", meter.role, user=current, NewSupplier=new)
+            now = responsible_supplier(bench, meter.role)
+            if response.code != "I0":
+                problems.append(f"event {event}: {response}")
+            if now != new:
+                problems.append(f"event {event}: the supplier is still {now}")
+                break
+            raised = dcc.alerts.since(mark, alert("COS_LOSS", device=meter.eui,
+                                                  recipient=current))
+            if not raised:
+                missing.append(event)
+            current = new
+    finally:
+        if current != original:  # hand the meter back for the cases that follow
+            dcc.send("6.23", meter.role, user=current, NewSupplier=original)
+    assert not (missing or problems), (
+        f"{len(missing)} of {COS_EVENTS} change of supplier events raised no CoS loss alert "
+        f"(events {missing})" + (f"; {'; '.join(problems)}" if problems else ""))
 
 
 def test_no_alert_flood_after_migration(bench: Bench, migration: MigrationRecord) -> None:

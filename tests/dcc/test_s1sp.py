@@ -214,14 +214,15 @@ def test_e11_sr_not_valid_for_the_device_type(dcc_bench):
             "E11")
 
 
-def test_e11_srv_not_supported_by_the_model(dcc_bench):
-    # The reference ESME's profile does not list 6.14.1.
-    response = dcc_bench.dcc.send("6.14.1", "ESME", role="ED",
-                                  AverageRmsOverVoltageThreshold=250,
-                                  AverageRmsUnderVoltageThreshold=210)
+def test_e11_srv_not_supported_by_the_model(make_bench):
+    # A variant of the reference ESME whose profile does not list 6.14.1.
+    bench = make_bench(drop_srvs={"ESME": ["6.14.1"]})
+    response = bench.dcc.send("6.14.1", "ESME", role="ED",
+                              AverageRmsOverVoltageThreshold=250,
+                              AverageRmsUnderVoltageThreshold=210)
     refused(response, "E11")
     assert "not available" in response.detail
-    assert "voltage_config" not in log_events(dcc_bench, "ESME", "Event")
+    assert "voltage_config" not in log_events(bench, "ESME", "Event")
 
 
 def test_e11_chf_srv_not_in_the_chf_profile(make_bench):
@@ -525,10 +526,11 @@ def test_display_message_with_one_display_off(dcc_bench):
     refused(dcc.send("3.1", "ESME", role="IS", Message="Hello"), "E20")
 
 
-def test_e020202_top_up_in_credit_mode(dcc_bench):
-    before = credit(dcc_bench)
-    refused(dcc_bench.dcc.send("2.2", "ESME", role="IS", Amount=500), "E020202")
-    assert credit(dcc_bench) == before
+def test_e020202_top_up_in_credit_mode(make_bench):
+    bench = make_bench(esme={"meter": {"payment_mode": "credit", "credit_pence": 0}})
+    before = credit(bench)
+    refused(bench.dcc.send("2.2", "ESME", role="IS", Amount=500), "E020202")
+    assert credit(bench) == before
 
 
 def test_e020201_duplicate_utrn(make_bench):

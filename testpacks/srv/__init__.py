@@ -1,0 +1,26 @@
+"""Standard DMCT Service Reference Variant pack: every SRV of the SR catalogue on every device.
+
+Cases, parametrised from the SR catalogue, the DMC under test and its device profiles (one case
+id per SRV and device type the catalogue lets it target, ``<srv>-<ROLE>``, whatever the DMC; a
+case that does not apply is skipped as *not applicable* with its reason, never dropped):
+
+- ``test_supported_srv_executes[<srv>-<ROLE>]``: an SRV the role's profile supports (``srvs``,
+  minus ``expectations.restricted_srvs``), sent by a permitted User Role with valid parameters,
+  is answered I0 and the device state observed before and after (ZigBee reads, read SRs, HAN
+  events, the optical port) changed as the SRV says; read SRs change nothing, their body must
+  agree with what the device shows over ZigBee. State is put back afterwards.
+- ``test_unsupported_srv_is_refused[<srv>-<ROLE>]``: an SRV the profile does not support (or
+  restricts) is refused with E11 and the same observations show no change.
+- ``test_every_response_carries_a_response_code``: many cheap reads per meter, each answered
+  with a response code (91339/91340 is the known failure).
+- ``test_srv_repeat_in_one_day[<srv>-<ROLE>]``: a configuration SRV sent twice in one bench day
+  is accepted twice, unless ``expectations.srv_daily_limits`` documents a limit (then the one
+  over the limit is refused with the SRV's own code, and accepted again the next day).
+
+Refusal of SRVs to User Roles the catalogue does not permit is the security pack's.
+
+The pack judges only what it observes, against the SR catalogue and the profiles'
+``expectations``: it never imports the emulator nor reads a profile's ``emulation`` section, so
+it runs unchanged on a real bench. The exercises (parameters, observations, restoring) are the
+table in :mod:`testpacks.srv.exercises`; which case applies is :mod:`testpacks.srv.plan`.
+"""

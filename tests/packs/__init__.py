@@ -1,0 +1,1 @@
+"""Tests of the test packs: their plans, and runs of them on the emulated bench."""
