@@ -281,6 +281,40 @@ class DccConfig(ConfigModel):
         raise KeyError(f"no DCC User {safe_name(name)} in the lab config (users: {known})")
 
 
+class ThresholdConfig(ConfigModel):
+    """The Testing Issue Threshold (SVTAD 20.28): open counted issues allowed per severity.
+
+    The programme's numbers are not public; without this section the report uses documented
+    defaults and says they are UNVERIFIED.
+    """
+
+    severity_1: int = Field(ge=0)
+    severity_2: int = Field(ge=0)
+    severity_3: int = Field(ge=0)
+    severity_4: int = Field(ge=0)
+
+    def limits(self) -> dict[int, int]:
+        return {1: self.severity_1, 2: self.severity_2, 3: self.severity_3, 4: self.severity_4}
+
+
+class MigrationConfig(ConfigModel):
+    """Programme parameters of a migration."""
+
+    #: Working days of each dormant notification (firmware upgrade, migration): the TMAD's 15,
+    #: or the 5 the DCC proposed [seed 003].
+    notification_working_days: int = Field(15, ge=0, le=60)
+
+
+class ReportConfig(ConfigModel):
+    """How the DMCT Testing Report is produced."""
+
+    #: Working days suppliers have to refer a draft report (SVTAD 20.37).
+    referral_working_days: int = Field(10, ge=0, le=60)
+    #: A testing issue registry of the lab's own (relative to this file), instead of the
+    #: packaged one.
+    testing_issues: RelPath | None = None
+
+
 class SafetyConfig(ConfigModel):
     #: Allow tests that can leave a real device unusable (supply off, firmware, keys).
     allow_destructive: bool = False
@@ -303,6 +337,9 @@ class LabConfig(ConfigModel):
     secrets_file: RelPath | None = None
     #: DCC Users and their signing keys (real benches); ``None``: the test PKI.
     dcc: DccConfig | None = None
+    thresholds: ThresholdConfig | None = None
+    migration: MigrationConfig = MigrationConfig()
+    report: ReportConfig = ReportConfig()
     safety: SafetyConfig = SafetyConfig()
     seed: int = 0
 
@@ -510,6 +547,10 @@ def load_lab_config(path: str | Path, *, env: Mapping[str, str] | None = None) -
         for index, directory in enumerate(lab.profile_paths)
         if not directory.is_dir()
     ]
+    registry = lab.report.testing_issues
+    if registry is not None and not registry.is_file():
+        path_errors.append(doc.error(("report", "testing_issues"),
+                                     f"testing issue registry not found: {registry}"))
     if path_errors:
         raise _first(errors + path_errors)
     try:

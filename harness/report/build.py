@@ -18,10 +18,9 @@ if TYPE_CHECKING:
 
 
 def threshold_of(lab: LabConfig) -> Threshold:
-    configured = getattr(lab, "thresholds", None)
-    if configured is None:
+    if lab.thresholds is None:
         return DEFAULT
-    return Threshold(configured.limits(), programme_set_default=False)
+    return Threshold(lab.thresholds.limits(), programme_set_default=False)
 
 
 def write_run_report(directory: Path, lab: LabConfig, *, complete: bool = True,
@@ -29,12 +28,9 @@ def write_run_report(directory: Path, lab: LabConfig, *, complete: bool = True,
     """``dmct-report.json`` for the DMC and status of the run in ``directory``."""
     dmc = lab.catalogue.dmc(lab.dmc_ids[0])
     status = lab.installation_statuses[0]
-    report_settings = getattr(lab, "report", None)
-    referral = getattr(report_settings, "referral_working_days", None) or 10
-    registry_path = getattr(report_settings, "testing_issues", None)
     return report_for_directory(
         directory, dmc=dmc, catalogue=lab.catalogue, status=status,
-        registry=load_registry(registry_path), threshold=threshold_of(lab),
+        registry=load_registry(lab.report.testing_issues), threshold=threshold_of(lab),
         produced_at=produced_at or datetime.now(UTC), bench=lab.bench,
-        referral_working_days=referral, complete=complete,
+        referral_working_days=lab.report.referral_working_days, complete=complete,
     )

@@ -28,11 +28,12 @@ ALERT_BUDGET = 2
 
 
 def plan_for(bench: Bench) -> MigrationPlan:
-    settings = getattr(bench.lab, "migration", None)
-    days = getattr(settings, "notification_working_days", None)
-    kwargs: dict[str, Any] = {} if days is None else {"notification_working_days": days}
-    return MigrationPlan(status=bench.status,  # type: ignore[arg-type]
-                         target_firmware=dict(bench.dmc.target_firmware), **kwargs)
+    """The migration the programme asks for this installation (the lab config's periods)."""
+    return MigrationPlan(
+        status=bench.status,  # type: ignore[arg-type]
+        notification_working_days=bench.lab.migration.notification_working_days,
+        target_firmware=dict(bench.dmc.target_firmware),
+    )
 
 
 def migrate(bench: Bench, **hooks: Any) -> MigrationRecord:
