@@ -50,6 +50,9 @@ class ParameterSpec:
     values: tuple[str, ...] = ()
     min_bytes: int | None = None
     max_bytes: int | None = None
+    #: SR-specific code the S1SP answers when this parameter is present but invalid (DUIS's
+    #: own validation of it), instead of rejecting the request at the interface.
+    invalid_code: str | None = None
 
     def is_required(self, params: dict[str, Any]) -> bool:
         if self.required:
@@ -162,19 +165,34 @@ class SrvDefinition:
 
     def check_parameters(self, params: dict[str, Any]) -> list[str]:
         """Schema errors of ``params`` (unknown, missing, wrong type, out of range)."""
-        errors = [f"unknown parameter {name!r} for SR {self.srv}"
+        return [problem for _name, problem in self.parameter_problems(params)]
+
+    def parameter_problems(self, params: dict[str, Any]) -> list[tuple[str, str]]:
+        """``(parameter, why)`` for each schema error of ``params``."""
+        errors = [(name, f"unknown parameter {name!r} for SR {self.srv}")
                   for name in params if name not in self.parameters]
         for spec in self.parameters.values():
             if spec.name not in params or params[spec.name] is None:
                 if spec.is_required(params):
-                    errors.append(f"{spec.name} is required for SR {self.srv}"
-                                  + (f" when {_when(spec.required_when)}"
-                                     if spec.required_when else ""))
+                    errors.append((spec.name, f"{spec.name} is required for SR {self.srv}"
+                                   + (f" when {_when(spec.required_when)}"
+                                      if spec.required_when else "")))
                 continue
             problem = spec.check(params[spec.name])
             if problem:
-                errors.append(problem)
+                errors.append((spec.name, problem))
         return errors
+
+    def coded_failure(self, params: dict[str, Any]) -> tuple[str, str] | None:
+        """``(code, why)`` when every schema error is of a parameter with an ``invalid_code``
+        (the SRV's own validation answers it), else ``None``."""
+        problems = self.parameter_problems(params)
+        codes = [getattr(self.parameters.get(name), "invalid_code", None)
+                 for name, _ in problems
+                 if params.get(name) is not None]
+        if problems and len(codes) == len(problems) and all(codes):
+            return str(codes[0]), "; ".join(why for _, why in problems)
+        return None
 
 
 def _when(condition: dict[str, Any]) -> str:
@@ -268,7 +286,7 @@ def _load_codes(doc: YamlDocument) -> dict[str, ResponseCode]:
 _SRV_KEYS = {"name", "critical", "roles", "device_types", "command_variants", "parameters",
              "response_codes", "unverified", "non_device", "all_models"}
 _PARAM_KEYS = {"type", "required", "required_when", "min", "max", "min_length", "max_length",
-               "pattern", "values", "min_bytes", "max_bytes"}
+               "pattern", "values", "min_bytes", "max_bytes", "invalid_code"}
 _INT_KEYS = ("min", "max", "min_length", "max_length", "min_bytes", "max_bytes")
 
 
@@ -318,7 +336,7 @@ def _load_srv(doc: YamlDocument, srv: str, entry: Any, codes: dict[str, Response
                        ("command_variants", variants)):
         if not value:
             raise fail((key,), f"{key} must list at least one")
-    parameters = _load_parameters(doc, srv, entry.get("parameters"))
+    parameters = _load_parameters(doc, srv, entry.get("parameters"), codes)
     response_codes = items("response_codes", None, "code")
     for index, code in enumerate(response_codes):
         if code not in codes:
@@ -343,7 +361,8 @@ def _flag(entry: dict[str, Any], key: str, fail: Any) -> bool:
     return value
 
 
-def _load_parameters(doc: YamlDocument, srv: str, raw: Any) -> dict[str, ParameterSpec]:
+def _load_parameters(doc: YamlDocument, srv: str, raw: Any, codes: dict[str, ResponseCode]
+                     ) -> dict[str, ParameterSpec]:
     def fail(loc: tuple[Any, ...], message: str) -> ConfigError:
         return doc.error((srv, "parameters", *loc), message)
 
@@ -387,6 +406,10 @@ def _load_parameters(doc: YamlDocument, srv: str, raw: Any) -> dict[str, Paramet
                 raise fail((name,), "an enum parameter needs values: a list of text")
         elif values is not None:
             raise fail((name, "values"), "values are for enum parameters only")
+        code = spec.get("invalid_code")
+        if code is not None and (not isinstance(code, str) or code not in codes):
+            raise fail((name, "invalid_code"),
+                       f"{code} is not in response_codes.yaml (the one table of meanings)")
         spec = dict(spec)
         if values is not None:
             spec["values"] = tuple(values)

@@ -51,7 +51,14 @@ class S1SP:
         if request.srv not in catalogue:
             return self._reject(request, 400, f"SRV {request.srv} is not a DUIS service")
         definition = catalogue[request.srv]
-        errors = _request_id_errors(request) + definition.check_parameters(dict(request.params))
+        request_id_errors = _request_id_errors(request)
+        if request_id_errors:
+            return self._reject(request, 400, "; ".join(request_id_errors))
+        coded = definition.coded_failure(dict(request.params))
+        if coded is not None:  # the SRV's own validation of a parameter (8.11 JoinTimePeriod)
+            code, why = coded
+            return self._respond(request, code, detail=why)
+        errors = definition.check_parameters(dict(request.params))
         if errors:
             return self._reject(request, 400, "; ".join(errors))
 

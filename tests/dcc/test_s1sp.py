@@ -65,13 +65,22 @@ def test_schema_failure_is_http_400_without_a_code(dcc_bench, srv, params, why):
     assert "tariff" not in log_events(dcc_bench, "ESME", "Event")
 
 
-def test_schema_failure_of_8_11_leaves_the_device_log(dcc_bench):
+def test_invalid_8_11_parameters_get_the_8_11_codes_and_leave_the_device_log(dcc_bench):
+    """8.11 validates its own JoinTimePeriod and InstallCode (catalogue ``invalid_code``): an
+    invalid one gets the SR-specific code; a missing one is a schema failure (HTTP 400)."""
     before = han_log(dcc_bench)
-    for params in ({"JoinTimePeriod": 3601}, {"JoinTimePeriod": 0}, {"JoinTimePeriod": "300"},
-                   {"InstallCode": "00" * 7}, {"JoinTimePeriod": None}):
+    for params, code in (({"JoinTimePeriod": 3601}, "E081101"), ({"JoinTimePeriod": 0}, "E081101"),
+                         ({"JoinTimePeriod": "300"}, "E081101"),
+                         ({"JoinTimePeriod": 2.5}, "E081101"),
+                         ({"InstallCode": "00" * 7}, "E081102"),
+                         ({"JoinTimePeriod": None}, None)):
         request = {"DeviceID": UNKNOWN_DEVICE, "RequestType": "Add", "JoinTimePeriod": 300,
                    "InstallCode": install_code(dcc_bench, "PPMID")} | params
-        refused(dcc_bench.dcc.send("8.11", "CHF", role="IS", **request), None, http_status=400)
+        response = dcc_bench.dcc.send("8.11", "CHF", role="IS", **request)
+        if code is None:
+            refused(response, None, http_status=400)
+        else:
+            refused(response, code)
     assert han_log(dcc_bench) == before
 
 
