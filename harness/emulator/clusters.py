@@ -321,6 +321,17 @@ class TunnelingServer(DeviceCluster):
         self.send_command("transfer_data_to_client", tunnel_id=tunnel_id, data=data)
 
 
+class AuxLoadSwitchServer(DeviceCluster):
+    """The meter's auxiliary load switch 1 as ZCL On/Off: read-only on the HAN (the meter
+    drives it: DCC commands, its boost button), so a test observes it over ZigBee."""
+
+    cluster = general.OnOff
+
+    def attr_on_off(self) -> bool:
+        firmware = self.device.firmware
+        return bool(firmware is not None and firmware.aux_load_on(1))
+
+
 class KeyEstablishmentServer(DeviceCluster):
     cluster = se.KeyEstablishment
     static = {"key_establishment_suite": 0x0001}
@@ -342,6 +353,7 @@ SERVER_EMULATIONS: dict[str, type[EmulatedCluster]] = {
     "prepayment": PrepaymentServer,
     "key_establishment": KeyEstablishmentServer,
     "tunneling": TunnelingServer,
+    "on_off": AuxLoadSwitchServer,
 }
 
 CLIENT_EMULATIONS: dict[str, type[EmulatedCluster]] = {

@@ -43,6 +43,11 @@ OBIS_SUPPLY = "96.3.10"
 OBIS_TIME = "0.9.1"
 OBIS_DATE = "0.9.2"
 OBIS_ERROR = "F.F"
+#: Manufacturer-specific lines (IEC 62056-21 "C" group): auxiliary load switch states
+#: (``1=0,2=1``: load 1 off, load 2 on) and the boost button configuration (``1=60``: load 1
+#: for 60 minutes; ``none``).
+OBIS_AUX_LOADS = "C.90.1"
+OBIS_BOOST = "C.90.2"
 
 
 @dataclass
@@ -143,6 +148,13 @@ class EmulatedDevice:
         if obis["demand"] is not None:
             lines.append(DataLine(obis["demand"], f"{demand / 1000:06.3f}", obis["demand_unit"]))
         lines.append(DataLine(OBIS_SUPPLY, supply, None))
+        if self.firmware is not None and self.role == "ESME":
+            state = self.firmware.state
+            loads = sorted(set(state.aux_loads) | set(state.boost) | {1})
+            lines.append(DataLine(OBIS_AUX_LOADS, ",".join(
+                f"{n}={'1' if self.firmware.aux_load_on(n) else '0'}" for n in loads), None))
+            lines.append(DataLine(OBIS_BOOST, ",".join(
+                f"{n}={m}" for n, m in sorted(state.boost.items())) or "none", None))
         lines.append(DataLine(OBIS_ERROR, "00000000", None))
         return lines
 
@@ -231,6 +243,20 @@ class EmulatedDevice:
             node.leave_network()
             return "left the network"
 
+        def boost(args: list[str]) -> str:
+            if self.firmware is None:
+                return "no boost button"
+            return self.firmware.press_boost()
+
+        def garbage(args: list[str]) -> str:
+            if args[:1] == ["on"]:
+                node.answer_garbage = True
+            elif args[:1] == ["off"]:
+                node.answer_garbage = False
+            else:
+                return "usage: garbage on|off"
+            return f"garbage {args[0]}"
+
         def messages(args: list[str]) -> str:
             if not self.messages:
                 return "no messages"
@@ -240,6 +266,7 @@ class EmulatedDevice:
             "status": status, "registers": registers, "radio": radio, "power": power,
             "reboot": reboot, "join": join, "leave": leave, "messages": messages,
             "display": lambda args: "\r\n".join(["DISPLAY", *self.screen(), "END"]),
+            "boost": boost, "garbage": garbage,
         }
 
 

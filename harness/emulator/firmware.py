@@ -80,6 +80,7 @@ class DeviceFirmware:
             # Boost configured on the HAN before migration: load 1 for an hour.
             self.state.boost[1] = 60
         self._alert_timer: asyncio.TimerHandle | None = None
+        self._boosting: dict[int, asyncio.TimerHandle] = {}
         self.send_alert_bytes: Any = None  # set by the Tunneling cluster
 
     # -- envelopes --------------------------------------------------------------------------
@@ -255,6 +256,33 @@ class DeviceFirmware:
         self.device.firmware_version = version
         self._event("firmware_activated", version)
         return S.OK, {"version": version}
+
+    # -- auxiliary loads and the boost button ---------------------------------------------
+    def aux_load_on(self, load: int) -> bool:
+        """A load is on when the DCC switched it on, or a boost on it is running."""
+        return self.state.aux_loads.get(load, False) or load in self._boosting
+
+    def press_boost(self) -> str:
+        """The consumer presses the boost button: every load configured on it runs for its
+        boost duration (bench time), whoever configured it (the HAN before migration, or
+        the DCC after)."""
+        if not self.state.boost:
+            return "no boost configured"
+        loop = asyncio.get_running_loop()
+        for load, minutes in self.state.boost.items():
+            handle = self._boosting.pop(load, None)
+            if handle is not None:
+                handle.cancel()
+            self._boosting[load] = loop.call_later(minutes * 60.0, self._boost_ends, load)
+        self._event("boost_pressed", str(self.state.boost))
+        self.device.node.state_changed()
+        running = ", ".join(f"load {k} for {v} min" for k, v in sorted(self.state.boost.items()))
+        return f"boost {running}"
+
+    def _boost_ends(self, load: int) -> None:
+        self._boosting.pop(load, None)
+        self._event("boost_ended", f"load {load}")
+        self.device.node.state_changed()
 
     # -- alerts -----------------------------------------------------------------------------
     def start_alerts(self) -> None:

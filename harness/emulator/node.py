@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from typing import TYPE_CHECKING, Any
 
 import zigpy.types as t
@@ -70,6 +71,8 @@ class EmulatedNode:
         self.joined = False
         self.powered = False
         self.radio_silent = False
+        #: Fault injection: answer every ZCL request with random bytes (a broken device).
+        self.answer_garbage = False
         self.join_attempts = 0
         self.frames_in = 0
         self.malformed_frames = 0
@@ -77,6 +80,7 @@ class EmulatedNode:
         self._join_timer: asyncio.TimerHandle | None = None
         self._join_deadline = 0.0
         self._report_timer: asyncio.TimerHandle | None = None
+        self._garbage = random.Random(str(self.ieee))
 
     # -- composition ------------------------------------------------------------------------
     def add_cluster(self, cluster: EmulatedCluster) -> EmulatedCluster:
@@ -194,6 +198,10 @@ class EmulatedNode:
     def _transmit(self, packet: t.ZigbeePacket) -> None:
         if not self.hears():
             return
+        if self.answer_garbage and packet.dst_ep != 0 and packet.src_ep != 0:
+            size = self._garbage.randint(0, 12)
+            garbage = bytes(self._garbage.getrandbits(8) for _ in range(size))
+            packet = packet.replace(data=t.SerializableBytes(garbage))
         if self.response_delay_s > 0:
             loop = asyncio.get_running_loop()
             loop.call_later(self.response_delay_s, self.radio.deliver_from_node, self, packet)

@@ -1193,6 +1193,8 @@ CLUSTERS_BY_NAME: Final[dict[str, type[Cluster]]] = {
     "ota": general.Ota,
     "poll_control": general.PollControl,
     "keep_alive": general.KeepAlive,
+    # An ESME's auxiliary load control switch (the load a boost button drives) as ZCL On/Off
+    "on_off": general.OnOff,
     # Smart Energy
     "price": Price,
     "drlc": Drlc,

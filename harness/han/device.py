@@ -160,6 +160,20 @@ class HanDevice:
         to an IHD's Messaging client)."""
         return self._runtime.run(self.client_command_async(cluster, command, *args, **kwargs))
 
+    async def send_raw_async(self, cluster: str | int, data: bytes) -> None:
+        """Send a ZCL frame's bytes as they are (security testing: malformed frames); no reply
+        is awaited (what comes back is in the frame log and the HAN events)."""
+        device = self.zigpy_device
+        endpoint = device.endpoints[self.endpoint_id]
+        await device.request(
+            profile=endpoint.profile_id, cluster=cluster_id_of(cluster), src_ep=1,
+            dst_ep=self.endpoint_id, sequence=device.get_sequence(), data=bytes(data),
+            expect_reply=False, timeout=self.request_timeout, retries=0,
+        )
+
+    def send_raw(self, cluster: str | int, data: bytes) -> None:
+        self._runtime.run(self.send_raw_async(cluster, data))
+
     def configure_reporting(
         self,
         cluster: str | int,

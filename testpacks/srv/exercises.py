@@ -50,6 +50,19 @@ SUPPLY_NAMES = {0: "Off", 1: "Armed", 2: "On"}
 SUPPLY_VALUES = {name: value for value, name in SUPPLY_NAMES.items()}
 #: Optical readout lines that change by themselves: time and date (measurements have units).
 OPTICAL_VOLATILE = frozenset({"0.9.1", "0.9.2"})
+#: Optical lines of an ESME's auxiliary load switches (``1=0,2=1``) and boost button
+#: configuration (``1=60`` or ``none``), where its readout has them (device_profiles/README.md);
+#: compared with what the DCC reads rather than as fixed settings.
+OPTICAL_AUX_LOADS = "C.90.1"
+OPTICAL_BOOST = "C.90.2"
+OPTICAL_LOAD_LINES = frozenset({OPTICAL_AUX_LOADS, OPTICAL_BOOST})
+
+
+def parse_load_map(value: str) -> dict[str, int]:
+    """``1=60,2=30`` (or ``none``) as ``{"1": 60, "2": 30}``."""
+    if value in ("", "none"):
+        return {}
+    return {k: int(v) for k, v in (item.split("=", 1) for item in value.split(","))}
 #: Roles that display messages and are joined to meters by 8.7.1, in order of preference.
 HAN_DISPLAYS = ("PPMID", "IHD")
 
@@ -205,7 +218,24 @@ class SrvContext:
             return None
         readout = self.device.read_optical()
         return tuple((line.address, line.value) for line in readout.lines
-                     if line.unit is None and line.address not in OPTICAL_VOLATILE)
+                     if line.unit is None and line.address not in OPTICAL_VOLATILE
+                     and line.address not in OPTICAL_LOAD_LINES)
+
+    def optical_loads(self) -> dict[str, dict[str, int]] | None:
+        """The readout's auxiliary load switches and boost configuration, if it shows them."""
+        if self.device is None or not self.device.has_optical:
+            return None
+        lines = {line.address: line.value for line in self.device.read_optical().lines}
+        if not set(lines) >= OPTICAL_LOAD_LINES:
+            return None
+        return {"switches": parse_load_map(lines[OPTICAL_AUX_LOADS]),
+                "boost": parse_load_map(lines[OPTICAL_BOOST])}
+
+    def aux_switch(self) -> bool | None:
+        """Auxiliary load switch 1 over ZigBee (On/Off), if the meter serves it."""
+        if self.device is None or not self.zigbee.has_server_cluster("on_off"):
+            return None
+        return bool(self.zigbee.read_one("on_off", "on_off"))
 
     def device_log(self) -> dict[str, bool]:
         """The CHF device log read by 8.9: joined flag by EUI-64."""
@@ -804,7 +834,10 @@ class AuxLoad(Exercise):
         self.srv = srv
 
     def observe(self, ctx: SrvContext) -> Any:
-        return {"event_log": ctx.log("Event"), "boost": ctx.boost(), "optical": ctx.optical()}
+        loads = ctx.optical_loads()
+        return {"event_log": ctx.log("Event"), "boost": ctx.boost(), "optical": ctx.optical(),
+                "switch_zigbee": ctx.aux_switch(),
+                "switch_optical": None if loads is None else loads["switches"].get("1")}
 
     def prepare(self, ctx: SrvContext, original: Any) -> bool:
         if self.srv == "7.6" and ctx.supports("7.5"):  # something to deactivate
@@ -824,6 +857,12 @@ class AuxLoad(Exercise):
         for key in ("boost", "optical"):
             if after[key] != before[key]:
                 problems.append(f"{key} changed from {before[key]} to {after[key]}")
+        on = self.srv == "7.5"
+        if after["switch_zigbee"] is not None and after["switch_zigbee"] != on:
+            problems.append(f"the switch reads {'on' if after['switch_zigbee'] else 'off'} "
+                            "over ZigBee (On/Off)")
+        if after["switch_optical"] is not None and after["switch_optical"] != int(on):
+            problems.append(f"the optical readout shows load 1 = {after['switch_optical']}")
         return "; ".join(problems) or None
 
     def check_unchanged(self, ctx: SrvContext, params: dict[str, Any], before: Any
@@ -849,7 +888,9 @@ class Boost(Exercise):
         self.srv = srv
 
     def observe(self, ctx: SrvContext) -> Any:
-        return {"boost": ctx.boost(), "optical": ctx.optical()}
+        loads = ctx.optical_loads()
+        return {"boost": ctx.boost(), "optical": ctx.optical(),
+                "optical_boost": None if loads is None else loads["boost"]}
 
     def prepare(self, ctx: SrvContext, original: Any) -> bool:
         if self.srv == "7.10" and original["boost"] == {} and ctx.supports("7.9"):
@@ -880,7 +921,8 @@ class Boost(Exercise):
             boost[load] = params["BoostDurationMinutes"]
         else:
             boost.pop(load, None)
-        return {"boost": boost, "optical": before["optical"]}
+        optical_boost = None if before["optical_boost"] is None else dict(boost)
+        return {"boost": boost, "optical": before["optical"], "optical_boost": optical_boost}
 
     def restore(self, ctx: SrvContext, original: Any) -> None:
         if original["boost"] is None:
