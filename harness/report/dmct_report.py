@@ -127,9 +127,27 @@ def build_report(
             for r in records
         ],
         "testing_issues": [i.as_dict() for i in issues],
+        "device_security": device_security(records, by_case),
         "threshold": threshold.as_dict(dict(counted)),
         "verdict": verdict,
         "verdict_reasons": reasons,
+    }
+
+
+def device_security(records: list[TestRecord], by_case: dict[str, str]) -> dict[str, Any]:
+    """The Device Security Testing summary (the seeds' "SMETS1 Device Security Testing
+    Completion Report"): the negative tests tried, those refused as expected, the anomalies."""
+    security = [r for r in records if r.pack == "security" or "security" in r.markers]
+    anomalies = [
+        {"case": case_id(r), "outcome": r.outcome, "reason": r.reason,
+         "testing_issue": by_case.get(case_id(r))}
+        for r in security if r.outcome in ("failed", "blocked")
+    ]
+    return {
+        "cases_tried": sum(1 for r in security if r.outcome in ("passed", "failed")),
+        "refused_as_expected": sum(1 for r in security if r.outcome == "passed"),
+        "not_applicable": sum(1 for r in security if r.outcome == "not_applicable"),
+        "anomalies": anomalies,
     }
 
 
