@@ -314,9 +314,14 @@ def _dmct_evidence(request: pytest.FixtureRequest) -> Any:
         if directory is not None:
             directory.mkdir(parents=True, exist_ok=True)
             if evidence.frames:
+                from harness.han.pcap import write_pcap
+
                 path = directory / "frames.json"
                 path.write_text(json.dumps([f.as_dict() for f in evidence.frames], indent=1))
                 files["frames"] = _relative(path, request.config)
+                pcap = directory / "frames.pcap"
+                write_pcap(pcap, evidence.frames, pan_id=bench.lab.radio.pan_id)
+                files["pcap"] = _relative(pcap, request.config)
             if evidence.events:
                 path = directory / "events.json"
                 path.write_text(json.dumps([e.as_dict() for e in evidence.events], indent=1))
