@@ -243,6 +243,19 @@ class BenchDevice:
         finally:
             self._bench.note_transcript(transcript)
 
+    def write_optical(self, data: bytes) -> None:
+        """Write ``data`` to the device's optical port as it is, then let go of the port
+        (security testing: malformed input). Whatever the meter answers is only kept in the
+        optical transcript; the next :meth:`read_optical` starts afresh."""
+        adapter = self._adapter("optical")
+        transcript = self._bench.transcript_path(f"{self.role.lower()}-optical")
+        port = open_port(self._port_spec(adapter), baudrate=adapter.baudrate, timeout=0.1)
+        try:
+            with Console(port, name=adapter.name, transcript_path=transcript) as console:
+                console.write(bytes(data))
+        finally:
+            self._bench.note_transcript(transcript)
+
     @property
     def console(self) -> Console:
         """The device's debug console (opened on first use, kept open for the run)."""

@@ -11,6 +11,7 @@ dropped reply costs a full reply timeout).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -19,10 +20,12 @@ import zigpy.profiles.zha
 import zigpy.types as t
 
 from harness.han.clusters import SE_PROFILE_ID
-from harness.han.frames import FrameLog
+from harness.han.frames import FrameLog, format_address
 
 if TYPE_CHECKING:
     from harness.clock import Clock
+
+LOGGER = logging.getLogger(__name__)
 
 
 class SmartEnergyDevice(zigpy.device.ZigbeeDevice):
@@ -76,7 +79,15 @@ class HanApplicationMixin:
 
     def packet_received(self, packet: t.ZigbeePacket) -> None:
         self._capture("rx", packet)
-        super().packet_received(packet)  # type: ignore[misc]
+        try:
+            super().packet_received(packet)  # type: ignore[misc]
+        except (ValueError, KeyError) as exc:
+            # A frame zigpy cannot parse (a broken or hostile device: a ZCL header cut short,
+            # garbage): it is in the frame log as evidence; dropping it here keeps the radio's
+            # receive path (a radio library callback, or the bench loop) from failing on it.
+            LOGGER.warning("dropped a frame from %s that zigpy cannot parse (cluster 0x%04X, "
+                           "%d bytes): %s", format_address(packet.src), packet.cluster_id,
+                           len(packet.data.serialize()), exc)
 
     async def forget_link_key(self, ieee: t.EUI64) -> None:
         """Drop a device's install-code link key from the coordinator, if the radio keeps one.

@@ -1,0 +1,290 @@
+"""Malformed ZCL frames for the clusters of a device, as hypothesis strategies.
+
+The device's clusters are those it announced in its simple descriptor (zigpy's endpoint:
+``in_clusters`` it serves, ``out_clusters`` it uses as a client), with zigpy's definitions of
+their commands and attributes, the ones the harness and any ZigBee stack use. Frames are built
+byte by byte (``frame control, [manufacturer code], TSN, command id, payload``) so that they can
+be wrong in ways zigpy's own builders refuse.
+
+Kinds (one strategy each, for one cluster):
+
+- :func:`random_bytes`: anything, up to 64 bytes;
+- :func:`bad_lengths`: frames shorter than a header, a manufacturer-specific header cut inside
+  its code, Read_Attributes with an odd payload, Write_Attributes whose value runs past the
+  frame, known cluster commands with a payload too short for them;
+- :func:`unknown_commands`: general command ids ZCL does not define, cluster command ids the
+  cluster does not define;
+- :func:`wrong_types`: Write_Attributes (and its Undivided / No_Response forms) naming the
+  cluster's attributes with a data type other than theirs;
+- :func:`truncated_frames`: well-formed requests (reads, discovery, a write with the right
+  type, every command of the cluster with zero-valued fields) cut short.
+
+A frame that turns out to be a well-formed request that would act on the device (a cluster
+command that parses, a write with the right types, a reporting configuration) is not malformed
+and is never sent: :func:`acts_on_device` tells.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from hypothesis import strategies as st
+from zigpy.zcl import foundation
+
+if TYPE_CHECKING:
+    import zigpy.zcl
+
+    from harness.han.device import HanDevice
+
+GC = foundation.GeneralCommand
+#: General commands that change what a device does (writes, reporting configuration).
+ACTING_GENERAL = frozenset({GC.Write_Attributes, GC.Write_Attributes_Undivided,
+                            GC.Write_Attributes_No_Response, GC.Configure_Reporting,
+                            GC.Write_Attributes_Structured})
+WRITES = (GC.Write_Attributes, GC.Write_Attributes_Undivided, GC.Write_Attributes_No_Response)
+#: Data types with a fixed size (type id -> bytes): any bytes of that size are a value.
+FIXED_SIZE_TYPES = {
+    foundation.DataTypeId.bool_: 1, foundation.DataTypeId.uint8: 1,
+    foundation.DataTypeId.uint16: 2, foundation.DataTypeId.uint24: 3,
+    foundation.DataTypeId.uint32: 4, foundation.DataTypeId.uint48: 6,
+    foundation.DataTypeId.int8: 1, foundation.DataTypeId.int16: 2,
+    foundation.DataTypeId.int32: 4, foundation.DataTypeId.enum8: 1,
+    foundation.DataTypeId.enum16: 2, foundation.DataTypeId.map8: 1,
+    foundation.DataTypeId.map16: 2, foundation.DataTypeId.single: 4,
+    foundation.DataTypeId.UTC: 4, foundation.DataTypeId.EUI64: 8,
+    foundation.DataTypeId.key128: 16,
+}
+#: Data types whose value is a length byte and that many bytes.
+STRING_TYPES = (foundation.DataTypeId.octstr, foundation.DataTypeId.string)
+MAX_PAYLOAD = 48
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """One cluster of the device: its id, whether the device serves it (frames go client to
+    server) or uses it as a client (server to client), and zigpy's definition of it."""
+
+    cluster_id: int
+    server: bool
+    definition: zigpy.zcl.Cluster
+
+    @property
+    def name(self) -> str:
+        side = "server" if self.server else "client"
+        return f"{self.definition.name} 0x{self.cluster_id:04X} ({side})"
+
+    @property
+    def direction(self) -> foundation.Direction:
+        return (foundation.Direction.Client_to_Server if self.server
+                else foundation.Direction.Server_to_Client)
+
+    def incoming(self) -> dict[int, foundation.ZCLCommandDef]:
+        """The cluster commands this side of the cluster receives."""
+        return dict(self.definition.server_commands if self.server
+                    else self.definition.client_commands)
+
+    def attributes(self) -> list[foundation.ZCLAttributeDef]:
+        return list(self.definition.attributes.values())
+
+
+def clusters_of(device: HanDevice) -> list[Cluster]:
+    """Every cluster the device announced, servers first, in id order."""
+    endpoint = device.zigpy_device.endpoints[device.endpoint_id]
+    found = [Cluster(cid, True, cluster) for cid, cluster in sorted(endpoint.in_clusters.items())]
+    found += [Cluster(cid, False, cluster)
+              for cid, cluster in sorted(endpoint.out_clusters.items())]
+    return found
+
+
+def header(command_id: int, *, cluster_specific: bool, direction: foundation.Direction,
+           tsn: int = 0, manufacturer: int | None = None) -> bytes:
+    """A ZCL header: frame control, manufacturer code if given, TSN, command id."""
+    control = (1 if cluster_specific else 0) | (0x04 if manufacturer is not None else 0)
+    control |= 0x08 if direction == foundation.Direction.Server_to_Client else 0
+    code = manufacturer.to_bytes(2, "little") if manufacturer is not None else b""
+    return bytes([control]) + code + bytes([tsn & 0xFF, command_id & 0xFF])
+
+
+def acts_on_device(frame: bytes, cluster_id: int, clusters: dict[tuple[int, bool], Cluster]
+                   ) -> bool:
+    """Whether ``frame``, sent to ``cluster_id``, is a well-formed request that would act on the
+    device: not malformed, so not for this pack to send."""
+    try:
+        hdr, payload = foundation.ZCLHeader.deserialize(frame)
+    except (ValueError, KeyError):
+        return False
+    if hdr.frame_control.is_manufacturer_specific:
+        return False  # nothing a device must know (and a real one answers as unsupported)
+    server = hdr.direction == foundation.Direction.Client_to_Server
+    cluster = clusters.get((cluster_id, server))
+    if cluster is None:
+        return False  # a side of the cluster the device does not have
+    if hdr.frame_control.is_cluster:
+        definition = cluster.incoming().get(hdr.command_id)
+        if definition is None:
+            return False
+        try:
+            definition.schema.deserialize(payload)
+        except Exception:
+            return False
+        return True
+    if hdr.command_id not in ACTING_GENERAL:
+        return False  # reads, discovery, reports, responses: nothing changes
+    try:
+        request, _ = foundation.GENERAL_COMMANDS[hdr.command_id].schema.deserialize(payload)
+    except Exception:
+        return False
+    if hdr.command_id in WRITES:
+        attributes = cluster.definition.attributes
+        return any(record.attrid in attributes
+                   and record.value.type == attributes[record.attrid].zcl_type
+                   for record in request.attributes)
+    return True
+
+
+# -- the kinds ----------------------------------------------------------------------------------
+
+def random_bytes(cluster: Cluster) -> st.SearchStrategy[bytes]:
+    return st.binary(max_size=64)
+
+
+def _tsn() -> st.SearchStrategy[int]:
+    return st.integers(0, 255)
+
+
+def bad_lengths(cluster: Cluster) -> st.SearchStrategy[bytes]:
+    direction = cluster.direction
+    general = st.builds(lambda tsn, cmd: header(cmd, cluster_specific=False, direction=direction,
+                                                tsn=tsn), _tsn(), st.sampled_from(list(GC)))
+    read = st.builds(lambda tsn, body: header(GC.Read_Attributes, cluster_specific=False,
+                                              direction=direction, tsn=tsn) + body,
+                     _tsn(), st.binary(min_size=1, max_size=15).filter(lambda b: len(b) % 2))
+    overrun = st.builds(
+        lambda tsn, cmd, attrid, kind, length, body: header(
+            cmd, cluster_specific=False, direction=direction, tsn=tsn)
+        + attrid.to_bytes(2, "little") + bytes([kind, length]) + body[:max(0, length - 1)],
+        _tsn(), st.sampled_from(WRITES), st.integers(0, 0xFFFF), st.sampled_from(STRING_TYPES),
+        st.integers(1, 255), st.binary(max_size=16))
+    cut_value = st.builds(
+        lambda tsn, attrid, kind, body: header(GC.Write_Attributes, cluster_specific=False,
+                                               direction=direction, tsn=tsn)
+        + attrid.to_bytes(2, "little") + bytes([kind]) + body[:FIXED_SIZE_TYPES[kind] - 1],
+        _tsn(), st.integers(0, 0xFFFF),
+        st.sampled_from([k for k, size in FIXED_SIZE_TYPES.items() if size > 1]),
+        st.binary(max_size=16))
+    kinds = [
+        st.binary(max_size=2),  # shorter than any header
+        st.builds(lambda control, rest: bytes([control | 0x04]) + rest,  # cut in the code
+                  st.integers(0, 255), st.binary(max_size=2)),
+        general.map(lambda frame: frame[:-1]),  # no command id
+        read, overrun, cut_value,
+    ]
+    commands = sorted(cluster.incoming())
+    if commands:
+        kinds.append(st.builds(
+            lambda tsn, cmd, body: header(cmd, cluster_specific=True, direction=direction,
+                                          tsn=tsn) + body,
+            _tsn(), st.sampled_from(commands), st.binary(max_size=3)))
+    return st.one_of(kinds)
+
+
+def unknown_commands(cluster: Cluster) -> st.SearchStrategy[bytes]:
+    direction = cluster.direction
+    defined = {int(c) for c in GC}
+    general = st.builds(
+        lambda tsn, cmd, body: header(cmd, cluster_specific=False, direction=direction,
+                                      tsn=tsn) + body,
+        _tsn(), st.integers(0, 255).filter(lambda c: c not in defined),
+        st.binary(max_size=MAX_PAYLOAD))
+    known = set(cluster.incoming())
+    specific = st.builds(
+        lambda tsn, cmd, body: header(cmd, cluster_specific=True, direction=direction,
+                                      tsn=tsn) + body,
+        _tsn(), st.integers(0, 255).filter(lambda c: c not in known),
+        st.binary(max_size=MAX_PAYLOAD))
+    return st.one_of(general, specific)
+
+
+def _value_of(kind: int, data: bytes) -> bytes:
+    """A well-encoded value of data type ``kind`` made of ``data``."""
+    if kind in STRING_TYPES:
+        body = data[:MAX_PAYLOAD]
+        return bytes([len(body)]) + body
+    size = FIXED_SIZE_TYPES[kind]
+    return data[:size].ljust(size, b"\x00")
+
+
+def wrong_types(cluster: Cluster) -> st.SearchStrategy[bytes]:
+    direction = cluster.direction
+    attributes = cluster.attributes()
+    attribute = (st.sampled_from([(a.id, int(a.zcl_type)) for a in attributes]) if attributes
+                 else st.tuples(st.integers(0, 0xFFFF), st.just(-1)))
+    kinds = [int(k) for k in (*FIXED_SIZE_TYPES, *STRING_TYPES)]
+
+    @st.composite
+    def record(draw: Any) -> bytes:
+        attrid, own = draw(attribute)
+        kind = draw(st.sampled_from([k for k in kinds if k != own]))
+        return (attrid.to_bytes(2, "little") + bytes([kind])
+                + _value_of(kind, draw(st.binary(max_size=24))))
+
+    return st.builds(
+        lambda tsn, cmd, records: header(cmd, cluster_specific=False, direction=direction,
+                                         tsn=tsn) + b"".join(records),
+        _tsn(), st.sampled_from(WRITES), st.lists(record(), min_size=1, max_size=3))
+
+
+def _zero(kind: type) -> Any:
+    for value in (0, b"", ""):
+        try:
+            return kind(value)
+        except Exception:  # zigpy types refuse what they cannot hold
+            continue
+    raise ValueError(f"no zero value for {kind}")
+
+
+def valid_frames(cluster: Cluster) -> list[bytes]:
+    """Well-formed requests to the cluster: reads, discovery, a write of an attribute with its
+    own type, each command of the cluster with zero-valued fields."""
+    direction = cluster.direction
+
+    def general(command: int, **fields: Any) -> bytes:
+        body = foundation.GENERAL_COMMANDS[command].schema(**fields).serialize()
+        return header(command, cluster_specific=False, direction=direction, tsn=7) + body
+
+    attributes = cluster.attributes()
+    frames = [general(GC.Read_Attributes, attribute_ids=[a.id for a in attributes[:8]] or [0]),
+              general(GC.Discover_Attributes, start_attribute_id=0, max_attribute_ids=16)]
+    for attribute in attributes[:1]:
+        try:
+            value = foundation.TypeValue(type=attribute.zcl_type,
+                                         value=_zero(attribute.type))
+            frames.append(general(GC.Write_Attributes, attributes=[
+                foundation.Attribute(attrid=attribute.id, value=value)]))
+        except Exception:  # an attribute type without a zero value: no write frame
+            pass
+    for command_id, definition in sorted(cluster.incoming().items()):
+        try:
+            fields = {f.name: _zero(f.type) for f in definition.schema.fields}
+            body = definition.schema(**fields).serialize()
+        except Exception:  # a command zigpy cannot build with zero values: skipped
+            continue
+        frames.append(header(command_id, cluster_specific=True, direction=direction, tsn=7)
+                      + body)
+    return frames
+
+
+def truncated_frames(cluster: Cluster) -> st.SearchStrategy[bytes]:
+    frames = [f for f in valid_frames(cluster) if len(f) > 1]
+    return st.sampled_from(frames).flatmap(
+        lambda frame: st.integers(1, len(frame) - 1).map(lambda cut: frame[:cut]))
+
+
+KINDS = {
+    "random_bytes": random_bytes,
+    "bad_lengths": bad_lengths,
+    "unknown_commands": unknown_commands,
+    "wrong_types": wrong_types,
+    "truncated_frames": truncated_frames,
+}
