@@ -14,9 +14,13 @@ from datetime import datetime, time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+import zigpy.exceptions
+
 from harness.dcc.firmware_image import image_parameters
+from harness.han.chf import NotJoined
+from harness.han.device import ZclError
 from harness.migration.model import STEPS, MigrationPlan, MigrationRecord, StepRecord
-from harness.workdays import add_working_days
+from harness.workdays import ENGLAND, add_working_days
 
 if TYPE_CHECKING:
     from harness.bench import Bench, BenchDevice
@@ -27,8 +31,16 @@ LOGGER = logging.getLogger(__name__)
 
 Hook = Callable[[], None]
 METERS = ("ESME", "GSME")
-#: Hour of the (working) day at which a notified action takes place.
+#: Hour of the (working) day, in England, at which a notified action takes place.
 ACTION_HOUR = time(9, 0)
+#: What a device that does not answer on the HAN raises: a step meeting one has failed (it is
+#: recorded as such, and rolled back), it is not a crash of the migration.
+HAN_ERRORS: tuple[type[BaseException], ...] = (
+    zigpy.exceptions.ZigbeeException, TimeoutError, NotJoined, ZclError,
+)
+#: Steps whose effect a rollback undoes (the others changed nothing, or nothing that can be
+#: undone: a notice sent, a firmware upgrade, which a rollback does not downgrade).
+UNDONE_BY_ROLLBACK = ("replace_credentials", "inventory_and_device_log", "commissioning")
 
 
 class MigrationFailed(AssertionError):
@@ -111,7 +123,10 @@ class Migration:
             step.state = "running"
             step.started_at = step.started_at or self._now()
             try:
-                getattr(self, f"_step_{step.name}")(step)
+                try:
+                    getattr(self, f"_step_{step.name}")(step)
+                except HAN_ERRORS as exc:
+                    raise StepFailed(f"{type(exc).__name__}: {exc}") from exc
             except StepFailed as exc:
                 step.state = "failed"
                 step.detail = str(exc)
@@ -123,6 +138,8 @@ class Migration:
                 return False
             step.state = "passed"
             step.finished_at = self._now()
+            if attempt > 1:
+                step.detail = f"passed at attempt {attempt} (fix-forward)"
             return True
         return False
 
@@ -147,8 +164,10 @@ class Migration:
     def _notify(self, step: StepRecord, what: str) -> None:
         clock = self.bench.clock
         now = clock.now()
-        earliest_day = add_working_days(now.date(), self.plan.notification_working_days)
-        earliest = datetime.combine(earliest_day, ACTION_HOUR, tzinfo=now.tzinfo)
+        # Working days are days in England: count from the day the notice is sent there (late
+        # evening UTC is already the next day in summer), and act at ACTION_HOUR there.
+        earliest_day = add_working_days(now, self.plan.notification_working_days)
+        earliest = datetime.combine(earliest_day, ACTION_HOUR, tzinfo=ENGLAND)
         step.note(notice=what, sent=now.isoformat(),
                   working_days=self.plan.notification_working_days,
                   earliest_action=earliest.isoformat())
@@ -287,6 +306,7 @@ class Migration:
         if "inventory_and_device_log" in done:
             self.dcc.unenrol_all()
             rollback.note(undone="inventory_and_device_log")
+        problems = []
         if "replace_credentials" in done:
             original = {r.eui: r.responsible_supplier for r in self.dcc.registration_data()}
             for device in self._meters():
@@ -295,13 +315,19 @@ class Migration:
                     NewCredentialOwner=original[device.eui])
                 rollback.note(undone="replace_credentials", device=device.role,
                               code=response.code)
+                if response.code != "I0":
+                    problems.append(f"{device.role} supplier credentials not restored: "
+                                    f"{response}")
         for step in record.steps:
-            if step.state == "passed":
+            if step.state == "passed" and step.name in UNDONE_BY_ROLLBACK:
                 step.state = "rolled_back"
+            elif step.state == "passed":
+                step.detail = ("kept: a rollback does not downgrade firmware"
+                               if step.name == "firmware_upgrade" else "nothing to undo")
             elif step.state == "pending":
                 step.state = "skipped"
                 step.detail = "not reached: the migration was rolled back"
-        problems = self._check_as_before(rollback)
+        problems += self._check_as_before(rollback)
         rollback.finished_at = self._now()
         rollback.state = "failed" if problems else "passed"
         rollback.detail = "; ".join(problems) or "devices work as before migration"
@@ -318,11 +344,20 @@ class Migration:
                 except AssertionError:
                     problems.append(f"{role} is not on the HAN after rollback (left dumb)")
                     continue
-            han = device.zigbee
-            now: dict[str, Any] = {"firmware": str(han.read_one("basic", "sw_build_id"))}
+            try:
+                han = device.zigbee
+                now: dict[str, Any] = {"firmware": str(han.read_one("basic", "sw_build_id"))}
+                if role in METERS:
+                    now["supply"] = int(han.read_one("metering", "supply_status"))
+                    now["register_kwh"] = str(device.read_register_kwh())
+            except HAN_ERRORS as exc:
+                problems.append(f"{role} does not answer on the HAN after rollback (left dumb): "
+                                f"{type(exc).__name__}: {exc}")
+                continue
+            if now["firmware"] not in (before["firmware"], self._upgrades.get(role)):
+                problems.append(f"{role} runs firmware {now['firmware']} after rollback, "
+                                f"{before['firmware']} before")
             if role in METERS:
-                now["supply"] = int(han.read_one("metering", "supply_status"))
-                now["register_kwh"] = str(device.read_register_kwh())
                 if now["supply"] != before["supply"]:
                     problems.append(f"{role} supply {now['supply']} after rollback, "
                                     f"{before['supply']} before")

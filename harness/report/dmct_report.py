@@ -100,7 +100,6 @@ def build_report(
             "firmware": profile.firmware.version, "placeholder": profile.is_placeholder,
             "target_firmware": dmc.target_firmware.get(role),
         })
-    produced_day = produced_at.date()
     return {
         "schema": SCHEMA,
         "dmc": {
@@ -113,7 +112,9 @@ def build_report(
         "state": "draft",
         "complete": complete,
         "produced_at": produced_at.isoformat(),
-        "referral_deadline": add_working_days(produced_day, referral_working_days).isoformat(),
+        # Working days are days in England: counted from the production date there (an aware
+        # produced_at late in a summer evening, UTC, is already the next day).
+        "referral_deadline": add_working_days(produced_at, referral_working_days).isoformat(),
         "packs": [
             {"name": name, **{o: counts.get(o, 0) for o in OUTCOMES},
              "cases": sum(counts.values())}

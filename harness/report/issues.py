@@ -11,17 +11,17 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass, field
-from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from harness.config.source import load_yaml
+from harness.config.source import YamlDocument, load_yaml
 from harness.report.records import TestRecord
 
 #: Severity given to a failure no known issue explains, until it is triaged.
 PROVISIONAL_SEVERITY = 2
 STATUSES = ("open", "fixed", "accepted")
+INSTALLATION_STATUSES = ("dormant", "active", "mixed")
 _KEYS = {"id", "title", "severity", "status", "counted", "dmcs", "statuses", "cases", "reason",
          "source", "notes"}
 
@@ -83,48 +83,90 @@ def default_registry_path() -> Path:
     return Path(str(resources.files("harness.report"))) / "testing_issues.yaml"
 
 
-@cache
 def load_registry(path: Path | None = None) -> tuple[KnownIssue, ...]:
-    """Load and check a registry file (ConfigError with file:line for a broken entry)."""
+    """Load and check a registry file (ConfigError with file:line for a broken entry).
+
+    Read afresh on every call (a small file, read once per report): a registry edited
+    between two reports of one process is the edited one.
+    """
     path = path or default_registry_path()
     doc = load_yaml(path)
+    extra = sorted(set(doc.data) - {"issues"}, key=str)
+    if extra:
+        raise doc.error((extra[0],), "unknown key; a testing issue registry has one key, "
+                        "issues: a list of issues")
     entries = doc.data.get("issues")
-    if set(doc.data) != {"issues"} or not isinstance(entries, list):
-        raise doc.error((), "a testing issue registry has one key, issues: a list of issues")
-    issues = []
+    if not isinstance(entries, list):
+        raise doc.error(("issues",) if "issues" in doc.data else (),
+                        "a testing issue registry has one key, issues: a list of issues")
+    issues: list[KnownIssue] = []
+    seen: dict[str, int] = {}
     for index, entry in enumerate(entries):
-        loc = ("issues", index)
-        if not isinstance(entry, dict):
-            raise doc.error(loc, "each issue is a mapping")
-        unknown = sorted(set(entry) - _KEYS)
-        if unknown:
-            raise doc.error((*loc, unknown[0]),
-                            f"unknown key; allowed: {', '.join(sorted(_KEYS))}")
-        for key in ("id", "title", "severity", "cases"):
-            if key not in entry:
-                raise doc.error(loc, f"{key} is required")
-        severity = entry["severity"]
-        if not isinstance(severity, int) or not 1 <= severity <= 4:
-            raise doc.error((*loc, "severity"), "severity is 1 (most severe) to 4")
-        status = entry.get("status", "open")
-        if status not in STATUSES:
-            raise doc.error((*loc, "status"), f"status is one of {', '.join(STATUSES)}")
-        reason = entry.get("reason")
-        if reason is not None:
-            try:
-                re.compile(reason)
-            except re.error as exc:
-                raise doc.error((*loc, "reason"),
-                                f"not a regular expression: {exc}") from None
-        dmcs = entry.get("dmcs", ["*"])
-        issues.append(KnownIssue(
-            id=str(entry["id"]), title=str(entry["title"]), severity=severity, status=status,
-            counted=bool(entry.get("counted", True)),
-            dmcs=tuple(dmcs if isinstance(dmcs, list) else [dmcs]),
-            statuses=tuple(entry.get("statuses", ())), cases=tuple(entry["cases"]),
-            reason=reason, source=str(entry.get("source", "")),
-        ))
+        issue = _issue(doc, ("issues", index), entry)
+        if issue.id in seen:
+            raise doc.error(("issues", index, "id"),
+                            f"duplicate id {issue.id!r} (also issues[{seen[issue.id]}])")
+        seen[issue.id] = index
+        issues.append(issue)
     return tuple(issues)
+
+
+def _issue(doc: YamlDocument, loc: tuple[Any, ...], entry: Any) -> KnownIssue:
+    if not isinstance(entry, dict):
+        raise doc.error(loc, "each issue is a mapping")
+    unknown = sorted(set(entry) - _KEYS, key=str)
+    if unknown:
+        raise doc.error((*loc, unknown[0]), f"unknown key; allowed: {', '.join(sorted(_KEYS))}")
+    for key in ("id", "title", "severity", "cases"):
+        if key not in entry:
+            raise doc.error(loc, f"{key} is required")
+    issue_id = entry["id"]
+    if isinstance(issue_id, bool) or not isinstance(issue_id, str | int) or not str(issue_id):
+        raise doc.error((*loc, "id"), "id is a string (quote numbers: \"91342\")")
+    severity = entry["severity"]
+    if isinstance(severity, bool) or not isinstance(severity, int) or not 1 <= severity <= 4:
+        raise doc.error((*loc, "severity"), "severity is 1 (most severe) to 4")
+    status = entry.get("status", "open")
+    if status not in STATUSES:
+        raise doc.error((*loc, "status"), f"status is one of {', '.join(STATUSES)}")
+    counted = entry.get("counted", True)
+    if not isinstance(counted, bool):
+        raise doc.error((*loc, "counted"), "counted is true or false")
+    reason = entry.get("reason")
+    if reason is not None:
+        if not isinstance(reason, str):
+            raise doc.error((*loc, "reason"), "reason is a regular expression (a string)")
+        try:
+            re.compile(reason)
+        except re.error as exc:
+            raise doc.error((*loc, "reason"), f"not a regular expression: {exc}") from None
+    dmcs = entry.get("dmcs", ["*"])
+    if dmcs == "*":
+        dmcs = ["*"]
+    cases = _strings(doc, (*loc, "cases"), entry["cases"], "case patterns", empty=False)
+    statuses = _strings(doc, (*loc, "statuses"), entry.get("statuses", []), "statuses")
+    for position, value in enumerate(statuses):
+        if value not in INSTALLATION_STATUSES:
+            raise doc.error((*loc, "statuses", position),
+                            f"installation status is one of {', '.join(INSTALLATION_STATUSES)}")
+    return KnownIssue(
+        id=str(issue_id), title=str(entry["title"]), severity=severity, status=status,
+        counted=counted,
+        dmcs=tuple(_strings(doc, (*loc, "dmcs"), dmcs, 'DMC ids (or "*")', empty=False)),
+        statuses=tuple(statuses), cases=tuple(cases), reason=reason,
+        source=str(entry.get("source", "")),
+    )
+
+
+def _strings(doc: YamlDocument, loc: tuple[Any, ...], value: Any, what: str, *,
+             empty: bool = True) -> list[str]:
+    """A list of strings (a lone string would be taken letter by letter: refused)."""
+    if not isinstance(value, list) or not (value or empty):
+        raise doc.error(loc, f"a {'' if empty else 'non-empty '}list of {what}")
+    for position, item in enumerate(value):
+        if not isinstance(item, str) or not item:
+            raise doc.error((*loc, position), f"a list of {what}: each is a string")
+    return value
 
 
 def attribute(
