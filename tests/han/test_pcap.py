@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 import struct
 import subprocess
 from datetime import UTC, datetime
 
-import pytest
+from tools import require_tool
 
 from harness.han.frames import CapturedFrame
 from harness.han.pcap import LINKTYPE_IEEE802_15_4_NOFCS, frame_bytes, write_pcap
@@ -49,9 +48,8 @@ def test_the_pcap_file_has_the_802_15_4_link_type_and_one_record_per_frame(tmp_p
     assert len(data) == 24 + 2 * 16 + first_len + len(frame_bytes(_frame(), 1, 0x1A62))
 
 
-@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed "
-                    "(.ci/run installs it)")
 def test_tshark_dissects_a_bench_capture_down_to_zcl(tmp_path):
+    tshark = require_tool("tshark")
     from harness.bench import Bench
     from harness.config import default_lab_config_path, load_lab_config
 
@@ -62,7 +60,7 @@ def test_tshark_dissects_a_bench_capture_down_to_zcl(tmp_path):
         frames = bench.frames.since(mark)
     path = tmp_path / "case.pcap"
     write_pcap(path, frames)
-    out = subprocess.run(["tshark", "-r", str(path), "-V"], capture_output=True, text=True,
+    out = subprocess.run([tshark, "-r", str(path), "-V"], capture_output=True, text=True,
                          check=True, timeout=60).stdout
     assert "ZigBee Cluster Library" in out
     assert "Read Attributes Response" in out
