@@ -340,8 +340,14 @@ class SmartEnergyAdapter:
     # -- lifecycle --------------------------------------------------------------------------
     async def commission(self, ctx: AdapterContext, request: ServiceRequest,
                          record: DeviceRecord) -> AdapterResult:
+        if record.device_type == "CHF":  # the hub itself: the HAN it forms is what it serves
+            record.status = "commissioned"
+            return AdapterResult("I0", body={"Status": record.status})
         if not ctx.chf.is_joined(record.eui):
             return AdapterResult("E20", detail=f"{record.eui} is not joined to the HAN")
+        # Joined once is not enough: a device switched off since must not be commissioned, so
+        # the S1SP hears from it first (no answer: E21, as any SR to a silent device).
+        await ctx.chf.device(record.eui).read_async("basic", "sw_build_id")
         record.status = "commissioned"
         return AdapterResult("I0", body={"Status": record.status})
 

@@ -445,6 +445,15 @@ def test_e20_commissioning_a_device_that_is_not_joined(dcc_bench):
     refused(dcc.send("8.1.1", "IHD", role="IS"), "E20")
 
 
+def test_e20_commissioning_a_device_switched_off_since_it_joined(dcc_bench):
+    """Joined once is not enough: the S1SP hears from the device before commissioning it."""
+    dcc = dcc_bench.dcc
+    dcc_bench.device("GSME").power.off()
+    refused(dcc.send("8.1.1", "GSME", role="GS"), "E20")
+    dcc_bench.device("GSME").power.on()
+    ok(dcc.send("8.1.1", "GSME", role="GS"))
+
+
 def test_e21_device_that_does_not_answer(dcc_bench):
     dcc = dcc_bench.dcc
     # Fault injection through the emulator: the ESME's firmware takes every command and never
