@@ -220,3 +220,19 @@ def test_help(command, capsys):
         assert '"--" separator' in out and "-- -k register" in out
         for option in ("--lab", "--dmc", "--status", "--pack", "--out", "--verbose"):
             assert option in out
+
+
+def test_a_broken_testing_issue_registry_stops_the_run_before_it_starts(lab_files, tmp_path,
+                                                                         capsys):
+    """Found when the lab config is loaded (file, line, field), not after every case ran."""
+    registry = lab_files.root / "issues.yaml"
+    registry.parent.mkdir(parents=True, exist_ok=True)
+    registry.write_text('issues:\n- id: "X-1"\n  title: t\n  severity: 5\n  status: open\n'
+                        '  cases: ["*"]\n  source: s\n')
+    lab = lab_files.lab(append=f"report:\n  testing_issues: {registry}\n")
+    code = main(["run", "--lab", str(lab), "--out", str(tmp_path / "out")])
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and err.startswith(f"dmct: error: {registry}:4: "), err
+    assert "severity" in err
+    assert not (tmp_path / "out").exists()

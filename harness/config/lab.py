@@ -560,6 +560,12 @@ def load_lab_config(path: str | Path, *, env: Mapping[str, str] | None = None) -
     errors += _catalogue_checks(lab, doc)
     if errors:
         raise _first(errors)
+    if registry is not None:
+        # Parsed now, not when the report is built: a broken registry must stop the run
+        # before it starts (its own file, line and field), not after every case has run.
+        from harness.report.issues import load_registry
+
+        load_registry(registry)
     return lab
 
 
