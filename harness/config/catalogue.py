@@ -279,6 +279,7 @@ def _dmc_checks(dmc: Dmc, doc: YamlDocument, catalogue: Catalogue) -> list[Confi
             errors.append(
                 doc.error(("target_firmware", role), f"this DMC has no {role} in devices")
             )
+    errors += _population_checks(dmc, doc)
     parent = dmc.substantively_equivalent_to
     if parent is not None:
         loc = ("substantively_equivalent_to",)
@@ -296,4 +297,43 @@ def _dmc_checks(dmc: Dmc, doc: YamlDocument, catalogue: Catalogue) -> list[Confi
                     break
                 chain.append(current)
                 current = catalogue.dmcs[current].substantively_equivalent_to
+    return errors
+
+
+def _population_checks(dmc: Dmc, doc: YamlDocument) -> list[ConfigError]:
+    """A population belongs to an EPCL entry, and its device counts fit its installations."""
+    errors: list[ConfigError] = []
+    most = len(dmc.roles)
+    for status in ("active", "dormant", "mixed"):
+        population = dmc.population_for(status)
+        if population is None:
+            continue
+        if dmc.epcl_id(status) is None:
+            errors.append(
+                doc.error(
+                    ("population", status),
+                    f"this DMC has no EPCL entry for {status} installations (epcl.{status}); "
+                    "a population belongs to an EPCL entry",
+                )
+            )
+        for row in ("at_target_firmware", "upgradable_to_target_firmware"):
+            counts = getattr(population, row)
+            loc = ("population", status, row, "devices")
+            if counts.devices < counts.installs:
+                errors.append(
+                    doc.error(
+                        loc,
+                        f"{counts.devices} devices in {counts.installs} installations: every "
+                        "installation has at least one device",
+                    )
+                )
+            elif counts.devices > counts.installs * most:
+                errors.append(
+                    doc.error(
+                        loc,
+                        f"{counts.devices} devices in {counts.installs} installations: an "
+                        f"installation of this DMC has at most {most} devices "
+                        f"({', '.join(dmc.roles)})",
+                    )
+                )
     return errors

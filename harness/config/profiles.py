@@ -37,14 +37,17 @@ __all__ = [
     "Dmc",
     "DmcDevices",
     "Emulation",
+    "EntryPopulation",
     "Epcl",
     "Expectations",
     "Firmware",
+    "InstallsAndDevices",
     "JoinEmulation",
     "JoinTimePeriodLimit",
     "KeyRotationEmulation",
     "MeterEmulation",
     "Optical",
+    "Population",
     "Zigbee",
 ]
 
@@ -258,6 +261,36 @@ class Epcl(ConfigModel):
     mixed: NonEmptyStr | None = None
 
 
+class InstallsAndDevices(ConfigModel):
+    """A number of SMETS1 installations and of the devices in them: one pair of EPCL table cells."""
+
+    installs: Annotated[int, Field(ge=0)]
+    devices: Annotated[int, Field(ge=0)]
+
+
+class EntryPopulation(ConfigModel):
+    """The installations an EPCL entry (DMC x status) would let the DCC migrate.
+
+    The EPCL report's two rows: those already at the DMC's target firmware, and those that could
+    be upgraded to it. Figures a source gives are cited in ``source``; invented ones say
+    ``placeholder: true``.
+    """
+
+    at_target_firmware: InstallsAndDevices
+    upgradable_to_target_firmware: InstallsAndDevices
+    source: NonEmptyStr
+    placeholder: bool = False
+    notes: str | None = None
+
+
+class Population(ConfigModel):
+    """Population per installation status; each status needs an EPCL entry in ``epcl``."""
+
+    active: EntryPopulation | None = None
+    dormant: EntryPopulation | None = None
+    mixed: EntryPopulation | None = None
+
+
 class Dmc(ConfigModel):
     """A Device Model Combination: one profile per role, EPCL entries, equivalence."""
 
@@ -265,6 +298,7 @@ class Dmc(ConfigModel):
     name: NonEmptyStr
     devices: DmcDevices
     epcl: Epcl = Epcl()
+    population: Population = Population()
     substantively_equivalent_to: CatalogueId | None = None
     target_firmware: dict[Literal["CHF", "ESME", "GSME", "PPMID", "IHD"], NonEmptyStr] = {}
     source: NonEmptyStr
@@ -282,6 +316,11 @@ class Dmc(ConfigModel):
 
     def epcl_id(self, status: InstallationStatus | str) -> str | None:
         return getattr(self.epcl, status, None) if status in type(self.epcl).model_fields else None
+
+    def population_for(self, status: InstallationStatus | str) -> EntryPopulation | None:
+        """The population of this DMC's EPCL entry for ``status`` (``None``: not given)."""
+        fields = type(self.population).model_fields
+        return getattr(self.population, status, None) if status in fields else None
 
     @property
     def roles(self) -> list[str]:
