@@ -5,7 +5,8 @@ JoinTimePeriod=300, InstallCode=...)`` builds the DUIS request (RequestID with a
 counter, the default User of the role, a signature if the SR is Critical), passes it through the
 S1SP model and returns the response. ``build`` and ``submit`` split that in two for tests that
 tamper with a request. Every request, response, envelope and alert is kept as evidence, with
-install codes masked.
+install codes masked, and, when allure-pytest runs, each SR is an Allure step with the same
+evidence attached (:mod:`harness.report.allure`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from harness.dcc.requests import RequestId, ServiceRequest, ServiceResponse
 from harness.dcc.s1sp import S1SP
 from harness.dcc.tunnel import Exchange, TunnelClient
 from harness.han.events import HanEvent, normalise_eui
+from harness.report.allure import allure_listening, service_request_step
 from harness.streams import TimedStream
 
 if TYPE_CHECKING:
@@ -215,12 +217,18 @@ class Dcc:
 
     def submit(self, request: ServiceRequest) -> ServiceResponse:
         """Pass a (possibly tampered) request through the S1SP; keep both as evidence."""
+        evidence_mark = self.evidence.mark()
         self._record("request", request.evidence(SECRET_PARAMS))
         alerts_mark = self.alerts.mark()
-        response = self._runtime.run(self.s1sp.process(request))
+        try:
+            response = self._runtime.run(self.s1sp.process(request))
+        except BaseException as exc:
+            self._allure_step(request, None, evidence_mark, error=exc)
+            raise
         self._record("response", response.evidence())
         for raised in self.alerts.since(alerts_mark):
             self._record("alert", raised.evidence())
+        self._allure_step(request, response, evidence_mark)
         return response
 
     def send(self, srv: str, target: str, *, role: str | None = None, user: str | None = None,
@@ -258,6 +266,7 @@ class Dcc:
             srv=srv, request_id=RequestId("DCC", eui, self._next_internal()), role="DCC",
             command_variant=0, target=eui, params=params,
         )
+        evidence_mark = self.evidence.mark()
         self._record("operation", request.evidence(SECRET_PARAMS))
         alerts_mark = self.alerts.mark()
 
@@ -265,10 +274,15 @@ class Dcc:
             result = await adapter.execute(self.context, request, record)
             return self.s1sp.finish(request, result)
 
-        response = self._runtime.run(_run())
+        try:
+            response = self._runtime.run(_run())
+        except BaseException as exc:
+            self._allure_step(request, None, evidence_mark, error=exc)
+            raise
         self._record("response", response.evidence())
         for raised in self.alerts.since(alerts_mark):
             self._record("alert", raised.evidence())
+        self._allure_step(request, response, evidence_mark)
         return response
 
     def _next_internal(self) -> int:
@@ -313,3 +327,46 @@ class Dcc:
     def _record(self, kind: str, data: dict[str, Any]) -> None:
         clock = self._runtime.clock
         self.evidence.append(EvidenceItem(self.evidence.next_seq(), clock.now(), kind, data))
+
+    def _allure_step(self, request: ServiceRequest, response: ServiceResponse | None,
+                     evidence_mark: int, *, error: BaseException | None = None) -> None:
+        """The SR as one Allure step (a no-op without allure-pytest), its attachments the very
+        evidence items ``dcc.json`` keeps (install codes masked there already)."""
+        if not allure_listening():
+            return
+        items = self.evidence.since(evidence_mark)
+        # One attachment per SR (a file each in allure-results: thousands in a full run).
+        exchange: dict[str, Any] = {}
+        for item in items:
+            if item.kind in ("request", "operation", "response") and item.kind not in exchange:
+                exchange[item.kind] = item.as_dict()
+        others = [i.as_dict() for i in items if i.kind not in ("request", "operation",
+                                                                "response")]
+        if others:
+            exchange["envelopes and alerts"] = others
+        srv = request.srv
+        name = f" {self.catalogue[srv].name}" if srv in self.catalogue else ""
+        if response is not None:
+            outcome = response.code or ("HTTP 400 schema failure" if response.http_status == 400
+                                        else "no response code")
+        else:
+            outcome = f"raised {type(error).__name__}"
+        target = self._role_of(request.target)
+        if request.role == "DCC":
+            title = f"DCC operation: SR {srv}{name} on {target} → {outcome}"
+        else:
+            sender = self.keystore.user_by_eui(request.request_id.originator)
+            who = sender.name if sender is not None else request.request_id.originator
+            title = f"SR {srv}{name} to {target} as {who} ({request.role}) → {outcome}"
+        times = [i.time for i in items]
+        parameters = {"RequestID": str(request.request_id)}
+        if times:
+            parameters["bench time"] = f"{times[0].isoformat()} .. {times[-1].isoformat()}"
+        service_request_step(title, parameters=parameters,
+                             attachments={"request and response": exchange}, error=error)
+
+    def _role_of(self, eui: str) -> str:
+        """A target as a step names it: its role on the bench, else its EUI-64."""
+        if eui == self._bench.chf.eui:
+            return "CHF"
+        return next((role for role, d in self._bench.devices.items() if d.eui == eui), eui)

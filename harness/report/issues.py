@@ -23,7 +23,9 @@ PROVISIONAL_SEVERITY = 2
 STATUSES = ("open", "fixed", "accepted")
 INSTALLATION_STATUSES = ("dormant", "active", "mixed")
 _KEYS = {"id", "title", "severity", "status", "counted", "dmcs", "statuses", "cases", "reason",
-         "source", "notes"}
+         "source", "notes", "url"}
+#: What an issue's optional ``url`` (its entry in the programme's issue tracker) starts with.
+URL_SCHEMES = ("https://", "http://")
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,8 @@ class KnownIssue:
     cases: tuple[str, ...]
     reason: str | None
     source: str
+    #: The issue's page in the programme's tracker (Allure links to it), or None.
+    url: str | None = None
 
     def explains(self, record: TestRecord, dmc: str, status: str) -> bool:
         if self.status != "open":
@@ -64,19 +68,24 @@ class TestingIssue:
     status: str
     cases: list[str] = field(default_factory=list)
     source: str = ""
+    url: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "title": self.title, "severity": self.severity,
                 "known": self.known, "counted": self.counted, "status": self.status,
-                "cases": self.cases, "source": self.source}
+                "cases": self.cases, "source": self.source, "url": self.url}
 
 
 def case_id(record: TestRecord) -> str:
     """``<pack>/<file>::<test>``: the node id from the packs directory down."""
-    node = record.id
-    if "testpacks/" in node:
-        node = node.split("testpacks/", 1)[1]
-    return node
+    return case_id_of(record.id)
+
+
+def case_id_of(nodeid: str) -> str:
+    """A pytest node id as a case id (what reports, the registry and Allure call the case)."""
+    if "testpacks/" in nodeid:
+        return nodeid.split("testpacks/", 1)[1]
+    return nodeid
 
 
 def default_registry_path() -> Path:
@@ -140,6 +149,10 @@ def _issue(doc: YamlDocument, loc: tuple[Any, ...], entry: Any) -> KnownIssue:
             re.compile(reason)
         except re.error as exc:
             raise doc.error((*loc, "reason"), f"not a regular expression: {exc}") from None
+    url = entry.get("url")
+    if url is not None and (not isinstance(url, str) or not url.startswith(URL_SCHEMES)
+                            or any(c.isspace() for c in url)):
+        raise doc.error((*loc, "url"), "url is a web address (https://...) with no spaces")
     dmcs = entry.get("dmcs", ["*"])
     if dmcs == "*":
         dmcs = ["*"]
@@ -154,7 +167,7 @@ def _issue(doc: YamlDocument, loc: tuple[Any, ...], entry: Any) -> KnownIssue:
         counted=counted,
         dmcs=tuple(_strings(doc, (*loc, "dmcs"), dmcs, 'DMC ids (or "*")', empty=False)),
         statuses=tuple(statuses), cases=tuple(cases), reason=reason,
-        source=str(entry.get("source", "")),
+        source=str(entry.get("source", "")), url=url,
     )
 
 
@@ -184,7 +197,8 @@ def attribute(
         if known is not None:
             issue = issues.setdefault(known.id, TestingIssue(
                 id=known.id, title=known.title, severity=known.severity, known=True,
-                counted=known.counted, status=known.status, source=known.source))
+                counted=known.counted, status=known.status, source=known.source,
+                url=known.url))
         else:
             new += 1
             issue_id = f"NEW-{new:03d}"

@@ -154,7 +154,17 @@ def test_a_known_issue_collects_its_cases_and_keeps_its_attributes():
     [issue] = issues
     assert issue.as_dict() == {
         "id": "K-1", "title": "title of K-1", "severity": 4, "known": True, "counted": False,
-        "status": "open", "cases": cases, "source": "source of K-1"}
+        "status": "open", "cases": cases, "source": "source of K-1", "url": None}
+
+
+def test_a_known_issue_passes_its_url_on_and_a_new_one_has_none():
+    registry = (KnownIssue(id="K-2", title="t", severity=3, status="open", counted=True,
+                           dmcs=("*",), statuses=(), cases=("*::test_a",), reason=None,
+                           source="", url="https://issues.example.org/K-2"),)
+    records = [rec("dormant/test_dormant.py::test_a"), rec("dormant/test_dormant.py::test_b")]
+    _, issues = attribute(records, DMC, "dormant", registry)
+    assert {i.id: i.as_dict()["url"] for i in issues} == {
+        "K-2": "https://issues.example.org/K-2", "NEW-001": None}
 
 
 def test_only_failed_cases_are_attributed():
@@ -202,6 +212,7 @@ def test_a_valid_registry_loads_with_its_defaults(tmp_path):
   reason: "(?i)e4"
   source: a seed
   notes: why it does not count
+  url: https://issues.example.org/4711
 """)
     first, second = load_registry(path)
     assert first == KnownIssue(id="K-1", title="something", severity=2, status="open",
@@ -209,7 +220,8 @@ def test_a_valid_registry_loads_with_its_defaults(tmp_path):
                                reason=None, source="")
     assert second == KnownIssue(id="4711", title="another", severity=4, status="accepted",
                                 counted=False, dmcs=("A-DMC", "B-DMC"), statuses=("mixed",),
-                                cases=("srv/*",), reason="(?i)e4", source="a seed")
+                                cases=("srv/*",), reason="(?i)e4", source="a seed",
+                                url="https://issues.example.org/4711")
     assert load_registry(registry_file(tmp_path, "issues: []\n")) == ()
 
 
@@ -242,6 +254,10 @@ BROKEN = {
     "duplicate id": (VALID_ENTRY + VALID_ENTRY, '- id: "K-1"', "issues[1].id", "duplicate id"),
     "an entry not a mapping": ("- just a string\n", "just a string", "issues[0]",
                                "mapping"),
+    "url not a web address": (VALID_ENTRY + "  url: issues/4711\n", "url", "issues[0].url",
+                              "web address"),
+    "url with a space": (VALID_ENTRY + '  url: "https://x.org/a b"\n', "url", "issues[0].url",
+                         "no spaces"),
 }
 
 

@@ -1,0 +1,210 @@
+"""Allure results that tell the same story as the DMCT Testing Report.
+
+allure-pytest writes one ``*-result.json`` per case when pytest runs with ``--alluredir`` (as
+``dmct run`` does). This module adds what a DMCT reviewer looks for there, in three places:
+
+- **at collection** (:func:`case_labels`): labels as ``allure_label`` markers, which
+  allure-pytest copies onto the case's result and which its ``--allure-epics``/``--allure-stories``
+  options can select by: ``epic`` = DMC id, ``feature`` = pack, one ``story`` per SRV,
+  ``parentSuite`` = ``<DMC> / <installation status>``, ``suite`` = pack, ``subSuite`` = test file,
+  a ``tag`` for the installation status, and ``dmctCase`` = the case id the report uses (how a
+  result is matched to its case later). allure-pytest's own ``tag`` per bare marker
+  (``security``, ``destructive``) stays;
+- **during the case**: a step per Service Request (:func:`service_request_step`, called by the
+  DCC client) with the request, response and exchange attached as JSON, masked as ``dcc.json``
+  is; after the case, its evidence files as attachments (:func:`attach_evidence`);
+- **at the end of the session** (:func:`annotate_results`): the Testing Issue of a case is only
+  known once the report attributes every failure, so the result files are rewritten then with
+  ``severity`` (from the case's issue; a case with none is ``normal``) and a link of type
+  ``issue`` named by the issue id. Rewriting is idempotent, so a resumed run annotates every
+  result in the directory again from the report over all records.
+
+Everything here is a no-op unless the allure-pytest plugin is active: the harness runs without
+``--alluredir`` as before.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from uuid import uuid4
+
+if TYPE_CHECKING:
+    import pytest
+
+#: Allure severity of a case by the severity (1..4) of its Testing Issue.
+SEVERITY_BY_ISSUE = {1: "blocker", 2: "critical", 3: "normal", 4: "minor"}
+#: Allure severity of a case without a Testing Issue (passed, blocked, not applicable): Allure's
+#: own default, so such cases sort neither above nor below an issue of severity 3.
+NO_ISSUE_SEVERITY = "normal"
+#: Label carrying the report's case id (``<pack>/<file>::<test>[<params>]``) on each result.
+CASE_LABEL = "dmctCase"
+#: MIME type Wireshark and Allure know a pcap capture by.
+PCAP_MIME = "application/vnd.tcpdump.pcap"
+#: Evidence kinds of a record (``evidence`` keys) as (attachment name, MIME type, extension).
+EVIDENCE_ATTACHMENTS = {
+    "frames": ("ZigBee frames (frames.json)", "application/json", "json"),
+    "pcap": ("ZigBee capture (frames.pcap)", PCAP_MIME, "pcap"),
+    "events": ("HAN events (events.json)", "application/json", "json"),
+    "dcc": ("Service Requests, responses, envelopes and alerts (dcc.json)",
+            "application/json", "json"),
+}
+TEXT_MIME = "text/plain"
+
+
+def report_anchor(issue_id: str) -> str:
+    """Where the HTML report lists an issue (relative: the report sits beside the results).
+
+    The fragment is the element id ``dmct-report.html`` gives the issue's row: ``issue-`` and
+    the id with anything but letters, digits, ``_`` and ``-`` as ``_`` (ids are free text).
+    """
+    return "dmct-report.html#issue-" + re.sub(r"[^A-Za-z0-9_-]", "_", issue_id)
+
+
+def allure_active(config: pytest.Config) -> bool:
+    """Whether allure-pytest writes results in this run (``--alluredir`` given)."""
+    return bool(getattr(config.option, "allure_report_dir", None))
+
+
+def allure_listening() -> bool:
+    """Whether an Allure listener takes steps and attachments now (cheap to ask)."""
+    from allure_commons import plugin_manager
+
+    return bool(plugin_manager.hook.start_step.get_hookimpls())
+
+
+# -- labels at collection -----------------------------------------------------------------------
+
+def case_labels(*, dmc: str, status: str, pack: str | None, srvs: list[str], case: str,
+                module: str) -> list[tuple[str, str]]:
+    """The ``(label, value)`` pairs of one case (see the module docstring)."""
+    labels = [("epic", dmc), ("parentSuite", f"{dmc} / {status}"), ("subSuite", module),
+              ("tag", status), (CASE_LABEL, case)]
+    if pack:
+        labels += [("feature", pack), ("suite", pack)]
+    labels += [("story", srv) for srv in dict.fromkeys(srvs)]
+    return labels
+
+
+def label_item(item: pytest.Item, labels: list[tuple[str, str]]) -> None:
+    """Put ``labels`` on ``item`` as allure-pytest's ``allure_label`` markers, ahead of any the
+    test declares itself, so that the unique ones (suites) are ours."""
+    import pytest
+    from allure_pytest.utils import ALLURE_LABEL_MARK
+
+    mark = getattr(pytest.mark, ALLURE_LABEL_MARK)
+    for name, value in reversed(labels):
+        item.add_marker(mark(value, label_type=name), append=False)
+
+
+# -- steps and attachments during a case --------------------------------------------------------
+
+def service_request_step(title: str, *, parameters: Mapping[str, str],
+                         attachments: Mapping[str, Any],
+                         error: BaseException | None = None) -> None:
+    """One Allure step for a Service Request that has been answered (or raised ``error``),
+    with each of ``attachments`` as a JSON attachment. Emitted once the outcome is known, so
+    that the title can carry the response code."""
+    if not allure_listening():
+        return
+    from allure_commons import plugin_manager
+    from allure_commons.types import AttachmentType
+
+    hook = plugin_manager.hook
+    uuid = str(uuid4())
+    hook.start_step(uuid=uuid, title=title, params=dict(parameters))
+    for name, data in attachments.items():
+        hook.attach_data(body=json.dumps(data, indent=1, default=str), name=name,
+                         attachment_type=AttachmentType.JSON, extension=None)
+    hook.stop_step(uuid=uuid, title=title, exc_type=type(error) if error else None,
+                   exc_val=error, exc_tb=error.__traceback__ if error else None)
+
+
+def attach_evidence(out: Path, evidence: Mapping[str, Any]) -> int:
+    """Attach a finished case's evidence files (paths in ``evidence`` are relative to ``out``,
+    as its record has them) to the case's result; returns how many were attached."""
+    if not allure_listening():
+        return 0
+    import allure
+
+    attached = 0
+    for kind, (name, mime, extension) in EVIDENCE_ATTACHMENTS.items():
+        path = evidence.get(kind)
+        if isinstance(path, str) and (out / path).is_file():
+            allure.attach.file(str(out / path), name=name, attachment_type=mime,
+                               extension=extension)
+            attached += 1
+    for path in evidence.get("transcripts", []) or []:
+        source = out / path
+        if source.is_file():
+            allure.attach.file(str(source), name=f"serial transcript ({source.name})",
+                               attachment_type=TEXT_MIME, extension="txt")
+            attached += 1
+    return attached
+
+
+# -- severity and issue links once the report is built -------------------------------------------
+
+def _issue_link(issue: Mapping[str, Any]) -> dict[str, str]:
+    issue_id = str(issue["id"])
+    return {"name": issue_id, "url": issue.get("url") or report_anchor(issue_id),
+            "type": "issue"}
+
+
+def annotate_results(results: Path, report: Mapping[str, Any]) -> int:
+    """Give every result in ``results`` that belongs to a case of ``report`` the severity and
+    the issue link of that case's Testing Issue; returns how many results were rewritten.
+
+    Idempotent: the severity label is replaced, and an issue link this function wrote before
+    (one whose URL is an issue's own or its report anchor) is dropped before the current one is
+    added, so annotating again after a resumed run or a new attribution leaves no stale link.
+    """
+    if not results.is_dir():
+        return 0
+    issues = {str(i["id"]): i for i in report.get("testing_issues", [])}
+    by_case = {c["id"]: c.get("testing_issue") for c in report.get("cases", [])}
+    changed = 0
+    for path in sorted(results.glob("*-result.json")):
+        try:
+            result = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue  # not ours to judge: a result allure-pytest could not finish
+        labels = result.get("labels", [])
+        case = next((lb.get("value") for lb in labels if lb.get("name") == CASE_LABEL), None)
+        if case not in by_case:
+            continue
+        issue = issues.get(by_case[case] or "")
+        severity = (SEVERITY_BY_ISSUE.get(int(issue["severity"]), NO_ISSUE_SEVERITY)
+                    if issue else NO_ISSUE_SEVERITY)
+        new_labels = [lb for lb in labels if lb.get("name") != "severity"]
+        new_labels.append({"name": "severity", "value": severity})
+        links = [lk for lk in result.get("links", []) if not _ours(lk, issues)]
+        if issue:
+            links.append(_issue_link(issue))
+        if new_labels == labels and links == result.get("links", []):
+            continue
+        result["labels"] = new_labels
+        result["links"] = links
+        _write_json(path, result)
+        changed += 1
+    return changed
+
+
+def _ours(link: Mapping[str, Any], issues: Mapping[str, Mapping[str, Any]]) -> bool:
+    """Whether ``link`` is an issue link :func:`annotate_results` wrote."""
+    if link.get("type") != "issue":
+        return False
+    name = str(link.get("name", ""))
+    url = link.get("url")
+    return url == report_anchor(name) or (name in issues and url == issues[name].get("url"))
+
+
+def _write_json(path: Path, data: Any) -> None:
+    """Replace ``path`` atomically: Allure never reads half a result."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data), encoding="utf-8")
+    os.replace(tmp, path)
