@@ -514,6 +514,15 @@ class Bench:
                 results[role] = exc
         return results
 
+    # -- cases ------------------------------------------------------------------------------
+    def begin_case(self, case_id: str) -> None:
+        """A case (or a module's fixture) begins: on an emulated bench, derive the emulator's
+        randomness from the lab seed, each device and ``case_id``, so what the case meets does
+        not depend on the cases that ran before it. Nothing to do on a real bench."""
+        emulator = self._emulator
+        if emulator is not None and self.runtime is not None:
+            self.runtime.call(lambda: emulator.reseed(case_id))
+
     # -- evidence ---------------------------------------------------------------------------
     def begin_test(self, evidence_dir: Path | None) -> None:
         """Start collecting evidence for one test (frames, events, serial transcripts)."""
@@ -554,15 +563,13 @@ class Bench:
 
             wrap = None
             if self._emulator is not None:
-                from harness.emulator.s1sp_adapter import emulated_adapter
-
-                seed = self.lab.seed
+                emulator = self._emulator
                 profiles = {d.eui: d.profile for d in self.devices.values()}
                 if self.chf_profile is not None:
                     profiles[self.chf.eui] = self.chf_profile
 
                 def wrap(adapter: DeviceAdapter, eui: str) -> DeviceAdapter:
-                    return emulated_adapter(adapter, profiles[eui].emulation, seed, eui)
+                    return emulator.s1sp_adapter(adapter, profiles[eui].emulation, eui)
 
             self._dcc = Dcc(self, keystore=self.keystore, wrap_adapter=wrap)
             self._dcc.start()

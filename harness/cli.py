@@ -136,13 +136,16 @@ def _short(nodeid: str) -> str:
 
 
 def _pytest_command(args: argparse.Namespace, lab: Any, packs: Sequence[str], dmc_id: str,
-                    status: str, out: Path) -> list[str]:
+                    status: str, out: Path, *, resume: bool = False) -> list[str]:
+    """``resume``: run only the cases with no record in ``out``, adding to its records and
+    Allure results (the plugin's ``--dmct-resume``)."""
     return [
         sys.executable, "-m", "pytest", *[str(packs_dir() / p) for p in packs],
         "-p", "harness.pytest_plugin",
         "--lab", str(lab.path), "--dmc", dmc_id, "--status", status,
         "--dmct-out", str(out), "--dmct-progress",
-        "--alluredir", str(out / "allure-results"), "--clean-alluredir",
+        "--alluredir", str(out / "allure-results"),
+        *(["--dmct-resume"] if resume else ["--clean-alluredir"]),
         # The packs run with the harness's settings, not those of whatever pytest config file
         # is near them (a source checkout's pyproject.toml is for the harness's own tests).
         "-c", os.devnull, "--rootdir", str(packs_dir().parent),
@@ -152,15 +155,20 @@ def _pytest_command(args: argparse.Namespace, lab: Any, packs: Sequence[str], dm
 
 
 def _run_one(args: argparse.Namespace, lab: Any, packs: Sequence[str], dmc_id: str,
-             status: str, out: Path) -> tuple[int, list[str]]:
-    """Run the packs for one DMC and status; print the table live. (returncode, output tail)."""
+             status: str, out: Path, *, kept: Sequence[str] = ()) -> tuple[int, list[str]]:
+    """Run the packs for one DMC and status; print the table live. (returncode, output tail).
+
+    ``kept``: a resumed run's cases that already have a record; only the others run (and are
+    printed).
+    """
     from harness.pytest_plugin import PLAN_PREFIX, PROGRESS_PREFIX
     from harness.report.records import TestRecord
 
     table = Table(dmc_id, status)
+    table.printed.update(kept)
     tail: collections.deque[str] = collections.deque(maxlen=40)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    command = _pytest_command(args, lab, packs, dmc_id, status, out)
+    command = _pytest_command(args, lab, packs, dmc_id, status, out, resume=bool(kept))
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True, encoding="utf-8", errors="replace", env=env) as proc:
         assert proc.stdout is not None
@@ -222,9 +230,26 @@ def _pytest_error(tail: Sequence[str]) -> str:
     return lines[-1] if lines else "no output"
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from harness.report.records import RECORDS_FILE
+#: ``dmct run`` options that choose what runs: a resumed run takes them from its ``run.json``.
+SELECTION_OPTIONS = ("lab", "dmc", "status", "pack", "out")
 
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("smets1-dmct")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from harness.report.manifest import RunManifest, write_manifest
+
+    if args.resume is not None:
+        return _cmd_resume(args)
     lab = _load_lab(args.lab)
     lab = lab.select(args.dmc or None, args.status or None)
     packs = list(dict.fromkeys(args.pack)) or available_packs()
@@ -236,6 +261,71 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"dmct run: bench {lab.bench} ({lab.path}); DMC {', '.join(lab.dmc_ids)}; status "
           f"{', '.join(lab.installation_statuses)}; packs {', '.join(packs)}; results in "
           f"{out_root}", flush=True)
+    out_root.mkdir(parents=True, exist_ok=True)
+    write_manifest(out_root, RunManifest(
+        lab=str(Path(lab.path).absolute()), dmcs=list(lab.dmc_ids),
+        statuses=list(lab.installation_statuses), packs=packs,
+        pytest_args=list(args.pytest_args), started_at=datetime.now(UTC).isoformat(),
+        version=_version()))
+    return _run_all(args, lab, packs, out_root, resume=False)
+
+
+def _cmd_resume(args: argparse.Namespace) -> int:
+    """``dmct run --resume DIR``: the run of ``DIR/run.json`` again, running only what is
+    missing from each DMC and status."""
+    from harness.report.manifest import MANIFEST_FILE, ManifestError, read_manifest
+
+    given = [f"--{name}" for name in SELECTION_OPTIONS if getattr(args, name)]
+    if args.pytest_args:
+        given.append("pytest arguments after '--'")
+    if given:
+        raise UsageError(f"--resume runs the selection recorded in {MANIFEST_FILE}: "
+                         f"{', '.join(given)} cannot be given with it")
+    out_root = Path(args.resume)
+    try:
+        manifest = read_manifest(out_root)
+    except ManifestError as exc:
+        raise UsageError(f"cannot resume: {exc}") from None
+    if manifest is None:
+        raise UsageError(f"cannot resume {out_root}: no {MANIFEST_FILE} there (not the results "
+                         "directory of a dmct run)")
+    lab = _load_lab(manifest.lab).select(manifest.dmcs, manifest.statuses)
+    unknown = [p for p in manifest.packs if p not in available_packs()]
+    if unknown:
+        raise UsageError(f"cannot resume: {out_root / MANIFEST_FILE}: unknown pack "
+                         f"{unknown[0]!r}")
+    args.pytest_args = list(manifest.pytest_args)
+    print(f"dmct run --resume: bench {lab.bench} ({lab.path}); DMC {', '.join(lab.dmc_ids)}; "
+          f"status {', '.join(lab.installation_statuses)}; packs {', '.join(manifest.packs)}; "
+          f"results in {out_root} (started {manifest.started_at})", flush=True)
+    return _run_all(args, lab, manifest.packs, out_root, resume=True)
+
+
+def _resume_plan(out: Path) -> tuple[str, list[str]]:
+    """What a resumed run does with one DMC/status directory: ``("kept", ids)`` for a complete
+    one, ``("resume", ids of finished cases)`` for one that started, ``("run", [])`` else."""
+    from harness.report.manifest import ManifestError, is_complete, run_state
+    from harness.report.records import keep_finished
+
+    if is_complete(out):
+        return "kept", [r.id for r in _read_records(out)]
+    try:
+        started = run_state(out) is not None
+    except ManifestError:
+        started = True  # a torn state file: the run got as far as writing it
+    kept = keep_finished(out)
+    if started or kept:
+        return "resume", [r.id for r in kept]
+    return "run", []
+
+
+def _run_all(args: argparse.Namespace, lab: Any, packs: Sequence[str], out_root: Path, *,
+             resume: bool) -> int:
+    """Run (or resume) every DMC and status of ``lab``; print the totals; the exit code."""
+    from harness.report.manifest import STATE_FILE, run_state
+    from harness.report.records import RECORDS_FILE
+
+    _report_formats(args.format)  # a bad --format stops the run before it starts
     results: list[RunResult] = []
     for dmc_id in lab.dmc_ids:
         for status in lab.installation_statuses:
@@ -245,18 +335,46 @@ def cmd_run(args: argparse.Namespace) -> int:
                 continue
             out = out_root / dmc_id / status
             out.mkdir(parents=True, exist_ok=True)
-            (out / RECORDS_FILE).unlink(missing_ok=True)  # even if pytest never starts
-            print(f"\n== {dmc_id} / {status}", flush=True)
-            returncode, tail = _run_one(args, lab, packs, dmc_id, status, out.absolute())
+            action, kept = _resume_plan(out) if resume else ("run", [])
+            if action == "kept":
+                print(f"\n== {dmc_id} / {status}: kept: complete, {len(kept)} cases (nothing "
+                      "to run)", flush=True)
+                result = RunResult(dmc_id, status, out, _read_records(out), _read_report(out))
+                _render_run_formats(args, result)  # formats asked for now, if not there yet
+                results.append(result)
+                print(_totals_line(result), flush=True)
+                continue
+            if action == "resume":
+                state = run_state(out) if (out / STATE_FILE).exists() else None
+                planned = f" of {len(state.planned)}" if state and state.planned else ""
+                print(f"\n== {dmc_id} / {status}: resumed: {len(kept)}{planned} cases kept, "
+                      "running the rest", flush=True)
+            else:
+                (out / RECORDS_FILE).unlink(missing_ok=True)  # even if pytest never starts
+                (out / STATE_FILE).unlink(missing_ok=True)
+                print(f"\n== {dmc_id} / {status}", flush=True)
+            returncode, tail = _run_one(args, lab, packs, dmc_id, status, out.absolute(),
+                                        kept=kept)
             result = RunResult(dmc_id, status, out, _read_records(out), _read_report(out))
             if returncode in (3, 4) or (returncode == 2 and not result.records):
                 return _fail(f"pytest could not run the packs for {dmc_id}/{status} "
                              f"(pytest exit {returncode}): {_pytest_error(tail)}")
             if not result.records:
                 print("(no test ran)")
+            _render_run_formats(args, result)
             results.append(result)
             print(_totals_line(result), flush=True)
+    _write_epcl_summary(out_root, lab.catalogue)
     return _print_totals(results)
+
+
+def _write_epcl_summary(out_root: Path, catalogue: Any) -> None:
+    """``epcl-summary.{json,md,html}`` over every DMC report under ``out_root``."""
+    from harness.report.epcl import write_epcl_summary
+
+    written = write_epcl_summary(out_root, catalogue)
+    if written:
+        print(f"EPCL summary: {', '.join(str(p) for p in written)}", flush=True)
 
 
 def _totals_line(result: RunResult) -> str:
@@ -294,6 +412,127 @@ def _print_totals(results: Sequence[RunResult]) -> int:
         return EXIT_FAILED
     print(f"OK: every DMC meets its exit criteria ({len(results)} run(s))")
     return EXIT_OK
+
+
+# -- report formats and dmct report ----------------------------------------------------------
+
+def _report_formats(values: Sequence[str]) -> tuple[str, ...]:
+    """The formats of ``--format`` (default json, html, md), checked before anything runs: an
+    unknown name, or ``pdf`` with no Chromium to print it, is a usage error."""
+    from harness.report.render import FormatError, parse_formats
+
+    try:
+        formats = parse_formats(values)
+    except FormatError as exc:
+        raise UsageError(f"{exc} (given with --format)") from None
+    if "pdf" in formats:
+        from harness.report.browser import BrowserUnavailable, find_chromium
+
+        try:
+            find_chromium()
+        except BrowserUnavailable as exc:
+            raise UsageError(f"--format pdf: {exc}") from None
+    return formats
+
+
+def _write_formats(directory: Path, report: dict[str, Any], formats: Sequence[str], *,
+                   write_json: bool = True) -> list[Path]:
+    """Every format of one report; a browser that fails to print is one line, exit 2 (the
+    formats before the PDF are written by then)."""
+    from harness.report.browser import BrowserError
+    from harness.report.render import write_formats
+
+    try:
+        return write_formats(directory, report, formats, write_json=write_json)
+    except BrowserError as exc:
+        raise UsageError(f"{directory}: PDF not printed: {exc}") from None
+
+
+def _render_run_formats(args: argparse.Namespace, result: RunResult) -> None:
+    """After the pytest run of one DMC/status: ``dmct-report.{html,md,...}`` beside the JSON
+    the pytest plugin wrote (nothing when pytest wrote no report)."""
+    if result.report is not None:
+        _write_formats(result.out, result.report, _report_formats(args.format),
+                       write_json=False)
+
+
+def _report_lab(args: argparse.Namespace, root: Path) -> Any:
+    """The lab config to rebuild reports with: ``--lab``, else the run's (``run.json``), else
+    the default one."""
+    from harness.report.rebuild import ReportDirError, out_root_lab
+
+    if args.lab:
+        return _load_lab(args.lab)
+    try:
+        recorded = out_root_lab(root)
+    except ReportDirError as exc:
+        raise UsageError(str(exc)) from None
+    if recorded is None:
+        return _load_lab(None)
+    if not Path(recorded).is_file():
+        raise UsageError(f"{recorded}: the run's lab config (recorded in run.json) is not found; "
+                         "give the lab config with --lab FILE")
+    return _load_lab(recorded)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """``dmct report DIR``: rebuild, finalise and render the reports of a run's directory."""
+    from datetime import datetime
+
+    from harness.report.allure import annotate_results
+    from harness.report.build import run_report
+    from harness.report.finalise import FinaliseRefused, now
+    from harness.report.rebuild import Plan, ReportDirError, find_run_dirs, plan
+
+    if (args.force or args.reason is not None) and not args.final:
+        raise UsageError("--force and --reason go with --final")
+    if args.reason is not None and not args.force:
+        raise UsageError("--reason goes with --force (finalising before the referral deadline)")
+    if args.force and not (args.reason or "").strip():
+        raise UsageError("--force needs --reason TEXT: finalising before the referral deadline "
+                         "is recorded in the report with its reason")
+    formats = _report_formats(args.format)
+    try:
+        at = now()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    root = Path(args.dir)
+    labs: list[Any] = []  # loaded once, only when a report is rebuilt from records
+
+    def build(directory: Path, dmc: str, status: str, complete: bool,
+              produced_at: datetime) -> dict[str, Any]:
+        if not labs:
+            labs.append(_report_lab(args, root))
+        lab = labs[0]
+        if dmc not in lab.catalogue.dmcs:
+            raise ReportDirError(f"{directory}: DMC {dmc!r} is not in the catalogue of "
+                                 f"{lab.path}; give the run's lab config with --lab FILE")
+        return run_report(directory, lab.select([dmc], [status]), complete=complete,
+                          produced_at=produced_at)
+
+    try:
+        plans: list[Plan] = [
+            plan(directory, dmc, status, build=build, at=at, final=args.final,
+                 force=args.force, reason=args.reason)
+            for dmc, status, directory in find_run_dirs(root)
+        ]
+    except (ReportDirError, FinaliseRefused) as exc:
+        raise UsageError(str(exc)) from None
+    for item in plans:
+        written = _write_formats(item.directory, item.report, formats,
+                                 write_json=item.changed)
+        report = item.report
+        if item.changed:  # severities and issue links follow the rebuilt attribution
+            annotate_results(item.directory / "allure-results", report)
+        print(f"{item.dmc}/{item.status}: {str(report['verdict']).replace('_', ' ')}; "
+              f"{report.get('state')}{'' if report.get('complete', True) else ', INCOMPLETE'}"
+              f"; referral deadline {report.get('referral_deadline')}; {item.action}; wrote "
+              f"{', '.join(p.name for p in written)} in {item.directory}")
+    single = [p.directory for p in plans] == [root]  # DIR is one <dmc>/<status> directory
+    _write_epcl_summary(root.parent.parent if single else root,
+                        (labs[0] if labs else _report_lab(args, root)).catalogue)
+    ok = all(p.report.get("verdict") == "meets_exit_criteria" for p in plans)
+    return EXIT_OK if ok else EXIT_FAILED
 
 
 # -- dmct lab check --------------------------------------------------------------------------
@@ -412,10 +651,24 @@ examples:
   dmct run --lab bench-1.yaml --dmc ITRON-DMC-001 --status dormant --out results
   dmct lab check --lab bench-1.yaml           before the first run on a real bench
   dmct profiles validate --path lab-profiles  after adding a model or a DMC
+  dmct report results --final                 finalise the drafts once their deadline passed
 
 Exit status: 0 success; 1 a test failed or was blocked, a device is not reachable or a profile
 is invalid; 2 usage or configuration error (one line on stderr: dmct: error: ...); 130
 interrupted. Run 'dmct COMMAND --help' for a command's options.
+"""
+
+FORMAT_HELP = ("report format, repeatable or comma-separated: json, html, md, pdf (default: "
+               "json,html,md; json is always written, pdf is printed by headless Chromium)")
+
+REPORT_EPILOG = """\
+Working days are days in England; "today" is DMCT_NOW when set (an ISO date, for testing).
+Re-rendering keeps the draft's production date and referral deadline. --final refuses before
+the referral deadline unless --force --reason TEXT (recorded as final_reason), and always
+refuses an INCOMPLETE report (resume the run first).
+
+Exit status: 0 every report meets its exit criteria; 1 one does not; 2 usage error, a missing
+or broken directory, or a refused --final (nothing is written then).
 """
 
 RUN_EPILOG = """\
@@ -423,8 +676,11 @@ Runs the packs once per DMC and installation status of the lab config (or of --d
 each in its own pytest process, and prints one line per test as it finishes: DMC/status, test,
 SRVs, outcome (PASSED, FAILED, BLOCKED, NOT_APPLICABLE) and reason; then the totals.
 
-Writes OUT/<dmc>/<status>/records.jsonl (one JSON record per test, written as it finishes),
-evidence/ (ZigBee frames, HAN events, serial transcripts per test) and allure-results/.
+Writes OUT/run.json (what was asked for), OUT/<dmc>/<status>/records.jsonl (one JSON record
+per test, written as it finishes), run-state.json, evidence/ (ZigBee frames, HAN events,
+serial transcripts per test) and allure-results/. A run killed part-way keeps every test it
+finished; "dmct run --resume OUT" runs only the missing ones. After each DMC and status, the
+DMCT Testing Report: dmct-report.json, .html and .md (--format; "dmct report OUT" re-renders).
 
 Extra pytest arguments go after a "--" separator, e.g.:
   dmct run --pack smoke -- -k register        only the tests matching "register"
@@ -452,7 +708,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the DMCT test packs against the bench of a lab config.",
         epilog=RUN_EPILOG, formatter_class=_FORMATTER,
         usage="dmct run [--lab FILE] [--dmc ID]... [--status STATUS]... [--pack NAME]... "
-              "[--out DIR] [--verbose] [-- PYTEST_ARGS...]",
+              "[--out DIR] [--format FMT]... [--verbose] [-- PYTEST_ARGS...]\n"
+              "       dmct run --resume DIR [--format FMT]... [--verbose]",
     )
     run.add_argument("--lab", metavar="FILE",
                      help="lab config (default: $DMCT_LAB, else the emulated bench)")
@@ -466,9 +723,40 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"test pack, repeatable (default: all: {', '.join(available_packs())})")
     run.add_argument("--out", metavar="DIR",
                      help="results directory (default: the lab config's 'output_dir')")
+    run.add_argument("--format", action="append", default=[], metavar="FMT",
+                     help=FORMAT_HELP)
     run.add_argument("--verbose", "-v", action="store_true",
                      help="also show pytest's own output")
+    run.add_argument("--resume", metavar="DIR",
+                     help="resume the run whose results are in DIR (its run.json): keep every "
+                     "case that finished, run only the missing ones (no other selection "
+                     "option)")
     run.set_defaults(func=cmd_run)
+
+    report = sub.add_parser(
+        "report", help="re-render a run's reports; finalise a draft (--final)",
+        description="Rebuild the DMCT Testing Report of each <dmc>/<status> directory of DIR "
+        "from its records.jsonl and render its formats. A run that did not finish gets a "
+        "partial report marked INCOMPLETE. A final report is re-rendered from its JSON, never "
+        "rebuilt.",
+        epilog=REPORT_EPILOG, formatter_class=_FORMATTER,
+        usage="dmct report DIR [--final [--force --reason TEXT]] [--format FMT]... "
+              "[--lab FILE]",
+    )
+    report.add_argument("dir", metavar="DIR",
+                        help="a dmct run's results directory, or one <dmc>/<status> in it")
+    report.add_argument("--final", action="store_true",
+                        help="finalise the draft (refused before its referral deadline)")
+    report.add_argument("--force", action="store_true",
+                        help="with --final: finalise before the referral deadline")
+    report.add_argument("--reason", metavar="TEXT",
+                        help="with --force: why, recorded in the report")
+    report.add_argument("--format", action="append", default=[], metavar="FMT",
+                        help=FORMAT_HELP)
+    report.add_argument("--lab", metavar="FILE",
+                        help="lab config to rebuild with (default: the run's, from run.json; "
+                        "else $DMCT_LAB or the emulated bench)")
+    report.set_defaults(func=cmd_report)
 
     lab = sub.add_parser("lab", help="bench commands (lab check)",
                          description="Bench commands.")

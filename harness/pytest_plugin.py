@@ -8,8 +8,10 @@ imported only when a test asks for the bench.
 
 Options: ``--lab FILE`` (default: ``$DMCT_LAB``, else the packaged ``lab_config/emulated.yaml``),
 ``--dmc ID``, ``--status dormant|active|mixed``, ``--dmct-out DIR`` (write a record per test and
-its evidence). A broken lab config given by ``--lab``/``$DMCT_LAB`` stops the run before any test
-as a usage error (exit 4), one line ``<file>:<line>: <field>: <message>``. Prefer
+its evidence, and ``run-state.json``: :mod:`harness.report.manifest`), ``--dmct-resume`` (run only
+the cases with no record in ``--dmct-out``, appending to it). A broken lab config given by
+``--lab``/``$DMCT_LAB`` stops the run before any test as a usage error (exit 4), one line
+``<file>:<line>: <field>: <message>``. Prefer
 ``--lab=FILE`` to ``--lab FILE`` when FILE lies outside the test directory: pytest chooses its
 rootdir and ini file before it knows plugin options, from every argument that names a path.
 
@@ -28,8 +30,18 @@ A test that does not apply is *skipped with a reason starting "not applicable:"*
 the device, a destructive test on a real bench, a fixture that failed) is recorded as ``blocked``.
 These checks run before any fixture, so a test that does not apply never starts a bench.
 
+Each case starts from emulated randomness of its own: before a case's set-up (and before each
+module- or session-scoped fixture it sets up) the plugin reseeds the bench's emulator from the
+lab seed, the device and the case (or fixture), so which case meets a seeded defect does not
+depend on which cases ran before it, and a resumed run matches an uninterrupted one.
+
 Every test gets a pytest-timeout of :data:`DEFAULT_TEST_TIMEOUT_S` unless the run sets one
 (``--timeout``, ini ``timeout``, ``$PYTEST_TIMEOUT``, or a ``timeout`` marker).
+
+Under allure-pytest (``--alluredir``) each pack case gets its DMCT labels, its evidence files as
+attachments and, at the end, the severity and link of its Testing Issue
+(:mod:`harness.report.allure`). Key material in captured logs is masked
+(:mod:`harness.log_redaction`).
 """
 
 from __future__ import annotations
@@ -38,12 +50,13 @@ import contextlib
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from harness.report.records import RecordWriter, TestRecord
+from harness.report.records import INTERRUPTED_REASON, RecordWriter, TestRecord
 
 if TYPE_CHECKING:
     from harness.bench import Bench
@@ -65,6 +78,12 @@ _EVIDENCE = pytest.StashKey[dict[str, Any]]()
 _STARTED = pytest.StashKey[str | None]()
 _WRITTEN = pytest.StashKey[bool]()
 _SESSION_STARTED = pytest.StashKey[bool]()
+#: Node id of the case being set up or run (what the bench's emulator is seeded for).
+_CASE = pytest.StashKey[str]()
+#: Every case the run covers, in order, recorded or not (``run-state.json``'s ``planned``).
+_PLANNED = pytest.StashKey[list[str]]()
+#: Seed name of the bench's bring-up: the same whichever case starts the bench.
+BENCH_SEED_NAME = "bench"
 
 MARKERS = {
     "pack(name)": "the DMCT test pack this test belongs to",
@@ -90,6 +109,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     "DIR/evidence/")
     group.addoption("--dmct-progress", action="store_true", default=False,
                     help="print one machine-readable line per finished test (for dmct run)")
+    group.addoption("--dmct-resume", action="store_true", default=False,
+                    help="with --dmct-out: run only the cases with no record there (a case the "
+                    "run was interrupted in runs again), appending to its records")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -97,10 +119,14 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{marker}: {description}")
     config.stash[_BENCHES] = []
     out = config.getoption("dmct_out", None)
+    resume = bool(out) and config.getoption("dmct_resume", False)
+    controller = not hasattr(config, "workerinput")
+    if out and controller:
+        _prepare_out(Path(out), resume=resume)
     # Under pytest-xdist the controller starts records.jsonl afresh and the workers append.
-    config.stash[_WRITER] = (
-        RecordWriter(Path(out), fresh=not hasattr(config, "workerinput")) if out else None
-    )
+    config.stash[_WRITER] = RecordWriter(Path(out)) if out else None
+    if resume:
+        config.pluginmanager.register(ResumeSelection(Path(out)), "dmct-resume")
     from fixtures import bench as bench_fixtures
     from fixtures import dcc as dcc_fixtures
 
@@ -112,18 +138,72 @@ def pytest_configure(config: pytest.Config) -> None:
         lab_config_of(config)  # configuration errors stop the run before any test
 
 
+def _prepare_out(out: Path, *, resume: bool) -> None:
+    """A fresh run starts its records and run state afresh; a resumed one keeps the records
+    of the cases that finished (and drops the record of a case it was interrupted in)."""
+    from harness.report.manifest import STATE_FILE
+    from harness.report.records import RECORDS_FILE, keep_finished
+
+    out.mkdir(parents=True, exist_ok=True)
+    if resume:
+        keep_finished(out)
+    else:
+        (out / RECORDS_FILE).unlink(missing_ok=True)
+        (out / STATE_FILE).unlink(missing_ok=True)
+
+
+class ResumeSelection:
+    """``--dmct-resume``: deselects the cases that already have a record of a finished case.
+
+    Registered as a plugin of its own so that its ``pytest_collection_modifyitems`` runs last,
+    after ``-k``/``-m`` have chosen the run's cases: what is left is the run's plan.
+    """
+
+    def __init__(self, out: Path) -> None:
+        from harness.report.records import finished_records
+
+        self.recorded = {r.id for r in finished_records(out)}
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, config: pytest.Config,
+                                      items: list[pytest.Item]) -> None:
+        config.stash[_PLANNED] = [item.nodeid for item in items]
+        done = [item for item in items if item.nodeid in self.recorded]
+        if done:
+            items[:] = [item for item in items if item.nodeid not in self.recorded]
+            config.hook.pytest_deselected(items=done)
+
+
+def _planned(session: pytest.Session) -> list[str] | None:
+    """The run's cases in order; ``None`` under xdist, whose controller collects nothing."""
+    if session.config.pluginmanager.has_plugin("dsession"):
+        return None
+    return session.config.stash.get(_PLANNED, None) or [i.nodeid for i in session.items]
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """With ``--dmct-out``, write ``dmct-report.json`` from the run's records."""
+    """With ``--dmct-out``, write ``dmct-report.json`` from the run's records (all of them,
+    when resumed), then mark the run finished or interrupted in ``run-state.json``."""
     config = session.config
     out = config.getoption("dmct_out", None)
     if not out or hasattr(config, "workerinput"):
         return
     from harness.report.build import write_run_report
+    from harness.report.manifest import RunState, write_run_state
+    from harness.report.records import finished_records
 
     lab = lab_config_of(config)
     interrupted = exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR)
-    write_run_report(Path(out), lab, complete=not interrupted)
+    state = RunState("interrupted" if interrupted else "finished", _planned(session))
+    complete = state.finished and not state.missing(finished_records(Path(out)))
+    report = write_run_report(Path(out), lab, complete=complete)
+    from harness.report.allure import allure_active, annotate_results
+
+    if allure_active(config):  # severity and issue links: known only now (harness.report.allure)
+        annotate_results(Path(config.option.allure_report_dir), report)
+    # Last: a run killed before this point is not finished, and a resume completes it.
+    write_run_state(Path(out), state.state, state.planned)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -165,11 +245,32 @@ def _usage_error(config: pytest.Config, message: str) -> Any:
 @pytest.hookimpl(trylast=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     session.config.stash[_SESSION_STARTED] = True
+    _redact_logged_keys(session.config)
+
+
+#: Attributes of pytest's logging plugin holding the handlers every captured record goes
+#: through (captured logs of reports and Allure, ``caplog``, ``--log-cli-level``, ``--log-file``).
+_LOG_HANDLERS = ("caplog_handler", "report_handler", "log_cli_handler", "log_file_handler")
+
+
+def _redact_logged_keys(config: pytest.Config) -> None:
+    """Mask key material zigpy logs at DEBUG (the network key) wherever pytest keeps logs."""
+    import logging
+
+    from harness import log_redaction
+
+    plugin = config.pluginmanager.get_plugin("logging-plugin")
+    handlers = [getattr(plugin, name, None) for name in _LOG_HANDLERS]
+    log_redaction.install([h for h in handlers if isinstance(h, logging.Handler)])
 
 
 def register_bench(config: pytest.Config, bench: Bench) -> None:
-    """Remember a started bench so it is stopped even if the session is torn down abruptly."""
+    """Remember a started bench so it is stopped even if the session is torn down abruptly.
+
+    Its bring-up is seeded the same whichever case starts it (see :func:`pytest_fixture_setup`).
+    """
     config.stash[_BENCHES].append(bench)
+    bench.begin_case(BENCH_SEED_NAME)
 
 
 def evidence_root(config: pytest.Config) -> Path | None:
@@ -208,6 +309,7 @@ def _timeout_configured(config: pytest.Config) -> bool:
         return False
 
 
+@pytest.hookimpl(tryfirst=True)  # before allure-pytest selects by label (--allure-stories ...)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Without pytest-timeout (-p no:timeout) a timeout marker would only be noise (or an error
     # under --strict-markers).
@@ -218,9 +320,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.pack(pack))
         if add_timeout and not item.get_closest_marker("timeout"):
             item.add_marker(pytest.mark.timeout(DEFAULT_TEST_TIMEOUT_S))
+    _allure_labels(config, items)
+
+
+def _allure_labels(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under allure-pytest, label each pack case (DMC, pack, SRVs, status; see
+    :mod:`harness.report.allure`)."""
+    from harness.report.allure import allure_active, case_labels, label_item
+    from harness.report.issues import case_id_of
+
+    cases = [item for item in items if _pack_of(item)]
+    if not cases or not allure_active(config):
+        return
+    lab = lab_config_of(config)
+    dmc, status = lab.dmc_ids[0], lab.installation_statuses[0]
+    for item in cases:
+        label_item(item, case_labels(dmc=dmc, status=status, pack=_pack_of(item),
+                                     srvs=_marker_args(item, "srv"), case=case_id_of(item.nodeid),
+                                     module=Path(str(item.path)).stem))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
+    out = session.config.getoption("dmct_out", None)
+    if out and not hasattr(session.config, "workerinput"):
+        from harness.report.manifest import write_run_state
+
+        write_run_state(Path(out), "running", _planned(session))
     if session.config.getoption("dmct_progress", False):
         tests = [{"id": i.nodeid, "srv": _marker_args(i, "srv")} for i in session.items]
         _progress(session.config, PLAN_PREFIX, {"tests": tests})
@@ -244,7 +369,12 @@ def _roles_needed(item: pytest.Item) -> list[str]:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Skip what does not apply (or cannot run here) before any fixture starts a bench."""
+    """Skip what does not apply (or cannot run here) before any fixture starts a bench; seed
+    the bench's emulator for the case before any of its fixtures runs."""
+    item.config.stash[_CASE] = item.nodeid
+    bench = _active_bench(item.config)
+    if bench is not None:
+        bench.begin_case(item.nodeid)
     needs_bench = "bench" in getattr(item, "fixturenames", ())
     roles = _roles_needed(item)
     statuses = _marker_args(item, "status")
@@ -267,6 +397,29 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if destructive and not lab.is_emulated and not lab.safety.allow_destructive:
         _skip("blocked: destructive test refused on a real bench "
               "(set safety.allow_destructive in the lab config to allow it)")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+                         ) -> Any:
+    """A module- or session-scoped fixture (a migration, the bench) runs on randomness of its
+    own, not on that of whichever case happens to set it up; the case's own starts after it.
+
+    So an uninterrupted run and one resumed in the middle of a module set the fixture up, and
+    run the case, on the same emulated randomness.
+    """
+    if fixturedef.scope == "function":
+        return (yield)
+    bench = _active_bench(request.config)
+    if bench is not None:
+        bench.begin_case(f"{fixturedef.argname}@{request.node.nodeid}")
+    try:
+        return (yield)
+    finally:
+        case = request.config.stash.get(_CASE, None)
+        bench = _active_bench(request.config)
+        if bench is not None and case is not None:
+            bench.begin_case(case)
 
 
 def _skip(reason: str) -> None:
@@ -304,6 +457,8 @@ def _dmct_evidence(request: pytest.FixtureRequest) -> Any:
         yield
         return
     directory = root / _slug(item.nodeid) if root is not None else None
+    if directory is not None and directory.is_dir():
+        shutil.rmtree(directory)  # left by an earlier run of this case (one killed in it)
     bench.begin_test(directory)
     item.stash[_STARTED] = bench.clock.now().isoformat()
     try:
@@ -341,6 +496,21 @@ def _dmct_evidence(request: pytest.FixtureRequest) -> Any:
         item.stash[_EVIDENCE] = files
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """Under allure-pytest, attach the case's evidence files to its result once they are
+    written (the evidence fixture has torn down)."""
+    try:
+        return (yield)
+    finally:
+        out = item.config.getoption("dmct_out", None)
+        evidence = item.stash.get(_EVIDENCE, None)
+        if out and evidence:
+            from harness.report.allure import attach_evidence
+
+            attach_evidence(Path(out), evidence)
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield  # tryfirst: the outermost wrapper, so xfail handling is already applied
@@ -358,8 +528,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         return (yield)
     except BaseException as exc:  # KeyboardInterrupt, pytest.exit(): the test never finished
         if not item.stash.get(_WRITTEN, False):
-            _write_record(item, interrupted=f"blocked: run interrupted during the test "
-                                            f"({type(exc).__name__})")
+            _write_record(item, interrupted=f"{INTERRUPTED_REASON} ({type(exc).__name__})")
         raise
 
 

@@ -9,7 +9,6 @@ test reads on one it can check on another.
 from __future__ import annotations
 
 import hashlib
-import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +18,7 @@ from harness.emulator.clusters import emulated_cluster_class
 from harness.emulator.firmware import DeviceFirmware
 from harness.emulator.meter import SUPPLY_BY_NAME, MeterState
 from harness.emulator.node import EmulatedNode
+from harness.emulator.seeding import seeded_random
 from harness.han import clusters as se
 from harness.serial.iec62056 import DataLine
 
@@ -331,7 +331,7 @@ def build_device(
             device, emulation,
             management_key=keystore.management_key(eui).public,
             identity=keystore.device_identity(eui),
-            rng=random.Random(f"{seed}:{eui}"),
+            rng=seeded_random("firmware", seed, eui),
         )
         tunneling = node.server_clusters.get(int(se.Tunneling.cluster_id))
         if tunneling is not None:

@@ -13,13 +13,16 @@ from typing import TYPE_CHECKING
 from harness.config.secrets import InstallCode
 from harness.emulator.devices import EmulatedDevice, build_device, factory_install_code
 from harness.emulator.pty import PtyPort
+from harness.emulator.s1sp_adapter import EmulatedModelAdapter, emulated_adapter
+from harness.emulator.seeding import seeded_random
 from harness.serial.console_server import LineConsoleServer
 from harness.serial.iec62056 import MeterReadoutServer
 from harness.serial.relay import RelayServer
 
 if TYPE_CHECKING:
     from harness.clock import Clock
-    from harness.config.profiles import DeviceProfile
+    from harness.config.profiles import DeviceProfile, Emulation
+    from harness.dcc.adapters import DeviceAdapter
     from harness.dcc.keys import Keystore
     from harness.emulator.radio import VirtualCoordinator
 
@@ -39,6 +42,10 @@ class Emulator:
         self.keystore = keystore
         self.devices: dict[str, EmulatedDevice] = {}
         self.ports: dict[str, PtyPort] = {}
+        #: The emulated S1SP adapters made for the bench's DCC (reseeded with the devices).
+        self.adapters: list[EmulatedModelAdapter] = []
+        #: The case the emulator's randomness is derived for (``None``: none began yet).
+        self.case: str | None = None
 
     def factory_install_code(self, eui: str) -> InstallCode:
         """The install code printed on an emulated device (stable per bench seed and EUI)."""
@@ -54,6 +61,27 @@ class Emulator:
             self.keystore.register_device_public(eui, device.firmware.identity.public)
         self.devices[eui] = device
         return device
+
+    def s1sp_adapter(self, inner: DeviceAdapter, emulation: Emulation, eui: str
+                     ) -> EmulatedModelAdapter:
+        """``inner`` wrapped with a model's DCC-side emulation settings, seeded as the devices."""
+        adapter = emulated_adapter(inner, emulation, self.seed, eui, self.case)
+        self.adapters.append(adapter)
+        return adapter
+
+    def reseed(self, case: str) -> None:
+        """Derive every random generator afresh from (lab seed, device, ``case``).
+
+        Called on the loop thread when a case (or a module's fixture) begins: what a case draws
+        then depends on the case alone, not on which cases ran before it.
+        """
+        self.case = case
+        for eui, device in self.devices.items():
+            device.node.reseed(seeded_random("garbage", self.seed, eui, case))
+            if device.firmware is not None:
+                device.firmware.reseed(seeded_random("firmware", self.seed, eui, case))
+        for adapter in self.adapters:
+            adapter.rng = seeded_random("s1sp", self.seed, adapter.eui, case)
 
     async def add_optical_port(self, name: str, device: EmulatedDevice) -> str:
         server = MeterReadoutServer(device.optical_identification(), device.optical_lines)

@@ -285,6 +285,14 @@ class DeviceFirmware:
         self.device.node.state_changed()
 
     # -- alerts -----------------------------------------------------------------------------
+    def reseed(self, rng: random.Random) -> None:
+        """Draw from ``rng`` from now on; a pending alert is rescheduled from it (on the loop),
+        so when the next one comes depends on the case, not on the cases before."""
+        self.rng = rng
+        if self._alert_timer is not None:
+            self.stop_alerts()
+            self.start_alerts()
+
     def start_alerts(self) -> None:
         """Risk 11: power and voltage alerts at the profile's rate (seeded, bench time)."""
         rate = self.emulation.alerts.power_voltage_alerts_per_hour

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from typing import TYPE_CHECKING, Any
 
 import zigpy.types as t
 import zigpy.zdo.types as zdo_t
 from zigpy.zcl import foundation
 
+from harness.emulator.seeding import seeded_random
 from harness.emulator.zcl import EmulatedCluster, Reply, Status
 from harness.han.clusters import SE_PROFILE_ID
 
 if TYPE_CHECKING:
+    import random
+
     from harness.clock import Clock
     from harness.config.secrets import InstallCode
     from harness.emulator.radio import VirtualCoordinator
@@ -80,7 +82,11 @@ class EmulatedNode:
         self._join_timer: asyncio.TimerHandle | None = None
         self._join_deadline = 0.0
         self._report_timer: asyncio.TimerHandle | None = None
-        self._garbage = random.Random(str(self.ieee))
+        self._garbage = seeded_random("garbage", 0, str(self.ieee))
+
+    def reseed(self, rng: random.Random) -> None:
+        """Draw garbage answers from ``rng`` from now on (a new case began)."""
+        self._garbage = rng
 
     # -- composition ------------------------------------------------------------------------
     def add_cluster(self, cluster: EmulatedCluster) -> EmulatedCluster:

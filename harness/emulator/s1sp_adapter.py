@@ -7,18 +7,21 @@ responsible supplier that cannot be identified in a mixed installation (Aclara),
 operator certificate checked against the slot it is meant to replace (risk 9). On an emulated
 bench the profile's ``emulation`` section switches each on, around the generic adapter.
 
-Proportions use a random generator seeded from the bench seed and the device, so a run is
-reproducible.
+Proportions use a random generator seeded from the bench seed, the device and the case
+(:mod:`harness.emulator.seeding`), so a run is reproducible and a case's draws do not depend on
+the cases before it.
 """
 
 from __future__ import annotations
 
-import random
 from typing import TYPE_CHECKING, Literal
 
 from harness.dcc.adapters import AdapterContext, AdapterResult, DeviceAdapter
+from harness.emulator.seeding import seeded_random
 
 if TYPE_CHECKING:
+    import random
+
     from harness.config.profiles import Emulation
     from harness.dcc.inventory import DeviceRecord
     from harness.dcc.requests import ServiceRequest
@@ -27,8 +30,11 @@ if TYPE_CHECKING:
 class EmulatedModelAdapter:
     """Wraps a model's adapter with its profile's DCC-side ``emulation`` settings."""
 
-    def __init__(self, inner: DeviceAdapter, emulation: Emulation, rng: random.Random) -> None:
+    def __init__(self, inner: DeviceAdapter, emulation: Emulation, rng: random.Random,
+                 eui: str = "") -> None:
         self.inner = inner
+        #: The device this adapter serves (what its generator is derived from).
+        self.eui = eui
         self.emulation = emulation
         self.rng = rng
         self.name = f"emulated:{inner.name}"
@@ -64,6 +70,6 @@ class EmulatedModelAdapter:
         return result
 
 
-def emulated_adapter(inner: DeviceAdapter, emulation: Emulation, seed: int, eui: str
-                     ) -> EmulatedModelAdapter:
-    return EmulatedModelAdapter(inner, emulation, random.Random(f"s1sp:{seed}:{eui}"))
+def emulated_adapter(inner: DeviceAdapter, emulation: Emulation, seed: int, eui: str,
+                     case: str | None = None) -> EmulatedModelAdapter:
+    return EmulatedModelAdapter(inner, emulation, seeded_random("s1sp", seed, eui, case), eui)

@@ -41,6 +41,10 @@ HAN_ERRORS: tuple[type[BaseException], ...] = (
 #: Steps whose effect a rollback undoes (the others changed nothing, or nothing that can be
 #: undone: a notice sent, a firmware upgrade, which a rollback does not downgrade).
 UNDONE_BY_ROLLBACK = ("replace_credentials", "inventory_and_device_log", "commissioning")
+#: How often a post-migration check asks when the Service Response carries no response code
+#: (91339/91340): such a response says nothing either way, so it is asked again, as the packs
+#: do, rather than rolling the migration back on it.
+NO_CODE_ATTEMPTS = 3
 
 
 class MigrationFailed(AssertionError):
@@ -241,12 +245,12 @@ class Migration:
             if supplier is None:
                 problems.append(f"{device.role}: responsible supplier cannot be identified")
                 continue
-            response = self.dcc.send("7.4", device.role, user=supplier)
+            response = self._ask("7.4", device.role, supplier)
             step.note(device=device.role, srv="7.4", code=response.code, body=response.body)
             if response.code != "I0":
                 problems.append(f"{device.role} 7.4: {response.code} {response.detail}")
             if device.role == "ESME":
-                response = self.dcc.send("4.1.1", "ESME", user=supplier)
+                response = self._ask("4.1.1", "ESME", supplier)
                 step.note(device="ESME", srv="4.1.1", code=response.code, body=response.body)
                 if response.code != "I0":
                     problems.append(f"ESME 4.1.1: {response.code} {response.detail}")
@@ -259,7 +263,7 @@ class Migration:
         supplier = next((r.responsible_supplier for r in self.dcc.inventory.devices.values()
                          if r.device_type == "ESME" and r.responsible_supplier), None)
         if supplier is not None:
-            response = self.dcc.send("8.9", "CHF", user=supplier)
+            response = self._ask("8.9", "CHF", supplier)
             step.note(device="CHF", srv="8.9", code=response.code)
             if response.code != "I0":
                 problems.append(f"CHF 8.9: {response.code} {response.detail}")
@@ -368,6 +372,16 @@ class Migration:
         return problems
 
     # -- helpers ----------------------------------------------------------------------------
+    def _ask(self, srv: str, target: str, user: str) -> Any:
+        """A post-migration check's Service Response, asked again (up to
+        :data:`NO_CODE_ATTEMPTS` times) while it carries no response code."""
+        response = self.dcc.send(srv, target, user=user)
+        for _ in range(NO_CODE_ATTEMPTS - 1):
+            if response.code is not None:
+                break
+            response = self.dcc.send(srv, target, user=user)
+        return response
+
     def _meters(self) -> list[BenchDevice]:
         return [d for d in self.bench.devices.values() if d.role in METERS]
 

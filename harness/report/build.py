@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.report.dmct_report import DEFAULT, Threshold, report_for_directory
+from harness.report.dmct_report import DEFAULT, Threshold, build_report, write_report
 from harness.report.issues import load_registry
+from harness.report.records import read_records
 
 if TYPE_CHECKING:
     from harness.config import LabConfig
@@ -23,14 +24,22 @@ def threshold_of(lab: LabConfig) -> Threshold:
     return Threshold(lab.thresholds.limits(), programme_set_default=False)
 
 
-def write_run_report(directory: Path, lab: LabConfig, *, complete: bool = True,
-                     produced_at: datetime | None = None) -> dict[str, Any]:
-    """``dmct-report.json`` for the DMC and status of the run in ``directory``."""
-    dmc = lab.catalogue.dmc(lab.dmc_ids[0])
-    status = lab.installation_statuses[0]
-    return report_for_directory(
-        directory, dmc=dmc, catalogue=lab.catalogue, status=status,
+def run_report(directory: Path, lab: LabConfig, *, complete: bool = True,
+               produced_at: datetime | None = None) -> dict[str, Any]:
+    """The report dict for the DMC and status of the run in ``directory``, not yet written
+    (``dmct report`` checks every directory before it writes any)."""
+    return build_report(
+        list(read_records(directory)), dmc=lab.catalogue.dmc(lab.dmc_ids[0]),
+        catalogue=lab.catalogue, status=lab.installation_statuses[0],
         registry=load_registry(lab.report.testing_issues), threshold=threshold_of(lab),
         produced_at=produced_at or datetime.now(UTC), bench=lab.bench,
         referral_working_days=lab.report.referral_working_days, complete=complete,
     )
+
+
+def write_run_report(directory: Path, lab: LabConfig, *, complete: bool = True,
+                     produced_at: datetime | None = None) -> dict[str, Any]:
+    """``dmct-report.json`` for the DMC and status of the run in ``directory``."""
+    report = run_report(directory, lab, complete=complete, produced_at=produced_at)
+    write_report(directory, report)
+    return report

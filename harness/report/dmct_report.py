@@ -110,6 +110,10 @@ def build_report(
         "installation_status": status,
         "bench": bench,
         "state": "draft",
+        # Set by ``dmct report --final`` (harness.report.finalise); a draft has none.
+        "finalised_at": None,
+        "finalised_early": None,
+        "final_reason": None,
         "complete": complete,
         "produced_at": produced_at.isoformat(),
         # Working days are days in England: counted from the production date there (an aware

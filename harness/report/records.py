@@ -31,6 +31,9 @@ Outcome = Literal["passed", "failed", "blocked", "not_applicable"]
 OUTCOMES: tuple[Outcome, ...] = ("passed", "failed", "blocked", "not_applicable")
 
 RECORDS_FILE = "records.jsonl"
+#: How the reason of a case the run was interrupted in starts: it never finished, so a resumed
+#: run runs it again (see :func:`keep_finished`).
+INTERRUPTED_REASON = "blocked: run interrupted during the test"
 
 
 @dataclass
@@ -55,6 +58,11 @@ class TestRecord:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def interrupted(self) -> bool:
+        """The run stopped during this case: it has an outcome but never finished."""
+        return self.outcome == "blocked" and (self.reason or "").startswith(INTERRUPTED_REASON)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TestRecord:
@@ -95,3 +103,33 @@ def read_records(path: Path) -> Iterator[TestRecord]:
                 yield TestRecord.from_dict(json.loads(line))
             except (json.JSONDecodeError, TypeError):
                 continue  # a line cut short by a killed run
+
+
+def finished_records(path: Path) -> list[TestRecord]:
+    """The records of cases that finished: interrupted ones left out, one per case (the last)."""
+    by_id: dict[str, TestRecord] = {}
+    for record in read_records(path):
+        if not record.interrupted:
+            by_id[record.id] = record
+    return list(by_id.values())
+
+
+def keep_finished(directory: Path) -> list[TestRecord]:
+    """Rewrite ``records.jsonl`` with only the records of cases that finished; return them.
+
+    Before a run is resumed: a case the run was interrupted in is run again, and a torn last
+    line would swallow the first record appended after it. Atomic (temp file, then rename), so
+    a kill during the rewrite loses nothing.
+    """
+    path = directory / RECORDS_FILE
+    if not path.exists():
+        return []
+    kept = finished_records(path)
+    tmp = path.with_name(RECORDS_FILE + ".tmp")
+    with tmp.open("w", encoding="utf-8") as handle:
+        for record in kept:
+            handle.write(json.dumps(record.as_dict(), sort_keys=True, default=str) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    return kept
