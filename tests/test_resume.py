@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from runkit import WHOLE_RUNS, dmct_environment
 
 from harness.cli import main
 from harness.report.manifest import (
@@ -34,6 +35,8 @@ from harness.report.manifest import (
 )
 from harness.report.records import RECORDS_FILE, read_records
 
+pytestmark = WHOLE_RUNS
+
 DMCS = ("REF-DMC-001", "HONEYWELL-ELSTER-DMC-001")
 SELECTION = ["--dmc", DMCS[0], "--dmc", DMCS[1], "--status", "dormant",
              "--pack", "smoke", "--pack", "srv"]
@@ -42,16 +45,6 @@ KILL_AFTER = 5
 #: What a bench time looks like in a reason ("bench day 2026-01-05"): a resumed run's bench
 #: clock starts afresh, so bench times differ from an uninterrupted run's and are not compared.
 BENCH_TIME = re.compile(r"\d{4}-\d{2}-\d{2}(T[0-9:.+-]+)?")
-
-
-def _environment() -> dict[str, str]:
-    """The runs see none of the calling shell's settings (as ``clean_run_env``)."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DMCT_LAB", "PYTEST_TIMEOUT", "PYTEST_DISABLE_PLUGIN_AUTOLOAD",
-                        "DMCT_SECRETS_FILE", "PYTEST_XDIST_WORKER",
-                        "PYTEST_XDIST_WORKER_COUNT")}
-    env["PYTEST_ADDOPTS"] = "-p no:hypothesispytest"
-    return env
 
 
 @dataclass
@@ -67,7 +60,7 @@ class Dmct:
         with log.open("w") as handle:
             process = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", *args],
                                        stdout=handle, stderr=subprocess.STDOUT, text=True,
-                                       env=_environment(), start_new_session=True)
+                                       env=dmct_environment(), start_new_session=True)
         return cls(process, log)
 
     def wait(self) -> tuple[int, str]:

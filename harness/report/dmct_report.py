@@ -92,14 +92,7 @@ def build_report(
     packs: dict[str, Counter[str]] = {}
     for record in records:
         packs.setdefault(record.pack or "-", Counter())[record.outcome] += 1
-    devices = []
-    for role, profile_id in dmc.devices.items():
-        profile = catalogue.profile(profile_id)
-        devices.append({
-            "role": role, "manufacturer": profile.manufacturer, "model": profile.model,
-            "firmware": profile.firmware.version, "placeholder": profile.is_placeholder,
-            "target_firmware": dmc.target_firmware.get(role),
-        })
+    devices = report_devices(dmc, catalogue)
     return {
         "schema": SCHEMA,
         "dmc": {
@@ -179,3 +172,16 @@ def report_for_directory(
                           complete=complete)
     write_report(directory, report)
     return report
+
+
+def report_devices(dmc: Dmc, catalogue: Catalogue) -> list[dict[str, Any]]:
+    """``dmc.devices[]`` of a report: each role's model and firmware from the catalogue."""
+    devices = []
+    for role, profile_id in dmc.devices.items():
+        profile = catalogue.profile(profile_id)
+        devices.append({
+            "role": role, "manufacturer": profile.manufacturer, "model": profile.model,
+            "firmware": profile.firmware.version, "placeholder": profile.is_placeholder,
+            "target_firmware": dmc.target_firmware.get(role),
+        })
+    return devices

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.report.dmct_report import REPORT_FILE
+from harness.report.dmct_report import REPORT_FILE, report_devices
 from harness.report.dmct_report import SCHEMA as REPORT_SCHEMA
 
 if TYPE_CHECKING:
@@ -328,15 +328,7 @@ def _fail_details(report: Mapping[str, Any]) -> list[str]:
 
 def _catalogue_devices(dmc: Dmc, catalogue: Catalogue) -> list[dict[str, Any]]:
     """A Group 2 child's devices as a report lists them (it has no report of its own)."""
-    devices = []
-    for role, profile_id in dmc.devices.items():
-        profile = catalogue.profile(profile_id)
-        devices.append({
-            "role": role, "manufacturer": profile.manufacturer, "model": profile.model,
-            "firmware": profile.firmware.version, "placeholder": profile.is_placeholder,
-            "target_firmware": dmc.target_firmware.get(role),
-        })
-    return devices
+    return report_devices(dmc, catalogue)
 
 
 def _table(entries: list[dict[str, Any]]) -> dict[str, Any]:
@@ -447,7 +439,7 @@ def write_epcl_summary(out_root: Path, catalogue: Catalogue) -> list[Path]:
         (".html", render_html(summary)),
     ):
         path = out_root / f"{SUMMARY_STEM}{suffix}"
-        tmp = path.with_name(path.name + ".tmp")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # runs may share the root
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
         written.append(path)

@@ -80,7 +80,8 @@ class RunState:
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     """Write ``data`` so that a reader (or a kill) never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    # A temporary name of this process's own: two runs writing one out root never share it.
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     with tmp.open("w", encoding="utf-8") as handle:
         json.dump(data, handle, indent=1)
         handle.flush()

@@ -21,10 +21,13 @@ from pathlib import Path
 
 import pytest
 from labkit import LabFiles
+from runkit import WHOLE_RUNS
 
 import testpacks
 from harness.cli import main
 from harness.report.issues import PROVISIONAL_SEVERITY, default_registry_path, load_registry
+
+pytestmark = WHOLE_RUNS
 
 PACKS_DIR = Path(testpacks.__file__).parent
 FORBIDDEN_ATTRIBUTES = {"emulation", "_emulator"}

@@ -22,18 +22,15 @@ its lock; the others read it). The fuzz cases run 2 examples each here (``DMCT_F
 from __future__ import annotations
 
 import ast
-import fcntl
 import importlib
 import json
-import os
-import subprocess
 import sys
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
 from labkit import LabFiles
+from runkit import WHOLE_RUNS, run_once_each, shared_root
 from zigpy.zcl import foundation
 
 import testpacks.security
@@ -42,11 +39,12 @@ from harness.report.issues import default_registry_path, load_registry
 from testpacks.security import frames
 from testpacks.security.test_malformed import types_a_command
 
+pytestmark = WHOLE_RUNS
+
 PACK_DIR = Path(testpacks.security.__file__).parent
 REPO = PACK_DIR.parents[1]
 #: Examples per fuzz case in these runs (the pack's default is larger).
 FUZZ_EXAMPLES = "2"
-RUN_TIMEOUT_S = 300
 
 JTP = "security/test_join_time_period.py::"
 RESTRICTED = "security/test_restrictions.py::test_restricted_srv_is_refused_and_changes_nothing"
@@ -157,24 +155,6 @@ def test_random_console_input_never_types_a_command():
 
 # -- runs on the emulated bench -----------------------------------------------------------------
 
-def _environment() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DMCT_LAB", "PYTEST_TIMEOUT", "PYTEST_DISABLE_PLUGIN_AUTOLOAD",
-                        "DMCT_SECRETS_FILE", "PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT")}
-    env["PYTEST_ADDOPTS"] = "-p no:hypothesispytest"
-    env["DMCT_FUZZ_EXAMPLES"] = FUZZ_EXAMPLES
-    return env
-
-
-def _shared_root(factory: pytest.TempPathFactory) -> Path:
-    root = factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        root = root.parent
-    root = root / "security-pack-runs"
-    root.mkdir(parents=True, exist_ok=True)
-    return root
-
-
 def _variant_lab(root: Path) -> Path:
     """Two variant DMCs: the Liberty 110 ESME no longer restricting anything while its
     expectations still document the restriction; the reference ESME whose wrong DNO certificate
@@ -207,55 +187,21 @@ def _command(root: Path, name: str) -> list[str]:
             "--status", "dormant", "--out", str(root / "out" / name), *extra]
 
 
-def _run_all(root: Path) -> dict[str, dict[str, Any]]:
-    """Each run made once per session (started together, each under its own lock); its exit
-    code, output and dormant report per DMC."""
-    started: dict[str, tuple[subprocess.Popen[str], Any]] = {}
-    with ExitStack() as stack:
-        for name in RUNS:
-            lock = stack.enter_context((root / f"{name}.lock").open("a"))
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                continue  # another worker is making it
-            if (root / f"{name}.done.json").exists():
-                fcntl.flock(lock, fcntl.LOCK_UN)
-                continue
-            log = stack.enter_context((root / f"{name}.log").open("w+"))
-            process = subprocess.Popen(_command(root, name), cwd=root, env=_environment(),
-                                       text=True, stdout=log, stderr=subprocess.STDOUT)
-            started[name] = (process, log)
-            stack.callback(fcntl.flock, lock, fcntl.LOCK_UN)
-            stack.callback(_kill, process)
-        for name, (process, log) in started.items():
-            code = process.wait(timeout=RUN_TIMEOUT_S)
-            log.seek(0)
-            (root / f"{name}.done.json").write_text(json.dumps({"exit_code": code,
-                                                                "output": log.read()}))
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """Each run's exit code, output and dormant report per DMC."""
+    root = shared_root(tmp_path_factory, "security-pack-runs")
+    done = run_once_each(root, {name: _command(root, name) for name in RUNS},
+                         env={"DMCT_FUZZ_EXAMPLES": FUZZ_EXAMPLES})
     runs = {}
     for name, (dmcs, _) in RUNS.items():
-        with (root / f"{name}.lock").open("a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # wait for a run another worker is making
-            fcntl.flock(lock, fcntl.LOCK_UN)
-        done = json.loads((root / f"{name}.done.json").read_text())
         reports = {}
         for dmc in dmcs:
             path = root / "out" / name / dmc / "dormant" / "dmct-report.json"
             if path.exists():
                 reports[dmc] = json.loads(path.read_text())
-        runs[name] = {**done, "reports": reports}
+        runs[name] = {**done[name], "reports": reports}
     return runs
-
-
-def _kill(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        process.kill()
-        process.wait()
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    return _run_all(_shared_root(tmp_path_factory))
 
 
 def report_of(runs: dict[str, dict[str, Any]], name: str, dmc: str) -> dict[str, Any]:

@@ -14,21 +14,20 @@ DMC's run makes it while holding that DMC's lock, the others wait for the lock a
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
+from runkit import WHOLE_RUNS, run_once_each, shared_root
 
 from harness.config import load_catalogue
 from harness.report.issues import default_registry_path, load_registry
+
+pytestmark = WHOLE_RUNS
 
 STATUSES = ("dormant", "active", "mixed")
 PACKS = {"smoke", "dormant", "active", "mixed", "srv", "security"}
@@ -126,28 +125,7 @@ class DmctRun:
         return self.reports[status]
 
 
-def _environment() -> dict[str, str]:
-    """The runs see none of the calling shell's settings (as ``clean_run_env``)."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DMCT_LAB", "PYTEST_TIMEOUT", "PYTEST_DISABLE_PLUGIN_AUTOLOAD",
-                        "DMCT_SECRETS_FILE", "PYTEST_XDIST_WORKER",
-                        "PYTEST_XDIST_WORKER_COUNT")}
-    env["PYTEST_ADDOPTS"] = "-p no:hypothesispytest"
-    return env
-
-
-def _shared_root(factory: pytest.TempPathFactory) -> Path:
-    """A directory all xdist workers of this session see (their base temp's parent)."""
-    root = factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        root = root.parent
-    root = root / "seeded-dmct-runs"
-    root.mkdir(parents=True, exist_ok=True)
-    return root
-
-
-def _load(root: Path, dmc: str) -> DmctRun:
-    done = json.loads((root / f"{dmc}.done.json").read_text())
+def _load(root: Path, dmc: str, done: dict[str, Any]) -> DmctRun:
     reports = {}
     for status in STATUSES:
         path = root / "out" / dmc / status / "dmct-report.json"
@@ -156,50 +134,16 @@ def _load(root: Path, dmc: str) -> DmctRun:
     return DmctRun(dmc, done["exit_code"], done["output"], reports)
 
 
-def _run_all(root: Path, dmcs: list[str]) -> dict[str, DmctRun]:
-    """Each DMC's run, made once per session: started together, each under its own lock."""
-    started: dict[str, tuple[subprocess.Popen[str], IO[str]]] = {}
-    with ExitStack() as stack:
-        for dmc in dmcs:
-            lock = stack.enter_context((root / f"{dmc}.lock").open("a"))
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                continue  # another worker is making it
-            if (root / f"{dmc}.done.json").exists():
-                fcntl.flock(lock, fcntl.LOCK_UN)
-                continue
-            log = stack.enter_context((root / f"{dmc}.log").open("w+"))
-            command = [sys.executable, "-m", "harness.cli", "run", "--dmc", dmc,
-                       "--out", str(root / "out")]
-            process = subprocess.Popen(command, cwd=root, env=_environment(), text=True,
-                                       stdout=log, stderr=subprocess.STDOUT)
-            started[dmc] = (process, log)
-            stack.callback(fcntl.flock, lock, fcntl.LOCK_UN)
-            stack.callback(_kill, process)
-        for dmc, (process, log) in started.items():
-            exit_code = process.wait(timeout=600)
-            log.seek(0)
-            done = {"exit_code": exit_code, "output": log.read()}
-            (root / f"{dmc}.done.json").write_text(json.dumps(done))
-    runs = {}
-    for dmc in dmcs:
-        with (root / f"{dmc}.lock").open("a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # wait for a run another worker is making
-            fcntl.flock(lock, fcntl.LOCK_UN)
-        runs[dmc] = _load(root, dmc)
-    return runs
-
-
-def _kill(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        process.kill()
-        process.wait()
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, DmctRun]]:
-    yield _run_all(_shared_root(tmp_path_factory), list(EXPECTED_FAILURES))
+    root = shared_root(tmp_path_factory, "seeded-dmct-runs")
+    done = run_once_each(root, {
+        dmc: [sys.executable, "-m", "harness.cli", "run", "--dmc", dmc, "--out",
+              str(root / "out")]
+        for dmc in EXPECTED_FAILURES},
+        # The security pack's fuzz cases at 2 examples each: the pack's own tests cover more.
+        env={"DMCT_FUZZ_EXAMPLES": "2"})
+    yield {dmc: _load(root, dmc, done[dmc]) for dmc in EXPECTED_FAILURES}
 
 
 def failed_cases(report: dict[str, Any]) -> dict[str, str | None]:

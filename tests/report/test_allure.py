@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from runkit import WHOLE_RUNS
 
 from harness.report.allure import (
     CASE_LABEL,
@@ -29,6 +30,8 @@ from harness.report.allure import (
     report_anchor,
 )
 from harness.report.issues import load_registry
+
+pytestmark = WHOLE_RUNS
 
 DMC = "ITRON-DMC-001"
 STATUS = "active"

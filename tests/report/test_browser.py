@@ -25,12 +25,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from runkit import WHOLE_RUNS
 from tools import require_tool
 
 from harness.report import browser
 from harness.report.browser import BrowserPage, BrowserUnavailable, Chromium, print_pdf
 from harness.report.render import FORMATS, write_formats
 from harness.report.render_html import render_html
+
+pytestmark = WHOLE_RUNS
 
 REPO = Path(__file__).resolve().parents[2]
 DMC = "HONEYWELL-ELSTER-DMC-001"

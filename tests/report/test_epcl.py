@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from runkit import WHOLE_RUNS
 
 from harness.cli import main
 from harness.config import load_catalogue
@@ -30,6 +31,8 @@ from harness.report.epcl import (
     write_epcl_summary,
 )
 from harness.report.records import TestRecord
+
+pytestmark = WHOLE_RUNS
 
 PRODUCED = datetime(2026, 4, 1, 14, 0, tzinfo=UTC)
 CATALOGUE = load_catalogue()

@@ -17,10 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from runkit import WHOLE_RUNS
 
 from harness.cli import main as dmct
 from harness.report.manifest import write_run_state
 from harness.workdays import add_working_days
+
+pytestmark = WHOLE_RUNS
 
 RUN = Path("REF-DMC-001") / "dormant"
 

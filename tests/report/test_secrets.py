@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from runkit import WHOLE_RUNS
 
 from harness.config import InstallCode, default_lab_config_path, load_lab_config
 from harness.dcc.keys import DCC_USER, TEST_USERS, KeyPair
@@ -35,6 +36,8 @@ from harness.emulator.devices import factory_install_code
 from harness.emulator.radio import COORDINATOR_IEEE
 from harness.han.events import normalise_eui
 from harness.log_redaction import KEY_OCTETS, MASK, KeyRedactingFilter, redact
+
+pytestmark = WHOLE_RUNS
 
 DMC = "REF-DMC-001"
 STATUS = "dormant"
