@@ -45,7 +45,7 @@ def records_of(directory: Path) -> list[dict]:
 def test_run_on_the_emulated_bench_prints_a_line_per_test_and_totals(tmp_path, capsys,
                                                                      monkeypatch):
     monkeypatch.chdir(tmp_path)
-    code = main(["run", "--pack", "smoke", "--out", "results"])
+    code = main(["run", "--pack", "smoke", "--status", "dormant", "--out", "results"])
     out, err = capsys.readouterr()
     assert code == 0, out + err
 
@@ -75,7 +75,8 @@ def test_console_script_runs_from_outside_the_repository(tmp_path):
     dmct = shutil.which("dmct")
     assert dmct is not None, "the dmct console script is not installed"
     completed = subprocess.run(
-        [dmct, "run", "--pack", "smoke", "--out", "out"], cwd=tmp_path, capture_output=True,
+        [dmct, "run", "--pack", "smoke", "--status", "dormant", "--out", "out"], cwd=tmp_path,
+        capture_output=True,
         text=True, timeout=180, check=False, env={**os.environ},
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
@@ -90,8 +91,8 @@ def test_a_failing_test_makes_run_exit_1(lab_files, tmp_path, capsys):
     dmc = lab_files.dmc("TEST-NO-METERING-DMC", profiles={"ESME": esme})
     lab = lab_files.lab(dmc=dmc)
     # Extra pytest arguments after "--": only the register tests.
-    code = main(["run", "--lab", str(lab), "--out", str(tmp_path / "out"), "--", "-k",
-                 "register"])
+    code = main(["run", "--lab", str(lab), "--pack", "smoke", "--status", "dormant", "--out",
+                 str(tmp_path / "out"), "--", "-k", "register"])
     out, err = capsys.readouterr()
     assert code == 1, out + err
 

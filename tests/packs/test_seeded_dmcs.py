@@ -1,15 +1,15 @@
-"""Every pack against each shipped DMC, through ``dmct run`` on the emulated bench.
+"""The DMCT packs against each shipped DMC, through ``dmct run`` on the emulated bench.
 
-One ``dmct run --dmc <DMC>`` per DMC (all packs, every installation status the DMC has an EPCL
-entry for), shared by every test of this module: the reference DMC and the Liberty 110 DMC meet
-their exit criteria with no Testing Issue; each seeded DMC fails exactly the cases written down
-below (observed once, so that a new failure breaks a test), each attributed to the known issue
-of its seeded behaviour with the registry's severity, and gets the verdict those issues and the
-default threshold imply; ``dmct`` exits 1 for a DMC that fails and 0 for one that meets.
+One ``dmct run --dmc <DMC>`` per DMC (the packs in :data:`PACKS`, every installation status the
+DMC has an EPCL entry for), shared by every test of this module: the reference DMC and the
+Liberty 110 DMC meet their exit criteria with no Testing Issue; each seeded DMC fails exactly
+the cases written down below (observed once, so that a new failure breaks a test), each
+attributed to the known issue of its seeded behaviour with the registry's severity, and gets
+the verdict those issues and the default threshold imply; ``dmct`` exits 1 for a DMC that fails
+and 0 for one that meets.
 
-The five runs start together in subprocesses (about 30 s of wall time on two cores rather than
-55 s one after another). Under pytest-xdist the workers share them: the first worker to need a
-DMC's run makes it while holding that DMC's lock, the others wait for the lock and read it.
+The runs are made once per session (``runkit``): started together, and shared by the xdist
+workers.
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ from harness.report.issues import default_registry_path, load_registry
 pytestmark = WHOLE_RUNS
 
 STATUSES = ("dormant", "active", "mixed")
-PACKS = {"smoke", "dormant", "active", "mixed", "srv", "security"}
+#: The packs these runs judge. The security pack has its own runs of the DMCs it is about
+#: (tests/packs/test_security_pack.py): running it here too would double its cost.
+PACKS = {"smoke", "dormant", "active", "mixed", "srv"}
 
 #: DMC -> installation status -> {failed case: the Testing Issue it is attributed to}.
 #: Cases not listed here pass or do not apply.
@@ -40,10 +42,6 @@ EXPECTED_FAILURES: dict[str, dict[str, dict[str, str]]] = {
     "HONEYWELL-ELSTER-DMC-001": {"dormant": {
         "dormant/test_dormant.py::test_change_of_supplier_alert_every_time": "61224",
         "dormant/test_dormant.py::test_ppmid_joins_after_migration": "91342",
-        # 91342 again: the CHF refuses JoinTimePeriods above 255 s, which DUIS allows.
-        **{"security/test_join_time_period.py::"
-           f"test_a_ppmid_starting_to_join_just_before_the_period_ends_joins[{period}]": "91342"
-           for period in (256, 3600)},
         # 91339/91340: 5% of Service Responses carry no code; with the bench seed 0 these
         # are the srv cases that meet one (each case draws from the seed, the device and
         # the case alone, so the set does not depend on which cases ran before).
@@ -78,15 +76,6 @@ EXPECTED_FAILURES: dict[str, dict[str, dict[str, str]]] = {
                            "7.3", "7.4", "8.1.1", "8.2", "8.3", "8.7.1", "8.8.1", "11.1")},
             **{f"srv/test_srv.py::test_srv_repeat_in_one_day[{srv}-GSME]": "ACLARA-MIXED"
                for srv in ("6.7", "6.11")},
-            # The security pack's GSME cases cannot observe the GSME (E4) either.
-            **{f"security/test_keys.py::test_{name}[GSME]": "ACLARA-MIXED" for name in (
-                "a_command_signed_with_the_old_management_key_is_refused",
-                "a_replayed_command_is_refused",
-                "a_command_with_a_tampered_signature_is_refused",
-                "an_unsigned_command_is_refused",
-            )},
-            **{f"security/test_roles.py::test_srv_from_a_role_not_permitted_is_refused[{srv}-GSME]":
-               "ACLARA-MIXED" for srv in ("6.7", "6.11", "6.15.1", "8.7.1", "8.8.1")},
         },
     },
 }
@@ -139,10 +128,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, DmctRun
     root = shared_root(tmp_path_factory, "seeded-dmct-runs")
     done = run_once_each(root, {
         dmc: [sys.executable, "-m", "harness.cli", "run", "--dmc", dmc, "--out",
-              str(root / "out")]
-        for dmc in EXPECTED_FAILURES},
-        # The security pack's fuzz cases at 2 examples each: the pack's own tests cover more.
-        env={"DMCT_FUZZ_EXAMPLES": "2"})
+              str(root / "out"), *(a for pack in sorted(PACKS) for a in ("--pack", pack))]
+        for dmc in EXPECTED_FAILURES})
     yield {dmc: _load(root, dmc, done[dmc]) for dmc in EXPECTED_FAILURES}
 
 
