@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,10 +58,11 @@ TEXT_MIME = "text/plain"
 def report_anchor(issue_id: str) -> str:
     """Where the HTML report lists an issue (relative: the report sits beside the results).
 
-    The fragment is the element id ``dmct-report.html`` gives the issue's row: ``issue-`` and
-    the id with anything but letters, digits, ``_`` and ``-`` as ``_`` (ids are free text).
+    The fragment is the element id ``dmct-report.html`` gives the issue's row.
     """
-    return "dmct-report.html#issue-" + re.sub(r"[^A-Za-z0-9_-]", "_", issue_id)
+    from harness.report.render_common import issue_anchor
+
+    return "dmct-report.html#" + issue_anchor(issue_id)
 
 
 def allure_active(config: pytest.Config) -> bool:

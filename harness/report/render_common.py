@@ -87,3 +87,9 @@ def security_without_anomaly(security: dict[str, Any]) -> str:
         return ("No device security case ran in this run (the security pack was not run, or "
                 "none of its cases applied).")
     return "No anomaly: every negative case tried was refused with nothing changed."
+
+
+def issue_anchor(issue_id: Any) -> str:
+    """The element id of a Testing Issue's row in ``dmct-report.html`` (ids are free text in a
+    lab's registry; Allure's issue links point at it too)."""
+    return "issue-" + re.sub(r"[^A-Za-z0-9_-]", "_", str(issue_id))

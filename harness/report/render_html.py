@@ -12,7 +12,6 @@ rows are a contract with the browser tests (``docs/dmct-report.md``).
 
 from __future__ import annotations
 
-import re
 from html import escape
 from typing import Any
 
@@ -23,6 +22,7 @@ from harness.report.render_common import (
     VERDICT_WORDS,
     completeness_words,
     evidence_links,
+    issue_anchor,
     security_without_anomaly,
     state_words,
     when,
@@ -32,11 +32,6 @@ from harness.report.render_common import (
 def _e(value: Any) -> str:
     """Escape for text and double-quoted attributes; ``None`` shows as a dash."""
     return escape("-" if value is None else str(value), quote=True)
-
-
-def _anchor(issue_id: Any) -> str:
-    """An element id for a Testing Issue (ids are free text in a lab's registry)."""
-    return "issue-" + re.sub(r"[^A-Za-z0-9_-]", "_", str(issue_id))
 
 
 def _table(headers: list[str], rows: list[str], *, attrs: str = "") -> str:
@@ -156,7 +151,7 @@ def _testing_issues(report: dict[str, Any]) -> str:
     for issue in issues:
         cases = "".join(f"<li>{_e(c)}</li>" for c in issue.get("cases") or [])
         known = "known" if issue.get("known") else "new (awaiting triage)"
-        rows.append(f'<tr id="{_e(_anchor(issue.get("id")))}"><td>{_e(issue.get("id"))}</td>'
+        rows.append(f'<tr id="{_e(issue_anchor(issue.get("id")))}"><td>{_e(issue.get("id"))}</td>'
                     f"<td>{_e(issue.get('title'))}</td>"
                     f'<td class="num sev sev{_e(issue.get("severity"))}">'
                     f"{_e(issue.get('severity'))}</td>"
@@ -217,7 +212,7 @@ def _cases(report: dict[str, Any]) -> str:
         srv = ",".join(str(s) for s in case.get("srv") or [])
         links = " ".join(f'<a href="{_e(href)}">{_e(label)}</a>'
                          for label, href in evidence_links(case.get("evidence")))
-        issue_cell = (f'<a href="#{_e(_anchor(issue))}">{_e(issue)}</a>' if issue else "")
+        issue_cell = (f'<a href="#{_e(issue_anchor(issue))}">{_e(issue)}</a>' if issue else "")
         rows.append(
             f'<tr data-outcome="{_e(outcome)}" data-pack="{_e(case.get("pack") or "-")}" '
             f'data-issue="{_e(issue or "")}" data-srv="{_e(srv)}">'
