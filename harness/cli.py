@@ -266,7 +266,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         lab=str(Path(lab.path).absolute()), dmcs=list(lab.dmc_ids),
         statuses=list(lab.installation_statuses), packs=packs,
         pytest_args=list(args.pytest_args), started_at=datetime.now(UTC).isoformat(),
-        version=_version()))
+        version=_version(), formats=list(args.format)))
     return _run_all(args, lab, packs, out_root, resume=False)
 
 
@@ -295,6 +295,7 @@ def _cmd_resume(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot resume: {out_root / MANIFEST_FILE}: unknown pack "
                          f"{unknown[0]!r}")
     args.pytest_args = list(manifest.pytest_args)
+    args.format = list(args.format) or list(manifest.formats)  # else the run's own
     print(f"dmct run --resume: bench {lab.bench} ({lab.path}); DMC {', '.join(lab.dmc_ids)}; "
           f"status {', '.join(lab.installation_statuses)}; packs {', '.join(manifest.packs)}; "
           f"results in {out_root} (started {manifest.started_at})", flush=True)

@@ -39,7 +39,7 @@ pytestmark = WHOLE_RUNS
 
 DMCS = ("REF-DMC-001", "HONEYWELL-ELSTER-DMC-001")
 SELECTION = ["--dmc", DMCS[0], "--dmc", DMCS[1], "--status", "dormant",
-             "--pack", "smoke", "--pack", "srv"]
+             "--pack", "smoke", "--pack", "srv", "--format", "md"]
 #: Records written when the run is killed: inside the reference DMC's smoke pack.
 KILL_AFTER = 5
 #: What a bench time looks like in a reason ("bench day 2026-01-05"): a resumed run's bench
@@ -179,6 +179,7 @@ def test_the_manifest_records_the_selection(runs: Runs) -> None:
     assert (manifest.dmcs, manifest.statuses, manifest.packs) == (
         list(DMCS), ["dormant"], ["smoke", "srv"])
     assert Path(manifest.lab).is_absolute() and manifest.pytest_args == []
+    assert manifest.formats == ["md"]
 
 
 # -- the resume ----------------------------------------------------------------------------------
@@ -211,6 +212,9 @@ def test_the_resumed_reports_are_those_of_an_uninterrupted_run(runs: Runs) -> No
         assert normalised(resumed) == normalised(through), dmc
         assert resumed["complete"] is True
         verdicts.add(through["verdict"])
+        # The resume renders the formats the run asked for (run.json), no others.
+        assert {p.name for p in (runs.killed / dmc / "dormant").glob("dmct-report.*")} == {
+            "dmct-report.json", "dmct-report.md"}
     # The selection shows both verdicts: Honeywell's seeded defects fail it, REF meets it.
     assert verdicts == {"meets_exit_criteria", "fails_exit_criteria"}
 

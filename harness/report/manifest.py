@@ -49,6 +49,8 @@ class RunManifest:
     pytest_args: list[str] = field(default_factory=list)
     started_at: str = ""
     version: str = ""
+    #: Report formats asked for (``--format``); empty for the default ones.
+    formats: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"schema": MANIFEST_SCHEMA, **asdict(self)}
@@ -126,9 +128,12 @@ def read_manifest(out_root: Path) -> RunManifest | None:
             raise ManifestError(f"{path}: {key}: expected a list of strings")
     if not isinstance(data.get("lab"), str) or not data["lab"]:
         raise ManifestError(f"{path}: lab: expected the lab config's path")
+    formats = data.get("formats", [])  # absent from manifests written before it existed
+    if not isinstance(formats, list) or not all(isinstance(v, str) for v in formats):
+        raise ManifestError(f"{path}: formats: expected a list of strings")
     return RunManifest(lab=data["lab"], **{k: list(data[k]) for k in lists},
                        started_at=str(data.get("started_at", "")),
-                       version=str(data.get("version", "")))
+                       version=str(data.get("version", "")), formats=list(formats))
 
 
 def write_run_state(run_dir: Path, state: State, planned: list[str] | None) -> Path:

@@ -27,14 +27,26 @@ def _record(name: str, outcome: str = "passed", reason: str | None = None) -> Te
 def test_manifest_round_trip_and_absent(tmp_path):
     assert read_manifest(tmp_path) is None
     manifest = RunManifest(lab="/lab.yaml", dmcs=["REF-DMC-001"], statuses=["dormant"],
-                           packs=["smoke"], pytest_args=["-k", "x"], started_at="t", version="1")
+                           packs=["smoke"], pytest_args=["-k", "x"], started_at="t", version="1",
+                           formats=["pdf"])
     write_manifest(tmp_path, manifest)
     assert read_manifest(tmp_path) == manifest
     assert not list(tmp_path.glob("*.tmp"))
 
 
+GOOD = ('{"schema": "smets1-dmct/run/1", "lab": "x", "dmcs": [], "statuses": [], "packs": [], '
+        '"pytest_args": []')
+
+
+def test_a_manifest_from_before_formats_reads_as_the_default_formats(tmp_path):
+    (tmp_path / "run.json").write_text(GOOD + "}")
+    manifest = read_manifest(tmp_path)
+    assert manifest is not None and manifest.formats == []
+
+
 @pytest.mark.parametrize("content", ["{", "[]", '{"schema": "other"}',
-                                     '{"schema": "smets1-dmct/run/1", "lab": "x", "dmcs": "A"}'])
+                                     '{"schema": "smets1-dmct/run/1", "lab": "x", "dmcs": "A"}',
+                                     GOOD + ', "formats": "pdf"}'])
 def test_a_broken_manifest_is_one_line(tmp_path, content):
     (tmp_path / "run.json").write_text(content)
     with pytest.raises(ManifestError) as raised:
