@@ -12,6 +12,7 @@ import fcntl
 import json
 import os
 import subprocess
+import sys
 from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, Any
@@ -83,6 +84,25 @@ def _kill(process: subprocess.Popen[str]) -> None:
     if process.poll() is None:
         process.kill()
         process.wait()
+
+
+#: The packs of the seeded-DMC runs (:func:`seeded_runs`). The security pack has runs of its own
+#: (tests/packs/test_security_pack.py): running it here too would double its cost.
+SEEDED_PACKS = ("active", "dormant", "mixed", "smoke", "srv")
+
+
+def seeded_runs(factory: pytest.TempPathFactory, dmcs: list[str]
+                ) -> tuple[Path, dict[str, dict[str, Any]]]:
+    """``dmct run --dmc DMC`` with :data:`SEEDED_PACKS`, every status the DMC has an EPCL
+    entry for, once per session whichever module asks first: the out root (``<dmc>/<status>/``
+    under it) and each DMC's exit code and output."""
+    root = shared_root(factory, "seeded-dmct-runs")
+    packs = [a for pack in SEEDED_PACKS for a in ("--pack", pack)]
+    done = run_once_each(root, {
+        dmc: [sys.executable, "-m", "harness.cli", "run", "--dmc", dmc, "--out",
+              str(root / "out"), *packs]
+        for dmc in dmcs})
+    return root / "out", done
 
 
 #: For a module whose module-scoped fixture makes whole runs: pytest-timeout counts that set-up

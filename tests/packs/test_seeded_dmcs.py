@@ -15,14 +15,13 @@ workers.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from runkit import WHOLE_RUNS, run_once_each, shared_root
+from runkit import SEEDED_PACKS, WHOLE_RUNS, seeded_runs
 
 from harness.config import load_catalogue
 from harness.report.issues import default_registry_path, load_registry
@@ -30,9 +29,7 @@ from harness.report.issues import default_registry_path, load_registry
 pytestmark = WHOLE_RUNS
 
 STATUSES = ("dormant", "active", "mixed")
-#: The packs these runs judge. The security pack has its own runs of the DMCs it is about
-#: (tests/packs/test_security_pack.py): running it here too would double its cost.
-PACKS = {"smoke", "dormant", "active", "mixed", "srv"}
+PACKS = set(SEEDED_PACKS)  # the security pack has runs of its own
 
 #: DMC -> installation status -> {failed case: the Testing Issue it is attributed to}.
 #: Cases not listed here pass or do not apply.
@@ -114,10 +111,10 @@ class DmctRun:
         return self.reports[status]
 
 
-def _load(root: Path, dmc: str, done: dict[str, Any]) -> DmctRun:
+def _load(out: Path, dmc: str, done: dict[str, Any]) -> DmctRun:
     reports = {}
     for status in STATUSES:
-        path = root / "out" / dmc / status / "dmct-report.json"
+        path = out / dmc / status / "dmct-report.json"
         if path.exists():
             reports[status] = json.loads(path.read_text())
     return DmctRun(dmc, done["exit_code"], done["output"], reports)
@@ -125,12 +122,8 @@ def _load(root: Path, dmc: str, done: dict[str, Any]) -> DmctRun:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, DmctRun]]:
-    root = shared_root(tmp_path_factory, "seeded-dmct-runs")
-    done = run_once_each(root, {
-        dmc: [sys.executable, "-m", "harness.cli", "run", "--dmc", dmc, "--out",
-              str(root / "out"), *(a for pack in sorted(PACKS) for a in ("--pack", pack))]
-        for dmc in EXPECTED_FAILURES})
-    yield {dmc: _load(root, dmc, done[dmc]) for dmc in EXPECTED_FAILURES}
+    out, done = seeded_runs(tmp_path_factory, list(EXPECTED_FAILURES))
+    yield {dmc: _load(out, dmc, done[dmc]) for dmc in EXPECTED_FAILURES}
 
 
 def failed_cases(report: dict[str, Any]) -> dict[str, str | None]:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from labkit import LabFiles
+from runkit import WHOLE_RUNS, seeded_runs
 
 import testpacks.srv
 from harness.cli import main
@@ -20,6 +21,8 @@ from testpacks.srv import plan
 from testpacks.srv.exercises import EXERCISES
 
 PACK_DIR = Path(testpacks.srv.__file__).parent
+
+pytestmark = WHOLE_RUNS
 
 
 @pytest.fixture(autouse=True)
@@ -136,8 +139,37 @@ def test_the_pack_never_reaches_into_the_emulator():
 
 # -- runs on the emulated bench -----------------------------------------------------------------
 
-def test_the_reference_dmc_passes_every_case(tmp_path):
-    code, records, report = run_srv(tmp_path)
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The out root of the seeded-DMC runs (``runkit.seeded_runs``, shared with
+    ``test_seeded_dmcs.py``): their srv pack cases are judged here."""
+    out, done = seeded_runs(tmp_path_factory, list(SEEDED_SRV_DMCS))
+    for dmc, run in done.items():
+        assert run["exit_code"] in (0, 1), f"{dmc}: dmct exit {run['exit_code']}\n" + (
+            run["output"][-3000:])
+    return out
+
+
+#: DMCs whose srv pack cases this module judges from the seeded runs (dormant).
+SEEDED_SRV_DMCS = ("REF-DMC-001", "ITRON-DMC-001", "HONEYWELL-ELSTER-DMC-001")
+
+
+def srv_of(out: Path, dmc: str) -> tuple[int, dict[str, dict], list[str]]:
+    """The srv pack's part of a seeded run (dormant): the exit code an srv-only run would have
+    (1 when a case failed), its records by test name, and the Testing Issues of its failures."""
+    run_dir = out / dmc / "dormant"
+    records = [json.loads(line) for line in (run_dir / "records.jsonl").read_text().splitlines()]
+    srv = {r["name"]: r for r in records if r["pack"] == "srv"}
+    assert len(srv) == len([r for r in records if r["pack"] == "srv"]), "a case has two records"
+    report = json.loads((run_dir / "dmct-report.json").read_text())
+    srv_ids = {c["id"] for c in report["cases"] if c["pack"] == "srv"}
+    issues = sorted({i["id"] for i in report["testing_issues"] if set(i["cases"]) & srv_ids})
+    failed = any(r["outcome"] in ("failed", "blocked") for r in srv.values())
+    return int(failed), srv, issues
+
+
+def test_the_reference_dmc_passes_every_case(seeded):
+    code, records, _ = srv_of(seeded, "REF-DMC-001")
     assert code == 0, {n: r["reason"] for n, r in records.items() if r["outcome"] != "passed"}
     assert outcomes(records, "failed") == outcomes(records, "blocked") == set()
     assert {"test_supported_srv_executes[7.2-GSME]", "test_supported_srv_executes[8.11-CHF]",
@@ -147,13 +179,12 @@ def test_the_reference_dmc_passes_every_case(tmp_path):
     skipped = [r for r in records.values() if r["outcome"] == "not_applicable"]
     assert skipped and all(r["reason"].startswith("not applicable:") for r in skipped)
     assert records["test_supported_srv_executes[1.1.1-ESME]"]["srv"] == ["1.1.1"]
-    assert report["verdict"] == "meets_exit_criteria"
 
 
-def test_itron_fails_only_its_gas_flow_repeat_and_voltage_configuration(tmp_path):
+def test_itron_fails_only_its_gas_flow_repeat_and_voltage_configuration(seeded):
     """91333: SR 6.7 runs once a day on the Itron GSME; risk 11: the DNO cannot set the
     ESME's voltage thresholds (6.14.1 refused). Nothing else of the pack fails."""
-    code, records, report = run_srv(tmp_path, "ITRON-DMC-001")
+    code, records, issues = srv_of(seeded, "ITRON-DMC-001")
     assert code == 1
     assert outcomes(records, "failed") == {
         "test_srv_repeat_in_one_day[6.7-GSME]", "test_supported_srv_executes[6.14.1-ESME]",
@@ -162,13 +193,13 @@ def test_itron_fails_only_its_gas_flow_repeat_and_voltage_configuration(tmp_path
     assert "request 2 of SR 6.7" in reason and "E060701" in reason
     assert "E061401" in records["test_supported_srv_executes[6.14.1-ESME]"]["reason"]
     assert outcomes(records, "blocked") == set()
-    assert sorted(i["id"] for i in report["testing_issues"]) == ["91333", "RISK-11"]
+    assert issues == ["91333", "RISK-11"]
 
 
-def test_honeywell_failures_all_lack_a_response_code(tmp_path):
+def test_honeywell_failures_all_lack_a_response_code(seeded):
     """91339/91340: the response code case fails, and any other case that fails does so for a
     response without a code, so the registry puts every failure on that one issue."""
-    code, records, report = run_srv(tmp_path, "HONEYWELL-ELSTER-DMC-001")
+    code, records, issues = srv_of(seeded, "HONEYWELL-ELSTER-DMC-001")
     assert code == 1
     failed = outcomes(records, "failed")
     assert "test_every_response_carries_a_response_code" in failed
@@ -176,7 +207,7 @@ def test_honeywell_failures_all_lack_a_response_code(tmp_path):
         records["test_every_response_carries_a_response_code"]["reason"])
     assert all("no response code" in records[name]["reason"] for name in failed), {
         name: records[name]["reason"] for name in failed}
-    assert [i["id"] for i in report["testing_issues"]] == ["91339/91340"]
+    assert issues == ["91339/91340"]
 
 
 def test_a_device_that_breaks_its_profile_fails_the_case_that_judges_it(tmp_path):
