@@ -19,7 +19,7 @@ import pytest
 
 from harness.dcc.catalogue import ROLES, load_sr_catalogue
 from testpacks.security.helpers import context
-from testpacks.srv.exercises import EXERCISES
+from testpacks.srv.exercises import EXERCISES, case_marks
 from testpacks.srv.plan import applicability, targets
 
 if TYPE_CHECKING:
@@ -43,12 +43,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     cases = []
     for target in targets(sr_catalogue):
         definition = sr_catalogue[target.srv]
-        marks = [pytest.mark.srv(target.srv)]
-        if target.role != "CHF":
-            marks.append(pytest.mark.device(target.role))
-        exercise = EXERCISES.get(target.srv)
-        if exercise is not None and exercise.destructive:
-            marks.append(pytest.mark.destructive)
+        marks = case_marks(target)
         forbidden = [role for role in ROLES if role not in definition.roles]
         found = applicability(target, sr_catalogue, dmc, lab.catalogue, want_supported=True)
         if not forbidden:
@@ -57,7 +52,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         elif found.skip:
             marks.append(pytest.mark.skip(reason=found.skip.replace(
                 "only for supported SRVs", "role checks are tried on SRVs the DMC supports")))
-        elif exercise is None:
+        elif target.srv not in EXERCISES:
             marks.append(pytest.mark.skip(reason=f"blocked: the srv pack has no exercise for "
                                           f"SR {target.srv}"))
         cases.append(pytest.param(target, id=target.id, marks=marks))

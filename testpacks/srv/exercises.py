@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from harness.dcc.catalogue import SrCatalogue, SrvDefinition
     from harness.dcc.requests import ServiceResponse
     from harness.han.device import HanDevice
+    from testpacks.srv.plan import Target
 
 #: The code of an SRV not valid for the device type or model.
 NOT_SUPPORTED = "E11"
@@ -1152,3 +1153,15 @@ EXERCISES: dict[str, Exercise] = {exercise.srv: exercise for exercise in (
     Firmware("11.1"),
     Firmware("11.4"),
 )}
+
+
+def case_marks(target: Target) -> list[Any]:
+    """The markers of a case about ``target``: its SRV, the device it needs (the CHF is always
+    there), and ``destructive`` when the SRV's exercise is."""
+    marks = [pytest.mark.srv(target.srv)]
+    if target.role != "CHF":
+        marks.append(pytest.mark.device(target.role))
+    exercise = EXERCISES.get(target.srv)
+    if exercise is not None and exercise.destructive:
+        marks.append(pytest.mark.destructive)
+    return marks

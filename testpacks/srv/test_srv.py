@@ -17,6 +17,7 @@ from testpacks.srv.exercises import (
     EXERCISES,
     NOT_SUPPORTED,
     SrvContext,
+    case_marks,
     restoring,
     success_code,
 )
@@ -69,17 +70,12 @@ def _cases(config: pytest.Config, *, supported: bool,
     sr_catalogue = load_sr_catalogue()
     cases = []
     for target in targets(sr_catalogue, srvs):
-        marks = [pytest.mark.srv(target.srv)]
-        if target.role != "CHF":
-            marks.append(pytest.mark.device(target.role))
-        exercise = EXERCISES.get(target.srv)
-        if exercise is not None and exercise.destructive:
-            marks.append(pytest.mark.destructive)
+        marks = case_marks(target)
         found = applicability(target, sr_catalogue, dmc, lab.catalogue,
                               want_supported=supported)
         if found.skip:
             marks.append(pytest.mark.skip(reason=found.skip))
-        elif exercise is None:
+        elif target.srv not in EXERCISES:
             marks.append(pytest.mark.skip(reason=f"blocked: the srv pack has no exercise for "
                                           f"SR {target.srv}"))
         cases.append(pytest.param(target, id=target.id, marks=marks))

@@ -10,7 +10,6 @@ Java and the Allure CLI, which CI does not have: the results format is what is t
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from runkit import WHOLE_RUNS
+from runkit import WHOLE_RUNS, dmct_environment
 
 from harness.report.allure import (
     CASE_LABEL,
@@ -68,21 +67,13 @@ def label(result: dict[str, Any], name: str) -> str | None:
     return values[0] if values else None
 
 
-def environment() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DMCT_LAB", "PYTEST_TIMEOUT", "PYTEST_DISABLE_PLUGIN_AUTOLOAD",
-                        "DMCT_SECRETS_FILE", "PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT")}
-    env["PYTEST_ADDOPTS"] = "-p no:hypothesispytest"
-    return env
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     out = tmp_path_factory.mktemp("allure-run")
     done = subprocess.run(
         [sys.executable, "-m", "harness.cli", "run", "--dmc", DMC, "--status", STATUS,
          "--pack", "srv", "--out", str(out), "--", "-k", "6.7"],
-        cwd=out, env=environment(), capture_output=True, text=True, timeout=300, check=False)
+        cwd=out, env=dmct_environment(), capture_output=True, text=True, timeout=300, check=False)
     assert (out / DMC / STATUS / "allure-results").is_dir(), done.stdout + done.stderr
     return Run(out / DMC / STATUS, done.returncode)
 

@@ -21,14 +21,13 @@ the command's stdout and stderr are scanned, as bytes, for:
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from runkit import WHOLE_RUNS
+from runkit import WHOLE_RUNS, dmct_environment
 
 from harness.config import InstallCode, default_lab_config_path, load_lab_config
 from harness.dcc.keys import DCC_USER, TEST_USERS, KeyPair
@@ -94,14 +93,6 @@ def leaks(data: bytes, secrets: dict[str, list[bytes]]) -> list[str]:
     return found
 
 
-def environment() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DMCT_LAB", "PYTEST_TIMEOUT", "PYTEST_DISABLE_PLUGIN_AUTOLOAD",
-                        "DMCT_SECRETS_FILE", "PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT")}
-    env["PYTEST_ADDOPTS"] = "-p no:hypothesispytest"
-    return env
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory
         ) -> tuple[Path, subprocess.CompletedProcess[bytes]]:
@@ -110,7 +101,7 @@ def run(tmp_path_factory: pytest.TempPathFactory
         [sys.executable, "-m", "harness.cli", "run", "--dmc", DMC, "--status", STATUS,
          "--pack", "smoke", "--pack", "dormant", "--out", str(out), "-v", "--",
          "--log-level=DEBUG"],
-        cwd=out, env=environment(), capture_output=True, timeout=300, check=False)
+        cwd=out, env=dmct_environment(), capture_output=True, timeout=300, check=False)
     return out, done
 
 
