@@ -106,16 +106,17 @@ def test_virtual_config_is_accepted_by_zigpy_and_turns_background_work_off():
     assert "flow_control" not in config["device"]
 
 
-def test_ezsp_config_avoids_bellows_extra_thread():
+def test_ezsp_config_avoids_bellows_extra_thread(tmp_path):
+    database = str(tmp_path / "zigpy.db")
     config = zigpy_config(path="/dev/ttyUSB0", radio_type="ezsp", flow_control="software",
-                          database="/tmp/zigpy.db", channel=20, pan_id=0x1234,
+                          database=database, channel=20, pan_id=0x1234,
                           extended_pan_id="00:1b:c5:0c:ff:fe:00:01", baudrate=57600)
     assert config["use_thread"] is False
     assert config["device"] == {"path": "/dev/ttyUSB0", "baudrate": 57600,
                                 "flow_control": "software"}
     assert config["network"] == {"channel": 20, "pan_id": 0x1234,
                                  "extended_pan_id": "00:1b:c5:0c:ff:fe:00:01"}
-    assert config["database_path"] == "/tmp/zigpy.db"
+    assert config["database_path"] == database
     assert "watchdog_enabled" not in config
 
 
