@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.report.issues import KnownIssue, attribute, case_id
-from harness.report.records import OUTCOMES, TestRecord, read_records
+from harness.report.records import OUTCOMES, TestRecord
 from harness.workdays import add_working_days
 
 if TYPE_CHECKING:
@@ -157,21 +157,6 @@ def write_report(directory: Path, report: dict[str, Any]) -> Path:
     tmp.write_text(json.dumps(report, indent=2, sort_keys=False, default=str))
     os.replace(tmp, path)
     return path
-
-
-def report_for_directory(
-    directory: Path, *, dmc: Dmc, catalogue: Catalogue, status: str,
-    registry: tuple[KnownIssue, ...], threshold: Threshold, produced_at: datetime, bench: str,
-    referral_working_days: int = DEFAULT_REFERRAL_WORKING_DAYS, complete: bool = True,
-) -> dict[str, Any]:
-    """Build and write the report of a run directory from its ``records.jsonl``."""
-    records = list(read_records(directory))
-    report = build_report(records, dmc=dmc, catalogue=catalogue, status=status,
-                          registry=registry, threshold=threshold, produced_at=produced_at,
-                          bench=bench, referral_working_days=referral_working_days,
-                          complete=complete)
-    write_report(directory, report)
-    return report
 
 
 def report_devices(dmc: Dmc, catalogue: Catalogue) -> list[dict[str, Any]]:

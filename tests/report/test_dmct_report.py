@@ -13,16 +13,16 @@ from typing import Any
 
 import pytest
 
-from harness.config import load_catalogue
+from harness.config import default_lab_config_path, load_catalogue, load_lab_config
+from harness.report.build import write_run_report
 from harness.report.dmct_report import (
     DEFAULT,
     DEFAULT_THRESHOLD,
     SCHEMA,
     Threshold,
     build_report,
-    report_for_directory,
 )
-from harness.report.issues import KnownIssue
+from harness.report.issues import KnownIssue, default_registry_path, load_registry
 from harness.report.records import RecordWriter, TestRecord
 from harness.workdays import is_working_day, working_days_between
 
@@ -272,8 +272,9 @@ def test_report_of_a_run_directory_reads_its_records_and_writes_the_file(tmp_pat
         writer.write(record)
     with (tmp_path / "records.jsonl").open("a") as handle:
         handle.write('{"id": "testpacks/cut sh')  # a run killed mid-line
-    found = report_for_directory(
-        tmp_path, dmc=CATALOGUE.dmc("ITRON-DMC-001"), catalogue=CATALOGUE, status="dormant",
-        registry=CONTRACT_REGISTRY, threshold=DEFAULT, produced_at=PRODUCED, bench="emulated")
+    lab = load_lab_config(default_lab_config_path(), env={}).select(["ITRON-DMC-001"],
+                                                                   ["dormant"])
+    found = write_run_report(tmp_path, lab, produced_at=PRODUCED)
     assert json.loads((tmp_path / "dmct-report.json").read_text()) == found
-    assert found == report(CONTRACT_RECORDS, CONTRACT_REGISTRY, dmc="ITRON-DMC-001")
+    assert found == report(CONTRACT_RECORDS, load_registry(default_registry_path()),
+                           dmc="ITRON-DMC-001")
