@@ -1,0 +1,174 @@
+"""The ``dmct`` command line: every command, its options and its help."""
+
+from __future__ import annotations
+
+import argparse
+from typing import NoReturn
+
+from harness.cli.common import UsageError, available_packs
+from harness.cli.lab import cmd_lab_check, cmd_profiles_validate
+from harness.cli.report import cmd_report
+from harness.cli.run import cmd_run
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the one-line error of every other dmct error."""
+
+    def error(self, message: str) -> NoReturn:
+        if message.startswith("unrecognized arguments"):
+            message += " (pytest arguments go after '--': dmct run -- -k NAME)"
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+_FORMATTER = argparse.RawDescriptionHelpFormatter
+
+MAIN_EPILOG = """\
+examples:
+  dmct run                                    every pack on the emulated bench (no hardware)
+  dmct run --lab bench-1.yaml --dmc ITRON-DMC-001 --status dormant --out results
+  dmct lab check --lab bench-1.yaml           before the first run on a real bench
+  dmct profiles validate --path lab-profiles  after adding a model or a DMC
+  dmct report results --final                 finalise the drafts once their deadline passed
+
+Exit status: 0 success; 1 a test failed or was blocked, a device is not reachable or a profile
+is invalid; 2 usage or configuration error (one line on stderr: dmct: error: ...); 130
+interrupted. Run 'dmct COMMAND --help' for a command's options.
+"""
+
+FORMAT_HELP = ("report format, repeatable or comma-separated: json, html, md, pdf (default: "
+               "json,html,md; json is always written, pdf is printed by headless Chromium)")
+
+REPORT_EPILOG = """\
+Working days are days in England; "today" is DMCT_NOW when set (an ISO date, for testing).
+Re-rendering keeps the draft's production date and referral deadline. --final refuses before
+the referral deadline unless --force --reason TEXT (recorded as final_reason), and always
+refuses an INCOMPLETE report (resume the run first).
+
+Exit status: 0 every report meets its exit criteria; 1 one does not; 2 usage error, a missing
+or broken directory, or a refused --final (nothing is written then).
+"""
+
+RUN_EPILOG = """\
+Runs the packs once per DMC and installation status of the lab config (or of --dmc/--status),
+each in its own pytest process, and prints one line per test as it finishes: DMC/status, test,
+SRVs, outcome (PASSED, FAILED, BLOCKED, NOT_APPLICABLE) and reason; then the totals.
+
+Writes OUT/run.json (what was asked for), OUT/<dmc>/<status>/records.jsonl (one JSON record
+per test, written as it finishes), run-state.json, evidence/ (ZigBee frames, HAN events,
+serial transcripts per test) and allure-results/. A run killed part-way keeps every test it
+finished; "dmct run --resume OUT" runs only the missing ones. After each DMC and status, the
+DMCT Testing Report: dmct-report.json, .html and .md (--format; "dmct report OUT" re-renders).
+
+Extra pytest arguments go after a "--" separator, e.g.:
+  dmct run --pack smoke -- -k register        only the tests matching "register"
+  dmct run -- --timeout 900 -x                 another per-test timeout; stop at the first failure
+  dmct run --verbose -- -v                     show pytest's own output too
+
+Exit status: 0 every test passed or was not applicable; 1 a test failed or was blocked (or no test
+ran); 2 usage or configuration error; 130 interrupted.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="dmct",
+        description="SMETS1 DMCT harness: run the test packs on a bench (real or emulated), "
+        "check a bench, validate device profiles.",
+        epilog=MAIN_EPILOG,
+        formatter_class=_FORMATTER,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=_Parser)
+
+    run = sub.add_parser(
+        "run", help="run the DMCT packs and print a per-test summary",
+        description="Run the DMCT test packs against the bench of a lab config.",
+        epilog=RUN_EPILOG, formatter_class=_FORMATTER,
+        usage="dmct run [--lab FILE] [--dmc ID]... [--status STATUS]... [--pack NAME]... "
+              "[--out DIR] [--format FMT]... [--verbose] [-- PYTEST_ARGS...]\n"
+              "       dmct run --resume DIR [--format FMT]... [--verbose]",
+    )
+    run.add_argument("--lab", metavar="FILE",
+                     help="lab config (default: $DMCT_LAB, else the emulated bench)")
+    run.add_argument("--dmc", action="append", default=[], metavar="ID",
+                     help="DMC id to test, repeatable (default: the lab config's 'dmc')")
+    run.add_argument("--status", action="append", default=[], metavar="STATUS",
+                     choices=("dormant", "active", "mixed"),
+                     help="installation status: dormant, active or mixed; repeatable "
+                     "(default: the lab config's 'installation_status')")
+    run.add_argument("--pack", action="append", default=[], metavar="NAME",
+                     help=f"test pack, repeatable (default: all: {', '.join(available_packs())})")
+    run.add_argument("--out", metavar="DIR",
+                     help="results directory (default: the lab config's 'output_dir')")
+    run.add_argument("--format", action="append", default=[], metavar="FMT",
+                     help=FORMAT_HELP)
+    run.add_argument("--verbose", "-v", action="store_true",
+                     help="also show pytest's own output")
+    run.add_argument("--resume", metavar="DIR",
+                     help="resume the run whose results are in DIR (its run.json): keep every "
+                     "case that finished, run only the missing ones (no other selection "
+                     "option)")
+    run.set_defaults(func=cmd_run)
+
+    report = sub.add_parser(
+        "report", help="re-render a run's reports; finalise a draft (--final)",
+        description="Rebuild the DMCT Testing Report of each <dmc>/<status> directory of DIR "
+        "from its records.jsonl and render its formats. A run that did not finish gets a "
+        "partial report marked INCOMPLETE. A final report is re-rendered from its JSON, never "
+        "rebuilt.",
+        epilog=REPORT_EPILOG, formatter_class=_FORMATTER,
+        usage="dmct report DIR [--final [--force --reason TEXT]] [--format FMT]... "
+              "[--lab FILE]",
+    )
+    report.add_argument("dir", metavar="DIR",
+                        help="a dmct run's results directory, or one <dmc>/<status> in it")
+    report.add_argument("--final", action="store_true",
+                        help="finalise the draft (refused before its referral deadline)")
+    report.add_argument("--force", action="store_true",
+                        help="with --final: finalise before the referral deadline")
+    report.add_argument("--reason", metavar="TEXT",
+                        help="with --force: why, recorded in the report")
+    report.add_argument("--format", action="append", default=[], metavar="FMT",
+                        help=FORMAT_HELP)
+    report.add_argument("--lab", metavar="FILE",
+                        help="lab config to rebuild with (default: the run's, from run.json; "
+                        "else $DMCT_LAB or the emulated bench)")
+    report.set_defaults(func=cmd_report)
+
+    lab = sub.add_parser("lab", help="bench commands (lab check)",
+                         description="Bench commands.")
+    lab_sub = lab.add_subparsers(dest="lab_command", required=True, metavar="COMMAND",
+                                 parser_class=_Parser)
+    check = lab_sub.add_parser(
+        "check", help="bring the bench up and check that every device answers",
+        description="Validate a lab config and its secrets, start its bench, commission every "
+        "device and read each one over ZigBee (and its optical port when it has a probe). "
+        "Prints one line per device.",
+        epilog="Exit status: 0 every device reachable; 1 a device (or the bench) is not; 2 "
+        "configuration error.",
+    )
+    check.add_argument("--lab", metavar="FILE",
+                       help="lab config (default: $DMCT_LAB, else the emulated bench)")
+    check.add_argument("--dmc", action="append", default=[], metavar="ID",
+                       help="DMC whose devices to check (default: the lab config's first)")
+    check.set_defaults(func=cmd_lab_check)
+
+    profiles = sub.add_parser("profiles", help="device profile commands (profiles validate)",
+                              description="Device profile and DMC catalogue commands.")
+    profiles_sub = profiles.add_subparsers(dest="profiles_command", required=True,
+                                           metavar="COMMAND", parser_class=_Parser)
+    validate = profiles_sub.add_parser(
+        "validate", help="validate every device profile and DMC",
+        description="Validate the packaged catalogue (device_profiles/) plus extra directories "
+        "(each with models/ and dmcs/), listing every problem as <file>:<line>: <field>: "
+        "<message>.",
+        epilog="Exit status: 0 all valid; 1 problems found; 2 usage error.",
+    )
+    validate.add_argument("--lab", metavar="FILE",
+                          help="also validate this lab config's profile_paths")
+    validate.add_argument("--path", action="append", default=[], metavar="DIR",
+                          help="extra catalogue directory, repeatable")
+    validate.set_defaults(func=cmd_profiles_validate)
+    return parser
+
+

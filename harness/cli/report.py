@@ -1,0 +1,152 @@
+"""``dmct report`` and the report formats every command renders."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from harness.cli.common import EXIT_FAILED, EXIT_OK, UsageError, load_lab
+from harness.cli.output import RunResult
+
+
+def write_epcl_summary(out_root: Path, catalogue: Any) -> None:
+    """``epcl-summary.{json,md,html}`` over every DMC report under ``out_root``."""
+    from harness.report.epcl import write_epcl_summary as write_summary
+
+    written = write_summary(out_root, catalogue)
+    if written:
+        print(f"EPCL summary: {', '.join(str(p) for p in written)}", flush=True)
+
+
+
+def read_report(out: Path) -> dict[str, Any] | None:
+    path = out / "dmct-report.json"
+    try:
+        return json.loads(path.read_text()) if path.exists() else None
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+
+def report_formats(values: Sequence[str]) -> tuple[str, ...]:
+    """The formats of ``--format`` (default json, html, md), checked before anything runs: an
+    unknown name, or ``pdf`` with no Chromium to print it, is a usage error."""
+    from harness.report.render import FormatError, parse_formats
+
+    try:
+        formats = parse_formats(values)
+    except FormatError as exc:
+        raise UsageError(f"{exc} (given with --format)") from None
+    if "pdf" in formats:
+        from harness.report.browser import BrowserUnavailable, find_chromium
+
+        try:
+            find_chromium()
+        except BrowserUnavailable as exc:
+            raise UsageError(f"--format pdf: {exc}") from None
+    return formats
+
+
+def _write_formats(directory: Path, report: dict[str, Any], formats: Sequence[str], *,
+                   write_json: bool = True) -> list[Path]:
+    """Every format of one report; a browser that fails to print is one line, exit 2 (the
+    formats before the PDF are written by then)."""
+    from harness.report.browser import BrowserError
+    from harness.report.render import write_formats
+
+    try:
+        return write_formats(directory, report, formats, write_json=write_json)
+    except BrowserError as exc:
+        raise UsageError(f"{directory}: PDF not printed: {exc}") from None
+
+
+def render_run_formats(args: argparse.Namespace, result: RunResult) -> None:
+    """After the pytest run of one DMC/status: ``dmct-report.{html,md,...}`` beside the JSON
+    the pytest plugin wrote (nothing when pytest wrote no report)."""
+    if result.report is not None:
+        _write_formats(result.out, result.report, report_formats(args.format),
+                       write_json=False)
+
+
+def _report_lab(args: argparse.Namespace, root: Path) -> Any:
+    """The lab config to rebuild reports with: ``--lab``, else the run's (``run.json``), else
+    the default one."""
+    from harness.report.rebuild import ReportDirError, out_root_lab
+
+    if args.lab:
+        return load_lab(args.lab)
+    try:
+        recorded = out_root_lab(root)
+    except ReportDirError as exc:
+        raise UsageError(str(exc)) from None
+    if recorded is None:
+        return load_lab(None)
+    if not Path(recorded).is_file():
+        raise UsageError(f"{recorded}: the run's lab config (recorded in run.json) is not found; "
+                         "give the lab config with --lab FILE")
+    return load_lab(recorded)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """``dmct report DIR``: rebuild, finalise and render the reports of a run's directory."""
+    from datetime import datetime
+
+    from harness.report.allure import annotate_results
+    from harness.report.build import run_report
+    from harness.report.finalise import FinaliseRefused, now
+    from harness.report.rebuild import Plan, ReportDirError, find_run_dirs, plan
+
+    if (args.force or args.reason is not None) and not args.final:
+        raise UsageError("--force and --reason go with --final")
+    if args.reason is not None and not args.force:
+        raise UsageError("--reason goes with --force (finalising before the referral deadline)")
+    if args.force and not (args.reason or "").strip():
+        raise UsageError("--force needs --reason TEXT: finalising before the referral deadline "
+                         "is recorded in the report with its reason")
+    formats = report_formats(args.format)
+    try:
+        at = now()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    root = Path(args.dir)
+    labs: list[Any] = []  # loaded once, only when a report is rebuilt from records
+
+    def build(directory: Path, dmc: str, status: str, complete: bool,
+              produced_at: datetime) -> dict[str, Any]:
+        if not labs:
+            labs.append(_report_lab(args, root))
+        lab = labs[0]
+        if dmc not in lab.catalogue.dmcs:
+            raise ReportDirError(f"{directory}: DMC {dmc!r} is not in the catalogue of "
+                                 f"{lab.path}; give the run's lab config with --lab FILE")
+        return run_report(directory, lab.select([dmc], [status]), complete=complete,
+                          produced_at=produced_at)
+
+    try:
+        plans: list[Plan] = [
+            plan(directory, dmc, status, build=build, at=at, final=args.final,
+                 force=args.force, reason=args.reason)
+            for dmc, status, directory in find_run_dirs(root)
+        ]
+    except (ReportDirError, FinaliseRefused) as exc:
+        raise UsageError(str(exc)) from None
+    for item in plans:
+        written = _write_formats(item.directory, item.report, formats,
+                                 write_json=item.changed)
+        report = item.report
+        if item.changed:  # severities and issue links follow the rebuilt attribution
+            annotate_results(item.directory / "allure-results", report)
+        print(f"{item.dmc}/{item.status}: {str(report['verdict']).replace('_', ' ')}; "
+              f"{report.get('state')}{'' if report.get('complete', True) else ', INCOMPLETE'}"
+              f"; referral deadline {report.get('referral_deadline')}; {item.action}; wrote "
+              f"{', '.join(p.name for p in written)} in {item.directory}")
+    single = [p.directory for p in plans] == [root]  # DIR is one <dmc>/<status> directory
+    write_epcl_summary(root.parent.parent if single else root,
+                        (labs[0] if labs else _report_lab(args, root)).catalogue)
+    ok = all(p.report.get("verdict") == "meets_exit_criteria" for p in plans)
+    return EXIT_OK if ok else EXIT_FAILED
+
+
