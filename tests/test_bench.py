@@ -353,3 +353,56 @@ def test_bench_calls_after_stop_are_refused(emulated_bench):
     assert bench.runtime is not None
     with pytest.raises(RuntimeError, match="shut down"):
         bench.runtime.run(asyncio.sleep(0))
+
+
+# -- the backend --------------------------------------------------------------------------------
+
+
+def test_the_backend_is_chosen_once_from_the_radio(tmp_path, emulated_bench):
+    from harness.backend.emulated import EmulatedBackend
+    from harness.backend.real import RealBackend
+
+    assert isinstance(emulated_bench.backend, EmulatedBackend) and emulated_bench.is_emulated
+    lab_path = tmp_path / "real.yaml"
+    lab_path.write_text(
+        "bench: real-bench\nradio:\n  type: znp\n  port: socket://127.0.0.1:9\n"
+        "installations:\n  - id: home-1\n    devices:\n"
+        "      - role: ESME\n        eui64: 00-1B-C5-0C-00-00-00-01\n"
+        "        install_code: {env: DMCT_ESME_CODE}\n"
+        "dmc: REF-DMC-001\ninstallation_status: dormant\n"
+    )
+    lab = load_lab_config(lab_path, env={})
+    backend = Bench(lab, lab.catalogue.dmc("REF-DMC-001"), "dormant").backend
+    assert isinstance(backend, RealBackend) and not backend.is_emulated
+    assert lab.clock.mode == "real"
+
+
+def test_the_bench_and_the_real_backend_never_import_the_emulator():
+    import subprocess
+    import sys
+
+    code = ("import sys, harness.bench, harness.backend.real, fixtures.bench\n"
+            "loaded = [m for m in sys.modules if m.startswith('harness.emulator')]\n"
+            "assert not loaded, loaded\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_virtual_radio_on_the_real_clock_is_one_configuration_error(tmp_path):
+    from harness.config import ConfigError
+
+    lab_path = tmp_path / "contradiction.yaml"
+    lab_path.write_text(
+        "bench: x\nradio:\n  type: virtual\n"
+        "installations:\n  - id: home-1\n    devices:\n"
+        "      - role: ESME\n        eui64: 00-1B-C5-0C-00-00-00-01\n"
+        "        install_code: emulated\n"
+        "dmc: REF-DMC-001\ninstallation_status: dormant\nclock:\n  mode: real\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_lab_config(lab_path, env={})
+    message = str(info.value)
+    assert message.startswith(f"{lab_path}:13: clock.mode: the virtual radio runs on the "
+                              "virtual clock"), message
+    assert "\n" not in message

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from harness.dcc.alerts import alert
-from harness.migration import Migration, MigrationPlan, MigrationRecord
+from harness.migration import MigrationPlan, MigrationRecord
 from harness.migration.model import KEY_ROTATION_DEADLINE_S, KEY_ROTATION_RETRY_S
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def plan_for(bench: Bench) -> MigrationPlan:
 
 
 def migrate(bench: Bench, **hooks: Any) -> MigrationRecord:
-    return Migration(bench, bench.dcc, plan_for(bench), **hooks).run()
+    return bench.migration(plan_for(bench), **hooks).run()
 
 
 def require_migrated(record: MigrationRecord) -> None:

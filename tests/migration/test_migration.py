@@ -2,7 +2,7 @@
 records, and what it does when a step fails.
 
 Every test starts its own bench (``Bench.start(lab.select([dmc], [status]))``, brought up, its
-DCC started) and runs one :class:`Migration` on it. Faults are injected the way a lab would (a
+DCC started) and runs one :class:`Migration` on it (``bench.migration(plan)``). Faults are injected the way a lab would (a
 relay cuts a meter's supply) or, where only the emulator can do it, through the emulated node
 (a brown-out that ends by itself, a silenced radio): harness tests may, packs never do.
 DMC variants live in a temporary ``profile_paths`` directory (``labkit``).
@@ -22,7 +22,7 @@ from labkit import LabFiles
 
 from harness.bench import Bench
 from harness.config import LabConfig, default_lab_config_path, load_lab_config
-from harness.migration import Migration, MigrationPlan, MigrationRecord, StepRecord
+from harness.migration import MigrationPlan, MigrationRecord, StepRecord
 from harness.migration.model import KEY_ROTATION_DEADLINE_S, KEY_ROTATION_RETRY_S, STEPS
 from harness.workdays import ENGLAND, is_working_day, working_days_between
 
@@ -86,8 +86,8 @@ def migrate(bench: Bench, *, before_step: dict[str, Callable[[], None]] | None =
             on_failure: Callable[[], None] | None = None, **plan: Any) -> MigrationRecord:
     """One migration of the bench's installation, the plan's target firmware the DMC's."""
     plan.setdefault("target_firmware", dict(bench.dmc.target_firmware))
-    return Migration(bench, bench.dcc, MigrationPlan(status=bench.status, **plan),
-                     before_step=before_step, on_failure=on_failure).run()
+    return bench.migration(MigrationPlan(status=bench.status, **plan),
+                           before_step=before_step, on_failure=on_failure).run()
 
 
 def at(text: str | None) -> datetime:
