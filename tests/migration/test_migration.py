@@ -2,9 +2,10 @@
 records, and what it does when a step fails.
 
 Every test starts its own bench (``Bench.start(lab.select([dmc], [status]))``, brought up, its
-DCC started) and runs one :class:`Migration` on it (``bench.migration(plan)``). Faults are injected the way a lab would (a
-relay cuts a meter's supply) or, where only the emulator can do it, through the emulated node
-(a brown-out that ends by itself, a silenced radio): harness tests may, packs never do.
+DCC started) and runs one :class:`Migration` on it (``bench.migration(plan)``). Faults are
+injected the way a lab would (a relay cuts a meter's supply) or, where only the emulator can do
+it, through the emulated node (a brown-out that ends by itself, a silenced radio): harness tests
+may, packs never do.
 DMC variants live in a temporary ``profile_paths`` directory (``labkit``).
 """
 
