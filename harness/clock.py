@@ -114,7 +114,10 @@ class VirtualTimeEventLoop(asyncio.SelectorEventLoop):
     def __init__(self, time: VirtualTime) -> None:
         super().__init__()
         self._virtual_time = time
-        self._selector = _VirtualSelector(self._selector, time)  # type: ignore[assignment]
+        # asyncio keeps its selector in ``_selector``; wrap it in place (through __dict__: the
+        # attribute is private to asyncio and typed there).
+        real: selectors.BaseSelector = self.__dict__["_selector"]
+        self.__dict__["_selector"] = _VirtualSelector(real, time)
 
     def time(self) -> float:
         return self._virtual_time.seconds

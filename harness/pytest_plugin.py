@@ -279,7 +279,8 @@ def evidence_root(config: pytest.Config) -> Path | None:
 
 
 def _active_bench(config: pytest.Config) -> Bench | None:
-    for bench in reversed(config.stash.get(_BENCHES, [])):
+    benches: list[Bench] = config.stash.get(_BENCHES, [])
+    for bench in reversed(benches):
         if bench.runtime is not None and bench.app is not None:  # started and not stopped
             return bench
     return None
@@ -601,11 +602,13 @@ def _write_record(item: pytest.Item, interrupted: str | None = None) -> None:
     if writer is None and not progress:
         return
     reports = item.stash.get(_REPORTS, {})
+    reason: str | None
     if interrupted:
         outcome, reason = "blocked", interrupted
     else:
         outcome, reason = outcome_of(reports, item.stash.get(_REASONS, {}))
-    evidence = dict(item.stash.get(_EVIDENCE, {}))
+    kept: dict[str, Any] = item.stash.get(_EVIDENCE, {})
+    evidence = dict(kept)
     wall = sum(r.duration for r in reports.values())
     record = TestRecord(
         id=item.nodeid,

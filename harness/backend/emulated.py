@@ -135,9 +135,9 @@ class EmulatedBackend(BenchBackend):
         if device.relay is None:
             return None
         board = relays[device.relay.adapter]
-        served = self._emulator().ports[device.relay.adapter]
+        served: Any = self._emulator().ports[device.relay.adapter].protocol  # a RelayServer
         return PowerControl(board, device.relay.channel, runtime,
-                            settle=_board_settled(board, lambda: int(served.protocol.frames)))
+                            settle=_board_settled(board, lambda: int(served.frames)))
 
     def adapter_wrapper(self, profiles: Mapping[str, DeviceProfile]) -> AdapterWrapper | None:
         emulator = self._emulator()

@@ -305,7 +305,7 @@ class Migration:
         summary: dict[str, Any] = {}
         for device in self._meters():
             started = clock.monotonic()
-            attempts = []
+            attempts: list[dict[str, Any]] = []
             confirmed_after = None
             while len(attempts) < plan.key_rotation_max_attempts:
                 response = self.dcc.operate("6.15.1", device.role,

@@ -114,7 +114,7 @@ def resolve_port(spec: PortSpec) -> str:
 
 def open_port(
     spec: PortSpec, *, baudrate: int, timeout: float = 0.1, **kwargs: Any
-) -> serial.SerialBase:
+) -> serial.Serial:
     """Open ``spec`` with pyserial and return the open port.
 
     Ports are opened ``exclusive`` (a POSIX advisory lock; other pyserial URL handlers accept and

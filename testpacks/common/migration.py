@@ -32,7 +32,7 @@ def plan_for(bench: Bench) -> MigrationPlan:
     return MigrationPlan(
         status=bench.status,  # type: ignore[arg-type]
         notification_working_days=bench.lab.migration.notification_working_days,
-        target_firmware=dict(bench.dmc.target_firmware),
+        target_firmware={str(role): v for role, v in bench.dmc.target_firmware.items()},
     )
 
 
