@@ -25,6 +25,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import serial
 import zigpy.exceptions
 from zigpy.application import ControllerApplication
 
@@ -32,7 +33,6 @@ from harness.backend import BenchBackend, PlannedDevice, Power, PowerControl, ba
 from harness.backend.base import POWER_OFF_S
 from harness.clock import BenchClock
 from harness.config import ConfigError, InstallCode, LabConfig, SecretStore
-from harness.config.types import PortSpec
 from harness.dcc.keys import Keystore
 from harness.han.chf import Chf, JoinTimePeriodRejected, NotJoined
 from harness.han.device import HanDevice
@@ -41,7 +41,7 @@ from harness.han.frames import CapturedFrame, FrameLog
 from harness.runtime import BenchRuntime
 from harness.serial.console import Console
 from harness.serial.iec62056 import Readout, read_meter
-from harness.serial.ports import open_port
+from harness.serial.ports import StablePort
 from harness.serial.relay import RelayBoard
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ class BenchDevice:
         profile: DeviceProfile,
         install_code: InstallCode,
         adapters: Mapping[str, SerialAdapterConfig],
-        ports: Mapping[str, PortSpec],
+        ports: Mapping[str, StablePort],
     ) -> None:
         self._bench = bench
         self.installation_id = installation_id
@@ -161,8 +161,10 @@ class BenchDevice:
             raise NotApplicable(f"{self.role} {self.eui} has no {role} port on this bench")
         return adapter
 
-    def _port_spec(self, adapter: SerialAdapterConfig) -> PortSpec:
-        return self._ports[adapter.name]
+    def _open(self, adapter: SerialAdapterConfig) -> serial.Serial:
+        """Open the adapter's port, if it is still the device the bench first found there
+        (:class:`~harness.serial.errors.PortVanished`, a bench fault, if not)."""
+        return self._ports[adapter.name].open(baudrate=adapter.baudrate, timeout=0.1)
 
     @property
     def has_optical(self) -> bool:
@@ -176,7 +178,7 @@ class BenchDevice:
         """An IEC 62056-21 data readout through the device's optical probe."""
         adapter = self._adapter("optical")
         transcript = self._bench.transcript_path(f"{self.role.lower()}-optical")
-        port = open_port(self._port_spec(adapter), baudrate=adapter.baudrate, timeout=0.1)
+        port = self._open(adapter)
         try:
             with Console(port, name=adapter.name, transcript_path=transcript) as console:
                 return read_meter(console.port, transcript=console, timeout=timeout)
@@ -189,7 +191,7 @@ class BenchDevice:
         optical transcript; the next :meth:`read_optical` starts afresh."""
         adapter = self._adapter("optical")
         transcript = self._bench.transcript_path(f"{self.role.lower()}-optical")
-        port = open_port(self._port_spec(adapter), baudrate=adapter.baudrate, timeout=0.1)
+        port = self._open(adapter)
         try:
             with Console(port, name=adapter.name, transcript_path=transcript) as console:
                 console.write(bytes(data))
@@ -201,7 +203,7 @@ class BenchDevice:
         """The device's debug console (opened on first use, kept open for the run)."""
         if self._console is None:
             adapter = self._adapter("console")
-            port = open_port(self._port_spec(adapter), baudrate=adapter.baudrate, timeout=0.1)
+            port = self._open(adapter)
             transcript = self._bench.transcript_path(f"{self.role.lower()}-console")
             self._console = Console(port, name=adapter.name, transcript_path=transcript)
             self._bench.note_transcript(transcript)
@@ -239,6 +241,8 @@ class Bench:
         self.events: HanEventStream = None  # type: ignore[assignment]
         self.devices: dict[str, BenchDevice] = {}
         self.relays: dict[str, RelayBoard] = {}
+        #: Serial ports by adapter name, each bound to the device first found behind it.
+        self.ports: dict[str, StablePort] = {}
         #: DCC Users and keys: the test PKI of the bench seed, replaced in _start by the lab
         #: config's dcc Users (Keystore.from_lab) when it has a dcc section.
         self.keystore: Keystore = Keystore.test_pki(lab.seed)
@@ -311,7 +315,10 @@ class Bench:
         # The ports of the devices taking part, and the relay boards.
         used = [a for item in planned for a in lab.adapters_for(item.config).values()]
         used += [a for a in lab.serial_adapters if a.role == "relay"]
-        ports = {adapter.name: backend.port_spec(adapter) for adapter in used}
+        self.ports = ports = {adapter.name: StablePort(backend.port_spec(adapter), adapter.name)
+                              for adapter in used}
+        for stable in ports.values():
+            stable.bind()  # the devices behind the ports now are the ones the run may open
         for item in planned:
             self.devices[item.config.role] = BenchDevice(
                 self, installation.id, item.config, item.profile, item.install_code,
@@ -319,7 +326,7 @@ class Bench:
             )
         for adapter in lab.serial_adapters:
             if adapter.role == "relay":
-                port = open_port(ports[adapter.name], baudrate=adapter.baudrate, timeout=0.1)
+                port = ports[adapter.name].open(baudrate=adapter.baudrate, timeout=0.1)
                 self.relays[adapter.name] = RelayBoard(port, channels=adapter.channels,
                                                        name=adapter.name)
         for item in planned:
@@ -453,6 +460,8 @@ class Bench:
         for board in self.relays.values():
             with contextlib.suppress(Exception):
                 board.close()
+        for stable in self.ports.values():
+            stable.close()
         runtime = self.runtime
         if runtime is not None:
             with contextlib.suppress(Exception):

@@ -538,9 +538,14 @@ def _one_line(text: str, limit: int = 500) -> str:
 
 
 def _exception_reason(excinfo: pytest.ExceptionInfo[BaseException]) -> str:
-    """The assertion message or exception of a failed phase, as one line."""
+    """The assertion message or exception of a failed phase, as one line; a bench fault (a port
+    that vanished, no person to switch a supply) says so, and the case is blocked, not failed."""
+    from harness.faults import BENCH_FAULT_PREFIX, BenchFault
+
     exc = excinfo.value
     text = str(exc).strip()
+    if isinstance(exc, BenchFault):
+        return _one_line(f"{BENCH_FAULT_PREFIX}{type(exc).__name__}: {text}")
     if isinstance(exc, AssertionError):
         # pytest's assertion rewriting appends its explanation ("assert 1 == 2 ...") after the
         # message; keep the message when there is one.
@@ -589,7 +594,10 @@ def outcome_of(
     if setup is not None and setup.failed:
         return "blocked", f"set-up failed: {_reason(setup, reasons)}"
     if call is not None and call.failed:
-        return "failed", _reason(call, reasons)
+        failure = _reason(call, reasons)
+        if failure is not None and failure.startswith("blocked: bench fault"):
+            return "blocked", failure  # harness.faults.BenchFault: the device was not judged
+        return "failed", failure
     if teardown is not None and teardown.failed:
         return "blocked", f"passed, but tear-down failed: {_reason(teardown, reasons)}"
     return "passed", None

@@ -406,3 +406,39 @@ def test_a_virtual_radio_on_the_real_clock_is_one_configuration_error(tmp_path):
     assert message.startswith(f"{lab_path}:13: clock.mode: the virtual radio runs on the "
                               "virtual clock"), message
     assert "\n" not in message
+
+
+# -- serial ports by stable identity ---------------------------------------------------------
+
+
+def test_a_port_that_vanished_is_a_bench_fault_and_is_not_opened_again(emulated_bench):
+    from harness.pytest_plugin import _exception_reason, outcome_of
+    from harness.serial import PortVanished
+
+    bench = emulated_bench
+    gsme = bench.device("GSME")
+    gsme.read_optical()
+    served = bench._emulator.ports["gsme-optical"]
+    bench.runtime.call(served.close)  # the probe is unplugged
+    with pytest.raises(PortVanished) as info:
+        gsme.read_optical()
+    with pytest.raises(PortVanished):
+        gsme.write_optical(b"/?!\r\n")  # nothing is written to whatever holds the name now
+    # Recorded as a blocked case with a bench-fault reason, not as a device failure.
+    reason = _exception_reason(pytest.ExceptionInfo.from_exception(info.value))
+    assert reason.startswith("blocked: bench fault: PortVanished: gsme-optical"), reason
+    call = pytest.TestReport("t", ("t", 0, "t"), {}, "failed", None, "call")
+    assert outcome_of({"call": call}, {"call": reason}) == ("blocked", reason)
+
+
+def test_a_console_whose_port_vanished_is_not_reopened_onto_another_device(emulated_bench):
+    from harness.serial import PortLost
+
+    bench = emulated_bench
+    esme = bench.device("ESME")
+    esme.console.send_line("status")
+    bench.runtime.call(bench._emulator.ports["esme-console"].close)
+    with pytest.raises(PortLost):
+        esme.console.expect("never printed", timeout=5)
+    with pytest.raises(PortLost):
+        esme.console.send_line("status")  # a new open is refused: the device vanished
