@@ -31,7 +31,7 @@ from zigpy.application import ControllerApplication
 
 from harness.backend import BenchBackend, PlannedDevice, Power, PowerControl, backend_for
 from harness.backend.base import POWER_OFF_S
-from harness.clock import BenchClock
+from harness.clock import BenchClock, ProcessTimeline
 from harness.config import ConfigError, InstallCode, LabConfig, SecretStore
 from harness.dcc.keys import Keystore
 from harness.han.chf import Chf, JoinTimePeriodRejected, NotJoined
@@ -234,6 +234,9 @@ class Bench:
         #: What stands behind the bench (real hardware or the emulator), chosen once.
         self.backend: BenchBackend = backend or backend_for(lab)
         self.runtime: BenchRuntime | None = None
+        #: Bench time of process waits (notification periods, rotation windows): slept under
+        #: the virtual clock, advanced without sleeping on a real bench.
+        self.timeline: ProcessTimeline = None  # type: ignore[assignment]  # set by start()
         self.app: ControllerApplication | None = None
         self.chf: Chf = None  # type: ignore[assignment]  # set by start()
         self.chf_profile: DeviceProfile | None = None
@@ -287,6 +290,7 @@ class Bench:
             # is reported at once). Without a dcc section the test PKI of __init__ stays.
             self.keystore = Keystore.from_lab(lab, secrets, lab.seed)
         self.runtime = runtime = backend.make_runtime()
+        self.timeline = ProcessTimeline(runtime.clock, runtime.sleep)
         self.events = HanEventStream(runtime.clock, runtime)
         self.app = app = runtime.call(lambda: backend.make_radio(runtime, self.frames))
         try:
@@ -447,7 +451,7 @@ class Bench:
         """A migration of this bench's installation, wired with only what it uses."""
         from harness.migration import Migration
 
-        return Migration(self.dcc, plan, clock=self.clock, devices=self.devices,
+        return Migration(self.dcc, plan, timeline=self.timeline, devices=self.devices,
                          before_step=before_step, on_failure=on_failure)
 
     def stop(self) -> None:

@@ -442,3 +442,78 @@ def test_a_console_whose_port_vanished_is_not_reopened_onto_another_device(emula
         esme.console.expect("never printed", timeout=5)
     with pytest.raises(PortLost):
         esme.console.send_line("status")  # a new open is refused: the device vanished
+
+
+# -- a person at a real bench -------------------------------------------------------------------
+
+
+@pytest.fixture
+def terminal() -> Iterator[tuple[int, str]]:
+    """A real pty standing in for the operator's terminal: (master fd, slave path)."""
+    import os
+
+    master, slave = os.openpty()
+    try:
+        yield master, os.ttyname(slave)
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def test_the_operator_is_asked_on_the_terminal_and_answers(terminal):
+    import os
+
+    from harness.backend.operator import Operator, OperatorUnavailable
+
+    master, path = terminal
+    operator = Operator(env={}, tty=path, timeout_s=5)
+    os.write(master, b"\n")  # the person presses Enter (typed ahead: the line is waiting)
+    operator.ask("power-cycle the ESME")
+    prompt = os.read(master, 4096)
+    assert b"Please power-cycle the ESME, then press Enter (or type skip)" in prompt
+    os.write(master, b"skip\n")
+    with pytest.raises(OperatorUnavailable, match="the operator skipped it"):
+        operator.ask("switch the GSME OFF")
+
+
+def test_without_a_person_a_prompt_is_a_bench_fault(terminal):
+    from harness.backend.operator import Operator, OperatorUnavailable
+    from harness.faults import BenchFault
+
+    _master, path = terminal
+    with pytest.raises(OperatorUnavailable, match="DMCT_OPERATOR=none") as info:
+        Operator(env={"DMCT_OPERATOR": "none"}, tty=path).ask("switch the ESME ON")
+    assert isinstance(info.value, BenchFault)
+    with pytest.raises(OperatorUnavailable, match="no terminal"):
+        Operator(env={}, tty="/nonexistent/tty").ask("switch the ESME ON")
+    with pytest.raises(OperatorUnavailable, match="nobody answered"):
+        Operator(env={}, tty=path, timeout_s=0).ask("switch the ESME ON")
+
+
+def test_a_real_device_without_a_relay_is_switched_by_a_person(tmp_path, terminal):
+    import os
+
+    from harness.backend.operator import ManualPower, Operator
+    from harness.backend.real import RealBackend
+    from harness.runtime import BenchRuntime
+
+    lab_path = tmp_path / "real.yaml"
+    lab_path.write_text(
+        "bench: real-bench\nradio:\n  type: znp\n  port: socket://127.0.0.1:9\n"
+        "installations:\n  - id: home-1\n    devices:\n"
+        "      - role: PPMID\n        eui64: 00-1B-C5-0C-00-00-00-03\n"
+        "        install_code: {env: DMCT_PPMID_CODE}\n"
+        "dmc: REF-DMC-001\ninstallation_status: dormant\n"
+    )
+    lab = load_lab_config(lab_path, env={})
+    master, path = terminal
+    backend = RealBackend(lab, operator=Operator(env={}, tty=path, timeout_s=5))
+    runtime = BenchRuntime(virtual=False)
+    try:
+        power = backend.power(lab.installations[0].devices[0], runtime, {})
+        assert isinstance(power, ManualPower)
+        os.write(master, b"\n")
+        power.cycle()
+        assert b"power-cycle the PPMID 00-1B-C5-0C-00-00-00-03" in os.read(master, 4096)
+    finally:
+        runtime.shutdown()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import select
 from collections.abc import Mapping
-from typing import IO
 
 from harness.backend.base import POWER_OFF_S
 from harness.faults import BenchFault
@@ -46,20 +45,25 @@ class Operator:
         if self._env.get(OPERATOR_ENV, "").strip().lower() == "none":
             raise OperatorUnavailable(f"needs a person to {action} ({OPERATOR_ENV}=none)")
         try:
-            terminal: IO[str] = open(self._tty, "r+", encoding="utf-8")  # noqa: SIM115
+            fd = os.open(self._tty, os.O_RDWR | os.O_NOCTTY)
         except OSError:
             raise OperatorUnavailable(f"needs a person to {action}, and there is no terminal "
                                       "to ask on") from None
-        with terminal:
-            terminal.write(f"\n[dmct] Please {action}, then press Enter (or type skip): ")
-            terminal.flush()
-            ready, _, _ = select.select([terminal], [], [], self._timeout_s)
-            if not ready:
-                raise OperatorUnavailable(f"needs a person to {action}; nobody answered within "
-                                          f"{self._timeout_s:.0f} s")
-            answer = terminal.readline().strip().lower()
-        if answer == "skip":
+        try:
+            os.write(fd, f"\n[dmct] Please {action}, then press Enter (or type skip): ".encode())
+            answer = self._read_line(fd, action)
+        finally:
+            os.close(fd)
+        if answer.strip().lower() == "skip":
             raise OperatorUnavailable(f"needs a person to {action}; the operator skipped it")
+
+    def _read_line(self, fd: int, action: str) -> str:
+        ready, _, _ = select.select([fd], [], [], self._timeout_s)
+        if not ready:
+            raise OperatorUnavailable(f"needs a person to {action}; nobody answered within "
+                                      f"{self._timeout_s:.0f} s")
+        # A terminal in canonical mode hands over one line per read.
+        return os.read(fd, 1024).decode("utf-8", errors="replace")
 
 
 class ManualPower:

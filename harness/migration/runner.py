@@ -23,7 +23,7 @@ from harness.migration.model import STEPS, MigrationPlan, MigrationRecord, StepR
 from harness.workdays import ENGLAND, add_working_days
 
 if TYPE_CHECKING:
-    from harness.clock import BenchClock
+    from harness.clock import ProcessTimeline
     from harness.config.profiles import DeviceProfile
     from harness.dcc.client import Dcc
     from harness.dcc.inventory import DeviceRecord
@@ -83,8 +83,11 @@ class StepFailed(Exception):
 class Migration:
     """One installation's migration. ``run()`` returns the :class:`MigrationRecord`.
 
-    It takes only what it uses: the DCC, the bench clock and the installation's devices by role
-    (``Bench.migration(plan)`` wires them from a bench).
+    It takes only what it uses: the DCC, the bench's process timeline and the installation's
+    devices by role (``Bench.migration(plan)`` wires them from a bench). Its process waits (the
+    notification periods) pass on the timeline without sleeping days of wall time on a real
+    bench, and its records and the key rotation's 7-day bound are counted on the timeline; the
+    retries wait as long as the devices need (:class:`ProcessTimeline`).
     """
 
     def __init__(
@@ -92,13 +95,13 @@ class Migration:
         dcc: Dcc,
         plan: MigrationPlan,
         *,
-        clock: BenchClock,
+        timeline: ProcessTimeline,
         devices: Mapping[str, MigratingDevice],
         before_step: dict[str, Hook] | None = None,
         on_failure: Hook | None = None,
     ) -> None:
         self.dcc = dcc
-        self.clock = clock
+        self.timeline = timeline
         self.devices = devices
         self.plan = plan
         self.record = MigrationRecord(plan=plan)
@@ -168,7 +171,8 @@ class Migration:
                 step.finished_at = self._now()
                 if attempt < attempts:
                     step.note(fix_forward=f"attempt {attempt} failed: {exc}; retrying")
-                    self.clock.sleep(self.plan.key_rotation_retry_s)
+                    # The device's own recovery (a brown-out ending) needs bench time to pass.
+                    self.timeline.sleep(self.plan.key_rotation_retry_s)
                     continue
                 return False
             step.state = "passed"
@@ -196,7 +200,7 @@ class Migration:
                 self._upgrades[device.role] = target
 
     def _notify(self, step: StepRecord, what: str) -> None:
-        now = self.clock.now()
+        now = self.timeline.now()
         # Working days are days in England: count from the day the notice is sent there (late
         # evening UTC is already the next day in summer), and act at ACTION_HOUR there.
         earliest_day = add_working_days(now, self.plan.notification_working_days)
@@ -204,7 +208,7 @@ class Migration:
         step.note(notice=what, sent=now.isoformat(),
                   working_days=self.plan.notification_working_days,
                   earliest_action=earliest.isoformat())
-        self.clock.sleep(max(0.0, (earliest - now).total_seconds()))
+        self.timeline.wait_until(earliest)
 
     def _step_notify_firmware_upgrade(self, step: StepRecord) -> None:
         self._notify(step, "firmware upgrade")
@@ -301,7 +305,7 @@ class Migration:
 
     def _step_key_rotation(self, step: StepRecord) -> None:
         plan = self.plan
-        clock = self.clock
+        clock = self.timeline
         summary: dict[str, Any] = {}
         for device in self._meters():
             started = clock.monotonic()
@@ -317,6 +321,9 @@ class Migration:
                     break
                 if elapsed + plan.key_rotation_retry_s > plan.key_rotation_deadline_s:
                     break
+                # The device's timing (110031: only a repeat at least 5 minutes later confirms):
+                # bench time for the device, real time on a real bench. The bound is counted
+                # on the timeline, from the rotation's start.
                 clock.sleep(plan.key_rotation_retry_s)
             summary[device.role] = {
                 "attempts": attempts,
@@ -415,5 +422,5 @@ class Migration:
         return [d for d in self.devices.values() if d.role in METERS]
 
     def _now(self) -> str:
-        return self.clock.now().isoformat()
+        return self.timeline.now().isoformat()
 
