@@ -19,37 +19,36 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import serial
 import zigpy.exceptions
 from zigpy.application import ControllerApplication
 
-from harness.clock import BenchClock
+from harness.backend import BenchBackend, PlannedDevice, Power, PowerControl, backend_for
+from harness.backend.base import POWER_OFF_S
+from harness.clock import BenchClock, ProcessTimeline
 from harness.config import ConfigError, InstallCode, LabConfig, SecretStore
-from harness.config.types import PortSpec
 from harness.dcc.keys import Keystore
-from harness.han.chf import Chf, JoinTimePeriodPolicy, JoinTimePeriodRejected, NotJoined
+from harness.han.chf import Chf, JoinTimePeriodRejected, NotJoined
 from harness.han.device import HanDevice
 from harness.han.events import HanEventStream, normalise_eui
 from harness.han.frames import CapturedFrame, FrameLog
-from harness.han.radio import real_radio_class, zigpy_config
-from harness.runtime import BenchCallTimeout, BenchRuntime
+from harness.runtime import BenchRuntime
 from harness.serial.console import Console
 from harness.serial.iec62056 import Readout, read_meter
-from harness.serial.ports import open_port
+from harness.serial.ports import StablePort
 from harness.serial.relay import RelayBoard
 
 if TYPE_CHECKING:
     from harness.config.lab import DeviceConfig, SerialAdapterConfig
     from harness.config.profiles import DeviceProfile, Dmc
-    from harness.dcc.adapters import DeviceAdapter
     from harness.dcc.client import Dcc
-    from harness.emulator.emulator import Emulator
+    from harness.migration import Migration, MigrationPlan
 
 LOGGER = logging.getLogger(__name__)
 
@@ -59,10 +58,6 @@ DEFAULT_JOIN_TIME_PERIOD_S = 240
 #: How long to let a device find an open window by itself before power-cycling it (if it has a
 #: relay channel): a device that gave up trying to join tries again after power-on.
 POWER_CYCLE_AFTER_S = 30.0
-POWER_OFF_S = 2.0
-#: The emulated relay board reads a frame within microseconds; give up after about 5 s.
-EMULATED_RELAY_POLL_S = 0.001
-EMULATED_RELAY_POLLS = 5000
 
 
 class NotApplicable(LookupError):
@@ -88,58 +83,6 @@ class TestEvidence:
     dcc: list[Any] = field(default_factory=list)
 
 
-class PowerControl:
-    """A device's supply, switched by a relay board channel."""
-
-    def __init__(
-        self,
-        board: RelayBoard,
-        channel: int,
-        runtime: BenchRuntime,
-        *,
-        frames_read: Callable[[], int] | None = None,
-    ) -> None:
-        self.board = board
-        self.channel = channel
-        self._runtime = runtime
-        #: Emulated board only: how many frames it has read so far.
-        self._frames_read = frames_read
-
-    def on(self) -> None:
-        self.board.on(self.channel)
-        self._settle()
-
-    def off(self) -> None:
-        self.board.off(self.channel)
-        self._settle()
-
-    def cycle(self, off_seconds: float = POWER_OFF_S) -> None:
-        """Power off, wait ``off_seconds`` of bench time, power on."""
-
-        def _sleep(seconds: float) -> None:
-            self._settle()  # the device is off before its off-time starts
-            self._runtime.sleep(seconds)
-
-        self.board.power_cycle(self.channel, off_seconds, sleep=_sleep)
-        self._settle()
-
-    def _settle(self) -> None:
-        # The relay frame travels over a serial line; on the emulated bench the board acts when
-        # the loop reads it from its pty, which the kernel may hand over a little later. Bench
-        # time must not run on before that (it would switch the device late, or on before off),
-        # so wait, bench time standing still, until the board has read every frame sent.
-        if self._frames_read is not None:
-            pause = threading.Event()
-            for _ in range(EMULATED_RELAY_POLLS):
-                if self._frames_read() >= len(self.board.log):
-                    break
-                pause.wait(EMULATED_RELAY_POLL_S)
-            else:
-                raise BenchCallTimeout(f"emulated relay board {self.board.name} did not read "
-                                       "the frames sent to it")
-        self._runtime.sleep(0)
-
-
 class BenchDevice:
     """One device of the installation under test, reachable over ZigBee and serial."""
 
@@ -151,7 +94,7 @@ class BenchDevice:
         profile: DeviceProfile,
         install_code: InstallCode,
         adapters: Mapping[str, SerialAdapterConfig],
-        port_paths: Mapping[str, str],
+        ports: Mapping[str, StablePort],
     ) -> None:
         self._bench = bench
         self.installation_id = installation_id
@@ -161,9 +104,10 @@ class BenchDevice:
         self.profile = profile
         self.install_code = install_code
         self._adapters = dict(adapters)
-        self._port_paths = port_paths
+        self._ports = ports
         self._console: Console | None = None
-        self.power: PowerControl | None = None
+        #: How the device's supply is switched (a relay channel, or a person asked to), if at all.
+        self.power: Power | None = None
 
     def __repr__(self) -> str:
         return f"BenchDevice({self.role} {self.eui} {self.profile.describe()})"
@@ -217,12 +161,10 @@ class BenchDevice:
             raise NotApplicable(f"{self.role} {self.eui} has no {role} port on this bench")
         return adapter
 
-    def _port_spec(self, adapter: SerialAdapterConfig) -> PortSpec:
-        if adapter.is_emulated:
-            return PortSpec(path=self._port_paths[adapter.name])
-        spec = adapter.port_spec
-        assert spec is not None
-        return spec
+    def _open(self, adapter: SerialAdapterConfig) -> serial.Serial:
+        """Open the adapter's port, if it is still the device the bench first found there
+        (:class:`~harness.serial.errors.PortVanished`, a bench fault, if not)."""
+        return self._ports[adapter.name].open(baudrate=adapter.baudrate, timeout=0.1)
 
     @property
     def has_optical(self) -> bool:
@@ -236,7 +178,7 @@ class BenchDevice:
         """An IEC 62056-21 data readout through the device's optical probe."""
         adapter = self._adapter("optical")
         transcript = self._bench.transcript_path(f"{self.role.lower()}-optical")
-        port = open_port(self._port_spec(adapter), baudrate=adapter.baudrate, timeout=0.1)
+        port = self._open(adapter)
         try:
             with Console(port, name=adapter.name, transcript_path=transcript) as console:
                 return read_meter(console.port, transcript=console, timeout=timeout)
@@ -249,7 +191,7 @@ class BenchDevice:
         optical transcript; the next :meth:`read_optical` starts afresh."""
         adapter = self._adapter("optical")
         transcript = self._bench.transcript_path(f"{self.role.lower()}-optical")
-        port = open_port(self._port_spec(adapter), baudrate=adapter.baudrate, timeout=0.1)
+        port = self._open(adapter)
         try:
             with Console(port, name=adapter.name, transcript_path=transcript) as console:
                 console.write(bytes(data))
@@ -261,7 +203,7 @@ class BenchDevice:
         """The device's debug console (opened on first use, kept open for the run)."""
         if self._console is None:
             adapter = self._adapter("console")
-            port = open_port(self._port_spec(adapter), baudrate=adapter.baudrate, timeout=0.1)
+            port = self._open(adapter)
             transcript = self._bench.transcript_path(f"{self.role.lower()}-console")
             self._console = Console(port, name=adapter.name, transcript_path=transcript)
             self._bench.note_transcript(transcript)
@@ -283,12 +225,18 @@ class BenchDevice:
 class Bench:
     """A running bench; build it with :meth:`start`, always :meth:`stop` it (or use ``with``)."""
 
-    def __init__(self, lab: LabConfig, dmc: Dmc, status: str) -> None:
+    def __init__(self, lab: LabConfig, dmc: Dmc, status: str,
+                 backend: BenchBackend | None = None) -> None:
         self.lab = lab
         self.catalogue = lab.catalogue
         self.dmc = dmc
         self.status = status
+        #: What stands behind the bench (real hardware or the emulator), chosen once.
+        self.backend: BenchBackend = backend or backend_for(lab)
         self.runtime: BenchRuntime | None = None
+        #: Bench time of process waits (notification periods, rotation windows): slept under
+        #: the virtual clock, advanced without sleeping on a real bench.
+        self.timeline: ProcessTimeline = None  # type: ignore[assignment]  # set by start()
         self.app: ControllerApplication | None = None
         self.chf: Chf = None  # type: ignore[assignment]  # set by start()
         self.chf_profile: DeviceProfile | None = None
@@ -296,7 +244,8 @@ class Bench:
         self.events: HanEventStream = None  # type: ignore[assignment]
         self.devices: dict[str, BenchDevice] = {}
         self.relays: dict[str, RelayBoard] = {}
-        self._emulator: Emulator | None = None
+        #: Serial ports by adapter name, each bound to the device first found behind it.
+        self.ports: dict[str, StablePort] = {}
         #: DCC Users and keys: the test PKI of the bench seed, replaced in _start by the lab
         #: config's dcc Users (Keystore.from_lab) when it has a dcc section.
         self.keystore: Keystore = Keystore.test_pki(lab.seed)
@@ -315,6 +264,7 @@ class Bench:
         status: str | None = None,
         env: Mapping[str, str] | None = None,
         evidence_dir: Path | None = None,
+        backend: BenchBackend | None = None,
     ) -> Bench:
         """Bring up the radio and network, the emulated devices if any, and the serial ports.
 
@@ -322,7 +272,7 @@ class Bench:
         Raises :class:`ConfigError` for configuration problems found now (secrets, ports).
         """
         dmc = lab.catalogue.dmc(dmc_id or lab.dmc_ids[0])
-        bench = cls(lab, dmc, status or lab.installation_statuses[0])
+        bench = cls(lab, dmc, status or lab.installation_statuses[0], backend)
         bench._evidence_dir = evidence_dir
         try:
             bench._start(env)
@@ -333,142 +283,59 @@ class Bench:
 
     def _start(self, env: Mapping[str, str] | None) -> None:
         lab = self.lab
+        backend = self.backend
         secrets = SecretStore.load(lab, env)
         if lab.dcc is not None:
             # The lab names its DCC Users: sign as them (before the radio starts, so a bad key
             # is reported at once). Without a dcc section the test PKI of __init__ stays.
             self.keystore = Keystore.from_lab(lab, secrets, lab.seed)
-        virtual = lab.clock.mode == "virtual"
-        self.runtime = runtime = BenchRuntime(
-            virtual=virtual, **({"start": lab.clock.start} if lab.clock.start else {})
-        )
+        self.runtime = runtime = backend.make_runtime()
+        self.timeline = ProcessTimeline(runtime.clock, runtime.sleep)
         self.events = HanEventStream(runtime.clock, runtime)
-        radio = lab.radio
-        if radio.is_virtual:
-            from harness.emulator.radio import VirtualRadio
-
-            app_class: type[ControllerApplication] = VirtualRadio
-            path = "virtual://"
-        else:
-            app_class = real_radio_class(radio.type)
-            spec = radio.port
-            assert spec is not None
-            from harness.serial.ports import resolve_port
-
-            path = resolve_port(spec)
-        config = zigpy_config(
-            path=path, baudrate=radio.baudrate, flow_control=radio.flow_control,
-            channel=radio.channel, pan_id=radio.pan_id,
-            # zigpy spells an extended PAN id with colons; the lab config with DUIS dashes.
-            extended_pan_id=(str(radio.extended_pan_id).replace("-", ":")
-                             if radio.extended_pan_id else None),
-            database=str(radio.database) if radio.database else None, radio_type=radio.type,
-        )
-
-        def _make_app() -> ControllerApplication:
-            app = app_class(config)
-            app.attach_bench(runtime.clock, self.frames)  # type: ignore[attr-defined]
-            return app
-
-        self.app = app = runtime.call(_make_app)
+        self.app = app = runtime.call(lambda: backend.make_radio(runtime, self.frames))
         try:
-            runtime.run(app.startup(auto_form=True), timeout=None if virtual else 120.0)
+            runtime.run(app.startup(auto_form=True), timeout=backend.startup_timeout_s)
         except (OSError, TimeoutError, zigpy.exceptions.ZigbeeException) as exc:
             # zigpy has shut the application down already; say which radio, in one line.
             self.app = None
-            where = radio.port.describe() if radio.port is not None else "virtual"
             raise BenchStartError(
-                f"radio {radio.type} on {where} did not start: {type(exc).__name__}: "
+                f"radio {backend.describe_radio()} did not start: {type(exc).__name__}: "
                 f"{' '.join(str(exc).split())[:200]}"
             ) from exc
         chf_profile = self.dmc.profile_for("CHF", self.catalogue)
-        policy = JoinTimePeriodPolicy()
-        if virtual and chf_profile is not None:
-            limit = chf_profile.emulation.chf.join_time_period_limit
-            if limit is not None:
-                policy = JoinTimePeriodPolicy(limit.max_s, limit.over_limit)
-        self.chf = Chf(runtime, app, self.events, join_policy=policy,
-                       request_timeout=5.0, retries=0 if virtual else 2)
+        self.chf = Chf(runtime, app, self.events, join_policy=backend.join_policy(chf_profile),
+                       request_timeout=5.0, retries=backend.chf_retries)
         self.chf_profile = chf_profile
+        backend.attach(runtime, app, self.keystore)
 
         installation = lab.installations[0]
-        port_paths: dict[str, str] = {}
-        planned: list[tuple[DeviceConfig, DeviceProfile, InstallCode]] = []
-        if virtual:
-            from harness.emulator.emulator import Emulator
-
-            self._emulator = Emulator(app, runtime.clock, seed=lab.seed,  # type: ignore[arg-type]
-                                      keystore=self.keystore)
+        planned: list[PlannedDevice] = []
         for device in installation.devices:
             profile = lab.profile_for(device, self.dmc.id)
             if profile is None:
                 continue  # this DMC has no device in that role
-            if device.install_code.kind == "emulated":
-                assert self._emulator is not None
-                code = self._emulator.factory_install_code(normalise_eui(device.eui64))
-            else:
-                code = secrets.install_code(device.install_code)
-            planned.append((device, profile, code))
-        if self._emulator is not None:
-            port_paths = runtime.run(self._build_emulation(planned))
-        for device, profile, code in planned:
-            bench_device = BenchDevice(
-                self, installation.id, device, profile, code,
-                lab.adapters_for(device), port_paths,
+            planned.append(PlannedDevice(device, profile, backend.install_code(device, secrets)))
+        backend.start_devices(runtime, planned)
+        # The ports of the devices taking part, and the relay boards.
+        used = [a for item in planned for a in lab.adapters_for(item.config).values()]
+        used += [a for a in lab.serial_adapters if a.role == "relay"]
+        self.ports = ports = {adapter.name: StablePort(backend.port_spec(adapter), adapter.name)
+                              for adapter in used}
+        for stable in ports.values():
+            stable.bind()  # the devices behind the ports now are the ones the run may open
+        for item in planned:
+            self.devices[item.config.role] = BenchDevice(
+                self, installation.id, item.config, item.profile, item.install_code,
+                lab.adapters_for(item.config), ports,
             )
-            self.devices[device.role] = bench_device
-        self._open_relays(port_paths, installation.devices)
-
-    async def _build_emulation(
-        self, planned: list[tuple[DeviceConfig, DeviceProfile, InstallCode]]
-    ) -> dict[str, str]:
-        emulator = self._emulator
-        assert emulator is not None
-        paths: dict[str, str] = {}
-        by_role = {}
-        for device, profile, code in planned:
-            emulated = emulator.add_device(device.role, profile, normalise_eui(device.eui64), code)
-            by_role[device.role] = emulated
-            for role, adapter in self.lab.adapters_for(device).items():
-                if role == "optical":
-                    paths[adapter.name] = await emulator.add_optical_port(adapter.name, emulated)
-                elif role == "console":
-                    paths[adapter.name] = await emulator.add_console_port(adapter.name, emulated)
-        for adapter in self.lab.serial_adapters:
-            if adapter.role != "relay":
-                continue
-            wiring = {
-                device.relay.channel: by_role[device.role]
-                for device, _profile, _code in planned
-                if device.relay is not None and device.relay.adapter == adapter.name
-            }
-            paths[adapter.name] = await emulator.add_relay_board(
-                adapter.name, adapter.channels or 4, wiring
-            )
-        emulator.power_on_all()
-        return paths
-
-    def _open_relays(self, port_paths: Mapping[str, str], devices: list[DeviceConfig]) -> None:
-        assert self.runtime is not None
-        for adapter in self.lab.serial_adapters:
-            if adapter.role != "relay":
-                continue
-            spec = (PortSpec(path=port_paths[adapter.name]) if adapter.is_emulated
-                    else adapter.port_spec)
-            assert spec is not None
-            port = open_port(spec, baudrate=adapter.baudrate, timeout=0.1)
-            self.relays[adapter.name] = RelayBoard(port, channels=adapter.channels,
-                                                   name=adapter.name)
-        for device in devices:
-            bench_device = self.devices.get(device.role)
-            if bench_device is not None and device.relay is not None:
-                frames_read = None
-                if self._emulator is not None:
-                    frames_read = _frames_read_by(self._emulator.ports[device.relay.adapter])
-                bench_device.power = PowerControl(
-                    self.relays[device.relay.adapter], device.relay.channel, self.runtime,
-                    frames_read=frames_read,
-                )
+        for adapter in lab.serial_adapters:
+            if adapter.role == "relay":
+                port = ports[adapter.name].open(baudrate=adapter.baudrate, timeout=0.1)
+                self.relays[adapter.name] = RelayBoard(port, channels=adapter.channels,
+                                                       name=adapter.name)
+        for item in planned:
+            self.devices[item.config.role].power = backend.power(item.config, runtime,
+                                                                 self.relays)
 
     # -- use --------------------------------------------------------------------------------
     @property
@@ -478,7 +345,13 @@ class Bench:
 
     @property
     def is_emulated(self) -> bool:
-        return self._emulator is not None
+        return self.backend.is_emulated
+
+    @property
+    def _emulator(self) -> Any:
+        """The emulator behind an emulated bench (``None`` on a real one): for the harness's
+        own tests to inject faults; packs never reach for it."""
+        return getattr(self.backend, "emulator", None)
 
     def device(self, role: str) -> BenchDevice:
         """The installation's device in ``role``.
@@ -519,9 +392,8 @@ class Bench:
         """A case (or a module's fixture) begins: on an emulated bench, derive the emulator's
         randomness from the lab seed, each device and ``case_id``, so what the case meets does
         not depend on the cases that ran before it. Nothing to do on a real bench."""
-        emulator = self._emulator
-        if emulator is not None and self.runtime is not None:
-            self.runtime.call(lambda: emulator.reseed(case_id))
+        if self.runtime is not None:
+            self.backend.begin_case(self.runtime, case_id)
 
     # -- evidence ---------------------------------------------------------------------------
     def begin_test(self, evidence_dir: Path | None) -> None:
@@ -561,19 +433,26 @@ class Bench:
         if self._dcc is None:
             from harness.dcc.client import Dcc
 
-            wrap = None
-            if self._emulator is not None:
-                emulator = self._emulator
-                profiles = {d.eui: d.profile for d in self.devices.values()}
-                if self.chf_profile is not None:
-                    profiles[self.chf.eui] = self.chf_profile
-
-                def wrap(adapter: DeviceAdapter, eui: str) -> DeviceAdapter:
-                    return emulator.s1sp_adapter(adapter, profiles[eui].emulation, eui)
-
+            profiles = {d.eui: d.profile for d in self.devices.values()}
+            if self.chf_profile is not None:
+                profiles[self.chf.eui] = self.chf_profile
+            wrap = self.backend.adapter_wrapper(profiles)
             self._dcc = Dcc(self, keystore=self.keystore, wrap_adapter=wrap)
             self._dcc.start()
         return self._dcc
+
+    def migration(
+        self,
+        plan: MigrationPlan,
+        *,
+        before_step: dict[str, Callable[[], None]] | None = None,
+        on_failure: Callable[[], None] | None = None,
+    ) -> Migration:
+        """A migration of this bench's installation, wired with only what it uses."""
+        from harness.migration import Migration
+
+        return Migration(self.dcc, plan, timeline=self.timeline, devices=self.devices,
+                         before_step=before_step, on_failure=on_failure)
 
     def stop(self) -> None:
         """Close ports, shut zigpy down (always: its DB thread would keep pytest alive) and
@@ -585,11 +464,12 @@ class Bench:
         for board in self.relays.values():
             with contextlib.suppress(Exception):
                 board.close()
+        for stable in self.ports.values():
+            stable.close()
         runtime = self.runtime
         if runtime is not None:
-            if self._emulator is not None:
-                with contextlib.suppress(Exception):
-                    runtime.call(self._emulator.close)
+            with contextlib.suppress(Exception):
+                self.backend.close(runtime)
             if self.app is not None:
                 with contextlib.suppress(Exception):
                     runtime.run(self.app.shutdown(), timeout=30.0)
@@ -601,11 +481,6 @@ class Bench:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _frames_read_by(port: Any) -> Callable[[], int]:
-    """How many frames the emulated relay board served on ``port`` has read so far."""
-    return lambda: int(port.protocol.frames)
 
 
 def _safe(name: str) -> str:

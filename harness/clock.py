@@ -114,7 +114,10 @@ class VirtualTimeEventLoop(asyncio.SelectorEventLoop):
     def __init__(self, time: VirtualTime) -> None:
         super().__init__()
         self._virtual_time = time
-        self._selector = _VirtualSelector(self._selector, time)  # type: ignore[assignment]
+        # asyncio keeps its selector in ``_selector``; wrap it in place (through __dict__: the
+        # attribute is private to asyncio and typed there).
+        real: selectors.BaseSelector = self.__dict__["_selector"]
+        self.__dict__["_selector"] = _VirtualSelector(real, time)
 
     def time(self) -> float:
         return self._virtual_time.seconds
@@ -143,3 +146,58 @@ class BenchClock:
 
     def sleep(self, seconds: float) -> None:
         self._sleep(seconds)
+
+
+class ProcessTimeline:
+    """Bench time for the programme's process waits: notification periods (15 working days
+    before a dormant migration) and the deadlines counted from them (the 7-day key rotation
+    window).
+
+    Under the virtual clock a process wait is a bench sleep: it costs no wall time, and the
+    emulated devices live through it (their timers fire, their alerts arrive). Under the real
+    clock nothing can make days pass, and a person does not sit beside a bench for three weeks:
+    a process wait advances this timeline alone, by the time waited, and sleeps no wall time.
+    Device interactions stay on the real clock; the timeline's ``now()`` is the clock's plus the
+    process time waited so far, so deadlines checked on it are met or missed as the programme
+    counts them, and records taken on it show the periods that passed.
+
+    A wait that is the *device's* timing (a repeat at least 5 minutes later, a brown-out that
+    ends by itself) is :meth:`sleep`: bench time for the devices too, so wall time on a real bench
+    (as long as the device needs, no longer).
+    """
+
+    def __init__(self, clock: Clock, sleep: Callable[[float], None]) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self._skipped = 0.0
+
+    @property
+    def is_virtual(self) -> bool:
+        return self._clock.is_virtual
+
+    @property
+    def skipped_s(self) -> float:
+        """Process time the timeline advanced without sleeping (0 under the virtual clock)."""
+        return self._skipped
+
+    def now(self) -> datetime:
+        return self._clock.now() + timedelta(seconds=self._skipped)
+
+    def monotonic(self) -> float:
+        return self._clock.monotonic() + self._skipped
+
+    def wait(self, seconds: float) -> None:
+        """Let ``seconds`` of process time pass (see the class docstring)."""
+        seconds = max(0.0, seconds)
+        if self._clock.is_virtual:
+            self._sleep(seconds)
+        else:
+            self._skipped += seconds
+
+    def sleep(self, seconds: float) -> None:
+        """Let ``seconds`` of bench time pass for the devices too (wall time on a real bench)."""
+        self._sleep(max(0.0, seconds))
+
+    def wait_until(self, when: datetime) -> None:
+        """Let process time pass until ``when`` (nothing if it is past)."""
+        self.wait((when - self.now()).total_seconds())

@@ -279,7 +279,8 @@ def evidence_root(config: pytest.Config) -> Path | None:
 
 
 def _active_bench(config: pytest.Config) -> Bench | None:
-    for bench in reversed(config.stash.get(_BENCHES, [])):
+    benches: list[Bench] = config.stash.get(_BENCHES, [])
+    for bench in reversed(benches):
         if bench.runtime is not None and bench.app is not None:  # started and not stopped
             return bench
     return None
@@ -537,9 +538,14 @@ def _one_line(text: str, limit: int = 500) -> str:
 
 
 def _exception_reason(excinfo: pytest.ExceptionInfo[BaseException]) -> str:
-    """The assertion message or exception of a failed phase, as one line."""
+    """The assertion message or exception of a failed phase, as one line; a bench fault (a port
+    that vanished, no person to switch a supply) says so, and the case is blocked, not failed."""
+    from harness.faults import BENCH_FAULT_PREFIX, BenchFault
+
     exc = excinfo.value
     text = str(exc).strip()
+    if isinstance(exc, BenchFault):
+        return _one_line(f"{BENCH_FAULT_PREFIX}{type(exc).__name__}: {text}")
     if isinstance(exc, AssertionError):
         # pytest's assertion rewriting appends its explanation ("assert 1 == 2 ...") after the
         # message; keep the message when there is one.
@@ -588,7 +594,10 @@ def outcome_of(
     if setup is not None and setup.failed:
         return "blocked", f"set-up failed: {_reason(setup, reasons)}"
     if call is not None and call.failed:
-        return "failed", _reason(call, reasons)
+        failure = _reason(call, reasons)
+        if failure is not None and failure.startswith("blocked: bench fault"):
+            return "blocked", failure  # harness.faults.BenchFault: the device was not judged
+        return "failed", failure
     if teardown is not None and teardown.failed:
         return "blocked", f"passed, but tear-down failed: {_reason(teardown, reasons)}"
     return "passed", None
@@ -601,11 +610,13 @@ def _write_record(item: pytest.Item, interrupted: str | None = None) -> None:
     if writer is None and not progress:
         return
     reports = item.stash.get(_REPORTS, {})
+    reason: str | None
     if interrupted:
         outcome, reason = "blocked", interrupted
     else:
         outcome, reason = outcome_of(reports, item.stash.get(_REASONS, {}))
-    evidence = dict(item.stash.get(_EVIDENCE, {}))
+    kept: dict[str, Any] = item.stash.get(_EVIDENCE, {})
+    evidence = dict(kept)
     wall = sum(r.duration for r in reports.values())
     record = TestRecord(
         id=item.nodeid,

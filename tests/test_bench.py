@@ -353,3 +353,167 @@ def test_bench_calls_after_stop_are_refused(emulated_bench):
     assert bench.runtime is not None
     with pytest.raises(RuntimeError, match="shut down"):
         bench.runtime.run(asyncio.sleep(0))
+
+
+# -- the backend --------------------------------------------------------------------------------
+
+
+def test_the_backend_is_chosen_once_from_the_radio(tmp_path, emulated_bench):
+    from harness.backend.emulated import EmulatedBackend
+    from harness.backend.real import RealBackend
+
+    assert isinstance(emulated_bench.backend, EmulatedBackend) and emulated_bench.is_emulated
+    lab_path = tmp_path / "real.yaml"
+    lab_path.write_text(
+        "bench: real-bench\nradio:\n  type: znp\n  port: socket://127.0.0.1:9\n"
+        "installations:\n  - id: home-1\n    devices:\n"
+        "      - role: ESME\n        eui64: 00-1B-C5-0C-00-00-00-01\n"
+        "        install_code: {env: DMCT_ESME_CODE}\n"
+        "dmc: REF-DMC-001\ninstallation_status: dormant\n"
+    )
+    lab = load_lab_config(lab_path, env={})
+    backend = Bench(lab, lab.catalogue.dmc("REF-DMC-001"), "dormant").backend
+    assert isinstance(backend, RealBackend) and not backend.is_emulated
+    assert lab.clock.mode == "real"
+
+
+def test_the_bench_and_the_real_backend_never_import_the_emulator():
+    import subprocess
+    import sys
+
+    code = ("import sys, harness.bench, harness.backend.real, fixtures.bench\n"
+            "loaded = [m for m in sys.modules if m.startswith('harness.emulator')]\n"
+            "assert not loaded, loaded\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_virtual_radio_on_the_real_clock_is_one_configuration_error(tmp_path):
+    from harness.config import ConfigError
+
+    lab_path = tmp_path / "contradiction.yaml"
+    lab_path.write_text(
+        "bench: x\nradio:\n  type: virtual\n"
+        "installations:\n  - id: home-1\n    devices:\n"
+        "      - role: ESME\n        eui64: 00-1B-C5-0C-00-00-00-01\n"
+        "        install_code: emulated\n"
+        "dmc: REF-DMC-001\ninstallation_status: dormant\nclock:\n  mode: real\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_lab_config(lab_path, env={})
+    message = str(info.value)
+    assert message.startswith(f"{lab_path}:13: clock.mode: the virtual radio runs on the "
+                              "virtual clock"), message
+    assert "\n" not in message
+
+
+# -- serial ports by stable identity ---------------------------------------------------------
+
+
+def test_a_port_that_vanished_is_a_bench_fault_and_is_not_opened_again(emulated_bench):
+    from harness.pytest_plugin import _exception_reason, outcome_of
+    from harness.serial import PortVanished
+
+    bench = emulated_bench
+    gsme = bench.device("GSME")
+    gsme.read_optical()
+    served = bench._emulator.ports["gsme-optical"]
+    bench.runtime.call(served.close)  # the probe is unplugged
+    with pytest.raises(PortVanished) as info:
+        gsme.read_optical()
+    with pytest.raises(PortVanished):
+        gsme.write_optical(b"/?!\r\n")  # nothing is written to whatever holds the name now
+    # Recorded as a blocked case with a bench-fault reason, not as a device failure.
+    reason = _exception_reason(pytest.ExceptionInfo.from_exception(info.value))
+    assert reason.startswith("blocked: bench fault: PortVanished: gsme-optical"), reason
+    call = pytest.TestReport("t", ("t", 0, "t"), {}, "failed", None, "call")
+    assert outcome_of({"call": call}, {"call": reason}) == ("blocked", reason)
+
+
+def test_a_console_whose_port_vanished_is_not_reopened_onto_another_device(emulated_bench):
+    from harness.serial import PortLost
+
+    bench = emulated_bench
+    esme = bench.device("ESME")
+    esme.console.send_line("status")
+    bench.runtime.call(bench._emulator.ports["esme-console"].close)
+    with pytest.raises(PortLost):
+        esme.console.expect("never printed", timeout=5)
+    with pytest.raises(PortLost):
+        esme.console.send_line("status")  # a new open is refused: the device vanished
+
+
+# -- a person at a real bench -------------------------------------------------------------------
+
+
+@pytest.fixture
+def terminal() -> Iterator[tuple[int, str]]:
+    """A real pty standing in for the operator's terminal: (master fd, slave path)."""
+    import os
+
+    master, slave = os.openpty()
+    try:
+        yield master, os.ttyname(slave)
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def test_the_operator_is_asked_on_the_terminal_and_answers(terminal):
+    import os
+
+    from harness.backend.operator import Operator, OperatorUnavailable
+
+    master, path = terminal
+    operator = Operator(env={}, tty=path, timeout_s=5)
+    os.write(master, b"\n")  # the person presses Enter (typed ahead: the line is waiting)
+    operator.ask("power-cycle the ESME")
+    prompt = os.read(master, 4096)
+    assert b"Please power-cycle the ESME, then press Enter (or type skip)" in prompt
+    os.write(master, b"skip\n")
+    with pytest.raises(OperatorUnavailable, match="the operator skipped it"):
+        operator.ask("switch the GSME OFF")
+
+
+def test_without_a_person_a_prompt_is_a_bench_fault(terminal):
+    from harness.backend.operator import Operator, OperatorUnavailable
+    from harness.faults import BenchFault
+
+    _master, path = terminal
+    with pytest.raises(OperatorUnavailable, match="DMCT_OPERATOR=none") as info:
+        Operator(env={"DMCT_OPERATOR": "none"}, tty=path).ask("switch the ESME ON")
+    assert isinstance(info.value, BenchFault)
+    with pytest.raises(OperatorUnavailable, match="no terminal"):
+        Operator(env={}, tty="/nonexistent/tty").ask("switch the ESME ON")
+    with pytest.raises(OperatorUnavailable, match="nobody answered"):
+        Operator(env={}, tty=path, timeout_s=0).ask("switch the ESME ON")
+
+
+def test_a_real_device_without_a_relay_is_switched_by_a_person(tmp_path, terminal):
+    import os
+
+    from harness.backend.operator import ManualPower, Operator
+    from harness.backend.real import RealBackend
+    from harness.runtime import BenchRuntime
+
+    lab_path = tmp_path / "real.yaml"
+    lab_path.write_text(
+        "bench: real-bench\nradio:\n  type: znp\n  port: socket://127.0.0.1:9\n"
+        "installations:\n  - id: home-1\n    devices:\n"
+        "      - role: PPMID\n        eui64: 00-1B-C5-0C-00-00-00-03\n"
+        "        install_code: {env: DMCT_PPMID_CODE}\n"
+        "dmc: REF-DMC-001\ninstallation_status: dormant\n"
+    )
+    lab = load_lab_config(lab_path, env={})
+    master, path = terminal
+    backend = RealBackend(lab, operator=Operator(env={}, tty=path, timeout_s=5))
+    runtime = BenchRuntime(virtual=False)
+    try:
+        power = backend.power(lab.installations[0].devices[0], runtime, {})
+        assert isinstance(power, ManualPower)
+        os.write(master, b"\n")
+        power.cycle()
+        assert b"power-cycle the PPMID 00-1B-C5-0C-00-00-00-03" in os.read(master, 4096)
+    finally:
+        runtime.shutdown()

@@ -812,6 +812,14 @@ def _clock_checks(lab: LabConfig, doc: YamlDocument) -> list[ConfigError]:
                 "devices run on wall time",
             )
         )
+    if lab.clock.mode == "real" and lab.is_emulated:
+        errors.append(
+            doc.error(
+                ("clock", "mode"),
+                "the virtual radio runs on the virtual clock (its emulated devices have no wall "
+                "time); use mode: virtual, or a real radio for the real clock",
+            )
+        )
     if lab.clock.mode == "real" and doc.has(("clock", "start")):
         errors.append(doc.error(("clock", "start"), "only a virtual clock has a start time"))
     return errors

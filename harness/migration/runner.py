@@ -9,10 +9,10 @@ The runner uses only what a DCC has: the HAN through the CHF, the S1SP's device 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, time
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import zigpy.exceptions
 
@@ -23,9 +23,11 @@ from harness.migration.model import STEPS, MigrationPlan, MigrationRecord, StepR
 from harness.workdays import ENGLAND, add_working_days
 
 if TYPE_CHECKING:
-    from harness.bench import Bench, BenchDevice
+    from harness.clock import ProcessTimeline
+    from harness.config.profiles import DeviceProfile
     from harness.dcc.client import Dcc
     from harness.dcc.inventory import DeviceRecord
+    from harness.han.device import HanDevice
 
 LOGGER = logging.getLogger(__name__)
 
@@ -47,6 +49,29 @@ UNDONE_BY_ROLLBACK = ("replace_credentials", "inventory_and_device_log", "commis
 NO_CODE_ATTEMPTS = 3
 
 
+class MigratingDevice(Protocol):
+    """What the runner asks of a device of the installation (a bench device is one)."""
+
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def eui(self) -> str: ...
+
+    @property
+    def profile(self) -> DeviceProfile: ...
+
+    @property
+    def is_joined(self) -> bool: ...
+
+    @property
+    def zigbee(self) -> HanDevice: ...
+
+    def read_register_kwh(self) -> Decimal: ...
+
+    def wait_joined(self, timeout: float) -> HanDevice: ...
+
+
 class MigrationFailed(AssertionError):
     """A step failed; the record says which and what was undone."""
 
@@ -56,19 +81,28 @@ class StepFailed(Exception):
 
 
 class Migration:
-    """One installation's migration. ``run()`` returns the :class:`MigrationRecord`."""
+    """One installation's migration. ``run()`` returns the :class:`MigrationRecord`.
+
+    It takes only what it uses: the DCC, the bench's process timeline and the installation's
+    devices by role (``Bench.migration(plan)`` wires them from a bench). Its process waits (the
+    notification periods) pass on the timeline without sleeping days of wall time on a real
+    bench, and its records and the key rotation's 7-day bound are counted on the timeline; the
+    retries wait as long as the devices need (:class:`ProcessTimeline`).
+    """
 
     def __init__(
         self,
-        bench: Bench,
         dcc: Dcc,
         plan: MigrationPlan,
         *,
+        timeline: ProcessTimeline,
+        devices: Mapping[str, MigratingDevice],
         before_step: dict[str, Hook] | None = None,
         on_failure: Hook | None = None,
     ) -> None:
-        self.bench = bench
         self.dcc = dcc
+        self.timeline = timeline
+        self.devices = devices
         self.plan = plan
         self.record = MigrationRecord(plan=plan)
         self._before_step = before_step or {}
@@ -137,7 +171,8 @@ class Migration:
                 step.finished_at = self._now()
                 if attempt < attempts:
                     step.note(fix_forward=f"attempt {attempt} failed: {exc}; retrying")
-                    self.bench.sleep(self.plan.key_rotation_retry_s)
+                    # The device's own recovery (a brown-out ending) needs bench time to pass.
+                    self.timeline.sleep(self.plan.key_rotation_retry_s)
                     continue
                 return False
             step.state = "passed"
@@ -149,9 +184,8 @@ class Migration:
 
     # -- steps ------------------------------------------------------------------------------
     def _step_pre_checks(self, step: StepRecord) -> None:
-        chf = self.bench.chf
-        for device in self.bench.devices.values():
-            if not chf.is_joined(device.eui):
+        for device in self.devices.values():
+            if not device.is_joined:
                 raise StepFailed(f"{device.role} {device.eui} is not joined to the HAN")
             han = device.zigbee
             firmware = str(han.read_one("basic", "sw_build_id"))
@@ -166,8 +200,7 @@ class Migration:
                 self._upgrades[device.role] = target
 
     def _notify(self, step: StepRecord, what: str) -> None:
-        clock = self.bench.clock
-        now = clock.now()
+        now = self.timeline.now()
         # Working days are days in England: count from the day the notice is sent there (late
         # evening UTC is already the next day in summer), and act at ACTION_HOUR there.
         earliest_day = add_working_days(now, self.plan.notification_working_days)
@@ -175,14 +208,14 @@ class Migration:
         step.note(notice=what, sent=now.isoformat(),
                   working_days=self.plan.notification_working_days,
                   earliest_action=earliest.isoformat())
-        self.bench.sleep(max(0.0, (earliest - now).total_seconds()))
+        self.timeline.wait_until(earliest)
 
     def _step_notify_firmware_upgrade(self, step: StepRecord) -> None:
         self._notify(step, "firmware upgrade")
 
     def _step_firmware_upgrade(self, step: StepRecord) -> None:
         for role, target in self._upgrades.items():
-            device = self.bench.device(role)
+            device = self.devices[role]
             srv = "11.4" if role == "PPMID" else "11.1"
             response = self.dcc.operate(srv, role, **image_parameters(
                 device.profile.manufacturer, target))
@@ -218,7 +251,7 @@ class Migration:
         response = self.dcc.operate("8.9", "CHF")
         logged = {e["DeviceID"]: e["Joined"] for e in response.body.get("DeviceLog", [])}
         step.note(device_log=logged, code=response.code)
-        missing = [d.role for d in self.bench.devices.values() if not logged.get(d.eui)]
+        missing = [d.role for d in self.devices.values() if not logged.get(d.eui)]
         if response.code != "I0" or missing:
             raise StepFailed(f"CHF device log: {response}; not joined in it: {missing}")
 
@@ -230,7 +263,7 @@ class Migration:
     def _step_commissioning(self, step: StepRecord) -> None:
         failed = []
         # The CHF first: it is enrolled like any device and serves the others.
-        for role in ("CHF", *self.bench.devices):
+        for role in ("CHF", *self.devices):
             response = self.dcc.operate("8.1.1", role)
             step.note(device=role, code=response.code)
             if response.code != "I0":
@@ -272,11 +305,11 @@ class Migration:
 
     def _step_key_rotation(self, step: StepRecord) -> None:
         plan = self.plan
-        clock = self.bench.clock
+        clock = self.timeline
         summary: dict[str, Any] = {}
         for device in self._meters():
             started = clock.monotonic()
-            attempts = []
+            attempts: list[dict[str, Any]] = []
             confirmed_after = None
             while len(attempts) < plan.key_rotation_max_attempts:
                 response = self.dcc.operate("6.15.1", device.role,
@@ -288,7 +321,10 @@ class Migration:
                     break
                 if elapsed + plan.key_rotation_retry_s > plan.key_rotation_deadline_s:
                     break
-                self.bench.sleep(plan.key_rotation_retry_s)
+                # The device's timing (110031: only a repeat at least 5 minutes later confirms):
+                # bench time for the device, real time on a real bench. The bound is counted
+                # on the timeline, from the rotation's start.
+                clock.sleep(plan.key_rotation_retry_s)
             summary[device.role] = {
                 "attempts": attempts,
                 "first_attempt_confirmed": bool(attempts) and attempts[0]["code"] == "I0",
@@ -342,7 +378,7 @@ class Migration:
         """Each device joined and working as before: supply as it was, register readable."""
         problems = []
         for role, before in self.record.before.items():
-            device = self.bench.device(role)
+            device = self.devices[role]
             if not device.is_joined:
                 try:
                     device.wait_joined(60)
@@ -382,9 +418,9 @@ class Migration:
             response = self.dcc.send(srv, target, user=user)
         return response
 
-    def _meters(self) -> list[BenchDevice]:
-        return [d for d in self.bench.devices.values() if d.role in METERS]
+    def _meters(self) -> list[MigratingDevice]:
+        return [d for d in self.devices.values() if d.role in METERS]
 
     def _now(self) -> str:
-        return self.bench.clock.now().isoformat()
+        return self.timeline.now().isoformat()
 

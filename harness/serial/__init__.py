@@ -10,6 +10,7 @@ from harness.serial.errors import (
     ExpectTimeout,
     PortLost,
     PortNotFoundError,
+    PortVanished,
     ReadoutError,
     SerialError,
     UnexpectedOutput,
@@ -25,7 +26,7 @@ from harness.serial.iec62056 import (
     parse_identification,
     read_meter,
 )
-from harness.serial.ports import PortSpec, open_port, resolve_port
+from harness.serial.ports import PortIdentity, PortSpec, StablePort, open_port, resolve_port
 from harness.serial.relay import (
     RelayBoard,
     RelayCommand,
@@ -41,15 +42,18 @@ __all__ = [
     "ExpectTimeout",
     "LineConsoleServer",
     "MeterReadoutServer",
+    "PortIdentity",
     "PortLost",
     "PortNotFoundError",
     "PortSpec",
+    "PortVanished",
     "Readout",
     "ReadoutError",
     "RelayBoard",
     "RelayCommand",
     "RelayServer",
     "SerialError",
+    "StablePort",
     "UnexpectedOutput",
     "bcc",
     "compile_pattern",

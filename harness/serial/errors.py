@@ -11,17 +11,26 @@ quote what was received where that is the evidence (an expect timeout, a bad rea
 
 from __future__ import annotations
 
+from harness.faults import BenchFault
+
 
 class SerialError(Exception):
     """Base of every error raised by :mod:`harness.serial`."""
 
 
-class PortNotFoundError(SerialError):
-    """The configured port does not exist (no such device path, no such USB serial number)."""
+class PortNotFoundError(SerialError, BenchFault):
+    """The configured port does not exist (no such device path, no such USB serial number).
+
+    A bench fault: the case that needed it is blocked, the device is not judged."""
 
 
-class PortLost(SerialError):
-    """The port went away while in use (device unplugged, emulated pty closed)."""
+class PortLost(SerialError, BenchFault):
+    """The port went away while in use (device unplugged, emulated pty closed): a bench fault."""
+
+
+class PortVanished(PortLost):
+    """The device a port was first opened on is gone (its node, or another device under its
+    name): the bench does not open whatever holds that name now."""
 
 
 class ExpectTimeout(SerialError, AssertionError):

@@ -3,7 +3,9 @@
 A bench names a port by device path (``/dev/ttyUSB0``), by pyserial URL (``socket://host:4001``,
 ``rfc2217://host:4000``, ``loop://``) or by the USB serial number of its adapter
 (``{"usb_serial": "A10K5TRW"}``). Paths like ``/dev/ttyUSB0`` change with plug order; the USB
-serial number does not, which is why labs ask for it.
+serial number does not, which is why labs ask for it. A bench opens its ports through
+:class:`StablePort`, which remembers the device it first found and never opens another one under
+the same name (the kernel gives a vanished pty's ``/dev/pts/N`` to the next pty).
 
 Opening failures become one-line :class:`~harness.serial.errors.SerialError` messages, so the CLI
 and the pytest plugin can show them as they are.
@@ -11,17 +13,19 @@ and the pytest plugin can show them as they are.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import select
 from dataclasses import dataclass
 from typing import Any
 
 import serial
 import serial.tools.list_ports
 
-from harness.serial.errors import PortNotFoundError, SerialError
+from harness.serial.errors import PortNotFoundError, PortVanished, SerialError
 
-__all__ = ["PortSpec", "open_port", "resolve_port"]
+__all__ = ["PortIdentity", "PortSpec", "StablePort", "identify", "open_port", "resolve_port"]
 
 
 @dataclass(frozen=True)
@@ -114,7 +118,7 @@ def resolve_port(spec: PortSpec) -> str:
 
 def open_port(
     spec: PortSpec, *, baudrate: int, timeout: float = 0.1, **kwargs: Any
-) -> serial.SerialBase:
+) -> serial.Serial:
     """Open ``spec`` with pyserial and return the open port.
 
     Ports are opened ``exclusive`` (a POSIX advisory lock; other pyserial URL handlers accept and
@@ -148,3 +152,132 @@ def open_port(
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
+
+
+@dataclass(frozen=True)
+class PortIdentity:
+    """Which device a port was when the bench first opened it.
+
+    A USB adapter is known by its serial number (and vendor:product), wherever it is plugged in.
+    Any other device node (a pty, a built-in UART) by its device number and the time its node was
+    made: the kernel reuses ``/dev/pts/N`` (same number, same inode) for the next pty, and only
+    the node's change time tells the two apart. A URL (``socket://``) is what it names.
+    """
+
+    target: str
+    usb_serial: str | None = None
+    usb_id: str | None = None
+    node: tuple[int, int] | None = None
+
+    def same_device(self, other: PortIdentity) -> bool:
+        if self.usb_serial is not None:
+            return (other.usb_serial, other.usb_id) == (self.usb_serial, self.usb_id)
+        if self.node is not None:
+            return other.node == self.node
+        return other.target == self.target
+
+    def describe(self) -> str:
+        if self.usb_serial is not None:
+            return f"USB adapter {self.usb_id} serial {self.usb_serial} at {self.target}"
+        return self.target
+
+
+def identify(spec: PortSpec, target: str) -> PortIdentity:
+    """The identity of the device at ``target`` now; :class:`PortNotFoundError` if none."""
+    if spec.is_url:
+        return PortIdentity(target)
+    real = os.path.realpath(target)
+    try:
+        node = os.stat(real)
+    except FileNotFoundError:
+        raise PortNotFoundError(f"serial port {target} does not exist ({spec.describe()})") \
+            from None
+    if not real.startswith("/dev/pts/"):  # ptys have no USB identity; skip the sysfs scan
+        for info in serial.tools.list_ports.comports():
+            if info.serial_number and os.path.realpath(info.device) == real:
+                usb_id = f"{info.vid or 0:04x}:{info.pid or 0:04x}"
+                return PortIdentity(target, usb_serial=info.serial_number, usb_id=usb_id)
+    return PortIdentity(target, node=(node.st_rdev, node.st_ctime_ns))
+
+
+class StablePort:
+    """A configured port, bound to the device behind it when first seen, and never opened onto
+    another device after that one vanished (:class:`PortVanished`, a bench fault).
+
+    Every :meth:`open` checks the device at the port's name against the one first seen; for a
+    device node it checks again on the open file, so a node replaced in between is caught too.
+    A pty is also held by a *witness*, a file descriptor on it kept open (never read): while it
+    is open the kernel cannot give the pty's number to another pty, and the pty's hang-up shows
+    on it when its far end goes away. :meth:`close` lets go of it.
+    """
+
+    def __init__(self, spec: PortSpec, name: str) -> None:
+        self.spec = spec
+        self.name = name
+        self.identity: PortIdentity | None = None
+        self._witness: int | None = None
+
+    def close(self) -> None:
+        """Let go of the pty witness (the bench is done with the port). Idempotent."""
+        witness, self._witness = self._witness, None
+        if witness is not None:
+            with contextlib.suppress(OSError):
+                os.close(witness)
+
+    def _hung_up(self) -> bool:
+        if self._witness is None:
+            return False
+        poller = select.poll()
+        poller.register(self._witness, select.POLLHUP | select.POLLERR | select.POLLNVAL)
+        return any(events & (select.POLLHUP | select.POLLERR | select.POLLNVAL)
+                   for _fd, events in poller.poll(0))
+
+    def _watch(self, identity: PortIdentity) -> None:
+        real = os.path.realpath(identity.target)
+        if identity.node is None or not real.startswith("/dev/pts/"):
+            return
+        with contextlib.suppress(OSError):
+            witness = os.open(real, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+            seen = os.fstat(witness)
+            if (seen.st_rdev, seen.st_ctime_ns) == identity.node:
+                self._witness = witness
+            else:
+                os.close(witness)
+
+    def bind(self) -> None:
+        """Learn the device behind the port now, if it is there (else at the first open)."""
+        with contextlib.suppress(PortNotFoundError):
+            self._check()
+
+    def _check(self) -> PortIdentity:
+        if self._hung_up():
+            assert self.identity is not None
+            raise PortVanished(f"{self.name}: {self.identity.describe()} vanished (hung up); it "
+                               "is not re-opened under another device")
+        try:
+            current = identify(self.spec, resolve_port(self.spec))
+        except PortNotFoundError as exc:
+            if self.identity is not None:
+                raise PortVanished(f"{self.name}: {self.identity.describe()} vanished ({exc}); "
+                                   "it is not re-opened under another device") from None
+            raise
+        if self.identity is None:
+            self.identity = current
+            self._watch(current)
+        elif not self.identity.same_device(current):
+            raise PortVanished(f"{self.name}: {self.identity.describe()} vanished and "
+                               f"{current.target} is now another device; not opened")
+        return current
+
+    def open(self, *, baudrate: int, timeout: float = 0.1, **kwargs: Any) -> serial.Serial:
+        """Open the port (see :func:`open_port`) if it is still the device first seen."""
+        current = self._check()
+        port = open_port(PortSpec(path=current.target), baudrate=baudrate, timeout=timeout,
+                         **kwargs)
+        if current.node is not None:
+            opened = os.fstat(port.fileno())
+            if (opened.st_rdev, opened.st_ctime_ns) != current.node:
+                port.close()
+                raise PortVanished(f"{self.name}: {current.target} was replaced while it was "
+                                   "being opened; closed again")
+        return port

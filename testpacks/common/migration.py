@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from harness.dcc.alerts import alert
-from harness.migration import Migration, MigrationPlan, MigrationRecord
+from harness.migration import MigrationPlan, MigrationRecord
 from harness.migration.model import KEY_ROTATION_DEADLINE_S, KEY_ROTATION_RETRY_S
 
 if TYPE_CHECKING:
@@ -32,12 +32,12 @@ def plan_for(bench: Bench) -> MigrationPlan:
     return MigrationPlan(
         status=bench.status,  # type: ignore[arg-type]
         notification_working_days=bench.lab.migration.notification_working_days,
-        target_firmware=dict(bench.dmc.target_firmware),
+        target_firmware={str(role): v for role, v in bench.dmc.target_firmware.items()},
     )
 
 
 def migrate(bench: Bench, **hooks: Any) -> MigrationRecord:
-    return Migration(bench, bench.dcc, plan_for(bench), **hooks).run()
+    return bench.migration(plan_for(bench), **hooks).run()
 
 
 def require_migrated(record: MigrationRecord) -> None:

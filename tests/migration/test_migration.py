@@ -2,9 +2,10 @@
 records, and what it does when a step fails.
 
 Every test starts its own bench (``Bench.start(lab.select([dmc], [status]))``, brought up, its
-DCC started) and runs one :class:`Migration` on it. Faults are injected the way a lab would (a
-relay cuts a meter's supply) or, where only the emulator can do it, through the emulated node
-(a brown-out that ends by itself, a silenced radio): harness tests may, packs never do.
+DCC started) and runs one :class:`Migration` on it (``bench.migration(plan)``). Faults are
+injected the way a lab would (a relay cuts a meter's supply) or, where only the emulator can do
+it, through the emulated node (a brown-out that ends by itself, a silenced radio): harness tests
+may, packs never do.
 DMC variants live in a temporary ``profile_paths`` directory (``labkit``).
 """
 
@@ -22,7 +23,7 @@ from labkit import LabFiles
 
 from harness.bench import Bench
 from harness.config import LabConfig, default_lab_config_path, load_lab_config
-from harness.migration import Migration, MigrationPlan, MigrationRecord, StepRecord
+from harness.migration import MigrationPlan, MigrationRecord, StepRecord
 from harness.migration.model import KEY_ROTATION_DEADLINE_S, KEY_ROTATION_RETRY_S, STEPS
 from harness.workdays import ENGLAND, is_working_day, working_days_between
 
@@ -86,8 +87,8 @@ def migrate(bench: Bench, *, before_step: dict[str, Callable[[], None]] | None =
             on_failure: Callable[[], None] | None = None, **plan: Any) -> MigrationRecord:
     """One migration of the bench's installation, the plan's target firmware the DMC's."""
     plan.setdefault("target_firmware", dict(bench.dmc.target_firmware))
-    return Migration(bench, bench.dcc, MigrationPlan(status=bench.status, **plan),
-                     before_step=before_step, on_failure=on_failure).run()
+    return bench.migration(MigrationPlan(status=bench.status, **plan),
+                           before_step=before_step, on_failure=on_failure).run()
 
 
 def at(text: str | None) -> datetime:
@@ -395,3 +396,92 @@ def test_rotation_that_never_confirms_fails_within_the_bound(start, reference_la
     assert not [s.name for s in record.steps if s.state == "rolled_back"]
     enrolled = bench.dcc.inventory.devices
     assert {enrolled[d.eui].status for d in bench.devices.values()} == {"commissioned"}
+
+
+# -- process waits on a real clock --------------------------------------------------------------
+
+class RealClockTimeline:
+    """A process timeline on a real clock (a real-clock bench runtime) whose sleeps are
+    recorded, not slept: what the migration would sleep on a real bench is visible."""
+
+    def __init__(self) -> None:
+        from harness.clock import ProcessTimeline
+        from harness.runtime import BenchRuntime
+
+        self.runtime = BenchRuntime(virtual=False)
+        self.slept: list[float] = []
+        self.timeline = ProcessTimeline(self.runtime.clock, self.slept.append)
+
+    def close(self) -> None:
+        self.runtime.shutdown()
+
+
+@pytest.fixture
+def real_timeline() -> Iterator[RealClockTimeline]:
+    made = RealClockTimeline()
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+def test_on_a_real_clock_the_notice_period_passes_on_the_timeline_not_in_wall_time(
+        start, reference_lab, real_timeline):
+    """A dormant migration through its narrow interfaces, its timeline on a real clock: 15
+    working days of notice pass on the timeline, no sleep is asked for, and the steps after the
+    notice start after its earliest action on the timeline."""
+    bench = start(reference_lab, status="dormant")
+    timeline = real_timeline.timeline
+    assert not timeline.is_virtual
+    from harness.migration import Migration
+
+    plan = MigrationPlan(status="dormant", notification_working_days=15,
+                         target_firmware=dict(bench.dmc.target_firmware))
+    virtual_before = bench.clock.monotonic()
+    record = Migration(bench.dcc, plan, timeline=timeline, devices=bench.devices).run()
+    assert record.outcome == "migrated", record.summary()
+    assert real_timeline.slept == []  # nothing slept: no wall time, and no device time either
+    facts = record.step("notify_migration").evidence[0]
+    sent, action = at(facts["sent"]), at(facts["earliest_action"])
+    assert working_days_between(sent, action) == 15
+    # The timeline skipped the notice period, less what really passed since the notice was sent.
+    period = (action - sent).total_seconds()
+    assert period >= 15 * 24 * 3600 and period - 3600 < timeline.skipped_s <= period
+    assert all(at(s.started_at) >= action for s in steps_after(record, "notify_migration"))
+    assert timeline.now() >= action
+    # The devices lived on their own clock meanwhile: no notice period passed for them.
+    assert bench.clock.monotonic() - virtual_before < 24 * 3600
+
+
+def test_on_a_real_clock_a_rotation_retry_waits_the_devices_time(start, variant_lab,
+                                                                  real_timeline):
+    """An unconfirmed first rotation is repeated 5 minutes later: the device's own timing, so it
+    is a sleep of bench time (on a real bench, 5 real minutes, no longer); the 7-day bound is
+    counted on the timeline."""
+    bench = start(variant_lab, ACLARA_LIKE_DMC, "active")
+    from harness.clock import ProcessTimeline
+    from harness.migration import Migration
+
+    slept: list[float] = []
+
+    def device_sleep(seconds: float) -> None:  # the devices' bench time (virtual here)
+        slept.append(seconds)
+        bench.sleep(seconds)
+
+    timeline = ProcessTimeline(real_timeline.runtime.clock, device_sleep)
+    plan = MigrationPlan(status="active", target_firmware=dict(bench.dmc.target_firmware))
+    record = Migration(bench.dcc, plan, timeline=timeline, devices=bench.devices).run()
+    assert record.outcome == "migrated", record.summary()
+    assert slept == [KEY_ROTATION_RETRY_S]  # one retry, as long as the device needs
+    gsme = record.key_rotation["GSME"]
+    assert [a["code"] == "I0" for a in gsme["attempts"]] == [False, True]
+    assert timeline.skipped_s == 0  # an active installation has no notice period
+
+
+def test_the_timeline_waits_by_sleeping_under_the_virtual_clock(start, reference_lab):
+    bench = start(reference_lab, status="active")
+    before, now = bench.clock.monotonic(), bench.timeline.now()
+    bench.timeline.wait(3 * 24 * 3600)
+    assert bench.clock.monotonic() - before == 3 * 24 * 3600
+    assert bench.timeline.skipped_s == 0
+    assert (bench.timeline.now() - now).total_seconds() == 3 * 24 * 3600
