@@ -11,7 +11,8 @@ factories in)::
         print(bench.device("ESME").zigbee.read("metering", "current_summ_delivered"))
 
 What stands behind the bench (virtual radio and emulated devices, or a real dongle and real
-meters) is decided by the lab config alone; a test sees the same objects either way.
+meters) is decided by the lab config alone, once: its backend (:mod:`harness.backend`) answers
+every question whose answer differs, and a test sees the same objects either way.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from harness.backend.base import POWER_OFF_S
 from harness.clock import BenchClock, ProcessTimeline
 from harness.config import ConfigError, InstallCode, LabConfig, SecretStore
 from harness.dcc.keys import Keystore
+from harness.faults import BenchFault
 from harness.han.chf import Chf, JoinTimePeriodRejected, NotJoined
 from harness.han.device import HanDevice
 from harness.han.events import HanEventStream, normalise_eui
@@ -55,8 +57,9 @@ LOGGER = logging.getLogger(__name__)
 #: JoinTimePeriod the bench uses to commission a device when a test does not choose one: within
 #: one ZDO permit (at most 254 s), so any CHF serves it whatever its JoinTimePeriod limit.
 DEFAULT_JOIN_TIME_PERIOD_S = 240
-#: How long to let a device find an open window by itself before power-cycling it (if it has a
-#: relay channel): a device that gave up trying to join tries again after power-on.
+#: How long to let a device find an open window by itself before power-cycling it (by its relay
+#: channel, or on a real bench by a person asked to): a device that gave up trying to join tries
+#: again after power-on.
 POWER_CYCLE_AFTER_S = 30.0
 
 
@@ -383,8 +386,8 @@ class Bench:
         for role, device in self.devices.items():
             try:
                 results[role] = device.commission(join_time_period_s)
-            except (NotJoined, TimeoutError, JoinTimePeriodRejected) as exc:
-                results[role] = exc
+            except (NotJoined, TimeoutError, JoinTimePeriodRejected, BenchFault) as exc:
+                results[role] = exc  # BenchFault: nobody could power-cycle it
         return results
 
     # -- cases ------------------------------------------------------------------------------

@@ -517,3 +517,16 @@ def test_a_real_device_without_a_relay_is_switched_by_a_person(tmp_path, termina
         assert b"power-cycle the PPMID 00-1B-C5-0C-00-00-00-03" in os.read(master, 4096)
     finally:
         runtime.shutdown()
+
+
+def test_a_device_nobody_can_power_cycle_is_a_bench_fault_at_bring_up(emulated_bench):
+    from harness.backend.operator import ManualPower, Operator, OperatorUnavailable
+
+    bench = emulated_bench
+    ppmid = bench.device("PPMID")
+    bench.runtime.call(_node(bench, "PPMID").power_off)  # it will not try to join by itself
+    ppmid.power = ManualPower(Operator(env={"DMCT_OPERATOR": "none"}), "PPMID", bench.runtime)
+    results = bench.bring_up()
+    assert isinstance(results["PPMID"], OperatorUnavailable), results["PPMID"]
+    assert "power-cycle the PPMID" in str(results["PPMID"])
+    assert all(isinstance(results[r], HanDevice) for r in ("ESME", "GSME", "IHD"))

@@ -24,7 +24,7 @@ from typing import Literal
 
 from harness.config.errors import DOCUMENT, ConfigError, first_error, sort_errors
 from harness.config.profiles import DeviceProfile, Dmc
-from harness.config.source import YamlDocument, load_yaml
+from harness.config.source import Loc, YamlDocument, load_yaml
 from harness.config.validation import looks_secret, validate_document
 
 __all__ = [
@@ -123,7 +123,8 @@ Kind = Literal["profile", "dmc"]
 
 def _files(root: Path) -> list[tuple[Path, Kind | None]]:
     found: list[tuple[Path, Kind | None]] = []
-    for sub, kind in (("models", "profile"), ("dmcs", "dmc")):
+    folders: tuple[tuple[str, Kind], ...] = (("models", "profile"), ("dmcs", "dmc"))
+    for sub, kind in folders:
         folder = root / sub
         if folder.is_dir():
             found += [
@@ -261,7 +262,7 @@ def _dmc_checks(dmc: Dmc, doc: YamlDocument, catalogue: Catalogue) -> list[Confi
     """References from a DMC to profiles and to its substantively-equivalent parent."""
     errors: list[ConfigError] = []
     for role, profile_id in dmc.devices.items():
-        loc = ("devices", role)
+        loc: Loc = ("devices", role)
         profile = catalogue.profiles.get(profile_id)
         if profile is None:
             errors.append(doc.error(loc, catalogue.close_ids("profile", profile_id)))
