@@ -250,6 +250,8 @@ class NcpCounters:
     invalid_commands: list[int] = field(default_factory=list)
     unicasts: int = 0
     mac_failures: int = 0
+    #: Unicasts held for a sleepy device until its next poll.
+    deferred_deliveries: int = 0
 
 
 Send = Callable[[bytes], None]
@@ -269,13 +271,19 @@ class EzspNcp:
         trust_centre: TrustCentre | None = None,
     ) -> None:
         self.ieee = ieee
+        #: Devices not on the network try to join whenever the host opens joining, as a device
+        #: left in joining mode keeps looking for a network that permits it.
+        self.auto_join = False
+        #: Seconds between a permit opening and the waiting devices' join attempts.
+        self.auto_join_delay_s = 0.05
         self.trust_centre = trust_centre or TrustCentre()
         self.devices: dict[bytes, ScriptedDevice] = {}
         self.nvm: NetworkNvm | None = None
         self.key_table: list[KeyTableEntry | None] = []
         self.transient_keys: dict[bytes, TransientKey] = {}
         self.counters = NcpCounters()
-        self.endpoints: dict[int, tuple[int, int]] = {}
+        #: Endpoints the host registered: simple descriptor bodies after the endpoint byte.
+        self.endpoints: dict[int, bytes] = {}
         self._send: Send | None = None
         self._after: list[Callable[[], None]] = []
         self._initial_security: tuple[int, bytes, bytes, int, bytes] | None = None
@@ -408,12 +416,13 @@ class EzspNcp:
         return f.u8(EzspStatus.SUCCESS)
 
     def _add_endpoint(self, r: f.Reader) -> bytes:
-        endpoint, profile, device_id = r.u8(), r.u16(), r.u16()
-        r.u8()
+        endpoint, profile, device_id, version = r.u8(), r.u16(), r.u16(), r.u8()
         in_count, out_count = r.u8(), r.u8()
-        r.u16_list(in_count)
-        r.u16_list(out_count)
-        self.endpoints[endpoint] = (profile, device_id)
+        in_clusters, out_clusters = r.u16_list(in_count), r.u16_list(out_count)
+        self.endpoints[endpoint] = (
+            f.u16(profile) + f.u16(device_id) + f.u8(version)
+            + f.u8(in_count) + b"".join(f.u16(c) for c in in_clusters)
+            + f.u8(out_count) + b"".join(f.u16(c) for c in out_clusters))
         return f.u8(EzspStatus.SUCCESS)
 
     def _network_state(self, r: f.Reader) -> bytes:
@@ -540,7 +549,14 @@ class EzspNcp:
             return f.u8(EmberStatus.NETWORK_DOWN)
         # 255 keeps joining open until it is closed.
         self.trust_centre.permit(10**9 if duration == 0xFF else duration, self.now())
+        if duration and self.auto_join:
+            self._later(self.auto_join_delay_s, self._join_waiting_devices)
         return f.u8(EmberStatus.SUCCESS)
+
+    def _join_waiting_devices(self) -> None:
+        for device in list(self.devices.values()):
+            if not device.joined and device.powered and self.network_up:
+                self.join(device)
 
     def _add_transient_link_key(self, r: f.Reader) -> bytes:
         eui, key = r.eui64(), r.key()
@@ -717,6 +733,9 @@ class EzspNcp:
     def _transmit(self, message_type: int, destination: int, aps: f.ApsFrame, tag: int,
                   payload: bytes) -> None:
         """Unicast ``payload``: MAC delivery (with APS retries if asked), then the answer."""
+        if destination == COORDINATOR_NWK:
+            self._loopback(message_type, aps, tag, payload)
+            return
         device = self._device_by_nwk(destination)
         attempts = APS_RETRIES if aps.options & APS_OPTION_RETRY else 1
         delivered = False
@@ -731,6 +750,7 @@ class EzspNcp:
         delay = MAC_FAILURE_DELAY_S
         if delivered and device is not None and not device.rx_on_when_idle:
             delay = max(device.answer_delay(now) - device.response_delay_s, 0.0)
+            self.counters.deferred_deliveries += 1
         elif delivered:
             delay = 0.0
         status = EmberStatus.SUCCESS if delivered else EmberStatus.DELIVERY_FAILED
@@ -740,7 +760,8 @@ class EzspNcp:
                           f.u8(message_type) + f.u16(destination) + aps.encode() + f.u8(tag)
                           + f.u8(status) + f.lv_bytes(b""))
             if delivered and device is not None:
-                self._deliver(device, aps, payload, broadcast=False)
+                self._deliver(device, aps, payload, broadcast=False,
+                              polled=not device.rx_on_when_idle)
 
         if delay > 0:
             self._later(delay, sent)
@@ -748,8 +769,12 @@ class EzspNcp:
             sent()
 
     def _deliver(self, device: ScriptedDevice, aps: f.ApsFrame, payload: bytes, *,
-                 broadcast: bool) -> None:
-        """A device received a frame: ZDO is answered here, ZCL by the device."""
+                 broadcast: bool, polled: bool = False) -> None:
+        """A device received a frame: ZDO is answered here, ZCL by the device.
+
+        ``polled``: a sleepy device took the frame at its poll, so it answers after its own
+        response delay, not at its next poll.
+        """
         now = self.now()
         if aps.profile_id == ZDO_PROFILE:
             answer = self._zdo_answer(device, aps, payload)
@@ -767,6 +792,8 @@ class EzspNcp:
             reply_aps = f.ApsFrame(aps.profile_id, aps.cluster_id, aps.destination_endpoint,
                                    aps.source_endpoint, 0, 0, self._next_aps_sequence())
             body, delay = reply.data, reply.delay_s
+        if polled:
+            delay = device.response_delay_s
         self._later(delay, lambda: self.incoming(device, reply_aps, body))
 
     def _zdo_answer(self, device: ScriptedDevice, aps: f.ApsFrame,
@@ -790,15 +817,43 @@ class EzspNcp:
             return 0x8034, bytes([tsn, 0])
         return None
 
+    def _loopback(self, message_type: int, aps: f.ApsFrame, tag: int, payload: bytes) -> None:
+        """A unicast to the NCP itself: its own ZDO answers from the registered endpoints."""
+        self.callback(Cmd.MESSAGE_SENT_HANDLER,
+                      f.u8(message_type) + f.u16(COORDINATOR_NWK) + aps.encode() + f.u8(tag)
+                      + f.u8(EmberStatus.SUCCESS) + f.lv_bytes(b""))
+        if aps.profile_id != ZDO_PROFILE or not payload:
+            return
+        tsn, body, nwk = payload[0], payload[1:], f.u16(COORDINATOR_NWK)
+        if aps.cluster_id == ZDO_NODE_DESC_REQ:
+            # Coordinator, 2.4 GHz; FFD, mains, rx-on; Silicon Labs; primary trust centre.
+            answer = 0x8002, bytes([tsn, 0]) + nwk + bytes([0x00, 0x40, 0x8F]) + f.u16(
+                0x1002) + bytes([82]) + f.u16(128) + f.u16(0x2C41) + f.u16(128) + b"\x00"
+        elif aps.cluster_id == ZDO_ACTIVE_EP_REQ:
+            answer = 0x8005, bytes([tsn, 0]) + nwk + f.u8(len(self.endpoints)) + bytes(
+                sorted(self.endpoints))
+        elif aps.cluster_id == ZDO_SIMPLE_DESC_REQ and len(body) >= 3 and (
+                body[2] in self.endpoints):
+            descriptor = bytes([body[2]]) + self.endpoints[body[2]]
+            answer = 0x8004, bytes([tsn, 0]) + nwk + f.u8(len(descriptor)) + descriptor
+        else:
+            return
+        cluster, data = answer
+        reply_aps = f.ApsFrame(ZDO_PROFILE, cluster, 0, 0, 0, 0, self._next_aps_sequence())
+        self._send_incoming(INCOMING_UNICAST, COORDINATOR_NWK, reply_aps, data)
+
+    def _send_incoming(self, kind: int, sender: int, aps: f.ApsFrame, payload: bytes) -> None:
+        self.callback(Cmd.INCOMING_MESSAGE_HANDLER,
+                      f.u8(kind) + aps.encode() + f.u8(0xFF) + f.i8(-40) + f.u16(sender)
+                      + f.u8(0xFF) + f.u8(0xFF) + f.lv_bytes(payload))
+
     def incoming(self, device: ScriptedDevice, aps: f.ApsFrame, payload: bytes, *,
                  broadcast: bool = False) -> None:
         """A frame from ``device`` reaches the NCP: ``incomingMessageHandler``."""
         if not device.joined or device.nwk is None:
             return
         kind = INCOMING_BROADCAST if broadcast else INCOMING_UNICAST
-        self.callback(Cmd.INCOMING_MESSAGE_HANDLER,
-                      f.u8(kind) + aps.encode() + f.u8(0xFF) + f.i8(-40) + f.u16(device.nwk)
-                      + f.u8(0xFF) + f.u8(0xFF) + f.lv_bytes(payload))
+        self._send_incoming(kind, device.nwk, aps, payload)
 
     # -- the air ---------------------------------------------------------------------------
 
