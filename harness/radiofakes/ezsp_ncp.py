@@ -32,6 +32,7 @@ from harness.radiofakes.devices import (
     DEFAULT_TC_LINK_KEY,
     Admission,
     ScriptedDevice,
+    TimelineEntry,
     TrustCentre,
     format_eui,
 )
@@ -304,7 +305,14 @@ class EzspNcp:
         self.endpoints = {}
         self._last_sequence = 0xFF
         self._aps_sequence = 0
-        self.trust_centre.permit(0, self.now())
+        # Joining closes, the trust-centre policy returns to its default (joins allowed with
+        # any preconfigured key) and the transient key table, kept in RAM, empties.
+        now = self.now()
+        self.trust_centre.permit(0, now)
+        self.trust_centre.set_install_code_only(False, now)
+        for eui in self.transient_keys:
+            self.trust_centre.remove_key(eui)
+        self.transient_keys = {}
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()
@@ -868,10 +876,13 @@ class EzspNcp:
             return Admission(False, "no network")
         self._expire_transient_keys(now)
         policy = self.policies.get(TRUST_CENTER_POLICY, Decision.ALLOW_JOINS)
+        if not policy & Decision.ALLOW_JOINS and self.trust_centre.permitting(now):
+            reason = "trust centre policy does not allow joins"
+            self.trust_centre.timeline.append(TimelineEntry(now, "refused",
+                                                            f"{device.eui}: {reason}"))
+            self._deny(device)
+            return Admission(False, reason)
         admission = self.trust_centre.admit(device, now)
-        if not policy & Decision.ALLOW_JOINS and admission.accepted:
-            self.trust_centre.leave(device, now)
-            admission = Admission(False, "trust centre policy does not allow joins")
         if admission.accepted:
             assert device.nwk is not None
             self._announce_join(device, DeviceUpdate.UNSECURED_JOIN)
@@ -879,10 +890,13 @@ class EzspNcp:
         if admission.reason == "link key does not match":
             self._wrong_key_join(device)
         elif admission.reason.startswith("no install-code key"):
-            self.callback(Cmd.TRUST_CENTER_JOIN_HANDLER,
-                          f.u16(0xFFFE) + device.ieee + f.u8(DeviceUpdate.UNSECURED_JOIN)
-                          + f.u8(JoinDecision.DENY_JOIN) + f.u16(COORDINATOR_NWK))
+            self._deny(device)
         return admission
+
+    def _deny(self, device: ScriptedDevice) -> None:
+        self.callback(Cmd.TRUST_CENTER_JOIN_HANDLER,
+                      f.u16(0xFFFE) + device.ieee + f.u8(DeviceUpdate.UNSECURED_JOIN)
+                      + f.u8(JoinDecision.DENY_JOIN) + f.u16(COORDINATOR_NWK))
 
     def rejoin(self, device: ScriptedDevice) -> Admission:
         admission = self.trust_centre.rejoin(device, self.now())

@@ -77,6 +77,12 @@ class Coordinator:
 
         self.run(poll(), timeout=timeout)
 
+    def settle_policy(self) -> None:
+        """Wait for bellows' pre_permit tasks: 2 s after a plain permit() ends, each restores
+        bellows' default trust-centre policy, which turns install-code-only joining off."""
+        tasks = self.app._tasks  # type: ignore[attr-defined]
+        self.wait_for(lambda: not any(task.get_name() == "pre_permit" for task in tasks))
+
     def permit(self, device: ScriptedDevice, seconds: int = 60) -> None:
         key = device.own_key()
         assert key is not None
@@ -109,6 +115,7 @@ def coordinator() -> Iterator[Coordinator]:
     events = Events()
     runtime.call(lambda: app.add_listener(events))
     made = Coordinator(fake, runtime, app, events)
+    made.settle_policy()  # zigpy's start-up permit(0) is one
     try:
         yield made
     finally:
@@ -235,6 +242,37 @@ def test_a_device_rejoins_and_is_announced_again(coordinator: Coordinator) -> No
     cluster = device.endpoints[1].in_clusters[METERING]
     success, _ = coordinator.run(cluster.read_attributes([CURRENT_SUMMATION_DELIVERED]))
     assert success == {CURRENT_SUMMATION_DELIVERED: 123456}
+
+
+def test_a_plain_permit_lets_a_device_without_an_install_code_join(
+    coordinator: Coordinator,
+) -> None:
+    """bellows' own permit() opens joining to the well-known key: install-code-only is off.
+
+    The fake does not refuse every stranger: whether a join is refused is the trust centre's
+    policy, which the host sets.
+    """
+    stranger = smart_energy_device("00-1B-C5-0C-00-00-10-09", None, manufacturer="X",
+                                   model="Y", join="none")
+    coordinator.run(coordinator.app.permit(1))
+    coordinator.wait_for(lambda: not coordinator.fake.call(
+        lambda: coordinator.fake.ncp.trust_centre.install_code_only))
+    admission = coordinator.fake.join(stranger)
+    assert admission.accepted
+    joins = [e for e in coordinator.fake.timeline() if e.what == "joined"]
+    assert joins[-1].detail == f"{stranger.eui} install_code_only=off"
+    coordinator.wait_for(lambda: t.EUI64(stranger.ieee) in coordinator.events.joined)
+    coordinator.settle_policy()
+
+
+def test_no_join_while_joining_is_closed(coordinator: Coordinator) -> None:
+    meter = _meter("00-1B-C5-0C-00-00-10-0A", 1)
+    # permitJoining(0) straight to the NCP: bellows' permit() would also start a pre_permit.
+    coordinator.run(coordinator.app.permit_ncp(0))  # type: ignore[attr-defined]
+    admission = coordinator.fake.join(meter)
+    assert not admission.accepted and admission.reason == "joining is not permitted now"
+    coordinator.run(coordinator.app._ezsp.networkState())  # type: ignore[attr-defined]
+    assert t.EUI64(meter.ieee) not in coordinator.app.devices
 
 
 def test_a_restarted_application_loads_the_formed_network(coordinator: Coordinator) -> None:
