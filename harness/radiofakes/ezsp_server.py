@@ -20,9 +20,9 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from harness.radiofakes.ash import AshNcpLink
 from harness.radiofakes.devices import Admission, ScriptedDevice, TimelineEntry, TrustCentre
@@ -168,9 +168,9 @@ class EzspFakeServer:
         self._loop.call_soon_threadsafe(run)
         return future.result(timeout=10)
 
-    def call_async(self, coroutine: object) -> T:
-        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)  # type: ignore[arg-type]
-        return future.result(timeout=10)  # type: ignore[no-any-return]
+    def call_async(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run ``coroutine`` on the server's loop and return its result."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=10)
 
     # -- the air ---------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 
 import pytest
 
@@ -68,7 +69,7 @@ class _Link:
 
 
 @pytest.fixture
-def link() -> _Link:
+def link() -> Iterator[_Link]:
     made = _Link()
     yield made
     made.close()

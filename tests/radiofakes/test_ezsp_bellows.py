@@ -80,8 +80,9 @@ class Coordinator:
     def settle_policy(self) -> None:
         """Wait for bellows' pre_permit tasks: 2 s after a plain permit() ends, each restores
         bellows' default trust-centre policy, which turns install-code-only joining off."""
-        tasks = self.app._tasks  # type: ignore[attr-defined]
-        self.wait_for(lambda: not any(task.get_name() == "pre_permit" for task in tasks))
+        tasks = self.app._tasks
+        self.wait_for(lambda: not any(
+            isinstance(task, asyncio.Task) and task.get_name() == "pre_permit" for task in tasks))
 
     def permit(self, device: ScriptedDevice, seconds: int = 60) -> None:
         key = device.own_key()
