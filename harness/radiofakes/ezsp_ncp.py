@@ -697,7 +697,7 @@ class EzspNcp:
 
     # -- sending ---------------------------------------------------------------------------
 
-    def _next_aps_sequence(self) -> int:
+    def next_aps_sequence(self) -> int:
         self._aps_sequence = (self._aps_sequence + 1) % 256
         return self._aps_sequence
 
@@ -707,7 +707,7 @@ class EzspNcp:
         if not self.network_up:
             return f.u8(EmberStatus.NETWORK_DOWN) + f.u8(0)
         self.counters.unicasts += 1
-        sequence = self._next_aps_sequence()
+        sequence = self.next_aps_sequence()
         self._then(lambda: self._transmit(message_type, destination, aps, tag, payload))
         return f.u8(EmberStatus.SUCCESS) + f.u8(sequence)
 
@@ -716,7 +716,7 @@ class EzspNcp:
         _radius, tag, payload = r.u8(), r.u8(), r.lv_bytes()
         if not self.network_up:
             return f.u8(EmberStatus.NETWORK_DOWN) + f.u8(0)
-        sequence = self._next_aps_sequence()
+        sequence = self.next_aps_sequence()
 
         def sent() -> None:
             self.callback(Cmd.MESSAGE_SENT_HANDLER,
@@ -732,7 +732,7 @@ class EzspNcp:
     def _send_multicast(self, r: f.Reader) -> bytes:
         aps = r.aps_frame()
         _hops, _radius, tag, _payload = r.u8(), r.u8(), r.u8(), r.lv_bytes()
-        sequence = self._next_aps_sequence()
+        sequence = self.next_aps_sequence()
         self._then(lambda: self.callback(
             Cmd.MESSAGE_SENT_HANDLER, f.u8(OUTGOING_MULTICAST) + f.u16(aps.group_id)
             + aps.encode() + f.u8(tag) + f.u8(EmberStatus.SUCCESS) + f.lv_bytes(b"")))
@@ -789,7 +789,7 @@ class EzspNcp:
             if answer is None:
                 return
             cluster, body = answer
-            reply_aps = f.ApsFrame(ZDO_PROFILE, cluster, 0, 0, 0, 0, self._next_aps_sequence())
+            reply_aps = f.ApsFrame(ZDO_PROFILE, cluster, 0, 0, 0, 0, self.next_aps_sequence())
             delay = device.answer_delay(now)
         else:
             if broadcast:
@@ -798,7 +798,7 @@ class EzspNcp:
             if reply is None:
                 return
             reply_aps = f.ApsFrame(aps.profile_id, aps.cluster_id, aps.destination_endpoint,
-                                   aps.source_endpoint, 0, 0, self._next_aps_sequence())
+                                   aps.source_endpoint, 0, 0, self.next_aps_sequence())
             body, delay = reply.data, reply.delay_s
         if polled:
             delay = device.response_delay_s
@@ -821,7 +821,7 @@ class EzspNcp:
                 return 0x8004, bytes([tsn, 0x83]) + nwk + b"\x00"  # NOT_ACTIVE
             return 0x8004, bytes([tsn, 0]) + nwk + descriptor
         if cluster == ZDO_MGMT_LEAVE_REQ:
-            self._later(0.0, lambda: self._device_left(device))
+            self._later(0.0, lambda: self.device_left(device))
             return 0x8034, bytes([tsn, 0])
         return None
 
@@ -847,7 +847,7 @@ class EzspNcp:
         else:
             return
         cluster, data = answer
-        reply_aps = f.ApsFrame(ZDO_PROFILE, cluster, 0, 0, 0, 0, self._next_aps_sequence())
+        reply_aps = f.ApsFrame(ZDO_PROFILE, cluster, 0, 0, 0, 0, self.next_aps_sequence())
         self._send_incoming(INCOMING_UNICAST, COORDINATOR_NWK, reply_aps, data)
 
     def _send_incoming(self, kind: int, sender: int, aps: f.ApsFrame, payload: bytes) -> None:
@@ -915,9 +915,9 @@ class EzspNcp:
             self.callback(Cmd.CHILD_JOIN_HANDLER,
                           f.u8(0) + f.u8(1) + f.u16(device.nwk) + device.ieee
                           + f.u8(NodeType.SLEEPY_END_DEVICE))
-        annce = (bytes([self._next_aps_sequence()]) + f.u16(device.nwk) + device.ieee
+        annce = (bytes([self.next_aps_sequence()]) + f.u16(device.nwk) + device.ieee
                  + f.u8(device.capability))
-        aps = f.ApsFrame(ZDO_PROFILE, ZDO_DEVICE_ANNCE, 0, 0, 0, 0, self._next_aps_sequence())
+        aps = f.ApsFrame(ZDO_PROFILE, ZDO_DEVICE_ANNCE, 0, 0, 0, 0, self.next_aps_sequence())
         self.incoming(device, aps, annce, broadcast=True)
 
     def _wrong_key_join(self, device: ScriptedDevice) -> None:
@@ -932,7 +932,8 @@ class EzspNcp:
             f.u16(nwk) + device.ieee + f.u8(DeviceUpdate.DEVICE_LEFT)
             + f.u8(JoinDecision.NO_ACTION) + f.u16(COORDINATOR_NWK)))
 
-    def _device_left(self, device: ScriptedDevice) -> None:
+    def device_left(self, device: ScriptedDevice) -> None:
+        """``device`` leaves the network (told to, or by itself): DEVICE_LEFT to the host."""
         nwk = device.nwk or 0xFFFE
         self.trust_centre.leave(device, self.now())
         self.callback(Cmd.TRUST_CENTER_JOIN_HANDLER,

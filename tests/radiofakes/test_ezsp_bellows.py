@@ -259,6 +259,34 @@ def test_a_device_rejoins_and_is_announced_again(coordinator: Coordinator) -> No
     assert success == {CURRENT_SUMMATION_DELIVERED: 123456}
 
 
+def test_a_report_from_a_device_reaches_zigpy(coordinator: Coordinator) -> None:
+    meter = _meter("00-1B-C5-0C-00-00-10-0B", 2)
+    device = coordinator.join_and_interview(meter)
+    cluster = device.endpoints[1].in_clusters[METERING]
+    # Report_Attributes, server to client, no default response: CurrentSummationDelivered.
+    report = bytes([0x18, 0x42, 0x0A]) + (0).to_bytes(2, "little") + b"\x25" + (
+        777777).to_bytes(6, "little")
+    coordinator.fake.call(lambda: coordinator.fake.fake.send_from_device(meter.eui, METERING,
+                                                                         report))
+    # zigpy keeps a reported value in the cluster's attribute cache.
+    coordinator.wait_for(lambda: cluster.get(CURRENT_SUMMATION_DELIVERED) == 777777)
+
+
+def test_a_device_switched_off_cannot_be_reached_and_rejoins_when_on(
+    coordinator: Coordinator,
+) -> None:
+    meter = _meter("00-1B-C5-0C-00-00-10-0C", 1)
+    device = coordinator.join_and_interview(meter)
+    cluster = device.endpoints[1].in_clusters[METERING]
+    coordinator.fake.call(lambda: coordinator.fake.fake.power_off(meter.eui))
+    with pytest.raises(zigpy.exceptions.DeliveryError):
+        coordinator.run(cluster.read_attributes([CURRENT_SUMMATION_DELIVERED]))
+    coordinator.fake.call(lambda: coordinator.fake.fake.power_on(meter.eui))
+    assert meter.rejoins == 1
+    success, _ = coordinator.run(cluster.read_attributes([CURRENT_SUMMATION_DELIVERED]))
+    assert success == {CURRENT_SUMMATION_DELIVERED: 123456}
+
+
 def test_a_plain_permit_lets_a_device_without_an_install_code_join(
     coordinator: Coordinator,
 ) -> None:

@@ -56,8 +56,7 @@ def _devices() -> list[ScriptedDevice]:
 
 @pytest.fixture
 def fake() -> Iterator[EzspFakeServer]:
-    server = EzspFakeServer(_devices()).start()
-    server.call(lambda: setattr(server.ncp, "auto_join", True))
+    server = EzspFakeServer(_devices(), auto_join=True, join_retry_s=0.2).start()
     try:
         yield server
     finally:
