@@ -678,8 +678,8 @@ class EzspNcp:
         _nwk, _parent, target = r.u16(), r.eui64(), r.eui64()
         device = self.devices.get(target)
         if device is not None and device.joined:
-            now = self.now()
-            self.trust_centre.leave(device, now)
+            # The trust centre tells the device's parent to remove it; the device leaves.
+            self._then(lambda: self.device_left(device))
         return f.u8(EmberStatus.SUCCESS)
 
     def _start_scan(self, r: f.Reader) -> bytes:
