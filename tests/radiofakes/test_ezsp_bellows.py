@@ -1,8 +1,10 @@
 """bellows' ControllerApplication driven against the byte-level EZSP fake on socket://.
 
-One fake NCP and one bellows application are shared by the module: forming costs bellows' own
-reset waits (2 s per reset on a network port, three resets), so the network is formed once and
-each test brings its own devices onto it.
+bellows and the fake share one virtual-clock bench loop, the fake serving on
+``socket://127.0.0.1:PORT`` (loopback bytes are readable at once, so the loop never jumps time
+past a frame in flight): bellows' own timers (2 s start-up reset waits, ASH ACK timeouts) and a
+sleepy device's poll interval cost no wall time. One fake and one bellows application are shared
+by the module: the network is formed once and each test brings its own devices onto it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import importlib.util
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import zigpy.exceptions
@@ -20,10 +22,17 @@ import zigpy.types as t
 from zigpy.application import ControllerApplication
 
 from harness.han.radio import real_radio_class, zigpy_config
-from harness.radiofakes.devices import ScriptedDevice, smart_energy_device
+from harness.radiofakes.devices import (
+    Admission,
+    ScriptedDevice,
+    TimelineEntry,
+    smart_energy_device,
+)
 from harness.radiofakes.ezsp_ncp import IMPLEMENTED_COMMANDS
-from harness.radiofakes.ezsp_server import EzspFakeServer
+from harness.radiofakes.ezsp_server import EzspFake
 from harness.runtime import BenchRuntime
+
+T = TypeVar("T")
 
 
 def _require_bellows() -> None:
@@ -72,14 +81,51 @@ class Events:
         pass
 
 
+class FakeOnLoop:
+    """The fake's calls, run on the bench loop that serves it."""
+
+    def __init__(self, fake: EzspFake, runtime: BenchRuntime, url: str) -> None:
+        self.fake = fake
+        self.url = url
+        self.ncp = fake.ncp
+        self._runtime = runtime
+
+    def call(self, function: Callable[[], T]) -> T:
+        return self._runtime.call(function)
+
+    def join(self, device: ScriptedDevice) -> Admission:
+        return self.call(lambda: self.fake.join(device))
+
+    def rejoin(self, device: ScriptedDevice) -> Admission:
+        return self.call(lambda: self.fake.rejoin(device))
+
+    def lose_acks(self, count: int) -> None:
+        self.call(lambda: self.fake.lose_acks(count))
+
+    def host_retransmissions(self) -> int:
+        return self.call(lambda: sum(link.host_retransmissions for link in self.fake.links))
+
+    def timeline(self) -> list[TimelineEntry]:
+        return self.call(lambda: list(self.fake.tc.timeline))
+
+    def commands_seen(self) -> dict[str, int]:
+        return self.call(lambda: dict(self.ncp.counters.commands))
+
+    def invalid_commands(self) -> list[int]:
+        return self.call(lambda: list(self.ncp.counters.invalid_commands))
+
+
 @dataclass
 class Coordinator:
-    fake: EzspFakeServer
+    fake: FakeOnLoop
     runtime: BenchRuntime
     app: ControllerApplication
     events: Events
 
-    def run(self, coro: Any, timeout: float = 30.0) -> Any:
+    def run(self, coro: Any, timeout: float | None = 30.0) -> Any:
+        """Run ``coro`` on the bench loop; ``timeout`` in bench seconds. None for a start:
+        serialx opens the port in an executor thread, and a pending timeout would be the
+        virtual clock's next timer, reached at once while that thread works."""
         return self.runtime.run(coro, timeout=timeout)
 
     def wait_for(self, condition: Callable[[], bool], timeout: float = 15.0) -> None:
@@ -123,13 +169,14 @@ async def _start(app_class: type[ControllerApplication], url: str) -> Controller
 
 @pytest.fixture(scope="module")
 def coordinator() -> Iterator[Coordinator]:
-    fake = EzspFakeServer().start()
-    runtime = BenchRuntime(virtual=False)
+    runtime = BenchRuntime(virtual=True)
+    fake = EzspFake()
+    url = runtime.run(fake.serve())
     app_class = real_radio_class("ezsp")
-    app = runtime.run(_start(app_class, fake.url), timeout=60)
+    app = runtime.run(_start(app_class, url))
     events = Events()
     runtime.call(lambda: app.add_listener(events))
-    made = Coordinator(fake, runtime, app, events)
+    made = Coordinator(FakeOnLoop(fake, runtime, url), runtime, app, events)
     made.settle_policy()  # zigpy's start-up permit(0) is one
     try:
         yield made
@@ -137,8 +184,8 @@ def coordinator() -> Iterator[Coordinator]:
         try:
             runtime.run(made.app.shutdown(), timeout=30)
         finally:
+            runtime.run(fake.close(), timeout=10)
             runtime.shutdown()
-            fake.stop()
 
 
 def _meter(eui: str, code: int, **options: Any) -> ScriptedDevice:
@@ -208,15 +255,24 @@ def test_a_device_without_an_install_code_is_denied(coordinator: Coordinator) ->
 
 
 def test_a_sleepy_device_answers_at_its_poll(coordinator: Coordinator) -> None:
-    gas = _meter("00-1B-C5-0C-00-00-10-05", 2, rx_on_when_idle=False, poll_interval_s=0.3)
+    """A sleepy gas meter polling every 7.5 s (bench time: no wall time is spent)."""
+    poll = 7.5
+    gas = _meter("00-1B-C5-0C-00-00-10-05", 2, rx_on_when_idle=False, poll_interval_s=poll)
     device = coordinator.join_and_interview(gas)
+    assert [c.nwk for c in coordinator.fake.call(coordinator.fake.ncp.children)] == [gas.nwk]
+    coordinator.run(asyncio.sleep(1.0))  # between two polls
     before = coordinator.fake.call(lambda: coordinator.fake.ncp.counters.deferred_deliveries)
+    clock = coordinator.runtime.clock
+    started = clock.monotonic()
     cluster = device.endpoints[1].in_clusters[METERING]
     success, _ = coordinator.run(cluster.read_attributes([CURRENT_SUMMATION_DELIVERED]))
+    answered = clock.monotonic()
     assert success == {CURRENT_SUMMATION_DELIVERED: 123456}
     after = coordinator.fake.call(lambda: coordinator.fake.ncp.counters.deferred_deliveries)
     assert after >= before + 1  # held by the parent until the device polled
-    assert [c.nwk for c in coordinator.fake.call(coordinator.fake.ncp.children)] == [gas.nwk]
+    # The answer came at the device's next poll, not at once.
+    next_poll = (started // poll + 1) * poll
+    assert answered == pytest.approx(next_poll, abs=0.1)
 
 
 def test_lost_ash_acks_are_retransmitted_by_bellows(coordinator: Coordinator) -> None:
@@ -324,7 +380,7 @@ def test_a_restarted_application_loads_the_formed_network(coordinator: Coordinat
     formed = fake.commands_seen()["formNetwork"]
     key = coordinator.app.state.network_info.network_key.key
     coordinator.run(coordinator.app.shutdown())
-    app = coordinator.run(_start(real_radio_class("ezsp"), fake.url), timeout=60)
+    app = coordinator.run(_start(real_radio_class("ezsp"), fake.url), timeout=None)
     coordinator.app = app
     coordinator.runtime.call(lambda: app.add_listener(coordinator.events))
     assert fake.commands_seen()["formNetwork"] == formed
