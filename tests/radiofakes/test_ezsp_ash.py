@@ -120,3 +120,29 @@ def test_a_nak_makes_the_ncp_retransmit(link: _Link) -> None:
     out = link.host_sends(ash.AshFrame("NAK", ack_num=0))
     assert [(f.kind, f.frm_num, f.re_tx, f.payload) for f in out] == [("DATA", 0, True, b"\x07")]
     assert link.link.ncp_retransmissions == 1
+
+
+def test_a_corrupt_data_frame_is_naked_once_until_a_good_one_arrives(link: _Link) -> None:
+    link.host_sends(ash.AshFrame("RST"))
+    wire = bytearray(ash.encode_frame(ash.AshFrame("DATA", frm_num=0, ack_num=0, payload=b"\x01")))
+    wire[1] ^= 0x40  # a payload bit flipped on the line: the CRC no longer matches
+    link.out.clear()
+    link.link.data_received(bytes(wire))
+    assert [(f.kind, f.ack_num) for f in link.out] == [("NAK", 0)]
+    link.out.clear()
+    link.link.data_received(bytes(wire))
+    assert link.out == []  # still in the reject condition: no second NAK
+    out = link.host_sends(ash.AshFrame("DATA", frm_num=0, ack_num=0, payload=b"\x01"))
+    assert [(f.kind, f.ack_num) for f in out] == [("ACK", 1)]
+    assert link.delivered == [b"\x01"]
+
+
+def test_cancel_and_substitute_bytes_discard_a_partial_frame(link: _Link) -> None:
+    link.host_sends(ash.AshFrame("RST"))
+    good = ash.encode_frame(ash.AshFrame("DATA", frm_num=0, ack_num=0, payload=b"\x02"))
+    link.link.data_received(b"\x10\x20" + bytes([ash.CANCEL]) + good)
+    assert link.delivered == [b"\x02"]
+    good = ash.encode_frame(ash.AshFrame("DATA", frm_num=1, ack_num=0, payload=b"\x03"))
+    # SUBSTITUTE: everything up to the next flag is dropped, the frame after it is read.
+    link.link.data_received(b"\x30" + bytes([ash.SUBSTITUTE]) + b"\x31\x7e" + good)
+    assert link.delivered == [b"\x02", b"\x03"]
