@@ -28,7 +28,7 @@ SELECTION_OPTIONS = ("lab", "dmc", "status", "pack", "out")
 def cmd_run(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from harness.report.manifest import RunManifest, write_manifest
+    from harness.report.manifest import RunManifest, partial_reasons, write_manifest
 
     if args.resume is not None:
         return _cmd_resume(args)
@@ -43,15 +43,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     out_root = Path(args.out) if args.out else lab.output_dir
     if out_root.exists() and not out_root.is_dir():
         raise UsageError(f"{out_root}: not a directory (given as the results directory)")
+    partial = partial_reasons(packs, available_packs(), list(args.pytest_args))
     with run_guard(out_root, "dmct run") as stopped:
         print(f"dmct run: bench {lab.bench} ({lab.path}); DMC {', '.join(lab.dmc_ids)}; "
               f"status {', '.join(lab.installation_statuses)}; packs {', '.join(packs)}; "
               f"results in {out_root}", flush=True)
+        if partial:
+            print(f"dmct run: PARTIAL selection ({'; '.join(partial)}): its reports say so "
+                  "and are never made final", flush=True)
         write_manifest(out_root, RunManifest(
             lab=str(Path(lab.path).absolute()), dmcs=list(lab.dmc_ids),
             statuses=list(lab.installation_statuses), packs=packs,
             pytest_args=list(args.pytest_args), started_at=datetime.now(UTC).isoformat(),
-            version=harness_version(), formats=list(args.format)))
+            version=harness_version(), formats=list(args.format),
+            partial_reasons=partial))
         return _run_all(args, lab, packs, out_root, resume=False)
     return stopped.exit_code
 

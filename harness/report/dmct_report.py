@@ -70,8 +70,10 @@ def build_report(
     bench: str,
     referral_working_days: int = DEFAULT_REFERRAL_WORKING_DAYS,
     complete: bool = True,
+    selection: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The report dict for one DMC and installation status."""
+    """The report dict for one DMC and installation status; ``selection``: what the run was
+    asked to run (:func:`harness.report.manifest.report_selection`)."""
     by_case, issues = attribute(records, dmc.id, status, registry)
     counted = Counter(i.severity for i in issues if i.counted and i.status in
                       ("open", "awaiting_triage"))
@@ -108,6 +110,9 @@ def build_report(
         "finalised_early": None,
         "final_reason": None,
         "complete": complete,
+        # Packs, statuses and pytest arguments of the run; ``partial`` when they may leave
+        # cases out (never finalised). ``None``: not run by ``dmct run`` (no run.json).
+        "selection": selection,
         "produced_at": produced_at.isoformat(),
         # Working days are days in England: counted from the production date there (an aware
         # produced_at late in a summer evening, UTC, is already the next day).
