@@ -133,6 +133,12 @@ def pytest_configure(config: pytest.Config) -> None:
     for module, name in ((bench_fixtures, "dmct-fixtures"), (dcc_fixtures, "dmct-dcc-fixtures")):
         if not config.pluginmanager.is_registered(module):
             config.pluginmanager.register(module, name)
+    from harness.config.environment import BadEnvironment, check_environment
+
+    try:
+        check_environment()
+    except BadEnvironment as exc:
+        raise pytest.UsageError(str(exc)) from None
     explicit = any(config.getoption(o, None) for o in ("lab", "dmc", "status", "dmct_out"))
     if explicit or os.environ.get("DMCT_LAB"):
         lab_config_of(config)  # configuration errors stop the run before any test
@@ -533,7 +539,11 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 
 def _one_line(text: str, limit: int = 500) -> str:
-    return " ".join(text.split())[:limit]
+    """A reason as records keep it: one line, bounded, and printable (a device's strings
+    quoted in an assertion may hold terminal escape codes: :func:`harness.text.printable`)."""
+    from harness.text import printable
+
+    return printable(" ".join(text.split()))[:limit]
 
 
 def _exception_reason(excinfo: pytest.ExceptionInfo[BaseException]) -> str:

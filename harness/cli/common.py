@@ -23,7 +23,9 @@ class UsageError(Exception):
 
 
 def fail(message: str) -> int:
-    print(f"dmct: error: {message}", file=sys.stderr)
+    from harness.text import printable
+
+    print(f"dmct: error: {printable(message, keep_newlines=False)}", file=sys.stderr)
     return EXIT_USAGE
 
 

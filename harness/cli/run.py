@@ -40,6 +40,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown pack {unknown[0]!r} (given with --pack); packs: "
                          f"{', '.join(available_packs())}")
     report_formats(args.format)  # checked before anything is written
+    _check_environment()
     out_root = Path(args.out) if args.out else lab.output_dir
     if out_root.exists() and not out_root.is_dir():
         raise UsageError(f"{out_root}: not a directory (given as the results directory)")
@@ -59,6 +60,16 @@ def cmd_run(args: argparse.Namespace) -> int:
             partial_reasons=partial))
         return _run_all(args, lab, packs, out_root, resume=False)
     return stopped.exit_code
+
+
+def _check_environment() -> None:
+    """The run's environment variables (``DMCT_FUZZ_EXAMPLES``), before anything is written."""
+    from harness.config.environment import BadEnvironment, check_environment
+
+    try:
+        check_environment()
+    except BadEnvironment as exc:
+        raise UsageError(str(exc)) from None
 
 
 def take_lock(out_root: Path, command: str, *, create: bool = True) -> Any:
@@ -135,6 +146,7 @@ def _cmd_resume(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot resume {out_root}: no {MANIFEST_FILE} there (not the results "
                          "directory of a dmct run)")
     report_formats(args.format)
+    _check_environment()
     with run_guard(out_root, "dmct run --resume") as stopped:  # the run.json of no live run
         try:
             manifest = read_manifest(out_root)

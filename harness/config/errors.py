@@ -10,10 +10,26 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-__all__ = ["DOCUMENT", "ConfigError", "first_error", "sort_errors"]
+__all__ = ["DOCUMENT", "ConfigError", "clip", "first_error", "sort_errors"]
 
 #: Field path used when an error concerns a whole document rather than one field.
 DOCUMENT = "(document)"
+#: Longest message, field path and file name an error shows: whatever a message quotes (a
+#: 1 MB unknown id) is cut, so an error stays one readable line.
+MAX_MESSAGE = 400
+MAX_FIELD = 160
+MAX_FILE = 300
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` on one line, printable, at most about ``limit`` characters (the middle cut)."""
+    from harness.text import printable
+
+    text = printable(" ".join(str(text).split()))
+    if len(text) <= limit:
+        return text
+    keep = max(limit - 30, 10)
+    return f"{text[:keep]}... ({len(text) - keep} characters cut)"
 
 
 class ConfigError(Exception):
@@ -32,11 +48,11 @@ class ConfigError(Exception):
         message: str,
         others: Sequence[ConfigError] = (),
     ) -> None:
-        self.file = str(file)
+        self.file = clip(str(file), MAX_FILE)
         self.line = line
-        self.field = field or DOCUMENT
+        self.field = clip(field, MAX_FIELD) if field else DOCUMENT
         # A message is one line by contract; fold anything a library handed us.
-        self.message = " ".join(str(message).split())
+        self.message = clip(message, MAX_MESSAGE)
         self.others: list[ConfigError] = list(others)
         super().__init__(self.file, self.line, self.field, self.message)
 
