@@ -7,10 +7,11 @@ The CLI prints ``str(error)`` and exits 2; nothing else (pydantic, PyYAML, KeyEr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-__all__ = ["DOCUMENT", "ConfigError", "clip", "first_error", "sort_errors"]
+__all__ = ["DOCUMENT", "ConfigError", "clip", "first_error", "mask_secrets", "sort_errors"]
 
 #: Field path used when an error concerns a whole document rather than one field.
 DOCUMENT = "(document)"
@@ -19,6 +20,18 @@ DOCUMENT = "(document)"
 MAX_MESSAGE = 400
 MAX_FIELD = 160
 MAX_FILE = 300
+
+
+#: A run of 18 or more hex digits (``:``/``-`` between them allowed): an install code (16, 20,
+#: 28 or 36 digits with its CRC) or key pasted somewhere, never shown in an error. An EUI-64
+#: (16 digits), which errors do name, stays.
+_SECRET_LIKE = re.compile(r"[0-9A-Fa-f](?:[:-]?[0-9A-Fa-f]){17,}")
+MASKED = "(a long hex string, not shown)"
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` with every run that could be an install code or key replaced by a mask."""
+    return _SECRET_LIKE.sub(MASKED, text)
 
 
 def clip(text: str, limit: int) -> str:
@@ -50,9 +63,10 @@ class ConfigError(Exception):
     ) -> None:
         self.file = clip(str(file), MAX_FILE)
         self.line = line
-        self.field = clip(field, MAX_FIELD) if field else DOCUMENT
-        # A message is one line by contract; fold anything a library handed us.
-        self.message = clip(message, MAX_MESSAGE)
+        self.field = clip(mask_secrets(field), MAX_FIELD) if field else DOCUMENT
+        # A message is one line by contract; fold anything a library handed us. Whatever it
+        # quotes that could be a secret is masked, whichever check wrote it.
+        self.message = clip(mask_secrets(message), MAX_MESSAGE)
         self.others: list[ConfigError] = list(others)
         super().__init__(self.file, self.line, self.field, self.message)
 

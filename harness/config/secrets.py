@@ -330,7 +330,7 @@ def _section(doc: YamlDocument, name: str, errors: list[ConfigError]) -> list[tu
             errors.append(ConfigError(
                 doc.path, doc.line_of((name, key)), f"{name}[{_MASKED}]",
                 "this name looks like an install code or key (not shown): are the name and the "
-                "value swapped? write NAME: VALUE, e.g. bench1-esme: \"83FE...\""))
+                "value swapped? write NAME: VALUE, e.g. bench1-esme: \"HEX DIGITS\""))
             continue
         if not isinstance(key, str) or not _SECRET_NAME.fullmatch(key):
             errors.append(

@@ -59,8 +59,27 @@ MAX_STRING = 10_000
 _FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
+class _TooDeep(Exception):
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2-style implicit bool/int/float resolution (see module doc)."""
+    """SafeLoader with YAML 1.2-style implicit bool/int/float resolution (see module doc), and
+    a bound on nesting: PyYAML's composer recurses once per level, so a document nested
+    hundreds deep would end in a RecursionError."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH + 1:  # the node itself is one level below its parent
+                raise _TooDeep(self.peek_event().start_mark.line + 1)
+            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        finally:
+            self._depth -= 1
 
 
 _REPLACED = {_TAG + name for name in ("bool", "int", "float", "value", "yaml")}
@@ -188,14 +207,14 @@ def load_yaml_text(text: str, path: str | Path) -> YamlDocument:
     """Like :func:`load_yaml` for text already in memory; ``path`` is used in errors."""
     path = Path(path)
     try:
-        _check_depth(text, path)  # before composing: PyYAML's composer recurses per level
         root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(path, exc) from None
     except yaml.YAMLError as exc:  # unmarked errors are rare (reader errors carry a position)
         raise ConfigError(path, 1, DOCUMENT, f"YAML error: {exc}") from None
-    except RecursionError:  # pragma: no cover - _check_depth stops it first
-        raise ConfigError(path, 1, DOCUMENT, f"nested more than {MAX_DEPTH} levels deep") from None
+    except _TooDeep as exc:
+        raise ConfigError(path, exc.line, DOCUMENT,
+                          f"nested more than {MAX_DEPTH} levels deep; is this a config?") from None
     if root is None:
         raise ConfigError(path, 1, DOCUMENT, "the file is empty; expected a mapping of keys")
     builder = _Builder(path)
@@ -206,20 +225,6 @@ def load_yaml_text(text: str, path: str | Path) -> YamlDocument:
             path, _line(root), DOCUMENT, f"expected a mapping of keys at the top, got {kind}"
         )
     return YamlDocument(path=path, data=data, positions=builder.positions)
-
-
-def _check_depth(text: str, path: Path) -> None:
-    """Refuse a document nested deeper than :data:`MAX_DEPTH`, from the event stream (which
-    is read without recursion)."""
-    depth = 0
-    for event in yaml.parse(text, Loader=_Loader):
-        if isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise ConfigError(path, event.start_mark.line + 1, DOCUMENT,
-                                  f"nested more than {MAX_DEPTH} levels deep; is this a config?")
-        elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
 
 
 def _syntax_error(path: Path, exc: yaml.MarkedYAMLError) -> ConfigError:
