@@ -77,6 +77,7 @@ def _pytest_command(args: argparse.Namespace, lab: Any, packs: Sequence[str], dm
         # is near them (a source checkout's pyproject.toml is for the harness's own tests).
         "-c", os.devnull, "--rootdir", str(packs_dir().parent),
         "-q", "--no-header", "--color=no", "-p", "no:cacheprovider",
+        *[f"--dmct-fault={spec}" for spec in getattr(args, "fault", None) or ()],
         *args.pytest_args,
     ]
 

@@ -22,7 +22,7 @@ from harness.cli.output import RunResult, print_totals, totals_line
 from harness.cli.report import read_report, render_run_formats, report_formats, write_epcl_summary
 
 #: ``dmct run`` options that choose what runs: a resumed run takes them from its ``run.json``.
-SELECTION_OPTIONS = ("lab", "dmc", "status", "pack", "out")
+SELECTION_OPTIONS = ("lab", "dmc", "status", "pack", "out", "fault")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -41,10 +41,14 @@ def cmd_run(args: argparse.Namespace) -> int:
                          f"{', '.join(available_packs())}")
     report_formats(args.format)  # checked before anything is written
     _check_environment()
+    _check_faults(args.fault, lab)
     out_root = Path(args.out) if args.out else lab.output_dir
     if out_root.exists() and not out_root.is_dir():
         raise UsageError(f"{out_root}: not a directory (given as the results directory)")
     partial = partial_reasons(packs, available_packs(), list(args.pytest_args))
+    faults = [*lab.faults, *args.fault]
+    if faults:  # a run with faults on purpose is an exercise of the bench, not a DMCT result
+        partial.append(f"bench faults injected: {', '.join(faults)}")
     with run_guard(out_root, "dmct run") as stopped:
         print(f"dmct run: bench {lab.bench} ({lab.path}); DMC {', '.join(lab.dmc_ids)}; "
               f"status {', '.join(lab.installation_statuses)}; packs {', '.join(packs)}; "
@@ -57,7 +61,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             statuses=list(lab.installation_statuses), packs=packs,
             pytest_args=list(args.pytest_args), started_at=datetime.now(UTC).isoformat(),
             version=harness_version(), formats=list(args.format),
-            partial_reasons=partial))
+            partial_reasons=partial, faults=list(args.fault)))
         return _run_all(args, lab, packs, out_root, resume=False)
     return stopped.exit_code
 
@@ -70,6 +74,16 @@ def _check_environment() -> None:
         check_environment()
     except BadEnvironment as exc:
         raise UsageError(str(exc)) from None
+
+
+def _check_faults(specs: Sequence[str], lab: Any) -> None:
+    """Every ``--fault`` parses and can happen on the lab's bench, before anything is written."""
+    from harness.faults import FaultError, check_faults, parse_fault
+
+    try:
+        check_faults([parse_fault(spec) for spec in specs], lab)
+    except FaultError as exc:
+        raise UsageError(f"--fault {exc}") from None
 
 
 def take_lock(out_root: Path, command: str, *, create: bool = True) -> Any:
@@ -160,6 +174,7 @@ def _cmd_resume(args: argparse.Namespace) -> int:
             raise UsageError(f"cannot resume: {out_root / MANIFEST_FILE}: unknown pack "
                              f"{unknown[0]!r}")
         args.pytest_args = list(manifest.pytest_args)
+        args.fault = list(manifest.faults)
         args.format = list(args.format) or list(manifest.formats)  # else the run's own
         report_formats(args.format)
         print(f"dmct run --resume: bench {lab.bench} ({lab.path}); DMC "

@@ -156,6 +156,16 @@ def _key_name(value: Any) -> str:
     )
 
 
+def _fault_spec(value: Any) -> str:
+    """A ``faults:`` entry, ``KIND[:TARGET]@WHEN`` (:mod:`harness.faults`)."""
+    from harness.faults import FaultError, parse_fault
+
+    try:
+        return parse_fault(value).spec
+    except FaultError as exc:
+        raise ValueError(str(exc)) from None
+
+
 def _dump_install_code(ref: InstallCodeRef) -> Any:
     return EMULATED if ref.kind == "emulated" else {ref.kind: ref.name}
 
@@ -351,6 +361,8 @@ class LabConfig(ConfigModel):
     migration: MigrationConfig = MigrationConfig()
     report: ReportConfig = ReportConfig()
     safety: SafetyConfig = SafetyConfig()
+    #: Bench faults injected during every run of this bench (:mod:`harness.faults`).
+    faults: list[Annotated[str, PlainValidator(_fault_spec)]] = []
     #: Seeds the emulator's randomness (64 bits, as numpy's and Python's generators take).
     seed: int = Field(0, ge=0, le=2**64 - 1)
 
@@ -551,6 +563,7 @@ def load_lab_config(path: str | Path, *, env: Mapping[str, str] | None = None) -
     errors += _installation_checks(lab, doc)
     errors += _clock_checks(lab, doc)
     errors += _dcc_checks(lab, doc)
+    errors += _fault_checks(lab, doc)
     errors += _list_duplicates(doc, ("dmc",), lab.dmc, "DMC")
     errors += _list_duplicates(doc, ("installation_status",), lab.installation_status, "status")
     path_errors = [
@@ -578,6 +591,20 @@ def load_lab_config(path: str | Path, *, env: Mapping[str, str] | None = None) -
 
         load_registry(registry)
     return lab
+
+
+def _fault_checks(lab: LabConfig, doc: YamlDocument) -> list[ConfigError]:
+    """Each ``faults:`` entry can happen on this bench (its device has a relay, its adapter
+    exists, emulated-only kinds on an emulated bench)."""
+    from harness.faults import FaultError, check_faults, parse_fault
+
+    errors = []
+    for index, spec in enumerate(lab.faults):
+        try:
+            check_faults([parse_fault(spec)], lab)
+        except FaultError as exc:
+            errors.append(doc.error(("faults", index), str(exc)))
+    return errors
 
 
 def _first(errors: list[ConfigError]) -> ConfigError:

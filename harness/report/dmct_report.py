@@ -74,11 +74,17 @@ def build_report(
 ) -> dict[str, Any]:
     """The report dict for one DMC and installation status; ``selection``: what the run was
     asked to run (:func:`harness.report.manifest.report_selection`)."""
-    by_case, issues = attribute(records, dmc.id, status, registry)
+    faulted = [r for r in records if r.extra.get("bench_fault")]
+    by_case, issues = attribute([r for r in records if not r.extra.get("bench_fault")],
+                                dmc.id, status, registry)
+    fault_cases, fault_issues = bench_fault_findings(faulted)
+    by_case |= fault_cases
+    issues += fault_issues
     counted = Counter(i.severity for i in issues if i.counted and i.status in
                       ("open", "awaiting_triage"))
     threshold_met = threshold.check(dict(counted))
-    blocked = [case_id(r) for r in records if r.outcome == "blocked"]
+    blocked = [case_id(r) for r in records
+               if r.outcome == "blocked" and not r.extra.get("bench_fault")]
     ran = [r for r in records if r.outcome in ("passed", "failed")]
     reasons = []
     if not threshold_met:
@@ -135,6 +141,32 @@ def build_report(
         "verdict": verdict,
         "verdict_reasons": reasons,
     }
+
+
+def bench_fault_findings(records: list[TestRecord]) -> tuple[dict[str, str], list[Any]]:
+    """The cases that failed or were blocked while an injected bench fault was in effect
+    (:mod:`harness.faults`): one finding per fault, never counted against the DMC, instead of a
+    Testing Issue per case. ``(case id -> finding id, findings)``."""
+    from harness.report.issues import TestingIssue
+
+    by_case: dict[str, str] = {}
+    findings: dict[str, TestingIssue] = {}
+    fired = {f["id"]: f for r in records for f in r.extra.get("bench_faults") or ()}
+    for record in records:
+        if record.outcome not in ("failed", "blocked"):
+            continue
+        fault_id = str(record.extra["bench_fault"])
+        fault = fired.get(fault_id, {})
+        finding_id = f"BENCH-FAULT-{fault_id}"
+        finding = findings.setdefault(finding_id, TestingIssue(
+            id=finding_id, severity=4, known=True, counted=False, status="bench_fault",
+            title=f"bench fault {fault.get('spec', fault_id)} injected before "
+                  f"{fault.get('case', 'a case')} (at bench time {fault.get('bench_time')})",
+            source="injected by the run (lab config faults: or dmct run --fault): a fault of "
+                   "the bench, not of the device"))
+        finding.cases.append(case_id(record))
+        by_case[case_id(record)] = finding_id
+    return by_case, list(findings.values())
 
 
 def device_security(records: list[TestRecord], by_case: dict[str, str]) -> dict[str, Any]:

@@ -56,6 +56,9 @@ class RunManifest:
     formats: list[str] = field(default_factory=list)
     #: Why the selection does not cover every case of the DMC and status (empty: it does).
     partial_reasons: list[str] = field(default_factory=list)
+    #: Bench faults injected with ``--fault`` (:mod:`harness.faults`; the lab config's own
+    #: ``faults:`` come with the lab config).
+    faults: list[str] = field(default_factory=list)
 
     @property
     def partial(self) -> bool:
@@ -204,7 +207,7 @@ def read_manifest(out_root: Path) -> RunManifest | None:
     if not isinstance(data.get("lab"), str) or not data["lab"]:
         raise ManifestError(f"{path}: lab: expected the lab config's path")
     # Absent from manifests written before they existed.
-    optional = {key: data.get(key, []) for key in ("formats", "partial_reasons")}
+    optional = {key: data.get(key, []) for key in ("formats", "partial_reasons", "faults")}
     for key, value in optional.items():
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ManifestError(f"{path}: {key}: expected a list of strings")
