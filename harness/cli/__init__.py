@@ -38,6 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(str(exc))
     except UsageError as exc:
         return fail(str(exc))
+    except OSError as exc:  # a path the system refuses (too long, no permission, disk full)
+        where = f"{exc.filename}: " if exc.filename else ""
+        return fail(f"{where}{exc.strerror or exc}")
     except KeyboardInterrupt:
         print("dmct: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -23,9 +23,10 @@ class UsageError(Exception):
 
 
 def fail(message: str) -> int:
-    from harness.text import printable
+    from harness.config.errors import clip, mask_secrets
 
-    print(f"dmct: error: {printable(message, keep_newlines=False)}", file=sys.stderr)
+    # One line, printable, bounded: a message may quote what the user typed (a 1 MB id).
+    print(f"dmct: error: {clip(mask_secrets(message), 1000)}", file=sys.stderr)
     return EXIT_USAGE
 
 

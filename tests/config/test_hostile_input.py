@@ -302,3 +302,15 @@ def test_lab_check_prints_a_devices_strings_without_escape_codes(capsys, monkeyp
     assert code == 0, out
     assert "\x1b" not in out and "\x07" not in out and "\x00" not in out
     assert "EvilCorp\\x00" in out
+
+
+@pytest.mark.parametrize("argv", [["run", "--pack", "P" * 100_000],
+                                  ["run", "--dmc", "D" * 100_000],
+                                  ["report", "R" * 5_000], ["report", "R" * 5_000, "--final"],
+                                  ["run", "--out", "O" * 5_000, "--pack", "smoke"],
+                                  ["run", "--lab", "L" * 5_000],
+                                  ["run", "--pack", f"smoke{TEST_CODE}"]])
+def test_a_usage_error_echoing_what_was_typed_is_bounded(capsys, clean_run_env, argv):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and len(err) < 1100 and TEST_CODE not in err
