@@ -113,6 +113,8 @@ class Runs:
     rival_exit: int
     rival_output: str
     rival_refused_while_running: bool
+    #: The killed run's state once its orphaned child had stopped.
+    state_after_orphan: str | None
 
 
 def _kill_after(run: Dmct, out: Path, records: Path, count: int) -> None:
@@ -154,6 +156,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
         while any(child.alive() for child in owner.children):
             time.sleep(0.05)  # the orphan records the case it was in and stops its bench
         assert not is_locked(killed)
+        orphan_state = run_state(killed / DMCS[0] / "dormant")
         at_kill = {f"{d}/{s}": [r.id for r in finished_records(p / RECORDS_FILE)]
                    for d, s, p in run_dirs(killed)}
         complete_at_kill = {f"{d}/{s}": is_complete(p) for d, s, p in run_dirs(killed)}
@@ -171,7 +174,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
         assert through_exit in (0, 1), through_output[-3000:]
         yield Runs(through, through_exit, killed, at_kill, outcomes, complete_at_kill,
                    resume_exit, resume_output, second_exit, second_output, before_second,
-                   early_exit, early_output, rival_exit, rival_output, rival_running)
+                   early_exit, early_output, rival_exit, rival_output, rival_running,
+                   orphan_state.state if orphan_state else None)
     finally:
         one.kill()
         two.kill()
@@ -237,6 +241,12 @@ def test_a_rival_run_into_the_same_directory_is_refused_at_once(runs: Runs) -> N
         ids = [r.id for r in read_records(runs.through / dmc / "dormant")]
         assert ids and len(ids) == len(set(ids))
     assert not (runs.through / LOCK_FILE).exists()
+
+
+def test_the_orphaned_child_stopped_when_dmct_died(runs: Runs) -> None:
+    """It got SIGINT from the kernel (PR_SET_PDEATHSIG) and stopped, interrupted, rather than
+    running the rest of the packs with nobody to read its output."""
+    assert runs.state_after_orphan == "interrupted"
 
 
 def test_a_resume_while_the_killed_runs_child_lives_is_refused(runs: Runs) -> None:
