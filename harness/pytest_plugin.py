@@ -141,6 +141,8 @@ def pytest_configure(config: pytest.Config) -> None:
     for module, name in ((bench_fixtures, "dmct-fixtures"), (dcc_fixtures, "dmct-dcc-fixtures")):
         if not config.pluginmanager.is_registered(module):
             config.pluginmanager.register(module, name)
+    if controller:  # not the children of this process: their parent is not dmct
+        watch_parent(os.environ.pop("DMCT_WATCH_PARENT", None))
     from harness.config.environment import BadEnvironment, check_environment
 
     try:
@@ -173,6 +175,37 @@ def _fault_schedule(config: pytest.Config) -> Any:
         schedule = FaultSchedule(faults, out=Path(out) if out else None)
     config.stash[_FAULTS] = schedule
     return schedule
+
+
+#: How often a child without PR_SET_PDEATHSIG looks at its parent (wall time: a real process).
+PARENT_WATCH_S = 1.0
+
+
+def watch_parent(parent: str | None, interval: float = PARENT_WATCH_S) -> Any:
+    """Where ``dmct`` could not have the kernel signal its pytest child when it dies (not
+    Linux: :mod:`harness.cli.child`), a daemon thread does: once the parent ``parent`` is gone
+    (the child re-parented), SIGINT to this process, which stops as on Ctrl-C. The thread, or
+    ``None`` when there is no parent to watch."""
+    import signal
+    import threading
+
+    if not parent or not parent.isdigit():
+        return None
+    expected = int(parent)
+    if os.getppid() != expected:
+        os.kill(os.getpid(), signal.SIGINT)
+        return None
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(interval):
+            if os.getppid() != expected:
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+
+    thread = threading.Thread(target=watch, name="dmct-parent-watch", daemon=True)
+    thread.start()
+    return thread
 
 
 def _prepare_out(out: Path, *, resume: bool) -> None:

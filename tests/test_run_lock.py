@@ -244,3 +244,46 @@ def test_a_stop_signal_ends_the_child_keeps_the_state_and_says_how_to_resume(tmp
     assert state is not None and state.state == "interrupted" and state.planned
     kept = list(read_records(out / "REF-DMC-001" / "dormant"))
     assert 0 < len(kept) < len(state.planned)
+
+
+# -- a child whose kernel cannot signal it (not Linux) watches its parent -------------------------
+
+WATCHED = """
+import sys, threading
+from harness.pytest_plugin import watch_parent
+watch_parent(sys.argv[1], interval=0.02)
+print("watching", flush=True)
+try:
+    threading.Event().wait()
+except KeyboardInterrupt:
+    print("stopped", flush=True)
+"""
+PARENT = """
+import os, subprocess, sys
+child = subprocess.Popen([sys.executable, "-c", sys.argv[2], str(os.getpid())],
+                         stdout=open(sys.argv[1], "w"))
+print(child.pid, flush=True)
+child.wait()
+"""
+
+
+@pytest.mark.timeout(60)
+def test_a_watching_child_stops_when_its_parent_is_killed(tmp_path):
+    log = tmp_path / "child.log"
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, str(log), WATCHED],
+                              stdout=subprocess.PIPE, text=True, env=dmct_environment())
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    while "watching" not in (log.read_text() if log.exists() else ""):
+        time.sleep(0.02)  # another process's output: nothing to wait on but it
+    parent.kill()
+    parent.wait()
+    while pid_alive(child, None):
+        time.sleep(0.02)
+    assert log.read_text().split() == ["watching", "stopped"]
+
+
+def test_no_parent_to_watch_starts_no_thread():
+    from harness.pytest_plugin import watch_parent
+
+    assert watch_parent(None) is None and watch_parent("x") is None

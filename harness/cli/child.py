@@ -4,7 +4,8 @@ how it is stopped.
 A child lives no longer than ``dmct``: it runs in a process group of its own (so a stop reaches
 it from ``dmct``, once, not from the terminal too), and on Linux the kernel sends it SIGINT
 when ``dmct`` dies, however it dies (``PR_SET_PDEATHSIG``): it records the case it was in as
-interrupted and stops its bench. It inherits the results directory's lock
+interrupted and stops its bench. Elsewhere a thread of the child watches its parent and sends
+it the same SIGINT (:data:`PARENT_WATCH_ENV`). It inherits the results directory's lock
 (:mod:`harness.report.lock`), so the directory stays locked while an orphan still writes.
 """
 
@@ -30,6 +31,9 @@ STOP_GRACE_S = 60.0
 #: The signal a child gets when ``dmct`` dies (pytest stops as on Ctrl-C).
 PARENT_DEATH_SIGNAL = signal.SIGINT
 _PR_SET_PDEATHSIG = 1
+#: Where the kernel cannot signal a child when its parent dies, the parent's pid, for the
+#: child's own watch (:func:`harness.pytest_plugin.watch_parent`).
+PARENT_WATCH_ENV = "DMCT_WATCH_PARENT"
 
 #: The results directory's lock, inherited by every child started while it is set.
 _lock: Any = None
@@ -95,12 +99,15 @@ def run_one(args: argparse.Namespace, lab: Any, packs: Sequence[str], dmc_id: st
     table = Table(dmc_id, status)
     table.printed.update(kept)
     tail: collections.deque[str] = collections.deque(maxlen=40)
+    preexec = _die_with_parent(os.getpid())
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if preexec is None:  # no prctl (not Linux): the child watches its parent itself
+        env[PARENT_WATCH_ENV] = str(os.getpid())
     command = _pytest_command(args, lab, packs, dmc_id, status, out, resume=bool(kept))
     lock = _lock
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True, encoding="utf-8", errors="replace", env=env,
-                          process_group=0, preexec_fn=_die_with_parent(os.getpid()),
+                          process_group=0, preexec_fn=preexec,
                           pass_fds=(lock.fd,) if lock is not None and lock.fd is not None
                           else ()) as proc:
         assert proc.stdout is not None
