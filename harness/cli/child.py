@@ -25,6 +25,7 @@ from typing import Any
 
 from harness.cli.common import packs_dir
 from harness.cli.output import Table
+from harness.text import printable
 
 #: How long an interrupted pack run may take to stop its bench before it is killed.
 STOP_GRACE_S = 60.0
@@ -121,8 +122,8 @@ def run_one(args: argparse.Namespace, lab: Any, packs: Sequence[str], dmc_id: st
                 elif (at := line.find(PROGRESS_PREFIX)) >= 0:
                     data = json.loads(line[at + len(PROGRESS_PREFIX):])
                     table.row(TestRecord.from_dict(data))
-                elif args.verbose:
-                    print(line, flush=True)
+                elif args.verbose:  # pytest's output quotes what devices sent
+                    print(printable(line), flush=True)
                 elif line.strip():
                     tail.append(line)
             returncode = proc.wait()
