@@ -32,6 +32,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.resume is not None:
         return _cmd_resume(args)
+    if args.out:
+        _refuse_if_locked(Path(args.out))  # at once, before the lab config is even read
     lab = load_lab(args.lab)
     lab = lab.select(args.dmc or None, args.status or None)
     packs = list(dict.fromkeys(args.pack)) or available_packs()
@@ -84,6 +86,15 @@ def _check_faults(specs: Sequence[str], lab: Any) -> None:
         check_faults([parse_fault(spec) for spec in specs], lab)
     except FaultError as exc:
         raise UsageError(f"--fault {exc}") from None
+
+
+def _refuse_if_locked(out_root: Path) -> None:
+    from harness.report.lock import LockHeld, check_free
+
+    try:
+        check_free(out_root)
+    except LockHeld as exc:
+        raise UsageError(str(exc)) from None
 
 
 def take_lock(out_root: Path, command: str, *, create: bool = True) -> Any:
@@ -156,6 +167,7 @@ def _cmd_resume(args: argparse.Namespace) -> int:
         raise UsageError(f"--resume runs the selection recorded in {MANIFEST_FILE}: "
                          f"{', '.join(given)} cannot be given with it")
     out_root = Path(args.resume)
+    _refuse_if_locked(out_root)
     if not (out_root / MANIFEST_FILE).is_file():
         raise UsageError(f"cannot resume {out_root}: no {MANIFEST_FILE} there (not the results "
                          "directory of a dmct run)")

@@ -7,11 +7,13 @@ The CLI prints ``str(error)`` and exits 2; nothing else (pydantic, PyYAML, KeyEr
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-__all__ = ["DOCUMENT", "ConfigError", "clip", "first_error", "mask_secrets", "sort_errors"]
+from harness.text import MASKED, clip, mask_secrets
+
+__all__ = ["DOCUMENT", "MASKED", "ConfigError", "clip", "first_error", "mask_secrets",
+           "sort_errors"]
 
 #: Field path used when an error concerns a whole document rather than one field.
 DOCUMENT = "(document)"
@@ -20,29 +22,6 @@ DOCUMENT = "(document)"
 MAX_MESSAGE = 400
 MAX_FIELD = 160
 MAX_FILE = 300
-
-
-#: A run of 18 or more hex digits (``:``/``-`` between them allowed): an install code (16, 20,
-#: 28 or 36 digits with its CRC) or key pasted somewhere, never shown in an error. An EUI-64
-#: (16 digits), which errors do name, stays.
-_SECRET_LIKE = re.compile(r"[0-9A-Fa-f](?:[:-]?[0-9A-Fa-f]){17,}")
-MASKED = "(a long hex string, not shown)"
-
-
-def mask_secrets(text: str) -> str:
-    """``text`` with every run that could be an install code or key replaced by a mask."""
-    return _SECRET_LIKE.sub(MASKED, text)
-
-
-def clip(text: str, limit: int) -> str:
-    """``text`` on one line, printable, at most about ``limit`` characters (the middle cut)."""
-    from harness.text import printable
-
-    text = printable(" ".join(str(text).split()))
-    if len(text) <= limit:
-        return text
-    keep = max(limit - 30, 10)
-    return f"{text[:keep]}... ({len(text) - keep} characters cut)"
 
 
 class ConfigError(Exception):

@@ -175,6 +175,23 @@ def is_locked(out_root: Path) -> bool:
         os.close(fd)
 
 
+def held(out_root: Path, owner: LockOwner | None, *, elsewhere: bool = False) -> LockHeld:
+    """The one-line refusal of a command on a directory ``owner`` holds."""
+    who = owner.describe() if owner else "another dmct process"
+    hint = (f"; if that run is gone, remove {Path(out_root) / LOCK_FILE}" if elsewhere else
+            "; wait for it to end or stop it")
+    return LockHeld(f"{out_root}: results directory in use by {who}: one run per results "
+                    f"directory{hint}")
+
+
+def check_free(out_root: Path) -> None:
+    """Raise :class:`LockHeld` if a live run holds ``out_root`` now; writes nothing (a
+    command asks this first, to refuse at once, and takes the lock once it has checked
+    everything else)."""
+    if is_locked(out_root):
+        raise held(out_root, read_lock(out_root))
+
+
 class RunLock:
     """The lock of one results directory, held from :meth:`acquire` to :meth:`release`."""
 
@@ -251,11 +268,7 @@ class RunLock:
             return False
 
     def _held(self, owner: LockOwner | None, *, elsewhere: bool = False) -> LockHeld:
-        who = owner.describe() if owner else "another dmct process"
-        hint = (f"; if that run is gone, remove {self.path}" if elsewhere else
-                "; wait for it to end or stop it")
-        return LockHeld(f"{self.out_root}: results directory in use by {who}: one run per "
-                        f"results directory{hint}")
+        return held(self.out_root, owner, elsewhere=elsewhere)
 
     def _write(self) -> None:
         assert self.fd is not None and self._owner is not None
@@ -325,6 +338,8 @@ __all__ = [
     "LockHeld",
     "LockOwner",
     "RunLock",
+    "check_free",
+    "held",
     "is_locked",
     "lock_root",
     "locked",
