@@ -82,6 +82,11 @@ _SESSION_STARTED = pytest.StashKey[bool]()
 _CASE = pytest.StashKey[str]()
 #: Every case the run covers, in order, recorded or not (``run-state.json``'s ``planned``).
 _PLANNED = pytest.StashKey[list[str]]()
+#: Bench faults of the run (:mod:`harness.fault_injection`), and per case those fired before it and
+#: the one in effect while it ran.
+_FAULTS = pytest.StashKey[Any]()
+_FIRED = pytest.StashKey[list[dict[str, Any]]]()
+_IN_EFFECT = pytest.StashKey[str | None]()
 #: Seed name of the bench's bring-up: the same whichever case starts the bench.
 BENCH_SEED_NAME = "bench"
 
@@ -109,6 +114,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     "DIR/evidence/")
     group.addoption("--dmct-progress", action="store_true", default=False,
                     help="print one machine-readable line per finished test (for dmct run)")
+    group.addoption("--dmct-fault", action="append", default=[], metavar="KIND[:TARGET]@WHEN",
+                    help="inject a bench fault during the run, repeatable "
+                    "(harness.fault_injection; e.g. power-off:ESME@case:test_register*)")
     group.addoption("--dmct-resume", action="store_true", default=False,
                     help="with --dmct-out: run only the cases with no record there (a case the "
                     "run was interrupted in runs again), appending to its records")
@@ -133,9 +141,71 @@ def pytest_configure(config: pytest.Config) -> None:
     for module, name in ((bench_fixtures, "dmct-fixtures"), (dcc_fixtures, "dmct-dcc-fixtures")):
         if not config.pluginmanager.is_registered(module):
             config.pluginmanager.register(module, name)
+    if controller:  # not the children of this process: their parent is not dmct
+        watch_parent(os.environ.pop("DMCT_WATCH_PARENT", None))
+    from harness.config.environment import BadEnvironment, check_environment
+
+    try:
+        check_environment()
+    except BadEnvironment as exc:
+        raise pytest.UsageError(str(exc)) from None
     explicit = any(config.getoption(o, None) for o in ("lab", "dmc", "status", "dmct_out"))
-    if explicit or os.environ.get("DMCT_LAB"):
+    if explicit or os.environ.get("DMCT_LAB") or config.getoption("dmct_fault", None):
         lab_config_of(config)  # configuration errors stop the run before any test
+        _fault_schedule(config)
+
+
+def _fault_schedule(config: pytest.Config) -> Any:
+    """The run's bench faults (lab config ``faults:`` and ``--dmct-fault``), checked against
+    the bench; ``None`` when there are none. A bad one is a usage error (one line)."""
+    if _FAULTS in config.stash:
+        return config.stash[_FAULTS]
+    specs = [*getattr(lab_config_of(config), "faults", []),
+             *(config.getoption("dmct_fault", None) or [])]
+    schedule = None
+    if specs:
+        from harness.fault_injection import FaultError, FaultSchedule, check_faults, parse_fault
+
+        try:
+            faults = [parse_fault(spec) for spec in specs]
+            check_faults(faults, lab_config_of(config))
+        except FaultError as exc:
+            _usage_error(config, f"--dmct-fault / faults: {exc}")
+        out = config.getoption("dmct_out", None)
+        schedule = FaultSchedule(faults, out=Path(out) if out else None)
+    config.stash[_FAULTS] = schedule
+    return schedule
+
+
+#: How often a child without PR_SET_PDEATHSIG looks at its parent (wall time: a real process).
+PARENT_WATCH_S = 1.0
+
+
+def watch_parent(parent: str | None, interval: float = PARENT_WATCH_S) -> Any:
+    """Where ``dmct`` could not have the kernel signal its pytest child when it dies (not
+    Linux: :mod:`harness.cli.child`), a daemon thread does: once the parent ``parent`` is gone
+    (the child re-parented), SIGINT to this process, which stops as on Ctrl-C. The thread, or
+    ``None`` when there is no parent to watch."""
+    import signal
+    import threading
+
+    if not parent or not parent.isdigit():
+        return None
+    expected = int(parent)
+    if os.getppid() != expected:
+        os.kill(os.getpid(), signal.SIGINT)
+        return None
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(interval):
+            if os.getppid() != expected:
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+
+    thread = threading.Thread(target=watch, name="dmct-parent-watch", daemon=True)
+    thread.start()
+    return thread
 
 
 def _prepare_out(out: Path, *, resume: bool) -> None:
@@ -380,6 +450,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     roles = _roles_needed(item)
     statuses = _marker_args(item, "status")
     destructive = item.get_closest_marker("destructive") is not None
+    schedule = item.config.stash.get(_FAULTS, None)
+    if schedule is not None:
+        item.stash[_IN_EFFECT] = schedule.in_effect()
     if not (needs_bench or roles or statuses or destructive):
         return
     lab = lab_config_of(item.config)
@@ -398,6 +471,20 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if destructive and not lab.is_emulated and not lab.safety.allow_destructive:
         _skip("blocked: destructive test refused on a real bench "
               "(set safety.allow_destructive in the lab config to allow it)")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    """Fire the bench faults due before this case's body (its fixtures have run: the bench is
+    up); the case runs with them in effect."""
+    schedule = item.config.stash.get(_FAULTS, None)
+    bench = _active_bench(item.config)
+    if schedule is None or bench is None:
+        return
+    fired = schedule.before_case(bench, item.nodeid)
+    if fired:
+        item.stash[_FIRED] = fired
+    item.stash[_IN_EFFECT] = schedule.in_effect()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -534,7 +621,11 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 
 def _one_line(text: str, limit: int = 500) -> str:
-    return " ".join(text.split())[:limit]
+    """A reason as records keep it: one line, bounded, and printable (a device's strings
+    quoted in an assertion may hold terminal escape codes: :func:`harness.text.printable`)."""
+    from harness.text import printable
+
+    return printable(" ".join(text.split()))[:limit]
 
 
 def _exception_reason(excinfo: pytest.ExceptionInfo[BaseException]) -> str:
@@ -618,6 +709,11 @@ def _write_record(item: pytest.Item, interrupted: str | None = None) -> None:
     kept: dict[str, Any] = item.stash.get(_EVIDENCE, {})
     evidence = dict(kept)
     wall = sum(r.duration for r in reports.values())
+    extra: dict[str, Any] = {}
+    if item.stash.get(_FIRED, None):
+        extra["bench_faults"] = item.stash[_FIRED]
+    if item.stash.get(_IN_EFFECT, None):
+        extra["bench_fault"] = item.stash[_IN_EFFECT]
     record = TestRecord(
         id=item.nodeid,
         name=item.name,
@@ -631,6 +727,7 @@ def _write_record(item: pytest.Item, interrupted: str | None = None) -> None:
         bench_time_end=evidence.pop("bench_time_end", None),
         wall_s=round(wall, 4),
         evidence=evidence,
+        extra=extra,
     )
     if writer is not None:
         writer.write(record)

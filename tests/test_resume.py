@@ -3,9 +3,12 @@
 
 One small selection (smoke and srv packs, dormant, of the reference DMC and of Honeywell's
 seeded DMC, so that some cases fail with Testing Issues) runs twice at once: once through, once
-SIGKILLed (the whole process group, as a power cut or an OOM kill would) after a few records of
-the reference DMC, so that its directory is part-done and Honeywell's not started. The resume and
-a second resume (nothing left to run) follow; every check of the module reads those runs.
+with ``dmct`` alone SIGKILLed (as an OOM kill would) after a few records of the reference DMC, so
+that its directory is part-done and Honeywell's not started. Its orphaned pytest child stops by
+itself and holds the directory's lock until it has: a resume started at once is refused, the
+resume after it is not. A rival run started into the uninterrupted run's directory at the same
+moment is refused (one of the two is: whichever locked first runs). A second resume (nothing
+left to run) follows; every check of the module reads those runs.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +29,7 @@ import pytest
 from runkit import WHOLE_RUNS, dmct_environment
 
 from harness.cli import main
+from harness.report.lock import LOCK_FILE, is_locked, read_lock
 from harness.report.manifest import (
     MANIFEST_FILE,
     STATE_FILE,
@@ -33,7 +38,7 @@ from harness.report.manifest import (
     run_dirs,
     run_state,
 )
-from harness.report.records import RECORDS_FILE, read_records
+from harness.report.records import RECORDS_FILE, finished_records, read_records
 
 pytestmark = WHOLE_RUNS
 
@@ -72,6 +77,11 @@ class Dmct:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
 
+    def kill_dmct_alone(self) -> None:
+        """SIGKILL ``dmct`` itself; its pytest child (a process group of its own) lives on."""
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
 
 def _lines(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
@@ -95,28 +105,63 @@ class Runs:
     second_exit: int
     second_output: str
     records_before_second: dict[str, list[str]]
+    #: The resume started while the killed run's orphaned child still ran.
+    early_resume_exit: int
+    early_resume_output: str
+    #: The two runs started together into ``through``: (exit, output) of the one refused,
+    #: and whether the other was still running when it was.
+    rival_exit: int
+    rival_output: str
+    rival_refused_while_running: bool
+    #: The killed run's state once its orphaned child had stopped.
+    state_after_orphan: str | None
 
 
-def _kill_after(run: Dmct, records: Path, count: int) -> None:
-    """SIGKILL the process group of ``run`` once ``records`` holds ``count`` lines."""
+def _kill_after(run: Dmct, out: Path, records: Path, count: int) -> None:
+    """SIGKILL ``dmct`` alone once ``records`` holds ``count`` lines and its pytest child is
+    in the lock."""
     while run.process.poll() is None:
-        if len(_lines(records)) >= count:
-            run.kill()
+        owner = read_lock(out)
+        if len(_lines(records)) >= count and owner is not None and owner.children:
+            run.kill_dmct_alone()
             break
     assert len(_lines(records)) >= count, "the run ended before it was killed"
+
+
+def _first_to_end(*runs: Dmct) -> Dmct:
+    while True:
+        for run in runs:
+            if run.process.poll() is not None:
+                return run
+        time.sleep(0.01)
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
     root = tmp_path_factory.mktemp("resume")
     through, killed = root / "through", root / "killed"
-    uninterrupted = Dmct.start(root / "through.log", *SELECTION, "--out", str(through))
+    one = Dmct.start(root / "through.log", *SELECTION, "--out", str(through))
+    two = Dmct.start(root / "rival.log", *SELECTION, "--out", str(through))
     victim = Dmct.start(root / "killed.log", *SELECTION, "--out", str(killed))
     try:
-        _kill_after(victim, killed / DMCS[0] / "dormant" / RECORDS_FILE, KILL_AFTER)
-        at_kill = {f"{d}/{s}": [r.id for r in read_records(p)] for d, s, p in run_dirs(killed)}
+        rival = _first_to_end(one, two)
+        uninterrupted = two if rival is one else one
+        rival_running = uninterrupted.process.poll() is None
+        rival_exit, rival_output = rival.wait()
+        _kill_after(victim, killed, killed / DMCS[0] / "dormant" / RECORDS_FILE, KILL_AFTER)
+        owner = read_lock(killed)
+        assert owner is not None and owner.children
+        early_exit, early_output = Dmct.start(root / "early.log", "--resume",
+                                              str(killed)).wait()
+        while any(child.alive() for child in owner.children):
+            time.sleep(0.05)  # the orphan records the case it was in and stops its bench
+        assert not is_locked(killed)
+        orphan_state = run_state(killed / DMCS[0] / "dormant")
+        at_kill = {f"{d}/{s}": [r.id for r in finished_records(p / RECORDS_FILE)]
+                   for d, s, p in run_dirs(killed)}
         complete_at_kill = {f"{d}/{s}": is_complete(p) for d, s, p in run_dirs(killed)}
-        outcomes = {r.id: r.outcome for _d, _s, p in run_dirs(killed) for r in read_records(p)}
+        outcomes = {r.id: r.outcome for _d, _s, p in run_dirs(killed)
+                    for r in finished_records(p / RECORDS_FILE)}
         # A kill can also cut a record short: the resume must not glue its first record to it.
         with (killed / DMCS[0] / "dormant" / RECORDS_FILE).open("a") as handle:
             handle.write('{"id": "testpacks/smoke/test_smoke.py::torn", "na')
@@ -128,9 +173,12 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
         through_exit, through_output = uninterrupted.wait()
         assert through_exit in (0, 1), through_output[-3000:]
         yield Runs(through, through_exit, killed, at_kill, outcomes, complete_at_kill,
-                   resume_exit, resume_output, second_exit, second_output, before_second)
+                   resume_exit, resume_output, second_exit, second_output, before_second,
+                   early_exit, early_output, rival_exit, rival_output, rival_running,
+                   orphan_state.state if orphan_state else None)
     finally:
-        uninterrupted.kill()
+        one.kill()
+        two.kill()
         victim.kill()
 
 
@@ -180,6 +228,31 @@ def test_the_manifest_records_the_selection(runs: Runs) -> None:
         list(DMCS), ["dormant"], ["smoke", "srv"])
     assert Path(manifest.lab).is_absolute() and manifest.pytest_args == []
     assert manifest.formats == ["md"]
+
+
+def test_a_rival_run_into_the_same_directory_is_refused_at_once(runs: Runs) -> None:
+    assert runs.rival_exit == 2, runs.rival_output[-3000:]
+    assert runs.rival_refused_while_running
+    lines = runs.rival_output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dmct: error: "), lines
+    assert "results directory in use by dmct run (pid " in lines[0]
+    # The run that kept the directory wrote each case once, and no lock is left behind.
+    for dmc in DMCS:
+        ids = [r.id for r in read_records(runs.through / dmc / "dormant")]
+        assert ids and len(ids) == len(set(ids))
+    assert not (runs.through / LOCK_FILE).exists()
+
+
+def test_the_orphaned_child_stopped_when_dmct_died(runs: Runs) -> None:
+    """It got SIGINT from the kernel (PR_SET_PDEATHSIG) and stopped, interrupted, rather than
+    running the rest of the packs with nobody to read its output."""
+    assert runs.state_after_orphan == "interrupted"
+
+
+def test_a_resume_while_the_killed_runs_child_lives_is_refused(runs: Runs) -> None:
+    assert runs.early_resume_exit == 2, runs.early_resume_output[-3000:]
+    lines = runs.early_resume_output.strip().splitlines()
+    assert len(lines) == 1 and "still running" in lines[0] and "pytest process" in lines[0]
 
 
 # -- the resume ----------------------------------------------------------------------------------

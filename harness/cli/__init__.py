@@ -17,8 +17,6 @@ __all__ = ["main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from harness.config import ConfigError
-
     argv = list(sys.argv[1:] if argv is None else argv)
     extra: list[str] = []
     if "--" in argv:
@@ -34,10 +32,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "'dmct run' passes arguments to pytest)")
         args.pytest_args = extra
         return int(args.func(args))
-    except ConfigError as exc:
-        return fail(str(exc))
     except UsageError as exc:
         return fail(str(exc))
+    except OSError as exc:  # a path the system refuses (too long, no permission, disk full)
+        where = f"{exc.filename}: " if exc.filename else ""
+        return fail(f"{where}{exc.strerror or exc}")
+    except Exception as exc:
+        # harness.config is imported only once a command needs it (a refusal of a locked
+        # results directory comes before): a ConfigError means it is imported already.
+        from harness.config import ConfigError
+
+        if isinstance(exc, ConfigError):
+            return fail(str(exc))
+        raise
     except KeyboardInterrupt:
         print("dmct: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

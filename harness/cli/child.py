@@ -1,5 +1,13 @@
 """One pytest process per DMC and installation status: its command line, its live output and
-how it is stopped."""
+how it is stopped.
+
+A child lives no longer than ``dmct``: it runs in a process group of its own (so a stop reaches
+it from ``dmct``, once, not from the terminal too), and on Linux the kernel sends it SIGINT
+when ``dmct`` dies, however it dies (``PR_SET_PDEATHSIG``): it records the case it was in as
+interrupted and stops its bench. Elsewhere a thread of the child watches its parent and sends
+it the same SIGINT (:data:`PARENT_WATCH_ENV`). It inherits the results directory's lock
+(:mod:`harness.report.lock`), so the directory stays locked while an orphan still writes.
+"""
 
 from __future__ import annotations
 
@@ -17,11 +25,46 @@ from typing import Any
 
 from harness.cli.common import packs_dir
 from harness.cli.output import Table
+from harness.text import printable
 
 #: How long an interrupted pack run may take to stop its bench before it is killed.
 STOP_GRACE_S = 60.0
-#: How long an interrupted pack run gets to notice Ctrl-C by itself before it is sent SIGINT.
-INTERRUPT_WAIT_S = 5.0
+#: The signal a child gets when ``dmct`` dies (pytest stops as on Ctrl-C).
+PARENT_DEATH_SIGNAL = signal.SIGINT
+_PR_SET_PDEATHSIG = 1
+#: Where the kernel cannot signal a child when its parent dies, the parent's pid, for the
+#: child's own watch (:func:`harness.pytest_plugin.watch_parent`).
+PARENT_WATCH_ENV = "DMCT_WATCH_PARENT"
+
+#: The results directory's lock, inherited by every child started while it is set.
+_lock: Any = None
+
+
+def share_lock(lock: Any) -> None:
+    """Children started from now on inherit ``lock`` (a :class:`~harness.report.lock.RunLock`,
+    or ``None``) and are recorded in it."""
+    global _lock
+    _lock = lock
+
+
+def _die_with_parent(parent: int) -> Any:
+    """A ``preexec_fn``: the child gets :data:`PARENT_DEATH_SIGNAL` when ``parent`` dies."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+    prctl = getattr(libc, "prctl", None)
+    if prctl is None:
+        return None
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, int(PARENT_DEATH_SIGNAL), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl: stop now
+            os.kill(os.getpid(), PARENT_DEATH_SIGNAL)
+
+    return preexec
 
 
 def _pytest_command(args: argparse.Namespace, lab: Any, packs: Sequence[str], dmc_id: str,
@@ -39,6 +82,7 @@ def _pytest_command(args: argparse.Namespace, lab: Any, packs: Sequence[str], dm
         # is near them (a source checkout's pyproject.toml is for the harness's own tests).
         "-c", os.devnull, "--rootdir", str(packs_dir().parent),
         "-q", "--no-header", "--color=no", "-p", "no:cacheprovider",
+        *[f"--dmct-fault={spec}" for spec in getattr(args, "fault", None) or ()],
         *args.pytest_args,
     ]
 
@@ -56,11 +100,20 @@ def run_one(args: argparse.Namespace, lab: Any, packs: Sequence[str], dmc_id: st
     table = Table(dmc_id, status)
     table.printed.update(kept)
     tail: collections.deque[str] = collections.deque(maxlen=40)
+    preexec = _die_with_parent(os.getpid())
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if preexec is None:  # no prctl (not Linux): the child watches its parent itself
+        env[PARENT_WATCH_ENV] = str(os.getpid())
     command = _pytest_command(args, lab, packs, dmc_id, status, out, resume=bool(kept))
+    lock = _lock
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, encoding="utf-8", errors="replace", env=env) as proc:
+                          text=True, encoding="utf-8", errors="replace", env=env,
+                          process_group=0, preexec_fn=preexec,
+                          pass_fds=(lock.fd,) if lock is not None and lock.fd is not None
+                          else ()) as proc:
         assert proc.stdout is not None
+        if lock is not None:
+            lock.add_child(proc.pid)
         try:
             for line in proc.stdout:
                 line = line.rstrip("\n")
@@ -69,36 +122,34 @@ def run_one(args: argparse.Namespace, lab: Any, packs: Sequence[str], dmc_id: st
                 elif (at := line.find(PROGRESS_PREFIX)) >= 0:
                     data = json.loads(line[at + len(PROGRESS_PREFIX):])
                     table.row(TestRecord.from_dict(data))
-                elif args.verbose:
-                    print(line, flush=True)
+                elif args.verbose:  # pytest's output quotes what devices sent
+                    print(printable(line), flush=True)
                 elif line.strip():
                     tail.append(line)
             returncode = proc.wait()
         except KeyboardInterrupt:
-            _stop(proc)
+            stop(proc)
             raise
+        finally:
+            if lock is not None and proc.poll() is not None:
+                lock.remove_child(proc.pid)
     for record in read_records(out):  # anything the live table missed
         if record.id not in table.printed:
             table.row(record)
     return returncode, list(tail)
 
 
-def _stop(proc: subprocess.Popen[str]) -> None:
-    """Let an interrupted pytest stop its bench, kill it only if it will not.
-
-    Ctrl-C in a terminal reaches pytest too, and a second SIGINT could cut its bench shutdown
-    short; so pytest gets a moment to stop by itself before it is sent one.
-    """
-    for attempt in range(3):
-        try:
-            proc.wait(INTERRUPT_WAIT_S if attempt == 0 else STOP_GRACE_S)
-            return
-        except subprocess.TimeoutExpired:
-            if attempt == 0:
-                with contextlib.suppress(OSError, ValueError):
-                    proc.send_signal(signal.SIGINT)
-            else:
-                proc.kill()
+def stop(proc: subprocess.Popen[str]) -> None:
+    """Let an interrupted pytest record its case and stop its bench; kill it only if it will
+    not within :data:`STOP_GRACE_S`, or at once on a second stop signal."""
+    try:
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(STOP_GRACE_S)
+    except (subprocess.TimeoutExpired, KeyboardInterrupt):
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def read_records(out: Path) -> list[Any]:

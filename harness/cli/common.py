@@ -23,7 +23,10 @@ class UsageError(Exception):
 
 
 def fail(message: str) -> int:
-    print(f"dmct: error: {message}", file=sys.stderr)
+    from harness.text import clip, mask_secrets
+
+    # One line, printable, bounded: a message may quote what the user typed (a 1 MB id).
+    print(f"dmct: error: {clip(mask_secrets(message), 1000)}", file=sys.stderr)
     return EXIT_USAGE
 
 

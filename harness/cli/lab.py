@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from harness.cli.common import EXIT_FAILED, EXIT_OK, UsageError, load_lab
+from harness.text import printable
 
 
 def cmd_lab_check(args: argparse.Namespace) -> int:
@@ -26,8 +27,8 @@ def cmd_lab_check(args: argparse.Namespace) -> int:
     except RadioUnavailable as exc:  # the radio's extra is not installed: a usage error
         raise UsageError(str(exc)) from None
     except Exception as exc:  # a missing dongle or port: one line, not a traceback
-        print(f"bench {lab.bench}: NOT STARTED: {type(exc).__name__}: "
-              f"{' '.join(str(exc).split())[:300]}")
+        print(printable(f"bench {lab.bench}: NOT STARTED: {type(exc).__name__}: "
+                        f"{' '.join(str(exc).split())[:300]}"))
         return EXIT_FAILED
     with bench:
         print(f"bench {lab.bench}: radio {lab.radio.type}, DMC {bench.dmc.id}, "
@@ -38,7 +39,7 @@ def cmd_lab_check(args: argparse.Namespace) -> int:
             checks: list[str] = []
             if isinstance(outcome, Exception):
                 ok = False
-                print(f"{role:<6} {device.eui}  NOT REACHABLE  {outcome}")
+                print(printable(f"{role:<6} {device.eui}  NOT REACHABLE  {outcome}"))
                 continue
             checks.append(f"joined nwk 0x{outcome.nwk:04X}")
             checks.append(f"interviewed ({outcome.manufacturer} {outcome.model})")
@@ -59,7 +60,8 @@ def cmd_lab_check(args: argparse.Namespace) -> int:
                 except Exception as exc:
                     ok = False
                     checks.append(f"optical FAILED: {exc}")
-            print(f"{role:<6} {device.eui}  " + "; ".join(checks))
+            # What a device sends (its Basic strings) may hold terminal escape codes.
+            print(printable(f"{role:<6} {device.eui}  " + "; ".join(checks), keep_newlines=False))
     print("all devices reachable" if ok else "some devices are NOT reachable")
     return EXIT_OK if ok else EXIT_FAILED
 

@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the DMCT test packs against the bench of a lab config.",
         epilog=RUN_EPILOG, formatter_class=_FORMATTER,
         usage="dmct run [--lab FILE] [--dmc ID]... [--status STATUS]... [--pack NAME]... "
-              "[--out DIR] [--format FMT]... [--verbose] [-- PYTEST_ARGS...]\n"
+              "[--out DIR] [--format FMT]... [--fault F]... [--verbose] [-- PYTEST_ARGS...]\n"
               "       dmct run --resume DIR [--format FMT]... [--verbose]",
     )
     run.add_argument("--lab", metavar="FILE",
@@ -102,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="results directory (default: the lab config's 'output_dir')")
     run.add_argument("--format", action="append", default=[], metavar="FMT",
                      help=FORMAT_HELP)
+    run.add_argument("--fault", action="append", default=[], metavar="KIND[:TARGET]@WHEN",
+                     help="inject a bench fault during the run, repeatable: power-off, "
+                     "power-on or power-cycle:ROLE (relay), radio-silent, radio-back, "
+                     "serial-gone:ADAPTER (emulated); WHEN is case:PATTERN or a bench time "
+                     "(90s, 2h, 1d); e.g. power-off:ESME@case:test_register*")
     run.add_argument("--verbose", "-v", action="store_true",
                      help="also show pytest's own output")
     run.add_argument("--resume", metavar="DIR",

@@ -91,7 +91,17 @@ def _report_lab(args: argparse.Namespace, root: Path) -> Any:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """``dmct report DIR``: rebuild, finalise and render the reports of a run's directory."""
+    """``dmct report DIR``: rebuild, finalise and render the reports of a run's directory;
+    ``--final`` only while no run holds the directory (:mod:`harness.report.lock`)."""
+    if not args.final:
+        return _cmd_report(args)
+    from harness.cli.run import results_locked
+
+    with results_locked(Path(args.dir), "dmct report --final"):
+        return _cmd_report(args)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
     from datetime import datetime
 
     from harness.report.allure import annotate_results

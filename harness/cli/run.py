@@ -1,28 +1,39 @@
-"""``dmct run``: every DMC x installation status of a lab config, and ``--resume``."""
+"""``dmct run``: every DMC x installation status of a lab config, and ``--resume``.
+
+Everything a run is asked is checked before it writes anything; then it locks its results
+directory (:func:`run_guard`: one run per directory, a stop signal ends the children and prints
+the ``--resume`` command) and records what it was asked in ``run.json``.
+"""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import contextlib
+import shlex
+import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.cli import child
 from harness.cli.child import pytest_error, read_records, run_one
 from harness.cli.common import UsageError, available_packs, fail, harness_version, load_lab
 from harness.cli.output import RunResult, print_totals, totals_line
 from harness.cli.report import read_report, render_run_formats, report_formats, write_epcl_summary
 
 #: ``dmct run`` options that choose what runs: a resumed run takes them from its ``run.json``.
-SELECTION_OPTIONS = ("lab", "dmc", "status", "pack", "out")
+SELECTION_OPTIONS = ("lab", "dmc", "status", "pack", "out", "fault")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from harness.report.manifest import RunManifest, write_manifest
+    from harness.report.manifest import RunManifest, partial_reasons, write_manifest
 
     if args.resume is not None:
         return _cmd_resume(args)
+    if args.out:
+        _refuse_if_locked(Path(args.out))  # at once, before the lab config is even read
     lab = load_lab(args.lab)
     lab = lab.select(args.dmc or None, args.status or None)
     packs = list(dict.fromkeys(args.pack)) or available_packs()
@@ -30,17 +41,118 @@ def cmd_run(args: argparse.Namespace) -> int:
     if unknown:
         raise UsageError(f"unknown pack {unknown[0]!r} (given with --pack); packs: "
                          f"{', '.join(available_packs())}")
+    report_formats(args.format)  # checked before anything is written
+    _check_environment()
+    _check_faults(args.fault, lab)
     out_root = Path(args.out) if args.out else lab.output_dir
-    print(f"dmct run: bench {lab.bench} ({lab.path}); DMC {', '.join(lab.dmc_ids)}; status "
-          f"{', '.join(lab.installation_statuses)}; packs {', '.join(packs)}; results in "
-          f"{out_root}", flush=True)
-    out_root.mkdir(parents=True, exist_ok=True)
-    write_manifest(out_root, RunManifest(
-        lab=str(Path(lab.path).absolute()), dmcs=list(lab.dmc_ids),
-        statuses=list(lab.installation_statuses), packs=packs,
-        pytest_args=list(args.pytest_args), started_at=datetime.now(UTC).isoformat(),
-        version=harness_version(), formats=list(args.format)))
-    return _run_all(args, lab, packs, out_root, resume=False)
+    if out_root.exists() and not out_root.is_dir():
+        raise UsageError(f"{out_root}: not a directory (given as the results directory)")
+    partial = partial_reasons(packs, available_packs(), list(args.pytest_args))
+    faults = [*lab.faults, *args.fault]
+    if faults:  # a run with faults on purpose is an exercise of the bench, not a DMCT result
+        partial.append(f"bench faults injected: {', '.join(faults)}")
+    with run_guard(out_root, "dmct run") as stopped:
+        print(f"dmct run: bench {lab.bench} ({lab.path}); DMC {', '.join(lab.dmc_ids)}; "
+              f"status {', '.join(lab.installation_statuses)}; packs {', '.join(packs)}; "
+              f"results in {out_root}", flush=True)
+        if partial:
+            print(f"dmct run: PARTIAL selection ({'; '.join(partial)}): its reports say so "
+                  "and are never made final", flush=True)
+        write_manifest(out_root, RunManifest(
+            lab=str(Path(lab.path).absolute()), dmcs=list(lab.dmc_ids),
+            statuses=list(lab.installation_statuses), packs=packs,
+            pytest_args=list(args.pytest_args), started_at=datetime.now(UTC).isoformat(),
+            version=harness_version(), formats=list(args.format),
+            partial_reasons=partial, faults=list(args.fault)))
+        return _run_all(args, lab, packs, out_root, resume=False)
+    return stopped.exit_code
+
+
+def _check_environment() -> None:
+    """The run's environment variables (``DMCT_FUZZ_EXAMPLES``), before anything is written."""
+    from harness.config.environment import BadEnvironment, check_environment
+
+    try:
+        check_environment()
+    except BadEnvironment as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _check_faults(specs: Sequence[str], lab: Any) -> None:
+    """Every ``--fault`` parses and can happen on the lab's bench, before anything is written."""
+    from harness.fault_injection import FaultError, check_faults, parse_fault
+
+    try:
+        check_faults([parse_fault(spec) for spec in specs], lab)
+    except FaultError as exc:
+        raise UsageError(f"--fault {exc}") from None
+
+
+def _refuse_if_locked(out_root: Path) -> None:
+    from harness.report.lock import LockHeld, check_free
+
+    try:
+        check_free(out_root)
+    except LockHeld as exc:
+        raise UsageError(str(exc)) from None
+
+
+def take_lock(out_root: Path, command: str, *, create: bool = True) -> Any:
+    """``out_root``'s :class:`~harness.report.lock.RunLock`, taken; held by a live run, a
+    usage error naming it. ``create=False``: a directory that does not exist is not made."""
+    from harness.report.lock import LockHeld, RunLock
+
+    lock = RunLock(out_root, command)
+    try:
+        lock.acquire() if create else lock.acquire_existing()
+    except LockHeld as exc:
+        raise UsageError(str(exc)) from None
+    if lock.recovered is not None:
+        print(f"dmct: note: {out_root}: took over the lock left by {lock.recovered.describe()}, "
+              "which has ended", file=sys.stderr, flush=True)
+    return lock
+
+
+@contextlib.contextmanager
+def results_locked(directory: Path, command: str) -> Iterator[None]:
+    """The lock of the results directory holding ``directory``, for a command that writes
+    there without running anything (``dmct report --final``)."""
+    from harness.report.lock import lock_root
+
+    lock = take_lock(lock_root(directory), command, create=False)
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+class Stopped:
+    """How a run guarded by :func:`run_guard` was stopped (``exit_code`` 0: it was not)."""
+
+    exit_code = 0
+
+
+@contextlib.contextmanager
+def run_guard(out_root: Path, command: str) -> Iterator[Stopped]:
+    """Hold ``out_root``'s lock for the block, children included; a stop signal (Ctrl-C,
+    SIGTERM, SIGHUP) ends the block once the children have stopped, prints the command that
+    resumes the run and sets the :class:`Stopped`'s exit code (128 + the signal)."""
+    from harness.cli.signals import Interrupted, stop_signals_raise
+
+    lock = take_lock(out_root, command)
+    stopped = Stopped()
+    child.share_lock(lock)
+    try:
+        with stop_signals_raise():
+            yield stopped
+    except Interrupted as exc:
+        stopped.exit_code = exc.exit_code
+        print(f"\ndmct: interrupted ({exc.name}): every case that finished is kept; resume "
+              f"with: dmct run --resume {shlex.quote(str(out_root))}", file=sys.stderr,
+              flush=True)
+    finally:
+        child.share_lock(None)
+        lock.release()
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
@@ -55,24 +167,34 @@ def _cmd_resume(args: argparse.Namespace) -> int:
         raise UsageError(f"--resume runs the selection recorded in {MANIFEST_FILE}: "
                          f"{', '.join(given)} cannot be given with it")
     out_root = Path(args.resume)
-    try:
-        manifest = read_manifest(out_root)
-    except ManifestError as exc:
-        raise UsageError(f"cannot resume: {exc}") from None
-    if manifest is None:
+    _refuse_if_locked(out_root)
+    if not (out_root / MANIFEST_FILE).is_file():
         raise UsageError(f"cannot resume {out_root}: no {MANIFEST_FILE} there (not the results "
                          "directory of a dmct run)")
-    lab = load_lab(manifest.lab).select(manifest.dmcs, manifest.statuses)
-    unknown = [p for p in manifest.packs if p not in available_packs()]
-    if unknown:
-        raise UsageError(f"cannot resume: {out_root / MANIFEST_FILE}: unknown pack "
-                         f"{unknown[0]!r}")
-    args.pytest_args = list(manifest.pytest_args)
-    args.format = list(args.format) or list(manifest.formats)  # else the run's own
-    print(f"dmct run --resume: bench {lab.bench} ({lab.path}); DMC {', '.join(lab.dmc_ids)}; "
-          f"status {', '.join(lab.installation_statuses)}; packs {', '.join(manifest.packs)}; "
-          f"results in {out_root} (started {manifest.started_at})", flush=True)
-    return _run_all(args, lab, manifest.packs, out_root, resume=True)
+    report_formats(args.format)
+    _check_environment()
+    with run_guard(out_root, "dmct run --resume") as stopped:  # the run.json of no live run
+        try:
+            manifest = read_manifest(out_root)
+        except ManifestError as exc:
+            raise UsageError(f"cannot resume: {exc}") from None
+        if manifest is None:
+            raise UsageError(f"cannot resume {out_root}: no {MANIFEST_FILE} there")
+        lab = load_lab(manifest.lab).select(manifest.dmcs, manifest.statuses)
+        unknown = [p for p in manifest.packs if p not in available_packs()]
+        if unknown:
+            raise UsageError(f"cannot resume: {out_root / MANIFEST_FILE}: unknown pack "
+                             f"{unknown[0]!r}")
+        args.pytest_args = list(manifest.pytest_args)
+        args.fault = list(manifest.faults)
+        args.format = list(args.format) or list(manifest.formats)  # else the run's own
+        report_formats(args.format)
+        print(f"dmct run --resume: bench {lab.bench} ({lab.path}); DMC "
+              f"{', '.join(lab.dmc_ids)}; status {', '.join(lab.installation_statuses)}; packs "
+              f"{', '.join(manifest.packs)}; results in {out_root} (started "
+              f"{manifest.started_at})", flush=True)
+        return _run_all(args, lab, manifest.packs, out_root, resume=True)
+    return stopped.exit_code
 
 
 def _resume_plan(out: Path) -> tuple[str, list[str]]:
@@ -99,7 +221,6 @@ def _run_all(args: argparse.Namespace, lab: Any, packs: Sequence[str], out_root:
     from harness.report.manifest import STATE_FILE, run_state
     from harness.report.records import RECORDS_FILE
 
-    report_formats(args.format)  # a bad --format stops the run before it starts
     results: list[RunResult] = []
     for dmc_id in lab.dmc_ids:
         for status in lab.installation_statuses:

@@ -10,10 +10,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-__all__ = ["DOCUMENT", "ConfigError", "first_error", "sort_errors"]
+from harness.text import MASKED, clip, mask_secrets
+
+__all__ = ["DOCUMENT", "MASKED", "ConfigError", "clip", "first_error", "mask_secrets",
+           "sort_errors"]
 
 #: Field path used when an error concerns a whole document rather than one field.
 DOCUMENT = "(document)"
+#: Longest message, field path and file name an error shows: whatever a message quotes (a
+#: 1 MB unknown id) is cut, so an error stays one readable line.
+MAX_MESSAGE = 400
+MAX_FIELD = 160
+MAX_FILE = 300
 
 
 class ConfigError(Exception):
@@ -32,11 +40,12 @@ class ConfigError(Exception):
         message: str,
         others: Sequence[ConfigError] = (),
     ) -> None:
-        self.file = str(file)
+        self.file = clip(str(file), MAX_FILE)
         self.line = line
-        self.field = field or DOCUMENT
-        # A message is one line by contract; fold anything a library handed us.
-        self.message = " ".join(str(message).split())
+        self.field = clip(mask_secrets(field), MAX_FIELD) if field else DOCUMENT
+        # A message is one line by contract; fold anything a library handed us. Whatever it
+        # quotes that could be a secret is masked, whichever check wrote it.
+        self.message = clip(mask_secrets(message), MAX_MESSAGE)
         self.others: list[ConfigError] = list(others)
         super().__init__(self.file, self.line, self.field, self.message)
 

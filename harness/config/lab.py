@@ -70,6 +70,12 @@ __all__ = [
 
 #: Virtual clock start when a lab config does not give one (a Monday, working day).
 DEFAULT_CLOCK_START = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
+#: Bounds of ``clock.start``: ZigBee UTCTime is 32-bit seconds from 2000-01-01 (to 2136), and
+#: a run may add years of bench time to its start.
+CLOCK_START_MIN = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+CLOCK_START_MAX = dt.datetime(2099, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
+#: Fastest serial line a lab config may ask for (pyserial takes any int; no adapter does more).
+MAX_BAUDRATE = 4_000_000
 #: DCC User Roles (DUIS): import supplier, gas supplier, export supplier, electricity
 #: distributor, gas transporter, registered supplier agent, other user.
 DccRole = Literal["IS", "GS", "ES", "ED", "GT", "RSA", "OU"]
@@ -103,6 +109,10 @@ def _aware_datetime(value: Any) -> dt.datetime:
         raise ValueError("expected an ISO date-time with timezone, like 2026-01-05T09:00:00+00:00")
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("the date-time needs a timezone, e.g. 2026-01-05T09:00:00+00:00")
+    if not CLOCK_START_MIN <= value <= CLOCK_START_MAX:
+        raise ValueError(f"must be from {CLOCK_START_MIN:%Y-%m-%d} to {CLOCK_START_MAX:%Y-%m-%d} "
+                         "(ZigBee UTCTime counts seconds from 2000 in 32 bits; a run adds years "
+                         "of bench time)")
     return value
 
 
@@ -146,6 +156,16 @@ def _key_name(value: Any) -> str:
     )
 
 
+def _fault_spec(value: Any) -> str:
+    """A ``faults:`` entry, ``KIND[:TARGET]@WHEN`` (:mod:`harness.fault_injection`)."""
+    from harness.config.faults import FaultError, parse_fault
+
+    try:
+        return parse_fault(value).spec
+    except FaultError as exc:
+        raise ValueError(str(exc)) from None
+
+
 def _dump_install_code(ref: InstallCodeRef) -> Any:
     return EMULATED if ref.kind == "emulated" else {ref.kind: ref.name}
 
@@ -159,7 +179,7 @@ class RadioConfig(ConfigModel):
 
     type: Literal["virtual", "ezsp", "znp", "deconz"]
     port: Annotated[PortSpec, PlainValidator(_radio_port), _PortOut] | None = None
-    baudrate: int = Field(DEFAULT_BAUDRATE, gt=0)
+    baudrate: int = Field(DEFAULT_BAUDRATE, gt=0, le=MAX_BAUDRATE)
     flow_control: Literal["none", "hardware", "software"] = "none"
     channel: int = Field(15, ge=11, le=26)
     pan_id: int = Field(0x1A62, ge=0x0001, le=0xFFFE)
@@ -178,7 +198,7 @@ class SerialAdapterConfig(ConfigModel):
     name: LabName
     port: Annotated[PortSpec | str, PlainValidator(_adapter_port), _PortOut]
     #: Default 300 for optical probes (IEC 62056-21 sign-on), 115200 otherwise.
-    baudrate: int = Field(gt=0)
+    baudrate: int = Field(gt=0, le=MAX_BAUDRATE)
     role: Literal["optical", "console", "relay"]
     #: Relay boards only (default 4).
     channels: int | None = Field(None, ge=1, le=64)
@@ -212,7 +232,7 @@ class RelayBinding(ConfigModel):
     """The relay board channel that switches a device's supply."""
 
     adapter: LabName
-    channel: int = Field(ge=1)
+    channel: int = Field(ge=1, le=64)
 
 
 class DeviceConfig(ConfigModel):
@@ -288,10 +308,10 @@ class ThresholdConfig(ConfigModel):
     defaults and says they are UNVERIFIED.
     """
 
-    severity_1: int = Field(ge=0)
-    severity_2: int = Field(ge=0)
-    severity_3: int = Field(ge=0)
-    severity_4: int = Field(ge=0)
+    severity_1: int = Field(ge=0, le=100_000)
+    severity_2: int = Field(ge=0, le=100_000)
+    severity_3: int = Field(ge=0, le=100_000)
+    severity_4: int = Field(ge=0, le=100_000)
 
     def limits(self) -> dict[int, int]:
         return {1: self.severity_1, 2: self.severity_2, 3: self.severity_3, 4: self.severity_4}
@@ -324,7 +344,7 @@ class LabConfig(ConfigModel):
     """A validated lab config, with the catalogue it was checked against."""
 
     bench: NonEmptyStr
-    description: str | None = None
+    description: str | None = Field(None, max_length=2000)
     radio: RadioConfig
     serial_adapters: list[SerialAdapterConfig] = []
     installations: Annotated[list[InstallationConfig], Field(min_length=1)]
@@ -341,7 +361,10 @@ class LabConfig(ConfigModel):
     migration: MigrationConfig = MigrationConfig()
     report: ReportConfig = ReportConfig()
     safety: SafetyConfig = SafetyConfig()
-    seed: int = 0
+    #: Bench faults injected during every run of this bench (:mod:`harness.fault_injection`).
+    faults: list[Annotated[str, PlainValidator(_fault_spec)]] = []
+    #: Seeds the emulator's randomness (64 bits, as numpy's and Python's generators take).
+    seed: int = Field(0, ge=0, le=2**64 - 1)
 
     _path: Path = PrivateAttr(default=Path())
     _catalogue: Catalogue | None = PrivateAttr(default=None)
@@ -540,6 +563,7 @@ def load_lab_config(path: str | Path, *, env: Mapping[str, str] | None = None) -
     errors += _installation_checks(lab, doc)
     errors += _clock_checks(lab, doc)
     errors += _dcc_checks(lab, doc)
+    errors += _fault_checks(lab, doc)
     errors += _list_duplicates(doc, ("dmc",), lab.dmc, "DMC")
     errors += _list_duplicates(doc, ("installation_status",), lab.installation_status, "status")
     path_errors = [
@@ -567,6 +591,20 @@ def load_lab_config(path: str | Path, *, env: Mapping[str, str] | None = None) -
 
         load_registry(registry)
     return lab
+
+
+def _fault_checks(lab: LabConfig, doc: YamlDocument) -> list[ConfigError]:
+    """Each ``faults:`` entry can happen on this bench (its device has a relay, its adapter
+    exists, emulated-only kinds on an emulated bench)."""
+    from harness.config.faults import FaultError, check_faults, parse_fault
+
+    errors = []
+    for index, spec in enumerate(lab.faults):
+        try:
+            check_faults([parse_fault(spec)], lab)
+        except FaultError as exc:
+            errors.append(doc.error(("faults", index), str(exc)))
+    return errors
 
 
 def _first(errors: list[ConfigError]) -> ConfigError:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from harness.config.errors import DOCUMENT, ConfigError, first_error
 from harness.config.source import YamlDocument, format_loc, load_yaml
 from harness.config.types import EMULATED
-from harness.config.validation import Located, safe_name
+from harness.config.validation import Located, looks_secret, safe_name
 
 if TYPE_CHECKING:
     import zigpy.types as t
@@ -47,6 +47,9 @@ __all__ = [
 #: Environment variable that overrides the lab config's ``secrets_file``.
 SECRETS_FILE_ENV = "DMCT_SECRETS_FILE"
 
+#: Largest secrets file read, in bytes (a bench's has a few lines).
+MAX_SECRETS_BYTES = 256 * 1024
+
 #: Install code lengths without the CRC (ZigBee SE: 6, 8, 12 or 16 bytes).
 CODE_LENGTHS = (6, 8, 12, 16)
 
@@ -55,6 +58,8 @@ _SECRET_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 #: Names of secrets-file entries (install codes, keys), for references in other files.
 SECRET_NAME = _SECRET_NAME
 _HEX_SEPARATORS = re.compile(r"[\s:-]")
+#: Stands in a field path for a name that looks like a secret.
+_MASKED = "(not shown)"
 
 
 def crc16_x25(data: bytes) -> int:
@@ -263,13 +268,18 @@ def load_secrets_file(path: str | Path) -> SecretsFile:
 
     Raises the first :class:`ConfigError` in file order (the others in ``others``).
     """
-    doc = load_yaml(path)
+    doc = load_yaml(path, limit=MAX_SECRETS_BYTES, what="secrets file")
     errors: list[ConfigError] = []
     codes: dict[str, _CodeEntry] = {}
     keys: dict[str, Path] = {}
     lines: dict[str, int] = {}
     for key in doc.data:
         if key not in {"install_codes", "keys"}:
+            if looks_secret(str(key)):
+                errors.append(ConfigError(doc.path, doc.line_of((key,)), _MASKED,
+                                          "unknown key (a long hex string, not shown); allowed "
+                                          "keys: install_codes, keys"))
+                continue
             errors.append(
                 doc.error((key,), f"unknown key {key!r}; allowed keys: install_codes, keys")
             )
@@ -293,8 +303,11 @@ def load_secrets_file(path: str | Path) -> SecretsFile:
         key_path = Path(value).expanduser()
         if not key_path.is_absolute():
             key_path = doc.path.parent / key_path
-        if not key_path.is_file():
+        if not key_path.exists():
             errors.append(doc.error(loc, f"key file not found: {key_path}"))
+            continue
+        if not key_path.is_file():
+            errors.append(doc.error(loc, f"key file is not a regular file: {key_path}"))
             continue
         keys[name] = key_path
     error = first_error(errors)
@@ -312,6 +325,13 @@ def _section(doc: YamlDocument, name: str, errors: list[ConfigError]) -> list[tu
         return []
     items = []
     for key, value in section.items():
+        if looks_secret(str(key)):
+            # ``CODE: name``: never echo the name, which is the code (nor the value).
+            errors.append(ConfigError(
+                doc.path, doc.line_of((name, key)), f"{name}[{_MASKED}]",
+                "this name looks like an install code or key (not shown): are the name and the "
+                "value swapped? write NAME: VALUE, e.g. bench1-esme: \"HEX DIGITS\""))
+            continue
         if not isinstance(key, str) or not _SECRET_NAME.fullmatch(key):
             errors.append(
                 doc.error(
@@ -402,7 +422,8 @@ class SecretStore:
                 )
             entry = self._secrets.install_codes.get(ref.name)
             if entry is None:
-                known = ", ".join(sorted(self._secrets.install_codes)) or "none"
+                known = ", ".join(safe_name(n, quote=False)
+                                  for n in sorted(self._secrets.install_codes)) or "none"
                 raise self._ref_error(
                     ref,
                     f"no install code {safe_name(ref.name)} in secrets file {self._secrets.path} "

@@ -13,12 +13,20 @@ files contain:
 - integers are decimal without leading zeros, ``0x..``, ``0o..`` or ``0b..`` (no sexagesimal
   ``10:20:30`` and no octal ``017``, which would turn EUI-64s and serial numbers into numbers);
 - ISO dates and date-times are still read as ``date``/``datetime``.
+
+Hostile input is one line too, never a hang or a traceback: documents nested deeper than
+:data:`MAX_DEPTH`, aliases that expand past :data:`_Builder.MAX_NODES` values or contain
+themselves (merge keys included), integers longer than :data:`MAX_INT_DIGITS` digits, strings
+longer than :data:`MAX_STRING` characters or holding control characters or lone surrogates
+(which no terminal, report or JSON encoder should receive).
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
+import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +37,8 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from harness.config.errors import DOCUMENT, ConfigError
 
-__all__ = ["Loc", "YamlDocument", "format_loc", "load_yaml", "load_yaml_text"]
+__all__ = ["Loc", "YamlDocument", "format_loc", "load_yaml", "load_yaml_text",
+           "read_regular_file"]
 
 #: A field path as pydantic spells it: mapping keys and sequence indexes.
 Loc = tuple[Any, ...]
@@ -37,9 +46,40 @@ Loc = tuple[Any, ...]
 _TAG = "tag:yaml.org,2002:"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
+#: Largest config file read, in bytes (the shipped ones are a few kB).
+MAX_FILE_BYTES = 4 * 1024 * 1024
+#: Deepest nesting of mappings and lists a config may have (the lab config needs 5).
+MAX_DEPTH = 32
+#: Longest integer, in digits: more than any field's wire type holds (64 bits: 20 digits).
+MAX_INT_DIGITS = 40
+#: Longest string value or key, in characters.
+MAX_STRING = 10_000
+#: Characters a config string may not hold: C0/C1 controls but tab and newline, DEL, and
+#: lone surrogates (YAML's "\ud800" escape makes one; no encoder will write it).
+_FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+class _TooDeep(Exception):
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2-style implicit bool/int/float resolution (see module doc)."""
+    """SafeLoader with YAML 1.2-style implicit bool/int/float resolution (see module doc), and
+    a bound on nesting: PyYAML's composer recurses once per level, so a document nested
+    hundreds deep would end in a RecursionError."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH + 1:  # the node itself is one level below its parent
+                raise _TooDeep(self.peek_event().start_mark.line + 1)
+            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        finally:
+            self._depth -= 1
 
 
 _REPLACED = {_TAG + name for name in ("bool", "int", "float", "value", "yaml")}
@@ -109,27 +149,58 @@ class YamlDocument:
         return ConfigError(self.path, self.line_of(loc), format_loc(loc), message)
 
 
-def load_yaml(path: str | Path) -> YamlDocument:
-    """Read and compose ``path``; the document must be a single mapping.
+def load_yaml(path: str | Path, *, limit: int = 0, what: str = "file") -> YamlDocument:
+    """Read and compose ``path``; the document must be a single mapping. ``limit``: its
+    largest size in bytes (default :data:`MAX_FILE_BYTES`); ``what`` names it in errors.
 
     Raises :class:`ConfigError` for an unreadable file, a YAML syntax error, a duplicate key,
     an unsupported tag or a document that is not a mapping.
     """
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(path, None, DOCUMENT, "file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(path, None, DOCUMENT, "is a directory, expected a YAML file") from None
-    except OSError as exc:
-        raise ConfigError(path, None, DOCUMENT, f"cannot read file: {exc.strerror}") from None
+    raw = read_regular_file(path, limit or MAX_FILE_BYTES, what)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise ConfigError(path, line, DOCUMENT, "file is not UTF-8 text") from None
     return load_yaml_text(text, path)
+
+
+def read_regular_file(path: Path, limit: int, what: str = "file") -> bytes:
+    """The bytes of ``path``, which must be a regular file of at most ``limit`` bytes.
+
+    A FIFO would block the reader forever and ``/dev/zero`` would never end: neither is opened
+    for reading (``O_NONBLOCK``, then checked before a byte is read). Raises
+    :class:`ConfigError` (one line, no content quoted).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise ConfigError(path, None, DOCUMENT, f"{what} not found") from None
+    except IsADirectoryError:
+        raise ConfigError(path, None, DOCUMENT, "is a directory, expected a YAML file") from None
+    except OSError as exc:
+        raise ConfigError(path, None, DOCUMENT, f"cannot read {what}: {exc.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise ConfigError(path, None, DOCUMENT, "is a directory, expected a YAML file")
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(path, None, DOCUMENT,
+                              f"not a regular file (a device, FIFO or socket): a {what} must "
+                              "be a plain file")
+        if info.st_size > limit:
+            raise ConfigError(path, None, DOCUMENT,
+                              f"{info.st_size} bytes: larger than a {what} can be ({limit})")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            raw = handle.read(limit + 1)
+        if len(raw) > limit:
+            raise ConfigError(path, None, DOCUMENT, f"larger than a {what} can be ({limit})")
+        return raw
+    except OSError as exc:
+        raise ConfigError(path, None, DOCUMENT, f"cannot read {what}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
 
 
 def load_yaml_text(text: str, path: str | Path) -> YamlDocument:
@@ -141,6 +212,9 @@ def load_yaml_text(text: str, path: str | Path) -> YamlDocument:
         raise _syntax_error(path, exc) from None
     except yaml.YAMLError as exc:  # unmarked errors are rare (reader errors carry a position)
         raise ConfigError(path, 1, DOCUMENT, f"YAML error: {exc}") from None
+    except _TooDeep as exc:
+        raise ConfigError(path, exc.line, DOCUMENT,
+                          f"nested more than {MAX_DEPTH} levels deep; is this a config?") from None
     if root is None:
         raise ConfigError(path, 1, DOCUMENT, "the file is empty; expected a mapping of keys")
     builder = _Builder(path)
@@ -281,7 +355,8 @@ class _Builder:
                 result[key] = self.build(value_node, (*loc, key))
         return result
 
-    def _merge_sources(self, value: Node, loc: Loc) -> Iterator[tuple[Any, tuple[Node, int]]]:
+    def _merge_sources(self, value: Node, loc: Loc, seen: frozenset[int] = frozenset()
+                       ) -> Iterator[tuple[Any, tuple[Node, int]]]:
         sources = value.value if isinstance(value, SequenceNode) else [value]
         for source in sources:
             if not isinstance(source, MappingNode):
@@ -291,9 +366,16 @@ class _Builder:
                     format_loc(loc),
                     "a merge key (<<) takes a mapping or a list of mappings",
                 )
+            if id(source) in self._open or id(source) in seen:
+                raise ConfigError(
+                    self.path,
+                    _line(value),
+                    format_loc(loc),
+                    "recursive merge key: a mapping merges itself (<<: *anchor of its own)",
+                )
             for key_node, value_node in source.value:
                 if key_node.tag == _TAG + "merge":
-                    yield from self._merge_sources(value_node, loc)
+                    yield from self._merge_sources(value_node, loc, seen | {id(source)})
                     continue
                 yield self._scalar(key_node, loc), (value_node, _line(key_node))
 
@@ -301,13 +383,29 @@ class _Builder:
         if not isinstance(node, ScalarNode):
             raise ConfigError(self.path, _line(node), format_loc(loc), "expected a scalar here")
         tag, text = node.tag, node.value
+        if len(text) > MAX_STRING:
+            raise ConfigError(self.path, _line(node), format_loc(loc),
+                              f"a value of {len(text)} characters: longer than any field takes "
+                              f"({MAX_STRING})")
         if tag == _TAG + "str":
+            bad = _FORBIDDEN.search(text)
+            if bad is not None:
+                what = ("a lone surrogate" if "\ud800" <= bad.group() <= "\udfff"
+                        else "a control character")
+                raise ConfigError(self.path, _line(node), format_loc(loc),
+                                  f"the text holds {what} (U+{ord(bad.group()):04X}); write "
+                                  "printable characters only")
             return text
         if tag == _TAG + "null":
             return None
         if tag == _TAG + "bool":
             return text.lower() == "true"
         if tag == _TAG + "int":
+            digits = sum(c.isdigit() for c in text)
+            if digits > MAX_INT_DIGITS:
+                raise ConfigError(self.path, _line(node), format_loc(loc),
+                                  f"an integer of {digits} digits: larger than any field takes "
+                                  "(quote it if it is text)")
             try:
                 return int(text.replace("_", ""), 0)
             except ValueError:

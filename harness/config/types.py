@@ -81,16 +81,25 @@ FALLBACK_CLUSTER_NAMES: tuple[str, ...] = (
 # -- strings and identifiers ----------------------------------------------------------------------
 
 
+#: Longest name or id (lab names, catalogue ids) and longest free-text field, in characters.
+MAX_NAME = 64
+MAX_TEXT = 500
+
+
 def _non_empty(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be empty")
+    if len(value) > MAX_TEXT:
+        raise ValueError(f"must be at most {MAX_TEXT} characters, got {len(value)}")
     return value
 
 
 def _pattern(regex: str, what: str) -> AfterValidator:
-    compiled = re.compile(regex)
+    compiled = re.compile(regex, re.ASCII)
 
     def check(value: str) -> str:
+        if len(value) > MAX_NAME:
+            raise ValueError(f"must be at most {MAX_NAME} characters, got {len(value)}")
         if not compiled.fullmatch(value):
             raise ValueError(f"{what}; got {describe_value(value)}")
         return value
@@ -174,7 +183,8 @@ def _kind(value: Any) -> str:
 
 # -- SRV ------------------------------------------------------------------------------------------
 
-_SRV = re.compile(r"\d+(?:\.\d+){1,2}")
+#: ASCII digits only: ``\d`` would take full-width or Arabic-Indic digits too.
+_SRV = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){1,2}")
 
 
 def parse_srv(value: Any) -> str:

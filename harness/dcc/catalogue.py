@@ -33,7 +33,7 @@ ROLE_NAMES = {
 DEVICE_TYPES = ("ESME", "GSME", "CHF", "PPMID", "IHD")
 PARAMETER_TYPES = ("integer", "string", "enum", "hex", "eui64", "install_code", "datetime")
 _EUI64 = re.compile(r"^[0-9A-Fa-f]{2}(?:[-:]?[0-9A-Fa-f]{2}){7}$")
-_SRV = re.compile(r"^\d+(\.\d+){1,2}$")
+_SRV = re.compile(r"^[0-9]+(\.[0-9]+){1,2}$")  # ASCII digits: \d takes any script's
 
 
 @dataclass(frozen=True)
@@ -256,7 +256,7 @@ def load_sr_catalogue(path: Path | None = None, codes_path: Path | None = None) 
 
 
 CODE_CATEGORIES = ("success", "authorisation", "validation", "communication", "sr_specific")
-_CODE = re.compile(r"^[IE]\d+$")
+_CODE = re.compile(r"^[IE][0-9]+$")
 _CODE_KEYS = {"meaning", "category", "source"}
 
 

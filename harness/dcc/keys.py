@@ -61,8 +61,15 @@ class KeyPair:
 
     @classmethod
     def from_pem(cls, name: str, path: Path) -> KeyPair:
-        """A PKCS#8 PEM private key file (unencrypted) from a bench's secrets file."""
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        """A PKCS#8 PEM private key file (unencrypted) from a bench's secrets file.
+
+        PKCS#8 only, as documented: a SEC1 file (``BEGIN EC PRIVATE KEY``) is refused, not
+        guessed at. A file that is not a regular one of at most 64 kB is never read.
+        """
+        data = _read_key_file(path)
+        if PKCS8_HEADER not in data:
+            raise ValueError(f"{path}: key {name!r} is not a PKCS#8 PEM private key")
+        key = serialization.load_pem_private_key(data, password=None)
         if not isinstance(key, ec.EllipticCurvePrivateKey):
             raise ValueError(f"{path}: key {name!r} is not an EC private key")
         return cls(name, key)
@@ -287,12 +294,32 @@ def _user_key(lab: LabConfig, secrets: SecretStore, index: int) -> KeyPair:
     )
 
 
+#: The PEM header of an unencrypted PKCS#8 private key (the one form the docs name).
+PKCS8_HEADER = b"-----BEGIN PRIVATE KEY-----"
+#: Largest key file read, in bytes (a P-256 PEM is about 250).
+MAX_KEY_FILE_BYTES = 64 * 1024
+
+
+def _read_key_file(path: Path) -> bytes:
+    from harness.config.errors import ConfigError
+    from harness.config.source import read_regular_file
+
+    try:
+        return read_regular_file(path, MAX_KEY_FILE_BYTES, "key file")
+    except ConfigError as exc:
+        raise OSError(exc.message) from None
+
+
 def pem_problem(path: Path) -> str:
     """Why ``path`` is not a usable signing key, in words that never quote its content."""
     try:
-        data = path.read_bytes()
+        data = _read_key_file(path)
     except OSError as exc:
-        return f"cannot read key file {path}: {exc.strerror or type(exc).__name__}"
+        return f"cannot read key file {path}: {exc.strerror or exc}"
+    if b"-----BEGIN EC PRIVATE KEY-----" in data:
+        return (f"key file {path} is a SEC1 EC key (-----BEGIN EC PRIVATE KEY-----); the "
+                "harness reads unencrypted PKCS#8 keys: convert it with openssl pkcs8 -topk8 "
+                "-nocrypt -in OLD.pem -out NEW.pem")
     if b"-----BEGIN" not in data:
         return (f"key file {path} is not PEM (expected an unencrypted PKCS#8 private key, "
                 "-----BEGIN PRIVATE KEY-----)")

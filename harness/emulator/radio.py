@@ -51,6 +51,8 @@ class VirtualCoordinator(ControllerApplication):
         self._permit_until = 0.0
         self._next_nwk = 0x1001
         self._connected = False
+        #: An injected bench fault (:mod:`harness.fault_injection`): the medium carries nothing.
+        self.silent = False
 
     # -- medium -----------------------------------------------------------------------------
     def attach_node(self, node: EmulatedNode) -> None:
@@ -72,11 +74,15 @@ class VirtualCoordinator(ControllerApplication):
 
     def deliver_from_node(self, node: EmulatedNode, packet: t.ZigbeePacket) -> None:
         """A node transmits: zigpy receives the frame on the next loop iteration."""
+        if self.silent:
+            return
         asyncio.get_running_loop().call_soon(self.packet_received, packet)
 
     def join_request(self, node: EmulatedNode, link_key: t.KeyData) -> bool:
         """A node asks to join; the radio applies the permit window and the link key."""
         now = asyncio.get_running_loop().time()
+        if self.silent:
+            return False  # nothing reaches the coordinator
         entry = self._keys.get(node.ieee)
         if entry is None:
             self._refuse(node, "not in the device log (no install-code link key)")
@@ -189,6 +195,10 @@ class VirtualCoordinator(ControllerApplication):
     async def send_packet(self, packet: t.ZigbeePacket) -> None:
         if packet.dst is None:
             return
+        if self.silent:
+            raise zigpy.exceptions.DeliveryError(
+                "no MAC ACK: the radio is silent (injected bench fault)",
+                status=t.MACStatus.MAC_NO_ACK)
         mode = packet.dst.addr_mode
         if mode == t.AddrMode.Broadcast:
             for node in list(self._nodes_by_ieee.values()):

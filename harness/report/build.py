@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.report.dmct_report import DEFAULT, Threshold, build_report, write_report
 from harness.report.issues import load_registry
+from harness.report.manifest import report_selection
 from harness.report.records import read_records
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ def run_report(directory: Path, lab: LabConfig, *, complete: bool = True,
         registry=load_registry(lab.report.testing_issues), threshold=threshold_of(lab),
         produced_at=produced_at or datetime.now(UTC), bench=lab.bench,
         referral_working_days=lab.report.referral_working_days, complete=complete,
+        selection=report_selection(directory),
     )
 
 

@@ -70,13 +70,21 @@ def build_report(
     bench: str,
     referral_working_days: int = DEFAULT_REFERRAL_WORKING_DAYS,
     complete: bool = True,
+    selection: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The report dict for one DMC and installation status."""
-    by_case, issues = attribute(records, dmc.id, status, registry)
+    """The report dict for one DMC and installation status; ``selection``: what the run was
+    asked to run (:func:`harness.report.manifest.report_selection`)."""
+    faulted = [r for r in records if r.extra.get("bench_fault")]
+    by_case, issues = attribute([r for r in records if not r.extra.get("bench_fault")],
+                                dmc.id, status, registry)
+    fault_cases, fault_issues = bench_fault_findings(faulted)
+    by_case |= fault_cases
+    issues += fault_issues
     counted = Counter(i.severity for i in issues if i.counted and i.status in
                       ("open", "awaiting_triage"))
     threshold_met = threshold.check(dict(counted))
-    blocked = [case_id(r) for r in records if r.outcome == "blocked"]
+    blocked = [case_id(r) for r in records
+               if r.outcome == "blocked" and not r.extra.get("bench_fault")]
     ran = [r for r in records if r.outcome in ("passed", "failed")]
     reasons = []
     if not threshold_met:
@@ -108,6 +116,9 @@ def build_report(
         "finalised_early": None,
         "final_reason": None,
         "complete": complete,
+        # Packs, statuses and pytest arguments of the run; ``partial`` when they may leave
+        # cases out (never finalised). ``None``: not run by ``dmct run`` (no run.json).
+        "selection": selection,
         "produced_at": produced_at.isoformat(),
         # Working days are days in England: counted from the production date there (an aware
         # produced_at late in a summer evening, UTC, is already the next day).
@@ -130,6 +141,32 @@ def build_report(
         "verdict": verdict,
         "verdict_reasons": reasons,
     }
+
+
+def bench_fault_findings(records: list[TestRecord]) -> tuple[dict[str, str], list[Any]]:
+    """The cases that failed or were blocked while an injected bench fault was in effect
+    (:mod:`harness.fault_injection`): one finding per fault, never counted against the DMC,
+    instead of a Testing Issue per case. ``(case id -> finding id, findings)``."""
+    from harness.report.issues import TestingIssue
+
+    by_case: dict[str, str] = {}
+    findings: dict[str, TestingIssue] = {}
+    fired = {f["id"]: f for r in records for f in r.extra.get("bench_faults") or ()}
+    for record in records:
+        if record.outcome not in ("failed", "blocked"):
+            continue
+        fault_id = str(record.extra["bench_fault"])
+        fault = fired.get(fault_id, {})
+        finding_id = f"BENCH-FAULT-{fault_id}"
+        finding = findings.setdefault(finding_id, TestingIssue(
+            id=finding_id, severity=4, known=True, counted=False, status="bench_fault",
+            title=f"bench fault {fault.get('spec', fault_id)} injected before "
+                  f"{fault.get('case', 'a case')} (at bench time {fault.get('bench_time')})",
+            source="injected by the run (lab config faults: or dmct run --fault): a fault of "
+                   "the bench, not of the device"))
+        finding.cases.append(case_id(record))
+        by_case[case_id(record)] = finding_id
+    return by_case, list(findings.values())
 
 
 def device_security(records: list[TestRecord], by_case: dict[str, str]) -> dict[str, Any]:

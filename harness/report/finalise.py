@@ -3,7 +3,8 @@
 A report starts as a draft (SVTAD 20.34); suppliers may refer it until its referral deadline,
 ``referral_working_days`` Working Days after it was produced (SVTAD 20.37). Finalising before
 that day takes ``--force`` and a recorded reason. A report is never final while it is
-incomplete (the run did not finish): forcing cannot make a partial report final, since the
+incomplete (the run did not finish), nor when its run's selection was partial (some packs, or
+pytest arguments that may leave cases out): forcing cannot make such a report final, since the
 verdict of cases that never ran is unknown.
 
 "Today" is the calendar day in England, like the Working Days it is compared with. ``DMCT_NOW``
@@ -59,6 +60,13 @@ def finalise(report: dict[str, Any], *, at: datetime, force: bool = False,
         raise FinaliseRefused("the report is incomplete (its run did not finish): a report is "
                               "never final while incomplete, even with --force; resume the run "
                               "(dmct run --resume) and finalise its complete report")
+    selection = report.get("selection") or {}
+    if selection.get("partial"):
+        why = "; ".join(selection.get("partial_reasons") or ["some cases left out"])
+        raise FinaliseRefused(
+            f"the report is of a partial selection ({why}): a report is never final unless "
+            "its run ran every case, even with --force; run the DMC and status with no --pack "
+            "or pytest selection")
     deadline = date.fromisoformat(str(report["referral_deadline"]))
     today = today_in_england(at)
     early = today < deadline

@@ -4,7 +4,10 @@ directory besides its records.
 
 ``run.json`` sits at the out root, written by ``dmct run`` before anything runs: the lab config,
 DMCs, installation statuses, packs and extra pytest arguments, when it started and the dmct
-version. A resumed run re-reads it, so it runs the same selection.
+version, and whether that selection is *partial* (some packs left out, or pytest arguments that
+may leave cases out: :func:`partial_reasons`). A resumed run re-reads it, so it runs the same
+selection; every report of the run carries it (:func:`report_selection`), and a report of a
+partial selection is never made final.
 
 ``run-state.json`` sits in each ``<dmc>/<status>`` run directory, written by the pytest plugin:
 ``{"state": "running", "planned": [case ids in order]}`` once the cases are collected, then
@@ -51,9 +54,84 @@ class RunManifest:
     version: str = ""
     #: Report formats asked for (``--format``); empty for the default ones.
     formats: list[str] = field(default_factory=list)
+    #: Why the selection does not cover every case of the DMC and status (empty: it does).
+    partial_reasons: list[str] = field(default_factory=list)
+    #: Bench faults injected with ``--fault`` (:mod:`harness.fault_injection`; the lab config's own
+    #: ``faults:`` come with the lab config).
+    faults: list[str] = field(default_factory=list)
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.partial_reasons)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"schema": MANIFEST_SCHEMA, **asdict(self)}
+        return {"schema": MANIFEST_SCHEMA, **asdict(self), "partial": self.partial}
+
+    def selection(self) -> dict[str, Any]:
+        """The ``selection`` of each report of the run (``dmct-report.json``)."""
+        return {"packs": list(self.packs), "statuses": list(self.statuses),
+                "dmcs": list(self.dmcs), "pytest_args": list(self.pytest_args),
+                "partial": self.partial, "partial_reasons": list(self.partial_reasons)}
+
+
+#: pytest options that never change which cases run, nor how many: anything else after
+#: ``--`` (``-k``, ``-m``, ``-x``, ``--deselect``, a node id, a plugin) may, so makes the
+#: selection partial.
+NEUTRAL_PYTEST_FLAGS = frozenset({
+    "-v", "-vv", "-vvv", "--verbose", "-q", "-qq", "--quiet", "-s", "-l", "--showlocals",
+    "--full-trace", "--no-header", "--no-summary", "--strict-markers", "--setup-show",
+    "-rA", "-ra", "-rfE", "--disable-warnings",
+})
+#: Neutral options that take a value (``--timeout 900`` or ``--timeout=900``).
+NEUTRAL_PYTEST_OPTIONS = frozenset({
+    "--timeout", "--timeout-method", "--tb", "-W", "--pythonwarnings", "--log-level",
+    "--log-cli-level", "--log-file", "--log-file-level", "--log-format", "--durations",
+    "--color", "--capture", "-r",
+})
+#: The longest a partial reason quotes the pytest arguments.
+_ARGS_QUOTED = 200
+
+
+def partial_reasons(packs: list[str], all_packs: list[str], pytest_args: list[str]
+                    ) -> list[str]:
+    """Why a run of ``packs`` (of ``all_packs``) with ``pytest_args`` may not run every case
+    of a DMC and status; empty when it runs them all."""
+    reasons = []
+    left_out = [p for p in all_packs if p not in packs]
+    if left_out:
+        reasons.append(f"packs not run: {', '.join(left_out)}")
+    selecting: list[str] = []
+    args = iter(pytest_args)
+    for arg in args:
+        name = arg.split("=", 1)[0]
+        if arg in NEUTRAL_PYTEST_FLAGS or (name in NEUTRAL_PYTEST_OPTIONS and "=" in arg):
+            continue
+        if name in NEUTRAL_PYTEST_OPTIONS:
+            next(args, None)
+            continue
+        if arg == "-p":  # -p no:PLUGIN turns a plugin off; loading one may deselect
+            value = next(args, "")
+            if value.startswith("no:"):
+                continue
+            arg = f"-p {value}"
+        selecting.append(arg)
+    if selecting:
+        quoted = " ".join(selecting)
+        if len(quoted) > _ARGS_QUOTED:
+            quoted = quoted[:_ARGS_QUOTED] + "..."
+        reasons.append(f"pytest arguments that may leave cases out: {quoted}")
+    return reasons
+
+
+def report_selection(run_dir: Path) -> dict[str, Any] | None:
+    """The ``selection`` of the report of ``run_dir`` (``<out root>/<dmc>/<status>``): from
+    the out root's ``run.json``; ``None`` when there is none (a plain pytest run) or it cannot
+    be read."""
+    try:
+        manifest = read_manifest(Path(run_dir).parent.parent)
+    except ManifestError:
+        return None
+    return manifest.selection() if manifest is not None else None
 
 
 @dataclass(frozen=True)
@@ -128,12 +206,15 @@ def read_manifest(out_root: Path) -> RunManifest | None:
             raise ManifestError(f"{path}: {key}: expected a list of strings")
     if not isinstance(data.get("lab"), str) or not data["lab"]:
         raise ManifestError(f"{path}: lab: expected the lab config's path")
-    formats = data.get("formats", [])  # absent from manifests written before it existed
-    if not isinstance(formats, list) or not all(isinstance(v, str) for v in formats):
-        raise ManifestError(f"{path}: formats: expected a list of strings")
+    # Absent from manifests written before they existed.
+    optional = {key: data.get(key, []) for key in ("formats", "partial_reasons", "faults")}
+    for key, value in optional.items():
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ManifestError(f"{path}: {key}: expected a list of strings")
     return RunManifest(lab=data["lab"], **{k: list(data[k]) for k in lists},
                        started_at=str(data.get("started_at", "")),
-                       version=str(data.get("version", "")), formats=list(formats))
+                       version=str(data.get("version", "")),
+                       **{k: list(v) for k, v in optional.items()})
 
 
 def write_run_state(run_dir: Path, state: State, planned: list[str] | None) -> Path:
@@ -198,7 +279,9 @@ __all__ = [
     "RunManifest",
     "RunState",
     "is_complete",
+    "partial_reasons",
     "read_manifest",
+    "report_selection",
     "run_dirs",
     "run_state",
     "write_manifest",

@@ -80,6 +80,15 @@ def completeness_words(report: dict[str, Any]) -> str:
             "finished")
 
 
+def partial_selection_words(report: dict[str, Any]) -> str | None:
+    """The top line of a report of a partial selection; ``None`` for a full one."""
+    selection = report.get("selection") or {}
+    if not selection.get("partial"):
+        return None
+    why = "; ".join(str(r) for r in selection.get("partial_reasons") or ()) or "cases left out"
+    return f"PARTIAL SELECTION: {why}. This report is not a full DMCT result and is never final"
+
+
 def security_without_anomaly(security: dict[str, Any]) -> str:
     """What the device security section says when it lists no anomaly: that every negative
     case was refused, or, when none ran, that there is nothing to say it with."""

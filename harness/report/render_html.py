@@ -23,6 +23,7 @@ from harness.report.render_common import (
     completeness_words,
     evidence_links,
     issue_anchor,
+    partial_selection_words,
     security_without_anomaly,
     state_words,
     when,
@@ -47,6 +48,9 @@ def _verdict(report: dict[str, Any]) -> str:
     if not report.get("complete", True):
         parts.append(f'<p class="banner incomplete" role="alert">'
                      f'{_e(completeness_words(report))}</p>')
+    if partial_selection_words(report):
+        parts.append(f'<p class="banner incomplete partial" role="alert">'
+                     f'{_e(partial_selection_words(report))}</p>')
     parts.append(f'<p class="verdict {css}">{_e(VERDICT_WORDS.get(verdict, verdict))}</p>')
     reasons = report.get("verdict_reasons") or []
     if reasons:

@@ -18,6 +18,7 @@ from harness.report.render_common import (
     VERDICT_WORDS,
     completeness_words,
     evidence_links,
+    partial_selection_words,
     security_without_anomaly,
     state_words,
     when,
@@ -64,6 +65,8 @@ def _verdict(report: dict[str, Any]) -> list[str]:
     lines = ["## Verdict", ""]
     if not report.get("complete", True):
         lines += [f"> **{text(completeness_words(report))}**", ""]
+    if partial_selection_words(report):
+        lines += [f"> **{text(partial_selection_words(report))}**", ""]
     lines += [f"**{VERDICT_WORDS.get(verdict, text(verdict))}**", ""]
     lines += [f"- {text(reason)}" for reason in report.get("verdict_reasons") or []]
     if report.get("verdict_reasons"):

@@ -32,7 +32,6 @@ malformed). A failure names the device, the kind and the frames of the example t
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +40,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from fixtures.bench import device_or_skip
+from harness.config.environment import fuzz_examples
 from harness.han.chf import NotJoined
 from testpacks.security.frames import KINDS, Cluster, acts_on_device, clusters_of
 from testpacks.security.helpers import ConsoleSession, needs_console
@@ -57,7 +57,8 @@ METERS = ["ESME", "GSME"]
 #: Examples per case when ``DMCT_FUZZ_EXAMPLES`` is not set: enough to cover every kind on
 #: every cluster in a few seconds of the whole pack.
 DEFAULT_FUZZ_EXAMPLES = 5
-FUZZ_EXAMPLES = int(os.environ.get("DMCT_FUZZ_EXAMPLES") or DEFAULT_FUZZ_EXAMPLES)
+#: ``DMCT_FUZZ_EXAMPLES``, checked by the plugin before collection (one line if it is bad).
+FUZZ_EXAMPLES = fuzz_examples(DEFAULT_FUZZ_EXAMPLES)
 #: Optical readout lines that change by themselves: time and date (measurements have units).
 OPTICAL_VOLATILE = frozenset({"0.9.1", "0.9.2"})
 

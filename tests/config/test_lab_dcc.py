@@ -7,8 +7,10 @@ the secrets file and never shows key material.
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -285,14 +287,14 @@ def test_unusable_key_is_one_line_at_the_secrets_file(bench_dir, content, fragme
 
 def test_unreadable_key_file(bench_dir, monkeypatch):
     lab, secrets = _load(bench_dir)
-    real = Path.read_bytes
+    real = os.open
 
-    def refuse(path: Path) -> bytes:
-        if path.name == "ed.pem":
+    def refuse(path: Any, *args: Any, **kwargs: Any) -> int:
+        if Path(path).name == "ed.pem":  # root reads any file: refuse it here instead
             raise PermissionError(13, "Permission denied", str(path))
-        return real(path)
+        return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", refuse)
+    monkeypatch.setattr(os, "open", refuse)
     err = raises_config_error(Keystore.from_lab, lab, secrets)
     assert err.field == "keys.ed-signing"
     assert "cannot read key file" in err.message and "Permission denied" in err.message

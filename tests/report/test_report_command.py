@@ -20,7 +20,8 @@ import pytest
 from runkit import WHOLE_RUNS
 
 from harness.cli import main as dmct
-from harness.report.manifest import write_run_state
+from harness.cli.common import available_packs
+from harness.report.manifest import read_manifest, write_run_state
 from harness.workdays import add_working_days
 
 pytestmark = WHOLE_RUNS
@@ -49,6 +50,14 @@ def run(smoke_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     monkeypatch.delenv("DMCT_NOW", raising=False)
     copy = tmp_path / "results"
     shutil.copytree(smoke_run, copy)
+    # Stands in for a full run (every pack): a partial selection is never finalised
+    # (tests/test_selection.py).
+    manifest = json.loads((copy / "run.json").read_text())
+    (copy / "run.json").write_text(json.dumps({**manifest, "packs": available_packs(),
+                                               "partial_reasons": [], "partial": False}))
+    built = json.loads((copy / RUN / "dmct-report.json").read_text())
+    built["selection"] = read_manifest(copy).selection()  # as the run would have built it
+    (copy / RUN / "dmct-report.json").write_text(json.dumps(built))
     return copy
 
 
