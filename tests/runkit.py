@@ -8,6 +8,7 @@ holding its lock; the others wait for the lock and read what it left.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -98,11 +99,18 @@ def seeded_runs(factory: pytest.TempPathFactory, dmcs: list[str]
     under it) and each DMC's exit code and output."""
     root = shared_root(factory, "seeded-dmct-runs")
     packs = [a for pack in SEEDED_PACKS for a in ("--pack", pack)]
+    # One results directory per run (a results directory takes one dmct run at a time: its
+    # lock), gathered under one out root as a multi-DMC run lays them out.
     done = run_once_each(root, {
         dmc: [sys.executable, "-m", "harness.cli", "run", "--dmc", dmc, "--out",
-              str(root / "out"), *packs]
+              str(root / "runs" / dmc), *packs]
         for dmc in dmcs})
-    return root / "out", done
+    out = root / "out"
+    out.mkdir(exist_ok=True)
+    for dmc in dmcs:
+        with contextlib.suppress(FileExistsError):
+            (out / dmc).symlink_to(root / "runs" / dmc / dmc, target_is_directory=True)
+    return out, done
 
 
 #: For a module whose module-scoped fixture makes whole runs: pytest-timeout counts that set-up

@@ -52,10 +52,11 @@ def cmd_lab_check(args: argparse.Namespace) -> int:
             except Exception as exc:  # a device answering garbage is reported, not a crash
                 ok = False
                 checks.append(f"ZigBee read FAILED: {exc}")
-            if device.has_optical:
+            register = device.profile.optical_register
+            if device.has_optical and register is not None:
                 try:
                     readout = device.read_optical()
-                    line = readout.value(device.profile.optical_register)
+                    line = readout.value(register)
                     checks.append(f"optical {line.value} {line.unit or ''}".rstrip())
                 except Exception as exc:
                     ok = False

@@ -77,7 +77,7 @@ class _Loader(yaml.SafeLoader):
         try:
             if self._depth > MAX_DEPTH + 1:  # the node itself is one level below its parent
                 raise _TooDeep(self.peek_event().start_mark.line + 1)
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return super().compose_node(parent, index)
         finally:
             self._depth -= 1
 
