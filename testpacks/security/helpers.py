@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from harness.han.chf import NotJoined
-from testpacks.srv.exercises import SrvContext
+from testpacks.srv.context import SrvContext
 
 if TYPE_CHECKING:
     from harness.bench import Bench, BenchDevice

@@ -36,7 +36,7 @@ from testpacks.security.helpers import (
 
 if TYPE_CHECKING:
     from harness.bench import Bench, BenchDevice
-    from testpacks.srv.exercises import SrvContext
+    from testpacks.srv.context import SrvContext
 
 pytestmark = [pytest.mark.pack("security"), pytest.mark.security, pytest.mark.srv("8.11", "8.9"),
               pytest.mark.device("PPMID")]

@@ -29,13 +29,13 @@ import pytest
 
 from harness.dcc.envelope import Command, Envelope, Kind, Status
 from testpacks.security.helpers import context
-from testpacks.srv.exercises import supply_on
+from testpacks.srv.context import supply_on
 
 if TYPE_CHECKING:
     from harness.bench import Bench
     from harness.dcc.keys import KeyPair
     from harness.dcc.tunnel import Exchange
-    from testpacks.srv.exercises import SrvContext
+    from testpacks.srv.context import SrvContext
 
 pytestmark = [pytest.mark.pack("security"), pytest.mark.security, pytest.mark.srv("7.2", "6.13")]
 

@@ -30,7 +30,7 @@ from testpacks.srv.exercises import EXERCISES
 
 if TYPE_CHECKING:
     from harness.bench import Bench
-    from testpacks.srv.exercises import SrvContext
+    from testpacks.srv.context import SrvContext
 
 pytestmark = [pytest.mark.pack("security"), pytest.mark.security]
 

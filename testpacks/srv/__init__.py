@@ -22,5 +22,7 @@ Refusal of SRVs to User Roles the catalogue does not permit is the security pack
 The pack judges only what it observes, against the SR catalogue and the profiles'
 ``expectations``: it never imports the emulator nor reads a profile's ``emulation`` section, so
 it runs unchanged on a real bench. The exercises (parameters, observations, restoring) are the
-table in :mod:`testpacks.srv.exercises`; which case applies is :mod:`testpacks.srv.plan`.
+table in :mod:`testpacks.srv.exercises` (one module per family), on the model of
+:mod:`testpacks.srv.exercise` and the bench view of :mod:`testpacks.srv.context`; which case
+applies is :mod:`testpacks.srv.plan`.
 """

@@ -13,14 +13,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from harness.dcc.catalogue import load_sr_catalogue
-from testpacks.srv.exercises import (
-    EXERCISES,
-    NOT_SUPPORTED,
-    SrvContext,
-    case_marks,
-    restoring,
-    success_code,
-)
+from testpacks.srv.context import NOT_SUPPORTED, SrvContext, success_code
+from testpacks.srv.exercise import restoring
+from testpacks.srv.exercises import EXERCISES, case_marks
 from testpacks.srv.plan import (
     CONFIGURATION_SRVS,
     Target,
