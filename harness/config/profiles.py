@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
 from harness.config.types import (
     SE_DEVICE_IDS,
@@ -51,8 +51,24 @@ __all__ = [
     "Zigbee",
 ]
 
-Rate = Annotated[float, Field(ge=0.0, le=1.0)]
-NonNegative = Annotated[float, Field(ge=0.0)]
+Rate = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+#: Emulation bounds: every value finite and within what its wire type carries, so a setting
+#: that validates never hangs the virtual clock nor breaks a frame (issue 12).
+#: Basic ManufacturerName / ModelIdentifier are ZCL character strings of at most 32 octets;
+#: SWBuildID at most 16.
+ZclName = Annotated[str, StringConstraints(min_length=1, max_length=32,
+                                           pattern=r"\S")]
+ZclBuildId = Annotated[str, StringConstraints(min_length=1, max_length=16, pattern=r"\S")]
+#: Metering CurrentSummationDelivered is a uint48; InstantaneousDemand an int24.
+UINT48_MAX = (1 << 48) - 1
+INT24_MAX = (1 << 23) - 1
+#: Prepayment CreditRemaining is an int32.
+INT32_MAX = (1 << 31) - 1
+#: The most a seconds setting may say: one week of bench time (the longest scenario).
+WEEK_S = 7 * 24 * 3600.0
+#: Alerts per hour: at most one a second.
+MAX_ALERTS_PER_HOUR = 3600.0
 DailyLimit = Annotated[int, Field(ge=1)]
 Uint16 = Annotated[int, Field(ge=0, le=0xFFFF)]
 METER_TYPES = ("ESME", "GSME")
@@ -64,7 +80,8 @@ DEFAULT_OPTICAL_REGISTER = {"ESME": "1.8.0", "GSME": "7-0:3.0.0"}
 class Firmware(ConfigModel):
     """Firmware of the model. Invented versions MUST say ``placeholder: true``."""
 
-    version: NonEmptyStr
+    #: What Basic SWBuildID carries (a ZCL string of at most 16 characters).
+    version: ZclBuildId
     placeholder: bool = False
     notes: str | None = None
 
@@ -110,19 +127,19 @@ class MeterEmulation(ConfigModel):
     """Initial state of an emulated meter."""
 
     #: Wh for an ESME, dm3 for a GSME.
-    initial_register: int = Field(0, ge=0)
+    initial_register: int = Field(0, ge=0, le=UINT48_MAX)
     #: W for an ESME, dm3/h for a GSME.
-    demand: int = Field(0, ge=0)
+    demand: int = Field(0, ge=0, le=INT24_MAX)
     supply: Literal["on", "off", "armed"] = "on"
     payment_mode: Literal["credit", "prepayment"] = "credit"
-    credit_pence: int = 0
+    credit_pence: int = Field(0, ge=-INT32_MAX, le=INT32_MAX)
 
 
 class JoinEmulation(ConfigModel):
     """How an emulated device tries to join the HAN."""
 
-    retry_interval_s: float = Field(5.0, gt=0)
-    attempt_for_s: float = Field(3600.0, ge=0)
+    retry_interval_s: float = Field(5.0, gt=0, le=3600.0, allow_inf_nan=False)
+    attempt_for_s: float = Field(3600.0, ge=0, le=WEEK_S, allow_inf_nan=False)
 
 
 class JoinTimePeriodLimit(ConfigModel):
@@ -140,13 +157,16 @@ class KeyRotationEmulation(ConfigModel):
     """Management key rotation (110031: applied but not confirmed the first time)."""
 
     confirm_first_attempt: bool = True
-    min_repeat_interval_s: int = Field(300, ge=0)
+    min_repeat_interval_s: int = Field(300, ge=0, le=int(WEEK_S))
+    #: Defect: the device still accepts commands signed with the key a rotation replaced.
+    old_key_accepted: bool = False
 
 
 class AlertsEmulation(ConfigModel):
     """Alert behaviour (risk 11: Power and Voltage alert flood, threshold not settable)."""
 
-    power_voltage_alerts_per_hour: NonNegative = 0.0
+    power_voltage_alerts_per_hour: float = Field(0.0, ge=0.0, le=MAX_ALERTS_PER_HOUR,
+                                                 allow_inf_nan=False)
     voltage_threshold_settable: bool = True
 
 
@@ -167,7 +187,11 @@ class Emulation(ConfigModel):
     dormant_supplier_identifiable_in_mixed: bool = True
     dno_certificate_replaceable: bool = True
     alerts: AlertsEmulation = AlertsEmulation()
-    response_delay_s: NonNegative = 0.0
+    response_delay_s: float = Field(0.0, ge=0.0, le=600.0, allow_inf_nan=False)
+    #: Defect: a meter that acts on a ZCL ChangeSupply / LocalChangeSupply from any HAN node
+    #: (a healthy one takes supply changes only in signed envelopes; locally, only the
+    #: consumer's restore of an armed supply).
+    accepts_han_supply_change: bool = False
 
 
 class DeviceProfile(ConfigModel):
@@ -175,8 +199,9 @@ class DeviceProfile(ConfigModel):
 
     id: CatalogueId
     device_type: DeviceType
-    manufacturer: NonEmptyStr
-    model: NonEmptyStr
+    #: Basic ManufacturerName and ModelIdentifier: ZCL strings of at most 32 characters.
+    manufacturer: ZclName
+    model: ZclName
     model_placeholder: bool = False
     firmware: Firmware
     source: NonEmptyStr

@@ -96,6 +96,11 @@ class EmulatedDevice:
         self.meter.set_supply(status, self.clock.monotonic())
         self.node.state_changed()
 
+    def refused_on_han(self, command: str, detail: str) -> None:
+        """A HAN command the device refused: an entry in its security log, as for an envelope."""
+        if self.firmware is not None:
+            self.firmware.log_security(f"han_{command}_refused", detail)
+
     def top_up_code(self, code: bytes, originating_device: int) -> tuple[int, int]:
         """Apply a top-up code: ``(result, value)``; a code works once (UTRN semantics)."""
         if self.meter is None:

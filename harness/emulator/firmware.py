@@ -42,6 +42,8 @@ class FirmwareState:
     """What the device firmware keeps between commands (inspectable on the debug console)."""
 
     management_key: PublicKey
+    #: The keys rotations replaced (only honoured by ``key_rotation.old_key_accepted``).
+    replaced_keys: list[PublicKey] = field(default_factory=list)
     last_counter: int = 0
     certificates: dict[str, str] = field(default_factory=dict)
     boost: dict[int, int] = field(default_factory=dict)
@@ -102,7 +104,7 @@ class DeviceFirmware:
             self._security("unsigned", envelope.describe())
             return self._answer(envelope.counter, envelope.command, S.BAD_SIGNATURE,
                                 reason="unsigned")
-        if not envelope.verifies_with(self.state.management_key):
+        if not self._verifies(envelope):
             self._security("bad_signature", envelope.describe())
             return self._answer(envelope.counter, envelope.command, S.BAD_SIGNATURE,
                                 reason="signature does not verify against the current "
@@ -122,6 +124,14 @@ class DeviceFirmware:
         status, payload = outcome
         return self._answer(envelope.counter, envelope.command, status, **payload)
 
+    def _verifies(self, envelope: Envelope) -> bool:
+        """Signed with the current management key (or, with the ``old_key_accepted`` defect,
+        one a rotation replaced)."""
+        if envelope.verifies_with(self.state.management_key):
+            return True
+        return self.emulation.key_rotation.old_key_accepted and any(
+            envelope.verifies_with(key) for key in self.state.replaced_keys)
+
     def _answer(self, counter: int, command: int, status: str, **payload: Any) -> bytes:
         body = {"status": str(status), **payload}
         envelope = Envelope(Kind.RESPONSE, self.device.eui, counter, command, body)
@@ -129,6 +139,10 @@ class DeviceFirmware:
 
     def _security(self, what: str, detail: str) -> None:
         self._log(self.state.security_log, what, detail)
+
+    def log_security(self, what: str, detail: str) -> None:
+        """A refusal outside the envelopes (a HAN command) in the security log."""
+        self._security(what, detail)
 
     def _event(self, what: str, detail: str = "") -> None:
         self._log(self.state.event_log, what, detail)
@@ -234,6 +248,7 @@ class DeviceFirmware:
                     and now - state.rotated_at < settings.min_repeat_interval_s):
                 return None
             return S.OK, {"key": new_key.fingerprint, "repeat": True}
+        state.replaced_keys.append(state.management_key)
         state.management_key = new_key
         state.rotated_at = now
         self._security("management_key_rotated", new_key.fingerprint)

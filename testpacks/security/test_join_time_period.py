@@ -30,6 +30,8 @@ import pytest
 from testpacks.security.helpers import (
     JOIN_WATCH_S,
     REFUSAL_WATCH_S,
+    REFUSED_BY_DCC,
+    REFUSED_BY_DEVICE,
     SEND_ATTEMPTS,
     context,
     joins_within,
@@ -84,6 +86,7 @@ def _granted(response: ServiceResponse) -> str:
     return f" (the CHF said it granted {granted} s)" if granted is not None else ""
 
 
+@REFUSED_BY_DCC
 @pytest.mark.parametrize("period", REFUSED_PERIODS, ids=str)
 def test_join_time_period_outside_the_range_is_refused(bench: Bench, dcc: Any,
                                                        period: Any) -> None:
@@ -105,6 +108,7 @@ def test_join_time_period_outside_the_range_is_refused(bench: Bench, dcc: Any,
         f"{after}")
 
 
+@REFUSED_BY_DEVICE
 @pytest.mark.parametrize("period", SERVED_PERIODS, ids=str)
 def test_a_ppmid_starting_to_join_just_before_the_period_ends_joins(bench: Bench, dcc: Any,
                                                                     period: int) -> None:
@@ -138,6 +142,7 @@ def test_a_ppmid_starting_to_join_just_before_the_period_ends_joins(bench: Bench
             f"{'not joined' if joined is False else 'nowhere'}")
 
 
+@REFUSED_BY_DEVICE
 @pytest.mark.parametrize("period", SERVED_PERIODS, ids=str)
 def test_a_ppmid_starting_to_join_just_after_the_period_ends_is_refused(bench: Bench, dcc: Any,
                                                                         period: int) -> None:

@@ -11,7 +11,14 @@ sends) an attacker or a faulty system could produce, straight onto its tunnel:
 - ``test_a_replayed_command_is_refused``: a Disable Supply the meter accepted before, sent again
   as it was (same counter, same signature) after the supply was put back on;
 - ``test_a_command_with_a_tampered_signature_is_refused``: one bit of a valid signature flipped;
-- ``test_an_unsigned_command_is_refused``: no signature at all.
+- ``test_an_unsigned_command_is_refused``: no signature at all;
+- ``test_a_command_signed_with_another_devices_key_is_refused``: a wrong key (a real management
+  key, of another device);
+- ``test_a_command_signed_by_a_role_without_supply_rights_is_refused``: the key of the network
+  operator, a role whose credentials the meter holds but that may not change the supply.
+
+Every envelope goes straight onto the meter's tunnel: none of the harness's own (DCC-side)
+checks stands in the way, so the verdict is the device's.
 
 Each is refused: the meter answers (signed with its identity key) with the status that says why
 (``bad_signature``; ``replay`` for the replay, as ``docs/envelope.md`` lists them), its supply
@@ -28,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from harness.dcc.envelope import Command, Envelope, Kind, Status
-from testpacks.security.helpers import context
+from testpacks.security.helpers import REFUSED_BY_DEVICE, context
 from testpacks.srv.context import supply_on
 
 if TYPE_CHECKING:
@@ -37,7 +44,8 @@ if TYPE_CHECKING:
     from harness.dcc.tunnel import Exchange
     from testpacks.srv.context import SrvContext
 
-pytestmark = [pytest.mark.pack("security"), pytest.mark.security, pytest.mark.srv("7.2", "6.13")]
+pytestmark = [pytest.mark.pack("security"), pytest.mark.security,
+              REFUSED_BY_DEVICE, pytest.mark.srv("7.2", "6.13")]
 
 METERS = ["ESME", "GSME"]
 #: The DCC's fix for 110031 repeats an unconfirmed rotation at least 5 minutes later [seed 000]
@@ -173,3 +181,31 @@ def test_an_unsigned_command_is_refused(bench: Bench, dcc: Any, role: str) -> No
     watch = Watch(ctx)
     exchange = dcc.send_envelope(attack_envelope(dcc, ctx.eui, None))
     watch.refused(exchange, Status.BAD_SIGNATURE, "an unsigned Disable Supply")
+
+
+@meters
+def test_a_command_signed_with_another_devices_key_is_refused(bench: Bench, dcc: Any,
+                                                              role: str) -> None:
+    """A Disable Supply signed with a real management key, but another device's (the key of
+    the other meter, else the CHF's): a wrong key is refused as any bad signature."""
+    ctx = context(bench, dcc, role)
+    other = next((d.eui for r, d in sorted(bench.devices.items()) if r != role
+                  and r in METERS), bench.chf.eui)
+    watch = Watch(ctx)
+    exchange = dcc.send_envelope(attack_envelope(dcc, ctx.eui, dcc.keystore.management_key(other)))
+    watch.refused(exchange, Status.BAD_SIGNATURE,
+                  "a Disable Supply signed with another device's management key")
+
+
+@meters
+def test_a_command_signed_by_a_role_without_supply_rights_is_refused(bench: Bench, dcc: Any,
+                                                                     role: str) -> None:
+    """A Disable Supply signed with the key of the network operator, whose certificate the
+    meter holds but whose role may not change the supply (SR 7.2 is the supplier's)."""
+    ctx = context(bench, dcc, role)
+    operator = "ED" if role == "ESME" else "GT"
+    key = dcc.keystore.user_for_role(operator).key
+    watch = Watch(ctx)
+    exchange = dcc.send_envelope(attack_envelope(dcc, ctx.eui, key))
+    watch.refused(exchange, Status.BAD_SIGNATURE,
+                  f"a Disable Supply signed with the network operator's ({operator}) key")

@@ -291,7 +291,8 @@ def drive(ctx: SrvContext, srv: str, done: Callable[[], bool], goal: str,
 
 def supply_on(ctx: SrvContext) -> None:
     """Put the meter's supply back on: 7.1 where the meter has it; otherwise (gas) arm it
-    (7.3) and restore it on the HAN as the consumer does (ZCL LocalChangeSupply)."""
+    (7.3) and restore it on the HAN as the consumer does (ZCL LocalChangeSupply, which a meter
+    takes only to restore an armed supply)."""
     if ctx.supply() == "On":
         return
     if ctx.supports("7.1"):
@@ -308,14 +309,10 @@ def supply_on(ctx: SrvContext) -> None:
 
 
 def supply_off(ctx: SrvContext) -> None:
-    """Switch the meter's supply off: 7.2 where supported, else on the HAN."""
+    """Switch the meter's supply off with 7.2, the only legitimate way (a meter refuses a
+    supply change on the HAN)."""
     if ctx.supply() == "Off":
         return
-    if ctx.supports("7.2"):
-        drive(ctx, "7.2", lambda: ctx.supply() == "Off", "switch off the supply")
-        return
-    with contextlib.suppress(Exception):
-        ctx.zigbee.command("metering", "local_change_supply",
-                           proposed_supply_status=SUPPLY_VALUES["Off"])
-    state = ctx.supply()
-    assert state == "Off", f"could not switch the {ctx.role}'s supply off: it reads {state}"
+    assert ctx.supports("7.2"), (f"the {ctx.role} ({ctx.profile.describe()}) has no 7.2: no "
+                                 "legitimate way to switch its supply off")
+    drive(ctx, "7.2", lambda: ctx.supply() == "Off", "switch off the supply")

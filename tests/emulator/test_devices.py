@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from zigpy.zcl.clusters.smartenergy import SupplyStatus
+from zigpy.zcl.foundation import Status
 
 from harness.emulator.devices import factory_install_code
 from harness.emulator.meter import MeterState
@@ -88,15 +89,58 @@ def test_zigbee_and_optical_readings_agree_at_the_same_instant(up_bench, role):
         bench.sleep(3 * DAY_S)
 
 
-def test_change_supply_off_stops_the_register(up_bench):
-    bench = up_bench
-    esme = bench.device("ESME")
-    mark = bench.events.mark()
+def test_a_supply_change_on_the_han_is_refused_and_logged(up_bench, emulated):
+    """A healthy meter takes no supply change over ZigBee (only in signed envelopes): a
+    ChangeSupply and a LocalChangeSupply to Off are answered NOT_AUTHORIZED, logged in its
+    security log, and the supply stays on."""
+    esme = up_bench.device("ESME")
     response = _change_supply(esme.zigbee, SupplyStatus.Supply_Off)
+    assert response.status == Status.NOT_AUTHORIZED
+    response = esme.zigbee.command("metering", "local_change_supply",
+                                   proposed_supply_status=int(SupplyStatus.Supply_Off))
+    assert response.status == Status.NOT_AUTHORIZED
+    assert esme.zigbee.read_one("metering", "supply_status") == SupplyStatus.Supply_On
+    log = [e["event"] for e in emulated("ESME").firmware.state.security_log]
+    assert log[-2:] == ["han_change_supply_refused", "han_local_change_supply_refused"]
+
+
+def test_only_an_armed_supply_is_restored_locally(up_bench, emulated):
+    """LocalChangeSupply On restores an armed supply (the consumer's right), not one the DCC
+    switched off."""
+    esme = up_bench.device("ESME")
+    device = emulated("ESME")
+    runtime = up_bench.runtime
+
+    def set_supply(status: SupplyStatus) -> None:
+        runtime.call(lambda: device.set_supply(status))
+
+    def local_on():
+        return esme.zigbee.command("metering", "local_change_supply",
+                                   proposed_supply_status=int(SupplyStatus.Supply_On))
+
+    set_supply(SupplyStatus.Supply_Off)
+    assert local_on().status == Status.NOT_AUTHORIZED
+    assert esme.zigbee.read_one("metering", "supply_status") == SupplyStatus.Supply_Off
+    set_supply(SupplyStatus.Supply_Off_Armed)
+    assert local_on().status == Status.SUCCESS
+    assert esme.zigbee.read_one("metering", "supply_status") == SupplyStatus.Supply_On
+
+
+def test_a_meter_with_the_han_supply_defect_obeys_change_supply(up_bench, emulated):
+    """``emulation.accepts_han_supply_change``: the defect the security pack must find."""
+    device = emulated("ESME")
+    emulation = device.profile.emulation.model_copy(update={"accepts_han_supply_change": True})
+    device.profile = device.profile.model_copy(update={"emulation": emulation})
+    response = _change_supply(up_bench.device("ESME").zigbee, SupplyStatus.Supply_Off)
     assert response.supply_status == SupplyStatus.Supply_Off
     assert response.issuer_event_id == 7
-    assert bench.events.since(mark, match("command", name="supply_status_response"))
 
+
+def test_supply_off_stops_the_register(up_bench, emulated):
+    bench = up_bench
+    esme = bench.device("ESME")
+    device = emulated("ESME")
+    bench.runtime.call(lambda: device.set_supply(SupplyStatus.Supply_Off))
     frozen = esme.zigbee.read_one("metering", "current_summ_delivered")
     bench.sleep(DAY_S)
     assert esme.zigbee.read_one("metering", "current_summ_delivered") == frozen
@@ -106,7 +150,7 @@ def test_change_supply_off_stops_the_register(up_bench):
     assert optical.value("96.3.10").value == "0"
     assert Decimal(optical.value(esme.profile.optical_register).value) * 1000 == frozen
 
-    _change_supply(esme.zigbee, SupplyStatus.Supply_On)
+    bench.runtime.call(lambda: device.set_supply(SupplyStatus.Supply_On))
     bench.sleep(3600)
     assert esme.zigbee.read_one("metering", "current_summ_delivered") == frozen + 450
 
