@@ -188,6 +188,10 @@ class Emulation(ConfigModel):
     dno_certificate_replaceable: bool = True
     alerts: AlertsEmulation = AlertsEmulation()
     response_delay_s: float = Field(0.0, ge=0.0, le=600.0, allow_inf_nan=False)
+    #: Defect: SRVs the emulated device (and its S1SP adapter) executes although the profile's
+    #: ``srvs`` (what the model is documented to support, what the packs expect) leaves them
+    #: out. What the emulated device does is ``srvs`` plus these, minus ``restricted_srvs``.
+    undocumented_srvs: list[Srv] = []
     #: Defect: a meter that acts on a ZCL ChangeSupply / LocalChangeSupply from any HAN node
     #: (a healthy one takes supply changes only in signed envelopes; locally, only the
     #: consumer's restore of an armed supply).
@@ -207,6 +211,8 @@ class DeviceProfile(ConfigModel):
     source: NonEmptyStr
     notes: str | None = None
     zigbee: Zigbee
+    #: The SRVs the model is documented to support: what the packs expect (the emulated
+    #: device does these, plus ``emulation.undocumented_srvs``, minus restrictions).
     srvs: list[Srv] = []
     #: The S1SP device adapter for this model (see harness/dcc/adapters.py).
     adapter: NonEmptyStr = "smart-energy"

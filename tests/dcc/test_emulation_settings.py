@@ -344,6 +344,7 @@ def test_response_delay(make_bench, dcc_bench, srv):
     ("ref-esme", {"model": "M" * 33}, "model"),
     ("ref-esme", {"manufacturer": "M" * 33}, "manufacturer"),
     ("ref-esme", {"firmware": {"version": "1" * 17}}, "version"),
+    ("ref-esme", {"emulation": {"undocumented_srvs": ["7.1"]}}, "undocumented_srvs"),
 ])
 def test_out_of_bounds_settings_are_one_line_config_errors(tmp_path, base, change, field):
     """Non-finite values, values a wire type cannot carry and strings longer than their ZCL

@@ -238,3 +238,19 @@ def test_a_documented_daily_limit_is_checked_and_not_a_failure(tmp_path):
                                select="test_srv_repeat_in_one_day")
     assert code == 0, {n: r["reason"] for n, r in records.items()}
     assert records["test_srv_repeat_in_one_day[6.7-GSME]"]["outcome"] == "passed"
+
+
+def test_a_device_executing_an_srv_its_documentation_leaves_out_fails_that_case(tmp_path):
+    """``emulation.undocumented_srvs``: an ESME documented without 6.14.1 (``srvs``) that
+    executes it all the same fails exactly the unsupported case, one Testing Issue."""
+    lab = LabFiles(tmp_path / "lab")
+    esme = lab.profile_variant("ref-esme", "srv-test-esme-undocumented", drop_srvs=["6.14.1"],
+                               emulation={"undocumented_srvs": ["6.14.1"]})
+    dmc = made_dmc(lab, ESME=esme)
+    code, records, report = run_srv(tmp_path, dmc, lab=lab.lab(dmc=dmc), select="6.14.1")
+    assert code == 1
+    assert outcomes(records, "failed") == {"test_unsupported_srv_is_refused[6.14.1-ESME]"}
+    assert "answered I0" in records["test_unsupported_srv_is_refused[6.14.1-ESME]"]["reason"]
+    assert records["test_supported_srv_executes[6.14.1-ESME]"]["outcome"] == "not_applicable"
+    [issue] = report["testing_issues"]
+    assert issue["cases"] == ["srv/test_srv.py::test_unsupported_srv_is_refused[6.14.1-ESME]"]
