@@ -63,6 +63,8 @@ ZclBuildId = Annotated[str, StringConstraints(min_length=1, max_length=16, patte
 #: Metering CurrentSummationDelivered is a uint48; InstantaneousDemand an int24.
 UINT48_MAX = (1 << 48) - 1
 INT24_MAX = (1 << 23) - 1
+#: A port's register offset: at most what the optical readout's 9 digits can show (Wh, dm3).
+REGISTER_OFFSET_MAX = 999_999_999
 #: Prepayment CreditRemaining is an int32.
 INT32_MAX = (1 << 31) - 1
 #: The most a seconds setting may say: one week of bench time (the longest scenario).
@@ -133,6 +135,12 @@ class MeterEmulation(ConfigModel):
     supply: Literal["on", "off", "armed"] = "on"
     payment_mode: Literal["credit", "prepayment"] = "credit"
     credit_pence: int = Field(0, ge=-INT32_MAX, le=INT32_MAX)
+    #: Defect: the register one port shows, as ``scale * register + offset`` (whole Wh or
+    #: dm3): a meter whose optical register disagrees with its ZigBee register. Healthy: 1, 0.
+    zigbee_register_scale: float = Field(1.0, gt=0.0, le=1000.0, allow_inf_nan=False)
+    zigbee_register_offset: int = Field(0, ge=-REGISTER_OFFSET_MAX, le=REGISTER_OFFSET_MAX)
+    optical_register_scale: float = Field(1.0, gt=0.0, le=1000.0, allow_inf_nan=False)
+    optical_register_offset: int = Field(0, ge=-REGISTER_OFFSET_MAX, le=REGISTER_OFFSET_MAX)
 
 
 class JoinEmulation(ConfigModel):

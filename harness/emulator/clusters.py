@@ -103,7 +103,7 @@ class MeteringServer(DeviceCluster):
         return self.device.meter
 
     def attr_current_summ_delivered(self) -> int:
-        return uint(self.meter.register_units(self.now()), 48)
+        return uint(self.device.port_register_units("zigbee"), 48)
 
     def attr_supply_status(self) -> SupplyStatus:
         return self.meter.supply
