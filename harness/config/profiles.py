@@ -154,7 +154,7 @@ class JoinTimePeriodLimit(ConfigModel):
     """A CHF that cannot serve a JoinTimePeriod above ``max_s`` (91342: 255, reject)."""
 
     max_s: int = Field(ge=1, le=3600)
-    over_limit: Literal["reject", "clamp"] = "reject"
+    over_limit: Literal["reject", "clamp", "cut"] = "reject"
 
 
 class ChfEmulation(ConfigModel):
@@ -168,6 +168,20 @@ class KeyRotationEmulation(ConfigModel):
     min_repeat_interval_s: int = Field(300, ge=0, le=int(WEEK_S))
     #: Defect: the device still accepts commands signed with the key a rotation replaced.
     old_key_accepted: bool = False
+
+
+#: Migration steps whose command a device sees, by the step's name (harness.migration).
+HanLeaveStep = Literal["replace_credentials", "firmware_upgrade", "key_rotation"]
+
+
+class HanLeaveEmulation(ConfigModel):
+    """Defect: the device leaves the HAN once it has carried out the command of a named
+    migration step (``replace_credentials``: its supplier certificate replaced;
+    ``firmware_upgrade``: a firmware image activated; ``key_rotation``: its management key
+    rotated), and rejoins at once or never (until powered off and on)."""
+
+    after_step: HanLeaveStep
+    rejoins: bool = True
 
 
 class AlertsEmulation(ConfigModel):
@@ -196,6 +210,8 @@ class Emulation(ConfigModel):
     dno_certificate_replaceable: bool = True
     alerts: AlertsEmulation = AlertsEmulation()
     response_delay_s: float = Field(0.0, ge=0.0, le=600.0, allow_inf_nan=False)
+    #: Defect: the device leaves the HAN after a named migration step (``None``: it stays).
+    han_leave: HanLeaveEmulation | None = None
     #: Defect: SRVs the emulated device (and its S1SP adapter) executes although the profile's
     #: ``srvs`` (what the model is documented to support, what the packs expect) leaves them
     #: out. What the emulated device does is ``srvs`` plus these, minus ``restricted_srvs``.

@@ -32,6 +32,9 @@ LOGGER = logging.getLogger(__name__)
 #: Which SRV a command serves, for ``emulation.srv_daily_limits`` (keyed by SRV).
 COMMAND_SRV = {Command.GAS_FLOW: "6.7", Command.VOLTAGE_CONFIG: "6.14.1",
                Command.TARIFF: "1.1.1", Command.CLOCK_SYNC: "6.11"}
+#: The command of each migration step a device sees, for ``emulation.han_leave``.
+STEP_COMMAND = {"replace_credentials": Command.CERT_UPDATE, "firmware_upgrade": Command.FIRMWARE,
+                "key_rotation": Command.KEY_ROTATE}
 SUPPLY = {"on": SupplyStatus.Supply_On, "off": SupplyStatus.Supply_Off,
           "armed": SupplyStatus.Supply_Off_Armed}
 MAX_LOG = 200
@@ -84,6 +87,7 @@ class DeviceFirmware:
         self._alert_timer: asyncio.TimerHandle | None = None
         self._boosting: dict[int, asyncio.TimerHandle] = {}
         self.send_alert_bytes: Any = None  # set by the Tunneling cluster
+        self._left_han = False
 
     # -- envelopes --------------------------------------------------------------------------
     def handle(self, data: bytes) -> bytes | None:
@@ -119,6 +123,7 @@ class DeviceFirmware:
             self._security("malformed", f"{envelope.describe()}: {exc}")
             return self._answer(envelope.counter, envelope.command, S.MALFORMED,
                                 reason=f"bad payload: {exc}")
+        self._maybe_leave_han(envelope.command)
         if outcome is None:
             return None
         status, payload = outcome
@@ -131,6 +136,18 @@ class DeviceFirmware:
             return True
         return self.emulation.key_rotation.old_key_accepted and any(
             envelope.verifies_with(key) for key in self.state.replaced_keys)
+
+    def _maybe_leave_han(self, command: int) -> None:
+        """``emulation.han_leave``: once the named step's command is carried out, leave the
+        HAN right after answering it (once)."""
+        leave = self.emulation.han_leave
+        if leave is None or self._left_han or command != STEP_COMMAND[leave.after_step]:
+            return
+        self._left_han = True
+        loop = asyncio.get_running_loop()
+        # After the answer (sent with call_soon by the Tunneling cluster) has gone out.
+        loop.call_soon(lambda: loop.call_soon(
+            lambda: self.device.node.drop_off_han(rejoin=leave.rejoins)))
 
     def _answer(self, counter: int, command: int, status: str, **payload: Any) -> bytes:
         body = {"status": str(status), **payload}
