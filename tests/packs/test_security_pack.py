@@ -176,6 +176,17 @@ def _variant_lab(root: Path) -> Path:
                      "SEC-TEST-OLD-KEY]")
 
 
+def _chf_lab(root: Path) -> Path:
+    """Two CHFs that cannot serve a JoinTimePeriod above 255 s: one clamps it to 255 s and says
+    so in the 8.11 response (91342's agreed fix), one cuts it silently."""
+    files = LabFiles(root / "chf-lab")
+    for mode in ("clamp", "cut"):
+        chf = files.profile_variant("ref-chf", f"sec-test-chf-{mode}", emulation={
+            "chf": {"join_time_period_limit": {"max_s": 255, "over_limit": mode}}})
+        files.dmc(f"SEC-TEST-CHF-{mode.upper()}", profiles={"CHF": chf})
+    return files.lab(dmc="[SEC-TEST-CHF-CLAMP, SEC-TEST-CHF-CUT]")
+
+
 #: Run name -> (DMCs, dmct run arguments after them).
 RUNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "reference": (("REF-DMC-001",), ()),
@@ -185,12 +196,14 @@ RUNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                   "SEC-TEST-OLD-KEY"),
                  ("--", "-k", "restrict or boost or dno or supply_change_on_the_han or "
                   "old_management_key")),
+    "chf": (("SEC-TEST-CHF-CLAMP", "SEC-TEST-CHF-CUT"), ("--", "-k", "period_ends")),
 }
 
 
 def _command(root: Path, name: str) -> list[str]:
     dmcs, extra = RUNS[name]
-    lab = ["--lab", str(_variant_lab(root))] if name == "variants" else []
+    lab = (["--lab", str(_variant_lab(root))] if name == "variants"
+           else ["--lab", str(_chf_lab(root))] if name == "chf" else [])
     return [sys.executable, "-m", "harness.cli", "run", *lab,
             *[a for d in dmcs for a in ("--dmc", d)], "--pack", "security",
             "--status", "dormant", "--out", str(root / "out" / name), *extra]
@@ -436,3 +449,22 @@ def test_a_meter_still_accepting_its_old_management_key_fails_that_case(runs):
     assert issue["cases"] == [f"{OLD_KEY}[GSME]"] and issue["severity"] == 2
     assert [a["case"] for a in report["device_security"]["anomalies"]] == [f"{OLD_KEY}[GSME]"]
     assert f"{OLD_KEY}[ESME]" in cases(report, "passed")
+
+
+def test_a_clamp_to_255_s_reported_passes_as_91342s_agreed_fix(runs):
+    report = report_of(runs, "chf", "SEC-TEST-CHF-CLAMP")
+    assert not cases(report, "failed") and not cases(report, "blocked"), {
+        c["id"]: c["reason"] for c in report["cases"] if c["outcome"] != "passed"}
+    assert len(cases(report, "passed")) == 10
+
+
+def test_a_silent_cut_of_the_join_window_still_fails(runs):
+    """A CHF that says it granted the period but closes joining after 255 s fails exactly the
+    "just before" cases above 255 s, one Testing Issue (one check, one cause)."""
+    report = report_of(runs, "chf", "SEC-TEST-CHF-CUT")
+    failed = cases(report, "failed")
+    assert set(failed) == HONEYWELL_FAILURES, {c: r["reason"] for c, r in failed.items()}
+    for case in failed.values():
+        assert "did not join" in case["reason"] and "the CHF said it granted" in case["reason"]
+    [issue] = report["testing_issues"]
+    assert set(issue["cases"]) == HONEYWELL_FAILURES
