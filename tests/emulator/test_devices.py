@@ -263,3 +263,45 @@ def test_console_commands_inspect_and_inject_faults(up_bench, emulated):
     assert run("messages") == "no messages"
     assert run("leave") == "left the network"
     assert bench.events.since(0, match("left", device=device.eui))
+
+
+def _with_emulation(device, **changes) -> None:
+    """Switch device defects on for one test (what a variant profile would say)."""
+    emulation = device.profile.emulation
+    meter = changes.pop("meter", None)
+    if meter is not None:
+        changes["meter"] = emulation.meter.model_copy(update=meter)
+    device.profile = device.profile.model_copy(
+        update={"emulation": emulation.model_copy(update=changes)})
+
+
+def test_a_port_register_skew_shows_on_that_port_only(up_bench, emulated):
+    """``meter.optical_register_offset`` / ``_scale``: the optical readout disagrees with the
+    ZigBee register by exactly the skew; ZigBee is the meter's own register."""
+    esme = up_bench.device("ESME")
+    device = emulated("ESME")
+    _with_emulation(device, meter={"optical_register_offset": 7})
+    zigbee = esme.zigbee.read_one("metering", "current_summ_delivered")
+    optical = Decimal(esme.read_optical().value(esme.profile.optical_register).value) * 1000
+    assert optical == zigbee + 7
+    _with_emulation(device, meter={"optical_register_offset": 0, "zigbee_register_scale": 2.0})
+    zigbee = esme.zigbee.read_one("metering", "current_summ_delivered")
+    optical = Decimal(esme.read_optical().value(esme.profile.optical_register).value) * 1000
+    assert zigbee == 2 * optical
+
+
+def test_a_device_that_drops_off_the_han_rejoins_or_stays_off(up_bench, emulated):
+    """``han_leave``: the device leaves on its own (a ``left`` HAN event); with ``rejoins`` it
+    is back at once under a new address, without it stays off until powered off and on."""
+    ppmid = up_bench.device("PPMID")
+    node = emulated("PPMID").node
+    mark = up_bench.events.mark()
+    up_bench.runtime.call(lambda: node.drop_off_han(rejoin=True))
+    ppmid.wait_joined(10)
+    assert up_bench.events.since(mark, match("left", device=ppmid.eui))
+    assert ppmid.zigbee.read_one("basic", "model") == ppmid.profile.model
+    up_bench.runtime.call(lambda: node.drop_off_han(rejoin=False))
+    up_bench.sleep(120)
+    assert not ppmid.is_joined
+    ppmid.power.cycle()
+    ppmid.wait_joined(60)
