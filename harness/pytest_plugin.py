@@ -98,6 +98,10 @@ MARKERS = {
     "destructive": "may change device state irreversibly; blocked on a real bench unless "
     "safety.allow_destructive is set",
     "security": "a device security (negative) test",
+    "refused_by_device": "a security case whose attempt the device refuses (observed over the "
+    "HAN or a serial port)",
+    "refused_by_dcc": "a security case whose attempt the DCC side (the S1SP model) refuses "
+    "before any device is contacted: an access-control check of the DCC",
 }
 
 

@@ -219,6 +219,11 @@ def _profile_checks(profile: DeviceProfile, doc: YamlDocument) -> list[ConfigErr
         doc, ("zigbee", "client_clusters"), profile.zigbee.client_clusters, "cluster"
     )
     supported = set(profile.srvs)
+    for index, srv in enumerate(profile.emulation.undocumented_srvs):
+        if srv in supported:
+            errors.append(doc.error(("emulation", "undocumented_srvs", index),
+                                    f"SRV {srv} is in this profile's srvs (documented); an "
+                                    "undocumented SRV is one srvs leaves out"))
     for section in ("expectations", "emulation"):
         block = getattr(profile, section)
         for index, srv in enumerate(block.restricted_srvs):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
 from harness.config.types import (
     SE_DEVICE_IDS,
@@ -51,8 +51,26 @@ __all__ = [
     "Zigbee",
 ]
 
-Rate = Annotated[float, Field(ge=0.0, le=1.0)]
-NonNegative = Annotated[float, Field(ge=0.0)]
+Rate = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+#: Emulation bounds: every value finite and within what its wire type carries, so a setting
+#: that validates never hangs the virtual clock nor breaks a frame (issue 12).
+#: Basic ManufacturerName / ModelIdentifier are ZCL character strings of at most 32 octets;
+#: SWBuildID at most 16.
+ZclName = Annotated[str, StringConstraints(min_length=1, max_length=32,
+                                           pattern=r"\S")]
+ZclBuildId = Annotated[str, StringConstraints(min_length=1, max_length=16, pattern=r"\S")]
+#: Metering CurrentSummationDelivered is a uint48; InstantaneousDemand an int24.
+UINT48_MAX = (1 << 48) - 1
+INT24_MAX = (1 << 23) - 1
+#: A port's register offset: at most what the optical readout's 9 digits can show (Wh, dm3).
+REGISTER_OFFSET_MAX = 999_999_999
+#: Prepayment CreditRemaining is an int32.
+INT32_MAX = (1 << 31) - 1
+#: The most a seconds setting may say: one week of bench time (the longest scenario).
+WEEK_S = 7 * 24 * 3600.0
+#: Alerts per hour: at most one a second.
+MAX_ALERTS_PER_HOUR = 3600.0
 DailyLimit = Annotated[int, Field(ge=1)]
 Uint16 = Annotated[int, Field(ge=0, le=0xFFFF)]
 METER_TYPES = ("ESME", "GSME")
@@ -64,7 +82,8 @@ DEFAULT_OPTICAL_REGISTER = {"ESME": "1.8.0", "GSME": "7-0:3.0.0"}
 class Firmware(ConfigModel):
     """Firmware of the model. Invented versions MUST say ``placeholder: true``."""
 
-    version: NonEmptyStr
+    #: What Basic SWBuildID carries (a ZCL string of at most 16 characters).
+    version: ZclBuildId
     placeholder: bool = False
     notes: str | None = None
 
@@ -110,26 +129,32 @@ class MeterEmulation(ConfigModel):
     """Initial state of an emulated meter."""
 
     #: Wh for an ESME, dm3 for a GSME.
-    initial_register: int = Field(0, ge=0)
+    initial_register: int = Field(0, ge=0, le=UINT48_MAX)
     #: W for an ESME, dm3/h for a GSME.
-    demand: int = Field(0, ge=0)
+    demand: int = Field(0, ge=0, le=INT24_MAX)
     supply: Literal["on", "off", "armed"] = "on"
     payment_mode: Literal["credit", "prepayment"] = "credit"
-    credit_pence: int = 0
+    credit_pence: int = Field(0, ge=-INT32_MAX, le=INT32_MAX)
+    #: Defect: the register one port shows, as ``scale * register + offset`` (whole Wh or
+    #: dm3): a meter whose optical register disagrees with its ZigBee register. Healthy: 1, 0.
+    zigbee_register_scale: float = Field(1.0, gt=0.0, le=1000.0, allow_inf_nan=False)
+    zigbee_register_offset: int = Field(0, ge=-REGISTER_OFFSET_MAX, le=REGISTER_OFFSET_MAX)
+    optical_register_scale: float = Field(1.0, gt=0.0, le=1000.0, allow_inf_nan=False)
+    optical_register_offset: int = Field(0, ge=-REGISTER_OFFSET_MAX, le=REGISTER_OFFSET_MAX)
 
 
 class JoinEmulation(ConfigModel):
     """How an emulated device tries to join the HAN."""
 
-    retry_interval_s: float = Field(5.0, gt=0)
-    attempt_for_s: float = Field(3600.0, ge=0)
+    retry_interval_s: float = Field(5.0, gt=0, le=3600.0, allow_inf_nan=False)
+    attempt_for_s: float = Field(3600.0, ge=0, le=WEEK_S, allow_inf_nan=False)
 
 
 class JoinTimePeriodLimit(ConfigModel):
     """A CHF that cannot serve a JoinTimePeriod above ``max_s`` (91342: 255, reject)."""
 
     max_s: int = Field(ge=1, le=3600)
-    over_limit: Literal["reject", "clamp"] = "reject"
+    over_limit: Literal["reject", "clamp", "cut"] = "reject"
 
 
 class ChfEmulation(ConfigModel):
@@ -140,13 +165,30 @@ class KeyRotationEmulation(ConfigModel):
     """Management key rotation (110031: applied but not confirmed the first time)."""
 
     confirm_first_attempt: bool = True
-    min_repeat_interval_s: int = Field(300, ge=0)
+    min_repeat_interval_s: int = Field(300, ge=0, le=int(WEEK_S))
+    #: Defect: the device still accepts commands signed with the key a rotation replaced.
+    old_key_accepted: bool = False
+
+
+#: Migration steps whose command a device sees, by the step's name (harness.migration).
+HanLeaveStep = Literal["replace_credentials", "firmware_upgrade", "key_rotation"]
+
+
+class HanLeaveEmulation(ConfigModel):
+    """Defect: the device leaves the HAN once it has carried out the command of a named
+    migration step (``replace_credentials``: its supplier certificate replaced;
+    ``firmware_upgrade``: a firmware image activated; ``key_rotation``: its management key
+    rotated), and rejoins at once or never (until powered off and on)."""
+
+    after_step: HanLeaveStep
+    rejoins: bool = True
 
 
 class AlertsEmulation(ConfigModel):
     """Alert behaviour (risk 11: Power and Voltage alert flood, threshold not settable)."""
 
-    power_voltage_alerts_per_hour: NonNegative = 0.0
+    power_voltage_alerts_per_hour: float = Field(0.0, ge=0.0, le=MAX_ALERTS_PER_HOUR,
+                                                 allow_inf_nan=False)
     voltage_threshold_settable: bool = True
 
 
@@ -167,7 +209,17 @@ class Emulation(ConfigModel):
     dormant_supplier_identifiable_in_mixed: bool = True
     dno_certificate_replaceable: bool = True
     alerts: AlertsEmulation = AlertsEmulation()
-    response_delay_s: NonNegative = 0.0
+    response_delay_s: float = Field(0.0, ge=0.0, le=600.0, allow_inf_nan=False)
+    #: Defect: the device leaves the HAN after a named migration step (``None``: it stays).
+    han_leave: HanLeaveEmulation | None = None
+    #: Defect: SRVs the emulated device (and its S1SP adapter) executes although the profile's
+    #: ``srvs`` (what the model is documented to support, what the packs expect) leaves them
+    #: out. What the emulated device does is ``srvs`` plus these, minus ``restricted_srvs``.
+    undocumented_srvs: list[Srv] = []
+    #: Defect: a meter that acts on a ZCL ChangeSupply / LocalChangeSupply from any HAN node
+    #: (a healthy one takes supply changes only in signed envelopes; locally, only the
+    #: consumer's restore of an armed supply).
+    accepts_han_supply_change: bool = False
 
 
 class DeviceProfile(ConfigModel):
@@ -175,13 +227,16 @@ class DeviceProfile(ConfigModel):
 
     id: CatalogueId
     device_type: DeviceType
-    manufacturer: NonEmptyStr
-    model: NonEmptyStr
+    #: Basic ManufacturerName and ModelIdentifier: ZCL strings of at most 32 characters.
+    manufacturer: ZclName
+    model: ZclName
     model_placeholder: bool = False
     firmware: Firmware
     source: NonEmptyStr
     notes: str | None = None
     zigbee: Zigbee
+    #: The SRVs the model is documented to support: what the packs expect (the emulated
+    #: device does these, plus ``emulation.undocumented_srvs``, minus restrictions).
     srvs: list[Srv] = []
     #: The S1SP device adapter for this model (see harness/dcc/adapters.py).
     adapter: NonEmptyStr = "smart-energy"

@@ -103,7 +103,7 @@ class MeteringServer(DeviceCluster):
         return self.device.meter
 
     def attr_current_summ_delivered(self) -> int:
-        return uint(self.meter.register_units(self.now()), 48)
+        return uint(self.device.port_register_units("zigbee"), 48)
 
     def attr_supply_status(self) -> SupplyStatus:
         return self.meter.supply
@@ -133,10 +133,17 @@ class MeteringServer(DeviceCluster):
         return self.device.serial_number.encode()
 
     def cmd_change_supply(self, hdr: foundation.ZCLHeader, command: Any) -> Reply | Status:
+        """A supply change from a HAN node. A SMETS1 meter takes supply changes only in signed
+        envelopes (the DCC's 7.1/7.2/7.3); a ZCL ChangeSupply says nothing of who sent it, so
+        a healthy meter refuses it whoever sends it (``emulation.accepts_han_supply_change``
+        makes it obey, the defect the security pack looks for)."""
         try:
             proposed = SupplyStatus(command.proposed_supply_status)
         except ValueError:
             return Status.INVALID_VALUE
+        if not self.device.profile.emulation.accepts_han_supply_change:
+            self.device.refused_on_han("change_supply", proposed.name)
+            return Status.NOT_AUTHORIZED
         self.device.set_supply(proposed)
         return Reply("supply_status_response", {
             "provider_id": command.provider_id,
@@ -146,10 +153,17 @@ class MeteringServer(DeviceCluster):
         })
 
     def cmd_local_change_supply(self, hdr: foundation.ZCLHeader, command: Any) -> Status | None:
+        """The consumer's local supply change: only restoring a supply the DCC armed (Armed to
+        On) is the consumer's to do; anything else is refused as ChangeSupply is."""
         try:
             proposed = SupplyStatus(command.proposed_supply_status)
         except ValueError:
             return Status.INVALID_VALUE
+        restore = (proposed == SupplyStatus.Supply_On
+                   and self.meter.supply == SupplyStatus.Supply_Off_Armed)
+        if not restore and not self.device.profile.emulation.accepts_han_supply_change:
+            self.device.refused_on_han("local_change_supply", proposed.name)
+            return Status.NOT_AUTHORIZED
         self.device.set_supply(proposed)
         return None
 

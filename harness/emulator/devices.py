@@ -89,12 +89,29 @@ class EmulatedDevice:
         digest = hashlib.sha256(self.eui.encode()).hexdigest()[:8].upper()
         return f"{self.profile.manufacturer[:2].upper()}{digest}"
 
+    def port_register_units(self, port: str) -> int:
+        """The register in whole Wh (dm3) as the ``zigbee`` or ``optical`` port shows it: the
+        meter's own, unless the profile's ``meter.<port>_register_scale/offset`` skew it."""
+        assert self.meter is not None
+        units = self.meter.register_units(self.clock.monotonic())
+        settings = self.profile.emulation.meter
+        if settings is None:
+            return units
+        scale = getattr(settings, f"{port}_register_scale")
+        offset = getattr(settings, f"{port}_register_offset")
+        return max(0, int(units * scale) + offset)
+
     # -- state changes (from ZCL commands, the console or the relay) ------------------------
     def set_supply(self, status: SupplyStatus) -> None:
         if self.meter is None:
             return
         self.meter.set_supply(status, self.clock.monotonic())
         self.node.state_changed()
+
+    def refused_on_han(self, command: str, detail: str) -> None:
+        """A HAN command the device refused: an entry in its security log, as for an envelope."""
+        if self.firmware is not None:
+            self.firmware.log_security(f"han_{command}_refused", detail)
 
     def top_up_code(self, code: bytes, originating_device: int) -> tuple[int, int]:
         """Apply a top-up code: ``(result, value)``; a code works once (UTRN semantics)."""
@@ -134,7 +151,7 @@ class EmulatedDevice:
             return [DataLine(OBIS_ERROR, "00000000", None)]
         obis = OBIS[self.role]
         now = self.clock.now()
-        units = self.meter.register_units(self.clock.monotonic())
+        units = self.port_register_units("optical")
         demand = self.meter.demand_now()
         supply = {SupplyStatus.Supply_On: "1", SupplyStatus.Supply_Off: "0",
                   SupplyStatus.Supply_Off_Armed: "2"}[self.meter.supply]

@@ -32,6 +32,9 @@ LOGGER = logging.getLogger(__name__)
 #: Which SRV a command serves, for ``emulation.srv_daily_limits`` (keyed by SRV).
 COMMAND_SRV = {Command.GAS_FLOW: "6.7", Command.VOLTAGE_CONFIG: "6.14.1",
                Command.TARIFF: "1.1.1", Command.CLOCK_SYNC: "6.11"}
+#: The command of each migration step a device sees, for ``emulation.han_leave``.
+STEP_COMMAND = {"replace_credentials": Command.CERT_UPDATE, "firmware_upgrade": Command.FIRMWARE,
+                "key_rotation": Command.KEY_ROTATE}
 SUPPLY = {"on": SupplyStatus.Supply_On, "off": SupplyStatus.Supply_Off,
           "armed": SupplyStatus.Supply_Off_Armed}
 MAX_LOG = 200
@@ -42,6 +45,8 @@ class FirmwareState:
     """What the device firmware keeps between commands (inspectable on the debug console)."""
 
     management_key: PublicKey
+    #: The keys rotations replaced (only honoured by ``key_rotation.old_key_accepted``).
+    replaced_keys: list[PublicKey] = field(default_factory=list)
     last_counter: int = 0
     certificates: dict[str, str] = field(default_factory=dict)
     boost: dict[int, int] = field(default_factory=dict)
@@ -82,6 +87,7 @@ class DeviceFirmware:
         self._alert_timer: asyncio.TimerHandle | None = None
         self._boosting: dict[int, asyncio.TimerHandle] = {}
         self.send_alert_bytes: Any = None  # set by the Tunneling cluster
+        self._left_han = False
 
     # -- envelopes --------------------------------------------------------------------------
     def handle(self, data: bytes) -> bytes | None:
@@ -102,7 +108,7 @@ class DeviceFirmware:
             self._security("unsigned", envelope.describe())
             return self._answer(envelope.counter, envelope.command, S.BAD_SIGNATURE,
                                 reason="unsigned")
-        if not envelope.verifies_with(self.state.management_key):
+        if not self._verifies(envelope):
             self._security("bad_signature", envelope.describe())
             return self._answer(envelope.counter, envelope.command, S.BAD_SIGNATURE,
                                 reason="signature does not verify against the current "
@@ -117,10 +123,31 @@ class DeviceFirmware:
             self._security("malformed", f"{envelope.describe()}: {exc}")
             return self._answer(envelope.counter, envelope.command, S.MALFORMED,
                                 reason=f"bad payload: {exc}")
+        self._maybe_leave_han(envelope.command)
         if outcome is None:
             return None
         status, payload = outcome
         return self._answer(envelope.counter, envelope.command, status, **payload)
+
+    def _verifies(self, envelope: Envelope) -> bool:
+        """Signed with the current management key (or, with the ``old_key_accepted`` defect,
+        one a rotation replaced)."""
+        if envelope.verifies_with(self.state.management_key):
+            return True
+        return self.emulation.key_rotation.old_key_accepted and any(
+            envelope.verifies_with(key) for key in self.state.replaced_keys)
+
+    def _maybe_leave_han(self, command: int) -> None:
+        """``emulation.han_leave``: once the named step's command is carried out, leave the
+        HAN right after answering it (once)."""
+        leave = self.emulation.han_leave
+        if leave is None or self._left_han or command != STEP_COMMAND[leave.after_step]:
+            return
+        self._left_han = True
+        loop = asyncio.get_running_loop()
+        # After the answer (sent with call_soon by the Tunneling cluster) has gone out.
+        loop.call_soon(lambda: loop.call_soon(
+            lambda: self.device.node.drop_off_han(rejoin=leave.rejoins)))
 
     def _answer(self, counter: int, command: int, status: str, **payload: Any) -> bytes:
         body = {"status": str(status), **payload}
@@ -129,6 +156,10 @@ class DeviceFirmware:
 
     def _security(self, what: str, detail: str) -> None:
         self._log(self.state.security_log, what, detail)
+
+    def log_security(self, what: str, detail: str) -> None:
+        """A refusal outside the envelopes (a HAN command) in the security log."""
+        self._security(what, detail)
 
     def _event(self, what: str, detail: str = "") -> None:
         self._log(self.state.event_log, what, detail)
@@ -234,6 +265,7 @@ class DeviceFirmware:
                     and now - state.rotated_at < settings.min_repeat_interval_s):
                 return None
             return S.OK, {"key": new_key.fingerprint, "repeat": True}
+        state.replaced_keys.append(state.management_key)
         state.management_key = new_key
         state.rotated_at = now
         self._security("management_key_rotated", new_key.fingerprint)

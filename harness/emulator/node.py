@@ -164,6 +164,19 @@ class EmulatedNode:
         self.nwk = None
         self.start_joining()
 
+    def drop_off_han(self, *, rejoin: bool) -> None:
+        """A device defect: it leaves the HAN on its own (telling its parent), then rejoins at
+        once with the network credentials it kept (``rejoin``), or stays off: it stops trying
+        until it is powered off and on."""
+        if not self.joined:
+            return
+        self.joined = False
+        self.radio.node_left(self)
+        self._cancel_join()
+        self.nwk = None
+        if rejoin:
+            self.radio.trust_centre_rejoin(self)
+
     def _announce(self) -> None:
         if self.nwk is None:
             return

@@ -96,6 +96,22 @@ class VirtualCoordinator(ControllerApplication):
         if node.nwk is None:
             node.nwk = t.NWK(self._next_nwk)
             self._next_nwk += 1
+        self._admit(node)
+        return True
+
+    def trust_centre_rejoin(self, node: EmulatedNode) -> bool:
+        """A node that left on its own rejoins with the network key it kept, as a new address
+        (a trust centre rejoin): let back only while it is in the device log."""
+        if node.ieee not in self._keys:
+            self._refuse(node, "not in the device log (rejoin refused)")
+            return False
+        node.nwk = t.NWK(self._next_nwk)
+        self._next_nwk += 1
+        self._admit(node)
+        return True
+
+    def _admit(self, node: EmulatedNode) -> None:
+        """The node is on the network: it announces itself."""
         node.joined = True
         annce = zdo_t.ZDOCmd.Device_annce
         capability = 0x8E if node.is_router else 0x84
@@ -104,7 +120,6 @@ class VirtualCoordinator(ControllerApplication):
             [t.uint8_t, t.NWK, t.EUI64, t.uint8_t],
         )
         self.deliver_from_node(node, node.zdo_packet(annce, data))
-        return True
 
     def rejoin_request(self, node: EmulatedNode) -> bool:
         """A node that kept its network credentials rejoins (after power loss); the trust

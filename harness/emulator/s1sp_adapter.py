@@ -43,9 +43,11 @@ class EmulatedModelAdapter:
         )
 
     def supports(self, srv: str, record: DeviceRecord) -> bool:
+        """What the emulated device really does: its documented ``srvs`` and any
+        ``undocumented_srvs``, less its ``restricted_srvs``."""
         if srv in self.emulation.restricted_srvs:
             return False
-        return self.inner.supports(srv, record)
+        return srv in self.emulation.undocumented_srvs or self.inner.supports(srv, record)
 
     def registration(self, record: DeviceRecord, installation_status: str) -> None:
         """Adjust what the DCC's registration data says of the device at enrolment."""

@@ -58,17 +58,29 @@ class NotJoined(AssertionError):
 
 @dataclass(frozen=True)
 class JoinTimePeriodPolicy:
-    """How a CHF treats a JoinTimePeriod above ``max_s``: ``reject`` it or ``clamp`` it."""
+    """How a CHF treats a JoinTimePeriod above ``max_s``: ``reject`` it, ``clamp`` it (and say
+    so: the period granted is ``max_s``), or ``cut`` it silently (it says it granted the period
+    asked for, but joining closes after ``max_s``)."""
 
     max_s: int | None = None
-    over_limit: Literal["reject", "clamp"] = "reject"
+    over_limit: Literal["reject", "clamp", "cut"] = "reject"
 
     def apply(self, period_s: int) -> int:
+        """The period the CHF says it granted."""
         if self.max_s is None or period_s <= self.max_s:
             return period_s
         if self.over_limit == "clamp":
             return self.max_s
+        if self.over_limit == "cut":
+            return period_s
         raise JoinTimePeriodRejected(period_s, self.max_s)
+
+    def served(self, period_s: int) -> int:
+        """How long joining really stays open."""
+        granted = self.apply(period_s)
+        if self.over_limit == "cut" and self.max_s is not None:
+            return min(granted, self.max_s)
+        return granted
 
 
 @dataclass
@@ -211,12 +223,13 @@ class Chf:
     async def _open_window(self, entry: DeviceLogEntry, requested: int, granted: int) -> JoinWindow:
         loop = asyncio.get_running_loop()
         now = loop.time()
+        served = self.join_policy.served(requested)
         window = JoinWindow(
             eui=entry.eui, requested_s=requested, granted_s=granted,
-            opened_at=now, closes_at=now + granted,
+            opened_at=now, closes_at=now + served,
         )
         ieee = t.EUI64.convert(entry.eui.replace("-", ":"))
-        first = min(MAX_PERMIT_S, granted)
+        first = min(MAX_PERMIT_S, served)
         # The first permit is sent before returning, so the caller knows joining is open.
         await self._permit(ieee, entry.install_code, first)
         window.permits_sent = 1

@@ -43,7 +43,6 @@ DEFAULT_NOTIFICATION_WORKING_DAYS = 15
 KEY_ROTATION_DEADLINE_S = 7 * 24 * 3600
 #: Seeds: the DCC's fix repeats an unconfirmed rotation at least 5 minutes later [seed 000].
 KEY_ROTATION_RETRY_S = 300
-KEY_ROTATION_MAX_ATTEMPTS = 10
 
 
 @dataclass(frozen=True)
@@ -58,7 +57,6 @@ class MigrationPlan:
     fix_forward_attempts: int = 2
     key_rotation_deadline_s: float = KEY_ROTATION_DEADLINE_S
     key_rotation_retry_s: float = KEY_ROTATION_RETRY_S
-    key_rotation_max_attempts: int = KEY_ROTATION_MAX_ATTEMPTS
 
 
 @dataclass

@@ -131,12 +131,14 @@ def build_report(
         "cases": [
             {"id": case_id(r), "pack": r.pack, "srv": r.srv, "outcome": r.outcome,
              "testing_issue": by_case.get(case_id(r)), "reason": r.reason,
+             "refused_by": refused_by(r),
              "evidence": r.evidence, "bench_time_start": r.bench_time_start,
              "bench_time_end": r.bench_time_end}
             for r in records
         ],
         "testing_issues": [i.as_dict() for i in issues],
         "device_security": device_security(records, by_case),
+        "dcc_access_control": dcc_access_control(records, by_case),
         "threshold": threshold.as_dict(dict(counted)),
         "verdict": verdict,
         "verdict_reasons": reasons,
@@ -169,10 +171,34 @@ def bench_fault_findings(records: list[TestRecord]) -> tuple[dict[str, str], lis
     return by_case, list(findings.values())
 
 
+def refused_by(record: TestRecord) -> str | None:
+    """Who refuses a security case's attempt: ``device`` or ``dcc`` (``None``: not a security
+    case, or one that does not say)."""
+    if "refused_by_dcc" in record.markers:
+        return "dcc"
+    if "refused_by_device" in record.markers:
+        return "device"
+    return None
+
+
 def device_security(records: list[TestRecord], by_case: dict[str, str]) -> dict[str, Any]:
     """The Device Security Testing summary (the seeds' "SMETS1 Device Security Testing
-    Completion Report"): the negative tests tried, those refused as expected, the anomalies."""
-    security = [r for r in records if r.pack == "security" or "security" in r.markers]
+    Completion Report"): the negative tests the *device* refused (observed over the HAN or a
+    serial port), those refused as expected, the anomalies. Cases the DCC side refuses before
+    any device is contacted (marked ``refused_by_dcc``) are :func:`dcc_access_control`'s."""
+    return _refusals([r for r in records
+                      if (r.pack == "security" or "security" in r.markers)
+                      and "refused_by_dcc" not in r.markers], by_case)
+
+
+def dcc_access_control(records: list[TestRecord], by_case: dict[str, str]) -> dict[str, Any]:
+    """The DCC-side access-control checks: security cases refused by the harness's S1SP model
+    (User Roles, SRVs not available, parameter validation, registration data) before any device
+    is contacted. No device defect can make one fail; they are not device security evidence."""
+    return _refusals([r for r in records if "refused_by_dcc" in r.markers], by_case)
+
+
+def _refusals(security: list[TestRecord], by_case: dict[str, str]) -> dict[str, Any]:
     anomalies = [
         {"case": case_id(r), "outcome": r.outcome, "reason": r.reason,
          "testing_issue": by_case.get(case_id(r))}

@@ -4,6 +4,11 @@ A failing case is attributed to the first known issue (``testing_issues.yaml``, 
 registry) whose DMC, installation status, case pattern and, if given, reason pattern match it.
 Any other failure becomes a new Testing Issue awaiting triage, with a provisional severity that
 blocks the exit criteria until someone triages it.
+
+New failures with one cause make one new issue: failures of the same check (the test function,
+whatever its other parameters: SRV, attack, kind) on the same device role are grouped
+(:func:`cause_of`). One defect seen by many parametrisations of a check is one issue to triage,
+not one per case; two checks failing, or one check on two device types, stay apart.
 """
 
 from __future__ import annotations
@@ -86,6 +91,18 @@ def case_id_of(nodeid: str) -> str:
     if "testpacks/" in nodeid:
         return nodeid.split("testpacks/", 1)[1]
     return nodeid
+
+
+#: Device roles a case's parameters may name (``[7.5-ESME]``, ``[state_changing-GSME]``).
+ROLES = frozenset({"ESME", "GSME", "CHF", "PPMID", "IHD", "HCALCS"})
+
+
+def cause_of(case: str) -> str:
+    """What new failures are grouped by: ``<pack>/<file>::<test>`` and the device role its
+    parameters name, if any (``srv/test_srv.py::test_x[ESME]`` for ``...::test_x[7.5-ESME]``)."""
+    base, _, params = case.partition("[")
+    roles = sorted({token for token in re.split(r"[-_\]|]", params) if token in ROLES})
+    return base + (f"[{'-'.join(roles)}]" if roles else "")
 
 
 def default_registry_path() -> Path:
@@ -188,6 +205,7 @@ def attribute(
     """``(case id -> testing issue id, issues)`` for the failed cases of one DMC run."""
     by_case: dict[str, str] = {}
     issues: dict[str, TestingIssue] = {}
+    new_ids: dict[str, str] = {}
     new = 0
     for record in records:
         if record.outcome != "failed":
@@ -200,8 +218,11 @@ def attribute(
                 counted=known.counted, status=known.status, source=known.source,
                 url=known.url))
         else:
-            new += 1
-            issue_id = f"NEW-{new:03d}"
+            cause = cause_of(case)
+            issue_id = new_ids.get(cause)
+            if issue_id is None:
+                new += 1
+                issue_id = new_ids[cause] = f"NEW-{new:03d}"
             reason = (record.reason or "failed").splitlines()[0][:160]
             issue = issues.setdefault(issue_id, TestingIssue(
                 id=issue_id, title=f"{record.name}: {reason}", severity=PROVISIONAL_SEVERITY,

@@ -170,9 +170,23 @@ def _testing_issues(report: dict[str, Any]) -> str:
 
 
 def _device_security(report: dict[str, Any]) -> str:
-    security = report.get("device_security") or {}
-    parts = ['<section id="device-security"><h2>Device security testing</h2><dl class="facts">',
-             f"<dt>Negative cases tried</dt><dd>{_e(security.get('cases_tried', 0))}</dd>",
+    return _refusals(report.get("device_security") or {}, "device-security",
+                     "Device security testing", "Negative cases tried")
+
+
+def _dcc_access_control(report: dict[str, Any]) -> str:
+    section = report.get("dcc_access_control") or {}
+    if not (section.get("cases_tried") or section.get("not_applicable")
+            or section.get("anomalies")):  # none ran: no section (older reports have none)
+        return ""
+    return _refusals(section, "dcc-access-control", "DCC-side access-control checks "
+                     "(refused before any device is contacted; not device security evidence)",
+                     "Checks tried")
+
+
+def _refusals(security: dict[str, Any], anchor: str, title: str, tried: str) -> str:
+    parts = [f'<section id="{anchor}"><h2>{_e(title)}</h2><dl class="facts">',
+             f"<dt>{_e(tried)}</dt><dd>{_e(security.get('cases_tried', 0))}</dd>",
              f"<dt>Refused as expected</dt><dd>{_e(security.get('refused_as_expected', 0))}</dd>",
              f"<dt>Not applicable</dt><dd>{_e(security.get('not_applicable', 0))}</dd>",
              "</dl>"]
@@ -241,7 +255,8 @@ def render_html(report: dict[str, Any]) -> str:
              f" ({state}{'' if complete == 'true' else ', incomplete'})")
     body = "".join([
         _verdict(report), _dmc(report), _packs(report), _charts(report), _threshold(report),
-        _testing_issues(report), _device_security(report), _cases(report),
+        _testing_issues(report), _device_security(report), _dcc_access_control(report),
+        _cases(report),
     ])
     subtitle = (f"{_e(dmc.get('id'))} ({_e(dmc.get('name'))}), "
                 f"{_e(report.get('installation_status'))} installations; "

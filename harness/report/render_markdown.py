@@ -159,9 +159,22 @@ def _testing_issues(report: dict[str, Any]) -> list[str]:
 
 
 def _device_security(report: dict[str, Any]) -> list[str]:
-    security = report.get("device_security") or {}
-    lines = ["## Device security testing", "",
-             f"- Negative cases tried: {text(security.get('cases_tried', 0))}",
+    return _refusals(report.get("device_security") or {}, "Device security testing",
+                     "Negative cases tried")
+
+
+def _dcc_access_control(report: dict[str, Any]) -> list[str]:
+    section = report.get("dcc_access_control") or {}
+    if not (section.get("cases_tried") or section.get("not_applicable")
+            or section.get("anomalies")):  # none ran: no section (older reports have none)
+        return []
+    return _refusals(section, "DCC-side access-control checks (refused before any device is "
+                     "contacted; not device security evidence)", "Checks tried")
+
+
+def _refusals(security: dict[str, Any], title: str, tried: str) -> list[str]:
+    lines = [f"## {title}", "",
+             f"- {tried}: {text(security.get('cases_tried', 0))}",
              f"- Refused as expected: {text(security.get('refused_as_expected', 0))}",
              f"- Not applicable: {text(security.get('not_applicable', 0))}", ""]
     anomalies = security.get("anomalies") or []
@@ -197,6 +210,6 @@ def render_markdown(report: dict[str, Any]) -> str:
              f"{text(dmc.get('name'))}; bench {text(report.get('bench'))}; rendered from "
              f"dmct-report.json ({text(report.get('schema'))}).", ""]
     for section in (_verdict, _dmc, _packs, _charts, _threshold, _testing_issues,
-                    _device_security, _cases):
+                    _device_security, _dcc_access_control, _cases):
         lines += section(report)
     return "\n".join(lines).rstrip("\n") + "\n"

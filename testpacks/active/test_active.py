@@ -25,6 +25,7 @@ from testpacks.common.migration import (  # noqa: F401  (shared cases run under 
     require_migrated,
     test_change_of_supplier_alert_every_time,
     test_devices_operational_after_migration,
+    test_devices_stay_on_the_han_through_migration,
     test_key_rotation_confirmed_on_first_attempt,
     test_key_rotation_within_7_days,
     test_migration_completes,

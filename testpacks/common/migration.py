@@ -7,14 +7,16 @@ Service Responses, ZigBee reads, alerts. Nothing reads how the emulator was told
 from __future__ import annotations
 
 import itertools
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from harness.dcc.alerts import alert
+from harness.han.events import match
 from harness.migration import MigrationPlan, MigrationRecord
-from harness.migration.model import KEY_ROTATION_DEADLINE_S, KEY_ROTATION_RETRY_S
+from harness.migration.model import KEY_ROTATION_DEADLINE_S, KEY_ROTATION_RETRY_S, STEPS
 
 if TYPE_CHECKING:
     from harness.bench import Bench
@@ -36,8 +38,27 @@ def plan_for(bench: Bench) -> MigrationPlan:
     )
 
 
-def migrate(bench: Bench, **hooks: Any) -> MigrationRecord:
-    return bench.migration(plan_for(bench), **hooks).run()
+def migrate(bench: Bench, *, before_step: dict[str, Any] | None = None,
+            **hooks: Any) -> MigrationRecord:
+    """The migration, each step's evidence noting the HAN event stream's mark when the step
+    began (``han_event_mark``), so a case can tell which step a HAN event happened in."""
+    marks: dict[str, int] = {}
+
+    def marking(name: str) -> Any:
+        inner = (before_step or {}).get(name)
+
+        def hook() -> None:
+            marks[name] = bench.events.mark()
+            if inner is not None:
+                inner()
+        return hook
+
+    record = bench.migration(plan_for(bench),
+                             before_step={name: marking(name) for name in STEPS},
+                             **hooks).run()
+    for name, mark in marks.items():
+        record.step(name).note(han_event_mark=mark)
+    return record
 
 
 def require_migrated(record: MigrationRecord) -> None:
@@ -103,6 +124,32 @@ def test_devices_operational_after_migration(bench: Bench, migration: MigrationR
     assert not missing, f"not joined in the CHF device log after migration: {missing}"
 
 
+def test_devices_stay_on_the_han_through_migration(bench: Bench,
+                                                   migration: MigrationRecord) -> None:
+    """No device leaves the HAN while it is migrated (a ``left`` HAN event between the first
+    step's start and the last step's end), and every device is on it afterwards. A device that
+    left is named with the step it left during."""
+    require_migrated(migration)
+    began = [(e["han_event_mark"], s.name) for s in migration.steps for e in s.evidence
+             if "han_event_mark" in e]
+    assert began, "the migration record does not say when its steps began (HAN event marks)"
+    end = max(datetime.fromisoformat(str(s.finished_at)) for s in migration.steps
+              if s.finished_at)
+    roles = {d.eui: d.role for d in bench.devices.values()}
+    problems = []
+    for event in bench.events.since(min(began)[0], match("left")):
+        if event.device in roles and event.time <= end:
+            # The last step (in order) begun before the event: steps begin in order, and one
+            # that saw no HAN event has the same mark as the step before it.
+            during = [name for mark, name in began if mark < event.seq][-1]
+            problems.append(f"the {roles[event.device]} left the HAN during {during} "
+                            f"(at {event.time.isoformat()})")
+    off = [d.role for d in bench.devices.values() if not d.is_joined]
+    if off:
+        problems.append(f"not on the HAN after migration: {', '.join(off)}")
+    assert not problems, "; ".join(problems)
+
+
 def test_key_rotation_confirmed_on_first_attempt(migration: MigrationRecord) -> None:
     """Every meter confirms its first management key rotation (110031 is the known failure)."""
     require_migrated(migration)
@@ -131,13 +178,33 @@ def test_key_rotation_within_7_days(bench: Bench, migration: MigrationRecord) ->
 
 
 def test_change_of_supplier_alert_every_time(bench: Bench, migration: MigrationRecord) -> None:
-    """Each change of supplier credentials raises its CoS loss alert (61224: 1 in 3 lost)."""
+    """Each change of supplier credentials raises its CoS loss alert (61224: 1 in 3 lost), on
+    every meter with a supplier (ESME and GSME alike), each judged on its own events."""
     require_migrated(migration)
+    judged = [m for m in meters(bench) if responsible_supplier(bench, m.role)]
+    assert judged, "no meter of the installation has a responsible supplier to change"
+    missing: dict[str, list[int]] = {}
+    problems: list[str] = []
+    for meter in judged:
+        lost, trouble = _cos_events(bench, meter)
+        if lost:
+            missing[meter.role] = lost
+        problems += [f"{meter.role} {p}" for p in trouble]
+    # Named only when it happened: the reason says what failed (attribution).
+    problems[:0] = [f"{role}: {len(lost)} of {COS_EVENTS} change of supplier events raised no "
+                    f"CoS loss alert (events {lost})" for role, lost in missing.items()]
+    assert not problems, "; ".join(problems)
+
+
+def _cos_events(bench: Bench, meter: Any) -> tuple[list[int], list[str]]:
+    """:data:`COS_EVENTS` changes of the meter's supplier between two suppliers of its role:
+    the events without a CoS loss alert, and anything else that went wrong. The meter is
+    handed back to its supplier afterwards."""
     dcc = bench.dcc
-    meter = next((m for m in meters(bench) if m.role == "ESME"), None) or meters(bench)[0]
     suppliers = [u.name for u in dcc.keystore.users.values()
                  if u.role == ("IS" if meter.role == "ESME" else "GS")][:2]
-    assert len(suppliers) == 2, "the bench needs two suppliers of the meter's role"
+    if len(suppliers) < 2:
+        return [], ["cannot change supplier: the bench needs two suppliers of its role"]
     original = current = supplier_of(bench, meter.role)
     missing: list[int] = []
     problems: list[str] = []
@@ -160,10 +227,7 @@ def test_change_of_supplier_alert_every_time(bench: Bench, migration: MigrationR
     finally:
         if current != original:  # hand the meter back for the cases that follow
             dcc.send("6.23", meter.role, user=current, NewSupplier=original)
-    if missing:  # named only when it happened: the reason says what failed (attribution)
-        problems.insert(0, f"{len(missing)} of {COS_EVENTS} change of supplier events raised "
-                           f"no CoS loss alert (events {missing})")
-    assert not problems, "; ".join(problems)
+    return missing, problems
 
 
 def test_no_alert_flood_after_migration(bench: Bench, migration: MigrationRecord) -> None:

@@ -22,6 +22,7 @@ from testpacks.common.migration import (  # noqa: F401  (shared cases run under 
     supplier_of,
     test_change_of_supplier_alert_every_time,
     test_devices_operational_after_migration,
+    test_devices_stay_on_the_han_through_migration,
     test_key_rotation_confirmed_on_first_attempt,
     test_key_rotation_within_7_days,
     test_migration_completes,
@@ -71,15 +72,19 @@ def test_ppmid_joins_after_migration(bench: Bench, migration: MigrationRecord) -
         response = dcc.send("8.11", "CHF", user=supplier, DeviceID=ppmid.eui, RequestType="Add",
                             JoinTimePeriod=PPMID_JOIN_TIME_PERIOD_S,
                             InstallCode=ppmid.install_code.reveal())
+        period = PPMID_JOIN_TIME_PERIOD_S
         assert response.code == "I0", (
-            f"8.11 Add with JoinTimePeriod {PPMID_JOIN_TIME_PERIOD_S}: {response}")
+            f"JoinTimePeriod {period}: the CHF refused SR 8.11 Add: {response}")
         try:
-            ppmid.wait_joined(PPMID_JOIN_TIME_PERIOD_S)
+            ppmid.wait_joined(period)
         except NotJoined:
-            if ppmid.power is None:
-                raise
-            ppmid.power.cycle()
-            ppmid.wait_joined(PPMID_JOIN_TIME_PERIOD_S)
+            if ppmid.power is not None:
+                ppmid.power.cycle()
+            try:
+                ppmid.wait_joined(period)
+            except NotJoined:
+                pytest.fail(f"JoinTimePeriod {period}: the PPMID did not join within the period "
+                            "(8.11 answered I0)", pytrace=False)
         response = dcc.send("8.7.1", "ESME", user=supplier, OtherDeviceID=ppmid.eui)
         assert response.code == "I0", f"8.7.1: {response}"
     finally:

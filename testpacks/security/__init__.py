@@ -24,9 +24,15 @@ full table):
   permit, is refused with E2 and changes nothing.
 - ``test_dno_certificate.py`` (risk 9): a wrong DNO's certificate placed in the ESME's network
   operator slot can be replaced by the registered DNO.
+- ``test_han_commands.py``: supply changes sent to a meter over ZigBee (ChangeSupply, a
+  LocalChangeSupply to Off, or to On after a Disable Supply): refused, the supply unchanged.
 - ``test_malformed.py``: malformed ZCL frames (hypothesis) on every cluster of every device,
-  random bytes on the optical port and the debug console: the device still answers and its
-  state is unchanged.
+  and well-formed state-changing ones; random bytes on the optical port and the debug console:
+  the device still answers and its state is unchanged.
+
+Each case says who refuses its attempt (``helpers.REFUSED_BY_DEVICE`` / ``REFUSED_BY_DCC``):
+the device, observed over the HAN or a serial port, or the DCC side (the S1SP model) before any
+device is contacted; the report's device security summary counts the device's alone.
 
 The pack judges only what it observes (Service Responses, device answers to envelopes, ZigBee
 reads, optical readouts, console output, HAN events) against the SR catalogue and the profiles'

@@ -17,11 +17,16 @@ Kinds (one strategy each, for one cluster):
 - :func:`wrong_types`: Write_Attributes (and its Undivided / No_Response forms) naming the
   cluster's attributes with a data type other than theirs;
 - :func:`truncated_frames`: well-formed requests (reads, discovery, a write with the right
-  type, every command of the cluster with zero-valued fields) cut short.
+  type, every command of the cluster with zero-valued fields) cut short;
+- :func:`state_changing`: well-formed requests that would act on the device, as an untrusted
+  HAN node could send them: every command the cluster receives with drawn field values
+  (small values likely: a supply status, a load number), a write of an attribute with its
+  own type. Reporting configuration is left out (it changes only what the device reports).
 
-A frame that turns out to be a well-formed request that would act on the device (a cluster
-command that parses, a write with the right types, a reporting configuration) is not malformed
-and is never sent: :func:`acts_on_device` tells.
+In the malformed kinds, a frame that turns out to be a well-formed request that would act on the
+device (a cluster command that parses, a write with the right types, a reporting configuration)
+is not malformed and is left out; :func:`state_changing` keeps only those
+(:func:`acts_on_device` tells).
 """
 
 from __future__ import annotations
@@ -281,10 +286,70 @@ def truncated_frames(cluster: Cluster) -> st.SearchStrategy[bytes]:
         lambda frame: st.integers(1, len(frame) - 1).map(lambda cut: frame[:cut]))
 
 
+def _field_value(kind: type) -> st.SearchStrategy[Any]:
+    """A value of a zigpy field type: integers biased to small values (enumerations, supply
+    statuses, load numbers), bytes and strings short; a type zigpy cannot draw stays zero."""
+    bits = getattr(kind, "_bits", None)
+    if isinstance(bits, int) and issubclass(kind, int):
+        signed = bool(getattr(kind, "_signed", False))
+        low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+        return st.one_of(st.integers(0, min(3, high)), st.integers(low, high)).map(kind)
+    if issubclass(kind, bytes):
+        return st.binary(max_size=16).map(kind)
+    if issubclass(kind, str):
+        return st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E),
+                       max_size=16).map(kind)
+    return st.just(_zero(kind))
+
+
+def state_changing(cluster: Cluster) -> st.SearchStrategy[bytes]:
+    direction = cluster.direction
+    kinds: list[st.SearchStrategy[bytes]] = []
+    for command_id, definition in sorted(cluster.incoming().items()):
+        try:
+            fields = [(f.name, _field_value(f.type)) for f in definition.schema.fields]
+        except ValueError:  # a field without a zero value: the command is left out
+            continue
+
+        def build(tsn: int, values: dict[str, Any], command_id: int = command_id,
+                  definition: Any = definition) -> bytes:
+            try:
+                body = definition.schema(**values).serialize()
+            except Exception:  # values zigpy cannot serialize: no frame
+                return b""
+            return header(command_id, cluster_specific=True, direction=direction,
+                          tsn=tsn) + body
+
+        kinds.append(st.builds(build, _tsn(), st.fixed_dictionaries(dict(fields))))
+    for attribute in cluster.attributes():
+        try:
+            value = _field_value(attribute.type)
+        except ValueError:
+            continue
+
+        def write(tsn: int, command: int, value: Any, attribute: Any = attribute) -> bytes:
+            try:
+                record = foundation.Attribute(attrid=attribute.id, value=foundation.TypeValue(
+                    type=attribute.zcl_type, value=value))
+                body = foundation.GENERAL_COMMANDS[command].schema(
+                    attributes=[record]).serialize()
+            except Exception:
+                return b""
+            return header(command, cluster_specific=False, direction=direction, tsn=tsn) + body
+
+        kinds.append(st.builds(write, _tsn(), st.sampled_from(WRITES), value))
+    if not kinds:
+        return st.just(b"")
+    return st.one_of(kinds)
+
+
 KINDS = {
     "random_bytes": random_bytes,
     "bad_lengths": bad_lengths,
     "unknown_commands": unknown_commands,
     "wrong_types": wrong_types,
     "truncated_frames": truncated_frames,
+    "state_changing": state_changing,
 }
+#: Kinds whose frames are well-formed requests acting on the device (the others never are).
+ACTING_KINDS = frozenset({"state_changing"})

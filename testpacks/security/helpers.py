@@ -15,13 +15,19 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from harness.han.chf import NotJoined
-from testpacks.srv.exercises import SrvContext
+from testpacks.srv.context import SrvContext
 
 if TYPE_CHECKING:
     from harness.bench import Bench, BenchDevice
     from harness.dcc.requests import ServiceResponse
     from harness.serial.console import Console
 
+#: Who refuses a case's attempt, in its record's markers: the device, observed over the HAN or a
+#: serial port (the report's device security summary counts these alone), or the DCC side (the
+#: harness's S1SP model refuses before any device is contacted: an access-control check of the
+#: DCC, reported in a section of its own). Every case of the pack carries exactly one.
+REFUSED_BY_DEVICE = pytest.mark.refused_by_device
+REFUSED_BY_DCC = pytest.mark.refused_by_dcc
 #: Bench seconds a device refused the HAN is watched for a join that must not happen.
 REFUSAL_WATCH_S = 90.0
 #: Bench seconds a device that may join is given to join and finish its interview.

@@ -27,6 +27,8 @@ import pytest
 from harness.config.secrets import InstallCode
 from testpacks.security.helpers import (
     REFUSAL_WATCH_S,
+    REFUSED_BY_DCC,
+    REFUSED_BY_DEVICE,
     context,
     joins_within,
     putting_back,
@@ -36,7 +38,7 @@ from testpacks.security.helpers import (
 
 if TYPE_CHECKING:
     from harness.bench import Bench, BenchDevice
-    from testpacks.srv.exercises import SrvContext
+    from testpacks.srv.context import SrvContext
 
 pytestmark = [pytest.mark.pack("security"), pytest.mark.security, pytest.mark.srv("8.11", "8.9"),
               pytest.mark.device("PPMID")]
@@ -92,6 +94,7 @@ def _ppmid(bench: Bench, dcc: Any) -> tuple[SrvContext, BenchDevice]:
     return ctx, ctx.device
 
 
+@REFUSED_BY_DEVICE
 def test_a_device_not_in_the_device_log_cannot_join(bench: Bench, dcc: Any) -> None:
     """A device the CHF does not have in its device log cannot join, even while joining is
     open for another device."""
@@ -105,6 +108,7 @@ def test_a_device_not_in_the_device_log_cannot_join(bench: Bench, dcc: Any) -> N
         assert ppmid.eui not in ctx.device_log(), "8.9 lists the PPMID, which was removed"
 
 
+@REFUSED_BY_DEVICE
 def test_a_wrong_install_code_is_refused(bench: Bench, dcc: Any) -> None:
     """An install code that is not the device's (well formed, valid CRC) is taken by the CHF,
     but the device cannot join with it."""
@@ -127,6 +131,7 @@ def test_a_wrong_install_code_is_refused(bench: Bench, dcc: Any) -> None:
     # Put back: commissioning replaced the wrong entry with the PPMID's own install code.
 
 
+@REFUSED_BY_DCC
 def test_an_install_code_with_a_bad_crc_is_refused(bench: Bench, dcc: Any) -> None:
     """An install code whose CRC does not match is refused with the parameter's code and the
     device log does not change; the device stays off the HAN."""
@@ -149,6 +154,7 @@ def test_an_install_code_with_a_bad_crc_is_refused(bench: Bench, dcc: Any) -> No
                         "CRC was refused", pytrace=False)
 
 
+@REFUSED_BY_DEVICE
 def test_a_removed_device_leaves_and_cannot_rejoin(bench: Bench, dcc: Any) -> None:
     """8.11 Remove takes a joined device off the HAN, and it cannot rejoin (even while joining
     is open for another device)."""

@@ -23,12 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from testpacks.security.helpers import context, send_with_code
+from testpacks.security.helpers import REFUSED_BY_DCC, context, send_with_code
 
 if TYPE_CHECKING:
     from harness.bench import Bench
 
-pytestmark = [pytest.mark.pack("security"), pytest.mark.security, pytest.mark.srv("6.15.1"),
+pytestmark = [pytest.mark.pack("security"), pytest.mark.security,
+              REFUSED_BY_DCC, pytest.mark.srv("6.15.1"),
               pytest.mark.device("ESME")]
 
 SLOT = "NetworkOperatorCertificate"

@@ -6,7 +6,9 @@ IHD):
 - ``test_malformed_zcl_frames_leave_the_device_unchanged[<kind>-<ROLE>]``: each example draws one
   malformed frame of the kind (:mod:`testpacks.security.frames`: random bytes, bad lengths,
   unknown general and cluster command ids, wrong data types in Write_Attributes, truncated
-  valid frames) for every cluster the device announced, and sends it as it is
+  valid frames; and well-formed state-changing commands, as an untrusted HAN node could send
+  them: ChangeSupply, LocalChangeSupply, every other command and attribute write with drawn
+  values) for every cluster the device announced, and sends it as it is
   (``device.zigbee.send_raw``); then the device must still be joined, answer a correct
   request (Basic ``model``; the Metering register on a meter) and show the same state:
   ``model`` and firmware version (Basic ``sw_build_id``), supply status, a register that has
@@ -25,9 +27,11 @@ example database), no deadline. A larger run::
     DMCT_FUZZ_EXAMPLES=500 dmct run --pack security -- -k malformed
 
 Every case is ``destructive``: on a real bench it runs only with ``safety.allow_destructive``.
-A frame that would be a well-formed request acting on the device is never sent (it is not
-malformed). A failure names the device, the kind and the frames of the example that broke it
-(after hypothesis shrank it), and the example that broke it first.
+The malformed kinds never send a well-formed request acting on the device; the
+``state_changing`` kind sends only those (a healthy device refuses what it cannot attribute to
+a trusted sender: a supply change on the HAN above all). A failure names the device, the kind
+and the frames of the example that broke it (after hypothesis shrank it), and the example that
+broke it first.
 """
 
 from __future__ import annotations
@@ -42,15 +46,22 @@ from hypothesis import strategies as st
 from fixtures.bench import device_or_skip
 from harness.config.environment import fuzz_examples
 from harness.han.chf import NotJoined
-from testpacks.security.frames import KINDS, Cluster, acts_on_device, clusters_of
-from testpacks.security.helpers import ConsoleSession, needs_console
+from testpacks.security.frames import (
+    ACTING_KINDS,
+    KINDS,
+    Cluster,
+    acts_on_device,
+    clusters_of,
+)
+from testpacks.security.helpers import REFUSED_BY_DEVICE, ConsoleSession, needs_console
 
 if TYPE_CHECKING:
     from decimal import Decimal
 
     from harness.bench import Bench, BenchDevice
 
-pytestmark = [pytest.mark.pack("security"), pytest.mark.security, pytest.mark.destructive]
+pytestmark = [pytest.mark.pack("security"), pytest.mark.security,
+              REFUSED_BY_DEVICE, pytest.mark.destructive]
 
 ROLES = ["ESME", "GSME", "PPMID", "IHD"]
 METERS = ["ESME", "GSME"]
@@ -104,8 +115,11 @@ class ZigbeeTarget:
         key = (kind, cluster.cluster_id, cluster.server)
         if key not in self.strategies:
             clusters = self.by_key
-            self.strategies[key] = KINDS[kind](cluster).filter(
-                lambda frame: not acts_on_device(frame, cluster.cluster_id, clusters))
+            strategy = KINDS[kind](cluster)
+            if kind not in ACTING_KINDS:  # (an acting kind's frame that does not act is not sent)
+                strategy = strategy.filter(
+                    lambda frame: not acts_on_device(frame, cluster.cluster_id, clusters))
+            self.strategies[key] = strategy
         return self.strategies[key]
 
     def send(self, frames: list[tuple[Cluster, bytes]]) -> None:
@@ -188,6 +202,8 @@ def test_malformed_zcl_frames_leave_the_device_unchanged(zigbee_target: ZigbeeTa
     target = zigbee_target
     sent = [(cluster, data.draw(target.strategy(kind, cluster), label=cluster.name))
             for cluster in target.clusters]
+    if kind in ACTING_KINDS:
+        sent = [(c, f) for c, f in sent if acts_on_device(f, c.cluster_id, target.by_key)]
     target.send(sent)
     problem = target.problem()
     if problem is None:

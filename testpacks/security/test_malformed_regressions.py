@@ -16,11 +16,13 @@ from __future__ import annotations
 import pytest
 
 from testpacks.security.frames import acts_on_device
+from testpacks.security.helpers import REFUSED_BY_DEVICE
 from testpacks.security.test_malformed import ROLES, ZigbeeTarget, by_role, zigbee_target
 
 __all__ = ["zigbee_target"]  # the fixture, shared with test_malformed.py
 
-pytestmark = [pytest.mark.pack("security"), pytest.mark.security, pytest.mark.destructive]
+pytestmark = [pytest.mark.pack("security"), pytest.mark.security,
+              REFUSED_BY_DEVICE, pytest.mark.destructive]
 
 #: name -> frame (``frame control, [manufacturer code], TSN, command id, payload``) and why.
 REGRESSIONS: dict[str, tuple[bytes, str]] = {

@@ -25,12 +25,18 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from testpacks.security.helpers import ConsoleSession, context, needs_console
+from testpacks.security.helpers import (
+    REFUSED_BY_DCC,
+    REFUSED_BY_DEVICE,
+    ConsoleSession,
+    context,
+    needs_console,
+)
 from testpacks.srv.exercises import EXERCISES
 
 if TYPE_CHECKING:
     from harness.bench import Bench
-    from testpacks.srv.exercises import SrvContext
+    from testpacks.srv.context import SrvContext
 
 pytestmark = [pytest.mark.pack("security"), pytest.mark.security]
 
@@ -101,6 +107,7 @@ def changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
 
 # -- cases ------------------------------------------------------------------------------------
 
+@REFUSED_BY_DCC
 def test_restricted_srv_is_refused_and_changes_nothing(bench: Bench, dcc: Any,
                                                        restricted: tuple[str, str]) -> None:
     """A restricted SRV, sent by the User the catalogue permits, is refused with E11 and
@@ -130,6 +137,7 @@ def test_restricted_srv_is_refused_and_changes_nothing(bench: Bench, dcc: Any,
     assert not problems, f"{where}; refused ({response.code}), yet {'; '.join(problems)}"
 
 
+@REFUSED_BY_DEVICE
 @pytest.mark.srv("7.11")
 @pytest.mark.device("ESME")
 def test_boost_keeps_working_per_the_han_configuration(bench: Bench, dcc: Any) -> None:

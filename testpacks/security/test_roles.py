@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from harness.dcc.catalogue import ROLES, load_sr_catalogue
-from testpacks.security.helpers import context
+from testpacks.security.helpers import REFUSED_BY_DCC, context
 from testpacks.srv.exercises import EXERCISES, case_marks
 from testpacks.srv.plan import applicability, targets
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from harness.bench import Bench
     from testpacks.srv.plan import Target
 
-pytestmark = [pytest.mark.pack("security"), pytest.mark.security]
+pytestmark = [pytest.mark.pack("security"), pytest.mark.security, REFUSED_BY_DCC]
 
 #: The code of a request by a User Role not permitted to send the SRV.
 ROLE_NOT_PERMITTED = "E2"

@@ -11,16 +11,22 @@ case that does not apply is skipped as *not applicable* with its reason, never d
   agree with what the device shows over ZigBee. State is put back afterwards.
 - ``test_unsupported_srv_is_refused[<srv>-<ROLE>]``: an SRV the profile does not support (or
   restricts) is refused with E11 and the same observations show no change.
-- ``test_every_response_carries_a_response_code``: many cheap reads per meter, each answered
-  with a response code (91339/91340 is the known failure).
-- ``test_srv_repeat_in_one_day[<srv>-<ROLE>]``: a configuration SRV sent twice in one bench day
-  is accepted twice, unless ``expectations.srv_daily_limits`` documents a limit (then the one
-  over the limit is refused with the SRV's own code, and accepted again the next day).
+- ``test_every_response_carries_a_response_code[<sampling>]``: cheap reads shared among the
+  meters, each answered with a response code (91339/91340 is the known failure); as many as
+  detect a rate of 1% (``DMCT_MISSING_CODE_RATE``) with 95% confidence, which the case id
+  states (``detects-1pct-at-95pct-299-requests``).
+- ``test_srv_repeat_in_one_day[<srv>-<ROLE>]``: a configuration SRV sent 12 times in one bench
+  day (more than any plausible limit) is accepted every time, unless
+  ``expectations.srv_daily_limits`` documents a limit (then the one over the limit is refused
+  with the SRV's own code, and accepted again the next day); a refusal reports the limit
+  observed.
 
 Refusal of SRVs to User Roles the catalogue does not permit is the security pack's.
 
 The pack judges only what it observes, against the SR catalogue and the profiles'
 ``expectations``: it never imports the emulator nor reads a profile's ``emulation`` section, so
 it runs unchanged on a real bench. The exercises (parameters, observations, restoring) are the
-table in :mod:`testpacks.srv.exercises`; which case applies is :mod:`testpacks.srv.plan`.
+table in :mod:`testpacks.srv.exercises` (one module per family), on the model of
+:mod:`testpacks.srv.exercise` and the bench view of :mod:`testpacks.srv.context`; which case
+applies is :mod:`testpacks.srv.plan`.
 """

@@ -330,3 +330,47 @@ def test_response_delay(make_bench, dcc_bench, srv):
 
     assert answer_time(make_bench(esme={"response_delay_s": delay})) == pytest.approx(delay)
     assert answer_time(dcc_bench) == pytest.approx(0.0, abs=0.01)
+
+
+# -- bounds: a setting that validates never hangs nor breaks a frame -------------------------------
+
+@pytest.mark.parametrize(("base", "change", "field"), [
+    ("itron-esme", {"emulation": {"alerts": {"power_voltage_alerts_per_hour": ".inf"}}},
+     "power_voltage_alerts_per_hour"),
+    ("ref-esme", {"emulation": {"response_delay_s": ".nan"}}, "response_delay_s"),
+    ("ref-esme", {"emulation": {"join": {"retry_interval_s": ".inf"}}}, "retry_interval_s"),
+    ("ref-esme", {"emulation": {"meter": {"initial_register": 2**48}}}, "initial_register"),
+    ("ref-esme", {"emulation": {"meter": {"demand": 2**23}}}, "demand"),
+    ("ref-esme", {"model": "M" * 33}, "model"),
+    ("ref-esme", {"manufacturer": "M" * 33}, "manufacturer"),
+    ("ref-esme", {"firmware": {"version": "1" * 17}}, "version"),
+    ("ref-esme", {"emulation": {"undocumented_srvs": ["7.1"]}}, "undocumented_srvs"),
+])
+def test_out_of_bounds_settings_are_one_line_config_errors(tmp_path, base, change, field):
+    """Non-finite values, values a wire type cannot carry and strings longer than their ZCL
+    string: one line naming the file, the line and the field, before any bench starts."""
+    import yaml
+    from labkit import CATALOGUE
+
+    from harness.config.catalogue import load_catalogue
+    from harness.config.errors import ConfigError
+
+    data = yaml.safe_load((CATALOGUE / "models" / f"{base}.yaml").read_text())
+    data["id"] = "bounds-test"
+    for key, value in change.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            inner = data[key]
+            for k, v in value.items():
+                inner[k] = {**inner.get(k, {}), **v} if isinstance(v, dict) else v
+        else:
+            data[key] = value
+    text = yaml.safe_dump(data, sort_keys=False).replace("'.inf'", ".inf").replace(
+        "'.nan'", ".nan")
+    path = tmp_path / "models" / "bounds-test.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_catalogue([tmp_path])
+    message = str(caught.value)
+    assert "\n" not in message and "Traceback" not in message
+    assert "bounds-test.yaml:" in message and field in message, message

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from zigpy.zcl.clusters.smartenergy import SupplyStatus
+from zigpy.zcl.foundation import Status
 
 from harness.emulator.devices import factory_install_code
 from harness.emulator.meter import MeterState
@@ -88,15 +89,58 @@ def test_zigbee_and_optical_readings_agree_at_the_same_instant(up_bench, role):
         bench.sleep(3 * DAY_S)
 
 
-def test_change_supply_off_stops_the_register(up_bench):
-    bench = up_bench
-    esme = bench.device("ESME")
-    mark = bench.events.mark()
+def test_a_supply_change_on_the_han_is_refused_and_logged(up_bench, emulated):
+    """A healthy meter takes no supply change over ZigBee (only in signed envelopes): a
+    ChangeSupply and a LocalChangeSupply to Off are answered NOT_AUTHORIZED, logged in its
+    security log, and the supply stays on."""
+    esme = up_bench.device("ESME")
     response = _change_supply(esme.zigbee, SupplyStatus.Supply_Off)
+    assert response.status == Status.NOT_AUTHORIZED
+    response = esme.zigbee.command("metering", "local_change_supply",
+                                   proposed_supply_status=int(SupplyStatus.Supply_Off))
+    assert response.status == Status.NOT_AUTHORIZED
+    assert esme.zigbee.read_one("metering", "supply_status") == SupplyStatus.Supply_On
+    log = [e["event"] for e in emulated("ESME").firmware.state.security_log]
+    assert log[-2:] == ["han_change_supply_refused", "han_local_change_supply_refused"]
+
+
+def test_only_an_armed_supply_is_restored_locally(up_bench, emulated):
+    """LocalChangeSupply On restores an armed supply (the consumer's right), not one the DCC
+    switched off."""
+    esme = up_bench.device("ESME")
+    device = emulated("ESME")
+    runtime = up_bench.runtime
+
+    def set_supply(status: SupplyStatus) -> None:
+        runtime.call(lambda: device.set_supply(status))
+
+    def local_on():
+        return esme.zigbee.command("metering", "local_change_supply",
+                                   proposed_supply_status=int(SupplyStatus.Supply_On))
+
+    set_supply(SupplyStatus.Supply_Off)
+    assert local_on().status == Status.NOT_AUTHORIZED
+    assert esme.zigbee.read_one("metering", "supply_status") == SupplyStatus.Supply_Off
+    set_supply(SupplyStatus.Supply_Off_Armed)
+    assert local_on().status == Status.SUCCESS
+    assert esme.zigbee.read_one("metering", "supply_status") == SupplyStatus.Supply_On
+
+
+def test_a_meter_with_the_han_supply_defect_obeys_change_supply(up_bench, emulated):
+    """``emulation.accepts_han_supply_change``: the defect the security pack must find."""
+    device = emulated("ESME")
+    emulation = device.profile.emulation.model_copy(update={"accepts_han_supply_change": True})
+    device.profile = device.profile.model_copy(update={"emulation": emulation})
+    response = _change_supply(up_bench.device("ESME").zigbee, SupplyStatus.Supply_Off)
     assert response.supply_status == SupplyStatus.Supply_Off
     assert response.issuer_event_id == 7
-    assert bench.events.since(mark, match("command", name="supply_status_response"))
 
+
+def test_supply_off_stops_the_register(up_bench, emulated):
+    bench = up_bench
+    esme = bench.device("ESME")
+    device = emulated("ESME")
+    bench.runtime.call(lambda: device.set_supply(SupplyStatus.Supply_Off))
     frozen = esme.zigbee.read_one("metering", "current_summ_delivered")
     bench.sleep(DAY_S)
     assert esme.zigbee.read_one("metering", "current_summ_delivered") == frozen
@@ -106,7 +150,7 @@ def test_change_supply_off_stops_the_register(up_bench):
     assert optical.value("96.3.10").value == "0"
     assert Decimal(optical.value(esme.profile.optical_register).value) * 1000 == frozen
 
-    _change_supply(esme.zigbee, SupplyStatus.Supply_On)
+    bench.runtime.call(lambda: device.set_supply(SupplyStatus.Supply_On))
     bench.sleep(3600)
     assert esme.zigbee.read_one("metering", "current_summ_delivered") == frozen + 450
 
@@ -219,3 +263,45 @@ def test_console_commands_inspect_and_inject_faults(up_bench, emulated):
     assert run("messages") == "no messages"
     assert run("leave") == "left the network"
     assert bench.events.since(0, match("left", device=device.eui))
+
+
+def _with_emulation(device, **changes) -> None:
+    """Switch device defects on for one test (what a variant profile would say)."""
+    emulation = device.profile.emulation
+    meter = changes.pop("meter", None)
+    if meter is not None:
+        changes["meter"] = emulation.meter.model_copy(update=meter)
+    device.profile = device.profile.model_copy(
+        update={"emulation": emulation.model_copy(update=changes)})
+
+
+def test_a_port_register_skew_shows_on_that_port_only(up_bench, emulated):
+    """``meter.optical_register_offset`` / ``_scale``: the optical readout disagrees with the
+    ZigBee register by exactly the skew; ZigBee is the meter's own register."""
+    esme = up_bench.device("ESME")
+    device = emulated("ESME")
+    _with_emulation(device, meter={"optical_register_offset": 7})
+    zigbee = esme.zigbee.read_one("metering", "current_summ_delivered")
+    optical = Decimal(esme.read_optical().value(esme.profile.optical_register).value) * 1000
+    assert optical == zigbee + 7
+    _with_emulation(device, meter={"optical_register_offset": 0, "zigbee_register_scale": 2.0})
+    zigbee = esme.zigbee.read_one("metering", "current_summ_delivered")
+    optical = Decimal(esme.read_optical().value(esme.profile.optical_register).value) * 1000
+    assert zigbee == 2 * optical
+
+
+def test_a_device_that_drops_off_the_han_rejoins_or_stays_off(up_bench, emulated):
+    """``han_leave``: the device leaves on its own (a ``left`` HAN event); with ``rejoins`` it
+    is back at once under a new address, without it stays off until powered off and on."""
+    ppmid = up_bench.device("PPMID")
+    node = emulated("PPMID").node
+    mark = up_bench.events.mark()
+    up_bench.runtime.call(lambda: node.drop_off_han(rejoin=True))
+    ppmid.wait_joined(10)
+    assert up_bench.events.since(mark, match("left", device=ppmid.eui))
+    assert ppmid.zigbee.read_one("basic", "model") == ppmid.profile.model
+    up_bench.runtime.call(lambda: node.drop_off_han(rejoin=False))
+    up_bench.sleep(120)
+    assert not ppmid.is_joined
+    ppmid.power.cycle()
+    ppmid.wait_joined(60)

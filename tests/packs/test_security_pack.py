@@ -166,7 +166,25 @@ def _variant_lab(root: Path) -> Path:
     risk9 = files.profile_variant("ref-esme", "sec-test-esme-risk9",
                                   emulation={"dno_certificate_replaceable": False})
     files.dmc("SEC-TEST-RISK9", profiles={"ESME": risk9})
-    return files.lab(dmc="[SEC-TEST-UNRESTRICTED, SEC-TEST-RISK9]")
+    han_supply = files.profile_variant("ref-esme", "sec-test-esme-han-supply",
+                                       emulation={"accepts_han_supply_change": True})
+    files.dmc("SEC-TEST-HAN-SUPPLY", profiles={"ESME": han_supply})
+    old_key = files.profile_variant("ref-gsme", "sec-test-gsme-old-key",
+                                    emulation={"key_rotation": {"old_key_accepted": True}})
+    files.dmc("SEC-TEST-OLD-KEY", profiles={"GSME": old_key})
+    return files.lab(dmc="[SEC-TEST-UNRESTRICTED, SEC-TEST-RISK9, SEC-TEST-HAN-SUPPLY, "
+                     "SEC-TEST-OLD-KEY]")
+
+
+def _chf_lab(root: Path) -> Path:
+    """Two CHFs that cannot serve a JoinTimePeriod above 255 s: one clamps it to 255 s and says
+    so in the 8.11 response (91342's agreed fix), one cuts it silently."""
+    files = LabFiles(root / "chf-lab")
+    for mode in ("clamp", "cut"):
+        chf = files.profile_variant("ref-chf", f"sec-test-chf-{mode}", emulation={
+            "chf": {"join_time_period_limit": {"max_s": 255, "over_limit": mode}}})
+        files.dmc(f"SEC-TEST-CHF-{mode.upper()}", profiles={"CHF": chf})
+    return files.lab(dmc="[SEC-TEST-CHF-CLAMP, SEC-TEST-CHF-CUT]")
 
 
 #: Run name -> (DMCs, dmct run arguments after them).
@@ -174,14 +192,18 @@ RUNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "reference": (("REF-DMC-001",), ()),
     "honeywell": (("HONEYWELL-ELSTER-DMC-001",), ()),
     "liberty": (("SECURE-LIBERTY110-DMC-001",), ("--", "-k", "restrict or boost")),
-    "variants": (("SEC-TEST-UNRESTRICTED", "SEC-TEST-RISK9"),
-                 ("--", "-k", "restrict or boost or dno")),
+    "variants": (("SEC-TEST-UNRESTRICTED", "SEC-TEST-RISK9", "SEC-TEST-HAN-SUPPLY",
+                  "SEC-TEST-OLD-KEY"),
+                 ("--", "-k", "restrict or boost or dno or supply_change_on_the_han or "
+                  "old_management_key")),
+    "chf": (("SEC-TEST-CHF-CLAMP", "SEC-TEST-CHF-CUT"), ("--", "-k", "period_ends")),
 }
 
 
 def _command(root: Path, name: str) -> list[str]:
     dmcs, extra = RUNS[name]
-    lab = ["--lab", str(_variant_lab(root))] if name == "variants" else []
+    lab = (["--lab", str(_variant_lab(root))] if name == "variants"
+           else ["--lab", str(_chf_lab(root))] if name == "chf" else [])
     return [sys.executable, "-m", "harness.cli", "run", *lab,
             *[a for d in dmcs for a in ("--dmc", d)], "--pack", "security",
             "--status", "dormant", "--out", str(root / "out" / name), *extra]
@@ -232,16 +254,59 @@ def test_the_reference_dmc_passes_the_whole_pack(runs):
     assert [p["name"] for p in report["packs"]] == ["security"]
 
 
-def test_the_reports_device_security_summary_counts_the_cases(runs):
+def test_the_reports_device_security_summary_counts_device_refusals_only(runs):
+    """Every case says who refused; the device security summary counts the device's, the
+    DCC-side access-control section the rest."""
     report = report_of(runs, "reference", "REF-DMC-001")
-    summary = report["device_security"]
-    assert summary == {
-        "cases_tried": len(cases(report, "passed")) + len(cases(report, "failed")),
-        "refused_as_expected": len(cases(report, "passed")),
-        "not_applicable": len(cases(report, "not_applicable")),
-        "anomalies": [],
-    }
-    assert summary["cases_tried"] == len(report["cases"]) - summary["not_applicable"]
+    by = {who: [c for c in report["cases"] if c["refused_by"] == who] for who in ("device", "dcc")}
+    assert len(by["device"]) + len(by["dcc"]) == len(report["cases"])
+    for who, section in (("device", "device_security"), ("dcc", "dcc_access_control")):
+        mine = by[who]
+        assert report[section] == {
+            "cases_tried": sum(c["outcome"] in ("passed", "failed") for c in mine),
+            "refused_as_expected": sum(c["outcome"] == "passed" for c in mine),
+            "not_applicable": sum(c["outcome"] == "not_applicable" for c in mine),
+            "anomalies": [],
+        }, section
+    dcc_side = {c["id"].split("[")[0] for c in by["dcc"]}
+    assert dcc_side == {
+        "security/test_roles.py::test_srv_from_a_role_not_permitted_is_refused",
+        RESTRICTED, DNO,
+        f"{JTP}test_join_time_period_outside_the_range_is_refused",
+        "security/test_device_log.py::test_an_install_code_with_a_bad_crc_is_refused"}
+
+
+def test_every_case_of_the_pack_says_who_refuses_it():
+    for path in pack_modules():
+        module = importlib.import_module(f"testpacks.security.{path.stem}")
+        module_marks = {m.name for m in (module.pytestmark if isinstance(
+            module.pytestmark, list) else [module.pytestmark])}
+        for name, function in vars(module).items():
+            if not name.startswith("test_") or not callable(function):
+                continue
+            marks = module_marks | {m.name for m in getattr(function, "pytestmark", [])}
+            who = marks & {"refused_by_device", "refused_by_dcc"}
+            assert len(who) == 1, f"{path.name}::{name}: {sorted(who)}"
+
+
+HAN_SUPPLY = "security/test_han_commands.py::test_a_supply_change_on_the_han_is_refused"
+
+
+def test_a_meter_that_obeys_supply_changes_on_the_han_fails_them(runs):
+    """The defect the emulator had: a meter acting on ChangeSupply / LocalChangeSupply from
+    any HAN node. Found by observation alone, one Testing Issue, a device anomaly."""
+    report = report_of(runs, "variants", "SEC-TEST-HAN-SUPPLY")
+    failed = cases(report, "failed")
+    expected = {f"{HAN_SUPPLY}[{attack}-ESME]" for attack in
+                ("change_supply_off", "local_change_supply_off",
+                 "local_restore_of_a_disabled_supply")}
+    assert set(failed) == expected, {c: r["reason"] for c, r in failed.items()}
+    for case in failed.values():
+        assert "acted on a ZCL" in case["reason"] and "Metering SupplyStatus" in case["reason"]
+    [issue] = report["testing_issues"]
+    assert set(issue["cases"]) == expected and issue["severity"] == 2
+    assert {a["case"] for a in report["device_security"]["anomalies"]} == expected
+    assert f"{HAN_SUPPLY}[change_supply_off-GSME]" in cases(report, "passed")
 
 
 def test_honeywell_fails_exactly_the_join_time_periods_above_255_s(runs):
@@ -289,7 +354,9 @@ def test_a_liberty_110_that_no_longer_restricts_fails_the_restriction_cases(runs
     assert BOOST in cases(report, "passed")
     assert DNO in cases(report, "passed")
     issues = report["testing_issues"]
-    assert {i["known"] for i in issues} == {False} and len(issues) == len(LIBERTY_RESTRICTED)
+    # One cause (the model no longer restricts), one new Testing Issue for its four cases.
+    [issue] = issues
+    assert not issue["known"] and set(issue["cases"]) == LIBERTY_RESTRICTED
     assert report["verdict"] == "fails_exit_criteria"
 
 
@@ -304,7 +371,9 @@ def test_a_wrong_dno_certificate_that_cannot_be_replaced_is_risk_9(runs):
     assert failed[DNO]["testing_issue"] == "RISK-9"
     [issue] = report["testing_issues"]
     assert (issue["id"], issue["severity"], issue["known"]) == ("RISK-9", 3, True)
-    assert report["device_security"]["anomalies"] == [
+    # The DCC side refuses it (registration data): not device security evidence.
+    assert report["device_security"]["anomalies"] == []
+    assert report["dcc_access_control"]["anomalies"] == [
         {"case": DNO, "outcome": "failed", "reason": reason, "testing_issue": "RISK-9"}]
     assert runs["variants"]["exit_code"] == 1
 
@@ -362,3 +431,40 @@ def test_the_harness_survives_a_device_that_answers_garbage(pytester, clean_run_
         answer = (not header.frame_control.is_cluster
                   and header.command_id == foundation.GeneralCommand.Read_Attributes_rsp)
         assert not (answer and (frame["cluster_id"], header.tsn) in requests), frame
+
+
+OLD_KEY = ("security/test_keys.py::"
+           "test_a_command_signed_with_the_old_management_key_is_refused")
+
+
+def test_a_meter_still_accepting_its_old_management_key_fails_that_case(runs):
+    """``key_rotation.old_key_accepted`` on the GSME: exactly the old-key case on the GSME
+    fails, one Testing Issue, a device anomaly; the ESME's passes."""
+    report = report_of(runs, "variants", "SEC-TEST-OLD-KEY")
+    failed = cases(report, "failed")
+    assert set(failed) == {f"{OLD_KEY}[GSME]"}, {c: r["reason"] for c, r in failed.items()}
+    assert "acted on a Disable Supply signed with its old management key" in failed[
+        f"{OLD_KEY}[GSME]"]["reason"]
+    [issue] = report["testing_issues"]
+    assert issue["cases"] == [f"{OLD_KEY}[GSME]"] and issue["severity"] == 2
+    assert [a["case"] for a in report["device_security"]["anomalies"]] == [f"{OLD_KEY}[GSME]"]
+    assert f"{OLD_KEY}[ESME]" in cases(report, "passed")
+
+
+def test_a_clamp_to_255_s_reported_passes_as_91342s_agreed_fix(runs):
+    report = report_of(runs, "chf", "SEC-TEST-CHF-CLAMP")
+    assert not cases(report, "failed") and not cases(report, "blocked"), {
+        c["id"]: c["reason"] for c in report["cases"] if c["outcome"] != "passed"}
+    assert len(cases(report, "passed")) == 10
+
+
+def test_a_silent_cut_of_the_join_window_still_fails(runs):
+    """A CHF that says it granted the period but closes joining after 255 s fails exactly the
+    "just before" cases above 255 s, one Testing Issue (one check, one cause)."""
+    report = report_of(runs, "chf", "SEC-TEST-CHF-CUT")
+    failed = cases(report, "failed")
+    assert set(failed) == HONEYWELL_FAILURES, {c: r["reason"] for c, r in failed.items()}
+    for case in failed.values():
+        assert "did not join" in case["reason"] and "the CHF said it granted" in case["reason"]
+    [issue] = report["testing_issues"]
+    assert set(issue["cases"]) == HONEYWELL_FAILURES

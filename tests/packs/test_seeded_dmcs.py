@@ -44,7 +44,11 @@ EXPECTED_FAILURES: dict[str, dict[str, dict[str, str]]] = {
         # the case alone, so the set does not depend on which cases ran before).
         "srv/test_srv.py::test_supported_srv_executes[7.4-GSME]": "91339/91340",
         "srv/test_srv.py::test_srv_repeat_in_one_day[6.7-GSME]": "91339/91340",
-        "srv/test_srv.py::test_every_response_carries_a_response_code": "91339/91340",
+        # The repeat case sends 12 requests a day: more of them meet a response without a code.
+        "srv/test_srv.py::test_srv_repeat_in_one_day[1.1.1-ESME]": "91339/91340",
+        "srv/test_srv.py::test_srv_repeat_in_one_day[6.11-GSME]": "91339/91340",
+        "srv/test_srv.py::test_every_response_carries_a_response_code"
+        "[detects-1pct-at-95pct-299-requests]": "91339/91340",
     }},
     "ITRON-DMC-001": {status: {
         f"{status}/test_{status}.py::test_change_of_supplier_alert_every_time": "61224",
@@ -141,8 +145,10 @@ def test_the_expectations_cover_every_shipped_dmc_and_epcl_entry():
         assert set(EXPECTED_FAILURES[dmc_id]) == {s for s in STATUSES if dmc.epcl_id(s)}
     registry = {i.id: i for i in load_registry(default_registry_path())}
     # Every seeded issue shows; RISK-9 (a wrong DNO certificate) is in no shipped model's
-    # profile: tests/packs/test_security_pack.py finds it on a variant.
-    assert set().union(*EXPECTED_ISSUES.values()) == set(registry) - {"RISK-9"}
+    # profile: tests/packs/test_security_pack.py finds it on a variant; KEY-ROTATION-FIRST-
+    # ATTEMPT (110031's behaviour on another DMC): tests/packs/test_no_emulation_reading.py.
+    assert set().union(*EXPECTED_ISSUES.values()) == set(registry) - {
+        "RISK-9", "KEY-ROTATION-FIRST-ATTEMPT"}
 
 
 @pytest.mark.parametrize("dmc", list(EXIT_CODES))

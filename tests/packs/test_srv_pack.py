@@ -21,6 +21,9 @@ from testpacks.srv import plan
 from testpacks.srv.exercises import EXERCISES
 
 PACK_DIR = Path(testpacks.srv.__file__).parent
+#: The response-code case, its id stating its sampling (a 1% rate found with 95% confidence).
+RESPONSE_CODE_CASE = ("test_every_response_carries_a_response_code"
+                      "[detects-1pct-at-95pct-299-requests]")
 
 pytestmark = WHOLE_RUNS
 
@@ -175,7 +178,7 @@ def test_the_reference_dmc_passes_every_case(seeded):
     assert {"test_supported_srv_executes[7.2-GSME]", "test_supported_srv_executes[8.11-CHF]",
             "test_supported_srv_executes[11.1-ESME]", "test_srv_repeat_in_one_day[6.7-GSME]",
             "test_supported_srv_executes[6.14.1-ESME]", "test_supported_srv_executes[2.2-ESME]",
-            "test_every_response_carries_a_response_code"} <= outcomes(records, "passed")
+            RESPONSE_CODE_CASE} <= outcomes(records, "passed")
     skipped = [r for r in records.values() if r["outcome"] == "not_applicable"]
     assert skipped and all(r["reason"].startswith("not applicable:") for r in skipped)
     assert records["test_supported_srv_executes[1.1.1-ESME]"]["srv"] == ["1.1.1"]
@@ -202,9 +205,11 @@ def test_honeywell_failures_all_lack_a_response_code(seeded):
     code, records, issues = srv_of(seeded, "HONEYWELL-ELSTER-DMC-001")
     assert code == 1
     failed = outcomes(records, "failed")
-    assert "test_every_response_carries_a_response_code" in failed
-    assert "carried no response code" in (
-        records["test_every_response_carries_a_response_code"]["reason"])
+    assert RESPONSE_CODE_CASE in failed
+    reason = records[RESPONSE_CODE_CASE]["reason"]
+    assert "carried no response code" in reason
+    # The sampling is stated: the case id and the reason name the rate it detects.
+    assert "300 requests detect a rate of 1.0% with 95% confidence" in reason
     assert all("no response code" in records[name]["reason"] for name in failed), {
         name: records[name]["reason"] for name in failed}
     assert issues == ["91339/91340"]
@@ -238,3 +243,19 @@ def test_a_documented_daily_limit_is_checked_and_not_a_failure(tmp_path):
                                select="test_srv_repeat_in_one_day")
     assert code == 0, {n: r["reason"] for n, r in records.items()}
     assert records["test_srv_repeat_in_one_day[6.7-GSME]"]["outcome"] == "passed"
+
+
+def test_a_device_executing_an_srv_its_documentation_leaves_out_fails_that_case(tmp_path):
+    """``emulation.undocumented_srvs``: an ESME documented without 6.14.1 (``srvs``) that
+    executes it all the same fails exactly the unsupported case, one Testing Issue."""
+    lab = LabFiles(tmp_path / "lab")
+    esme = lab.profile_variant("ref-esme", "srv-test-esme-undocumented", drop_srvs=["6.14.1"],
+                               emulation={"undocumented_srvs": ["6.14.1"]})
+    dmc = made_dmc(lab, ESME=esme)
+    code, records, report = run_srv(tmp_path, dmc, lab=lab.lab(dmc=dmc), select="6.14.1")
+    assert code == 1
+    assert outcomes(records, "failed") == {"test_unsupported_srv_is_refused[6.14.1-ESME]"}
+    assert "answered I0" in records["test_unsupported_srv_is_refused[6.14.1-ESME]"]["reason"]
+    assert records["test_supported_srv_executes[6.14.1-ESME]"]["outcome"] == "not_applicable"
+    [issue] = report["testing_issues"]
+    assert issue["cases"] == ["srv/test_srv.py::test_unsupported_srv_is_refused[6.14.1-ESME]"]
