@@ -303,7 +303,8 @@ class ZnpFake:
         nib = self.nvram.get(NV_NIB)
         if nib is None or len(nib) != NIB_SIZE or nib[NIB_CHANNEL] == 0:
             return None
-        return nib[NIB_CHANNEL], _rd16(nib, NIB_PAN_ID), bytes(nib[NIB_EXT_PAN_ID:NIB_EXT_PAN_ID + 8])
+        ext_pan = bytes(nib[NIB_EXT_PAN_ID:NIB_EXT_PAN_ID + 8])
+        return nib[NIB_CHANNEL], _rd16(nib, NIB_PAN_ID), ext_pan
 
     @property
     def nwk(self) -> int:
