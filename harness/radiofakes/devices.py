@@ -29,7 +29,8 @@ seconds on its own loop clock, and schedules any delay this module returns)
   value); ``set_attribute`` changes one. ``answer_zcl(endpoint, cluster_id, data, now)``
   returns a :class:`Reply` (the ZCL bytes to send back, and after how many seconds) or
   ``None`` (no answer: silent, or nothing to say). Read_Attributes is answered from the table
-  (UNSUPPORTED_ATTRIBUTE for the rest); any other command without "disable default response"
+  (UNSUPPORTED_ATTRIBUTE for the rest, and for every attribute of a client cluster, which
+  zigpy reads after an interview); any other command without "disable default response"
   gets a Default_Response (SUCCESS for a known cluster, UNSUP_CLUSTER_COMMAND otherwise).
 - Latency: ``response_delay_s`` is added to every answer; a sleepy device
   (``poll_interval_s`` > 0) answers only at its next poll, so the delay is the time to the
@@ -225,26 +226,30 @@ class ScriptedDevice:
             hdr, rest = foundation.ZCLHeader.deserialize(data)
         except (ValueError, KeyError):
             return None
-        if hdr.direction != foundation.Direction.Client_to_Server:
-            return None
         body = self._zcl_body(cluster_id, hdr, rest)
         if body is None:
             return None
         command_id, payload, cluster_specific = body
         make = foundation.ZCLHeader.cluster if cluster_specific else foundation.ZCLHeader.general
-        reply_hdr = make(hdr.tsn, command_id, direction=foundation.Direction.Server_to_Client)
+        to_server = hdr.direction == foundation.Direction.Client_to_Server
+        reply_hdr = make(hdr.tsn, command_id, direction=foundation.Direction.Server_to_Client
+                         if to_server else foundation.Direction.Client_to_Server)
         reply_hdr.frame_control = reply_hdr.frame_control.replace(disable_default_response=True)
         return Reply(reply_hdr.serialize() + payload, self.answer_delay(now))
 
     def _zcl_body(self, cluster_id: int, hdr: foundation.ZCLHeader,
                   rest: bytes) -> tuple[int, bytes, bool] | None:
         gc = foundation.GeneralCommand
-        known = cluster_id in self.in_clusters
+        # A request to a server cluster, or (server-to-client) to a client cluster, such as
+        # zigpy reading the OTA client's current file version after the interview.
+        to_server = hdr.direction == foundation.Direction.Client_to_Server
+        known = cluster_id in (self.in_clusters if to_server else self.out_clusters)
         if not hdr.frame_control.is_cluster and hdr.command_id == gc.Read_Attributes:
             out = b""
             for i in range(0, len(rest) - 1, 2):
                 attr_id = int.from_bytes(rest[i:i + 2], "little")
-                attr = self.attributes.get((cluster_id, attr_id)) if known else None
+                attr = self.attributes.get((cluster_id, attr_id)) if known and to_server \
+                    else None
                 if attr is None:
                     out += _u16(attr_id) + bytes([foundation.Status.UNSUPPORTED_ATTRIBUTE])
                 else:
