@@ -11,8 +11,9 @@ dropped reply costs a full reply timeout).
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import zigpy.device
@@ -54,6 +55,31 @@ class HanApplicationMixin:
     frames: FrameLog
     bench_clock: Clock | None
     _frame_observers: list[Callable[[str, t.ZigbeePacket], None]]
+
+    #: Futures the CHF waits on: resolved each time a permit has been sent to the radio.
+    permit_waiters: list[asyncio.Future[None]]
+    #: Seconds a permit is asked to outlast the window it serves (see ``harness.han.chf``):
+    #: 0 on the virtual radio, whose permits end exactly; real radios get a margin.
+    permit_margin_s: float = 0.0
+
+    async def permit(self, time_s: int = 60, node: Any = None) -> None:
+        await super().permit(time_s=time_s, node=node)  # type: ignore[misc]
+        for waiter in list(self.__dict__.get("permit_waiters", ())):
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def before_shutdown(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run ``hook`` when the application shuts down, before the radio is let go (the CHF
+        closes joining and ends its permit calls)."""
+        self.__dict__.setdefault("_before_shutdown", []).append(hook)
+
+    async def shutdown(self, *, db: bool = True) -> None:
+        for hook in self.__dict__.pop("_before_shutdown", ()):
+            try:
+                await hook()
+            except Exception:  # shutting down goes on whatever a hook did
+                LOGGER.warning("shutdown hook failed", exc_info=True)
+        await super().shutdown(db=db)  # type: ignore[misc]
 
     def attach_bench(self, clock: Clock, frames: FrameLog) -> None:
         """Give the application the bench clock and frame log (before ``startup``)."""
