@@ -37,7 +37,13 @@ from harness.han.chf import Chf, JoinTimePeriodPolicy, JoinTimePeriodRejected, N
 from harness.han.device import HanDevice
 from harness.han.events import HanEventStream, normalise_eui
 from harness.han.frames import CapturedFrame, FrameLog
-from harness.han.radio import real_radio_class, zigpy_config
+from harness.han.radio import (
+    NetworkWanted,
+    RadioStartError,
+    real_radio_class,
+    start_radio,
+    zigpy_config,
+)
 from harness.runtime import BenchCallTimeout, BenchRuntime
 from harness.serial.console import Console
 from harness.serial.iec62056 import Readout, read_meter
@@ -191,7 +197,9 @@ class BenchDevice:
                 return chf.wait_for_join(self.eui, 0)
         chf.add_device(self.eui, install_code or self.install_code, join_time_period_s,
                        endpoint=self.profile.zigbee.endpoint)
-        first_wait = min(float(join_time_period_s), POWER_CYCLE_AFTER_S)
+        # Without a relay nothing can make the device try again: wait out the whole window.
+        first_wait = (min(float(join_time_period_s), POWER_CYCLE_AFTER_S)
+                      if self.power is not None else float(join_time_period_s))
         try:
             return chf.wait_for_join(self.eui, first_wait)
         except NotJoined:
@@ -372,7 +380,17 @@ class Bench:
 
         self.app = app = runtime.call(_make_app)
         try:
-            runtime.run(app.startup(auto_form=True), timeout=None if virtual else 120.0)
+            if radio.is_virtual:
+                runtime.run(app.startup(auto_form=True), timeout=None if virtual else 120.0)
+            else:  # database loaded, the dongle's network checked, one-line failures
+                assert radio.port is not None
+                wanted = NetworkWanted(radio.channel, radio.pan_id, radio.extended_pan_id,
+                                       radio.form)
+                runtime.run(start_radio(app, radio_type=radio.type, where=radio.port.describe(),
+                                        wanted=wanted), timeout=120.0)
+        except RadioStartError as exc:
+            self.app = None
+            raise BenchStartError(str(exc)) from exc
         except (OSError, TimeoutError, zigpy.exceptions.ZigbeeException) as exc:
             # zigpy has shut the application down already; say which radio, in one line.
             self.app = None

@@ -54,7 +54,7 @@ class HanDevice:
         self.zigpy_device = device
         self.endpoint_id = endpoint_id
         self.request_timeout = request_timeout
-        self.retries = retries
+        self._retries = retries
 
     # -- identity ---------------------------------------------------------------------------
     @property
@@ -100,6 +100,22 @@ class HanDevice:
     def has_client_cluster(self, cluster: str | int) -> bool:
         endpoint = self.zigpy_device.endpoints.get(self.endpoint_id)
         return endpoint is not None and cluster_id_of(cluster) in endpoint.out_clusters
+
+    @property
+    def is_end_device(self) -> bool:
+        node_desc = self.zigpy_device.node_desc
+        return node_desc is not None and bool(node_desc.is_end_device)
+
+    @property
+    def retries(self) -> int:
+        """Retries per request: none for an end device. zigpy waits its extended timeout
+        (28 s) for each attempt to a sleepy device, whose parent holds the frame until it
+        polls: a retry only multiplies that wait (84 s for a silent GSME, not 28 s)."""
+        return 0 if self.is_end_device else self._retries
+
+    @retries.setter
+    def retries(self, value: int) -> None:
+        self._retries = value
 
     def _request_options(self) -> dict[str, Any]:
         return {"timeout": self.request_timeout, "retries": self.retries}
