@@ -461,6 +461,7 @@ class ZnpFake:
         if NV_EXTADDR not in self.nvram:
             self.nvram[NV_EXTADDR] = bytearray(self.ieee)  # the hardware address comes back
         self.started = False
+        self.endpoints.clear()  # AF registrations live in RAM
         # BDB settings do not survive a reset; the permit window closes.
         self.tc.set_install_code_only(False, self._now())
         if self.tc.permitting(self._now()):

@@ -66,21 +66,27 @@ class ZnpHan:
 
 
 def start_znp_han(devices: list[ScriptedDevice], *, nvram: dict | None = None,
-                  wanted: NetworkWanted | None = None) -> ZnpHan:
-    runtime = BenchRuntime(virtual=True)
+                  wanted: NetworkWanted | None = None,
+                  database: Path | None = None, virtual: bool = True) -> ZnpHan:
+    """``virtual=False`` with a ``database``: aiosqlite's thread is real I/O, which the
+    virtual clock would time out at once."""
+    runtime = BenchRuntime(virtual=virtual)
     try:
-        fake = ZnpFake(devices, nvram=nvram)
+        fake = ZnpFake(devices, nvram=nvram, join_retry_s=2.0 if virtual else 0.1)
         url = runtime.run(fake.serve())
         frames = FrameLog()
+        wanted_ = wanted or NetworkWanted(15, 0x1A62)
 
         def make():  # type: ignore[no-untyped-def]
-            app = real_radio_class("znp")(zigpy_config(path=url, radio_type="znp"))
+            app = real_radio_class("znp")(zigpy_config(
+                path=url, radio_type="znp", database=str(database) if database else None,
+                channel=wanted_.channel, pan_id=wanted_.pan_id))
             app.attach_bench(runtime.clock, frames)  # type: ignore[attr-defined]
             return app
 
         app = runtime.call(make)
         runtime.run(start_radio(app, radio_type="znp", where=url,
-                                wanted=wanted or NetworkWanted(15, 0x1A62)))
+                                wanted=wanted_))
         events = HanEventStream(runtime.clock, runtime)
         chf = Chf(runtime, app, events, request_timeout=5.0, retries=2)
         return ZnpHan(runtime, fake, chf, events, url, frames)
