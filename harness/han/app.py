@@ -46,7 +46,19 @@ class SmartEnergyDevice(zigpy.device.ZigbeeDevice):
         app = self._application
         if not getattr(app, "duplicate_filter", True):
             return False
-        return super()._should_filter_packet(packet)
+        duplicate = super()._should_filter_packet(packet)
+        # zigpy's filter drops any frame equal to one seen in the last 10 s. Once the 8-bit
+        # sequence number wraps, a meter's unchanged answer to a new request is equal to its
+        # answer 256 requests ago: a reply a request is still waiting for is no duplicate
+        # (a retransmitted copy comes after the first copy answered it).
+        return duplicate and not self._answers_pending_request(packet)
+
+    def _answers_pending_request(self, packet: t.ZigbeePacket) -> bool:
+        try:
+            _, key = self._parse_packet_header(packet)
+        except (ValueError, KeyError):
+            return False
+        return key is not None and key in self._requests
 
 
 #: The coordinator's Smart Energy endpoint (ESI): zigpy registers 1 (HA), 2 (ZLL) and 242 (GP).

@@ -169,3 +169,17 @@ def test_the_coordinator_has_a_smart_energy_endpoint(znp_han: ZnpHan) -> None:
     endpoints = znp_han.in_loop(lambda fake: dict(fake.endpoints))
     se = [ep for ep in endpoints.values() if ep.profile_id == 0x0109]
     assert len(se) == 1 and 0x0702 in se[0].in_clusters
+
+
+def test_unchanged_answers_after_the_sequence_number_wraps_are_not_dropped(
+    znp_han: ZnpHan,
+) -> None:
+    """zigpy's duplicate filter keeps frames for 10 s; 260 reads in no bench time wrap the
+    8-bit sequence number, and each unchanged answer equals one seen before."""
+    han = znp_han
+    han.chf.add_device(EUI[1], code_for(1), 240)
+    device = han.chf.wait_for_join(EUI[1], 240)
+    before = han.now()
+    values = {device.read_one("metering", "current_summ_delivered") for _ in range(260)}
+    assert values == {1234}
+    assert han.now() - before < 1.0, "a reply was dropped and waited out"
