@@ -183,3 +183,21 @@ def test_unchanged_answers_after_the_sequence_number_wraps_are_not_dropped(
     values = {device.read_one("metering", "current_summ_delivered") for _ in range(260)}
     assert values == {1234}
     assert han.now() - before < 1.0, "a reply was dropped and waited out"
+
+
+def test_a_dropped_mac_ack_is_retried_and_a_power_cycled_device_rejoins(znp_han: ZnpHan) -> None:
+    han = znp_han
+    han.chf.add_device(EUI[2], code_for(2), 240)
+    device = han.chf.wait_for_join(EUI[2], 240)
+    han.in_loop(lambda fake: setattr(fake.device(EUI[2]), "drop_mac_acks", 1))
+    assert device.read_one("metering", "current_summ_delivered") == 1234  # second attempt
+    assert han.in_loop(lambda fake: fake.device(EUI[2]).drop_mac_acks) == 0
+
+    mark = han.events.mark()
+    han.in_loop(lambda fake: fake.power_off(EUI[2]))
+    han.sleep(600)  # long after its window: a rejoin needs none
+    han.in_loop(lambda fake: fake.power_on(EUI[2]))
+    han.sleep(10)
+    assert han.in_loop(lambda fake: fake.device(EUI[2]).rejoins) == 1
+    assert not han.events.since(mark, match("join_refused", device=EUI[2]))
+    assert han.chf.device(EUI[2]).read_one("metering", "current_summ_delivered") == 1234
