@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+import zigpy.device
 import zigpy.types as t
 from zigpy.application import ControllerApplication
 from zigpy.zcl import foundation
@@ -38,8 +39,6 @@ from harness.han.events import HanEventStream, match, normalise_eui
 from harness.runtime import BenchCallTimeout
 
 if TYPE_CHECKING:
-    import zigpy.device
-
     from harness.config.secrets import InstallCode
     from harness.runtime import BenchRuntime
 
@@ -235,12 +234,12 @@ class Chf:
         await self.app.forget_link_key(ieee)  # type: ignore[attr-defined]
         if eui in self._joined:
             device = self.app.devices.get(ieee)
-            if device is not None:
+            if isinstance(device, zigpy.device.Device):
                 with contextlib.suppress(Exception):
                     await device.zdo.leave()
             with contextlib.suppress(Exception):
                 await self.app.remove(ieee)
-            if device is not None:
+            if isinstance(device, zigpy.device.Device):
                 await self._until_forgotten(ieee, device)
             self._forget_joined(eui)
         return True
@@ -418,6 +417,7 @@ class Chf:
     def _handle(self, eui: str) -> HanDevice:
         ieee = t.EUI64.convert(eui.replace("-", ":"))
         zdev = self.app.devices[ieee]
+        assert isinstance(zdev, zigpy.device.Device)
         handle = self._handles.get(eui)
         if handle is None or handle.zigpy_device is not zdev:
             handle = HanDevice(

@@ -104,7 +104,8 @@ class Attr:
     value: Any
 
     def serialize(self) -> bytes:
-        python_type = foundation.DataType.from_type_id(self.type_id).python_type
+        python_type = foundation.DataType.from_type_id(
+            foundation.DataTypeId(self.type_id)).python_type
         return bytes([self.type_id]) + python_type(self.value).serialize()
 
 
@@ -234,7 +235,6 @@ class ScriptedDevice:
         to_server = hdr.direction == foundation.Direction.Client_to_Server
         reply_hdr = make(hdr.tsn, command_id, direction=foundation.Direction.Server_to_Client
                          if to_server else foundation.Direction.Client_to_Server)
-        reply_hdr.frame_control = reply_hdr.frame_control.replace(disable_default_response=True)
         return Reply(reply_hdr.serialize() + payload, self.answer_delay(now))
 
     def _zcl_body(self, cluster_id: int, hdr: foundation.ZCLHeader,

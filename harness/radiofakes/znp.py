@@ -119,7 +119,7 @@ class MtParser:
 
     def feed(self, data: bytes) -> list[tuple[int, int, bytes]]:
         self._buffer += data
-        frames = []
+        frames: list[tuple[int, int, bytes]] = []
         while True:
             start = self._buffer.find(bytes([SOF]))
             if start < 0:
@@ -170,7 +170,7 @@ def _u32(value: int) -> bytes:
     return int(value).to_bytes(4, "little")
 
 
-def _rd16(data: bytes, offset: int) -> int:
+def _rd16(data: bytes | bytearray, offset: int) -> int:
     return int.from_bytes(data[offset:offset + 2], "little")
 
 
