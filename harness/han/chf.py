@@ -36,6 +36,7 @@ from zigpy.zcl import foundation
 from harness.han.app import HanApplicationMixin
 from harness.han.device import HanDevice
 from harness.han.events import HanEventStream, match, normalise_eui
+from harness.han.mirror import METERING_CLUSTER, MeteringMirror
 from harness.runtime import BenchCallTimeout
 
 if TYPE_CHECKING:
@@ -159,6 +160,8 @@ class Chf:
         self._endpoints: dict[str, int] = {}
         self._handles: dict[str, HanDevice] = {}
         self._permit_tasks: dict[str, asyncio.Task[None]] = {}
+        #: Metering mirrors of the meters that report to the CHF, by EUI-64.
+        self.mirrors: dict[str, MeteringMirror] = {}
         self._joining_open = False
         self._lock: asyncio.Lock | None = None
         self._reopen: asyncio.TimerHandle | None = None
@@ -471,6 +474,19 @@ class Chf:
     def _now(self) -> datetime:
         return self._runtime.clock.now()
 
+    # -- Smart Energy Metering mirror -------------------------------------------------------
+    def mirror(self, eui: str) -> MeteringMirror:
+        """The CHF's Metering mirror of a (sleepy) meter: what it last reported, by name."""
+        eui = normalise_eui(eui)
+        mirror = self.mirrors.get(eui)
+        if mirror is None:
+            mirror = self.mirrors[eui] = MeteringMirror(eui)
+        return mirror
+
+    def _mirror_report(self, eui: str, name: str, value: Any) -> None:
+        if eui in self.device_log or eui in self._admitted:
+            self.mirror(eui).update(name, value, self._runtime.clock.monotonic(), self._now())
+
 
 class _AppListener:
     """zigpy application events turned into HAN events."""
@@ -532,7 +548,8 @@ class _AppListener:
         if src_ep == 0 or dst_ep == 0:
             return
         try:
-            _decode_into_events(self._chf.events, device, cluster, src_ep, message)
+            _decode_into_events(self._chf.events, device, cluster, src_ep, message,
+                                mirror=self._chf._mirror_report)
         except Exception:  # a garbled frame is evidence, not a crash of the harness
             LOGGER.debug("undecodable frame from %s", device.ieee, exc_info=True)
 
@@ -543,6 +560,8 @@ def _decode_into_events(
     cluster_id: int,
     src_ep: int,
     message: bytes,
+    *,
+    mirror: Any = None,
 ) -> None:
     hdr, _ = foundation.ZCLHeader.deserialize(message)
     is_report = (
@@ -570,6 +589,8 @@ def _decode_into_events(
                 "attribute_report", device.ieee, cluster=cluster_id, name=name,
                 value=record.value.value,
             )
+            if mirror is not None and cluster_id == METERING_CLUSTER:
+                mirror(normalise_eui(device.ieee), name, record.value.value)
         return
     commands = zcl.client_commands if from_server else zcl.server_commands
     definition = commands.get(hdr.command_id)

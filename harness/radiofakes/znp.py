@@ -225,6 +225,8 @@ class ZnpFake:
         self._conn: _Connection | None = None
         self._server: asyncio.base_events.Server | None = None
         self._timers: set[asyncio.TimerHandle] = set()
+        self._reporting: set[bytes] = set()
+        self._tsn = 0
         self._handlers = self._handler_table()
         for device in devices:
             self.add_device(device)
@@ -388,10 +390,27 @@ class ZnpFake:
 
     def _announce(self, device: ScriptedDevice, *, tc_indication: bool = False) -> None:
         assert device.nwk is not None
+        if device.report_interval_s > 0 and device.ieee not in self._reporting:
+            self._reporting.add(device.ieee)
+            self._later(device.report_interval_s, lambda: self._report(device))
         if tc_indication:
             self.send(AREQ | ZDO, 0xCA, _u16(device.nwk) + device.ieee + _u16(self.nwk))
         body = _u16(device.nwk) + device.ieee + bytes([device.capability])
         self._zdo_incoming(device.nwk, DEVICE_ANNCE, 0, body, broadcast=True)
+
+    def _report(self, device: ScriptedDevice) -> None:
+        """A reporting device wakes: it pushes its reported attributes to the hub's Smart
+        Energy endpoint (the Metering mirror), then sleeps until the next report."""
+        if device.joined and device.powered and not device.silent:
+            hub = next((ep.endpoint for ep in self.endpoints.values()
+                        if ep.profile_id == device.profile_id), 1)
+            self._tsn = (self._tsn + 1) & 0xFF
+            for cluster_id, data in device.report_frames(self._tsn):
+                self._af_incoming(device, cluster_id, hub, data)
+        if self.devices.get(device.ieee) is device:
+            self._later(device.report_interval_s, lambda: self._report(device))
+        else:
+            self._reporting.discard(device.ieee)
 
     def leave(self, device: ScriptedDevice, *, rejoin_after: float | None = None) -> None:
         """The device leaves (told to, or by itself); it tells the coordinator."""

@@ -201,3 +201,33 @@ def test_a_dropped_mac_ack_is_retried_and_a_power_cycled_device_rejoins(znp_han:
     assert han.in_loop(lambda fake: fake.device(EUI[2]).rejoins) == 1
     assert not han.events.since(mark, match("join_refused", device=EUI[2]))
     assert han.chf.device(EUI[2]).read_one("metering", "current_summ_delivered") == 1234
+
+
+def test_a_sleepy_gsme_is_read_through_the_chfs_metering_mirror() -> None:
+    """A GSME that sleeps 30 s at a time and answers nothing directly: what it pushes when it
+    wakes is in the CHF's Metering mirror, readable at once, and follows its register."""
+    gsme = scripted(7, rx_on_when_idle=False, poll_interval_s=30.0, report_interval_s=30.0,
+                    reported=[(0x0702, 0x0000), (0x0702, 0x0400)])
+    han = start_znp_han([gsme])
+    try:
+        han.chf.add_device(EUI[7], code_for(7), 240)
+        device = han.chf.wait_for_join(EUI[7], 240)
+        han.in_loop(lambda fake: setattr(fake.device(EUI[7]), "silent", True))
+        mirror = han.chf.mirror(EUI[7])
+        with pytest.raises(LookupError, match="has not reported current_summ_delivered"):
+            mirror.read("current_summ_delivered")
+        han.in_loop(lambda fake: setattr(fake.device(EUI[7]), "silent", False))
+        han.sleep(31)
+        assert mirror.read("current_summ_delivered", "instantaneous_demand") == {
+            "current_summ_delivered": 1234, "instantaneous_demand": 0}
+        han.in_loop(lambda fake: fake.device(EUI[7]).set_attribute(0x0702, 0x0000, 0x25, 1300))
+        han.sleep(30)
+        before = han.now()
+        assert mirror.read("current_summ_delivered", now=han.now(), max_age_s=30) == {
+            "current_summ_delivered": 1300}
+        assert han.now() == before  # the mirror costs no radio round trip
+        with pytest.raises(LookupError, match="older than 1 s"):
+            mirror.read("current_summ_delivered", now=han.now() + 40, max_age_s=1)
+        assert device.is_end_device
+    finally:
+        stop_znp_han(han)
