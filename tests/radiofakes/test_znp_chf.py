@@ -16,10 +16,19 @@ from harness.han.app import PayloadTooLarge
 from harness.han.chf import MAX_PERMIT_S, NotJoined
 from harness.han.events import match
 from harness.radiofakes.devices import ScriptedDevice, TimelineEntry
-from tests.radiofakes.conftest import ZnpHan, code_for, scripted, start_znp_han, stop_znp_han
+from tests.radiofakes.conftest import (
+    ZnpHan,
+    code_for,
+    needs_znp,
+    scripted,
+    start_znp_han,
+    stop_znp_han,
+)
 
 EUI = {i: f"00-1B-C5-0C-00-00-00-{i:02X}" for i in range(1, 8)}
 ROGUE_EUI = "00-1B-C5-0C-00-00-00-66"
+
+pytestmark = needs_znp
 
 
 def open_spans(timeline: list[TimelineEntry], until: float) -> list[tuple[float, float, bool]]:

@@ -27,10 +27,13 @@ from tests.radiofakes.conftest import (
     ROLES,
     ZnpLab,
     code_for,
+    needs_znp,
     scripted,
     start_znp_han,
     stop_znp_han,
 )
+
+pytestmark = needs_znp
 
 
 def test_lab_check_lists_every_device_reachable(znp_lab: ZnpLab,

@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from tests.radiofakes.conftest import ZnpLab
+from tests.radiofakes.conftest import ZnpLab, needs_znp
+
+pytestmark = needs_znp
 
 
 def test_the_smoke_pack_passes_on_the_znp_fake(znp_lab: ZnpLab, tmp_path: Path,
