@@ -226,6 +226,7 @@ class ZnpFake:
         self._server: asyncio.base_events.Server | None = None
         self._timers: set[asyncio.TimerHandle] = set()
         self._reporting: set[bytes] = set()
+        self._joining: set[bytes] = set()
         self._tsn = 0
         self._handlers = self._handler_table()
         for device in devices:
@@ -374,11 +375,14 @@ class ZnpFake:
         return True
 
     def _schedule_join(self, device: ScriptedDevice, delay: float) -> None:
-        if not self._loop_running():
-            return  # the first attempt is made once the network starts
+        """One pending join attempt per device (a device has one join state machine)."""
+        if not self._loop_running() or device.ieee in self._joining:
+            return  # without a loop, the first attempt is made once the network starts
+        self._joining.add(device.ieee)
         self._later(delay, lambda: self._try_join(device))
 
     def _try_join(self, device: ScriptedDevice) -> None:
+        self._joining.discard(device.ieee)
         if device.joined or not device.powered or self.devices.get(device.ieee) is not device:
             return
         if self.started:
