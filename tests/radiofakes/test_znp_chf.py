@@ -240,3 +240,23 @@ def test_a_sleepy_gsme_is_read_through_the_chfs_metering_mirror() -> None:
         assert device.is_end_device
     finally:
         stop_znp_han(han)
+
+
+def test_removing_one_device_keeps_the_other_window_open_and_install_code_only(
+    znp_han: ZnpHan,
+) -> None:
+    han = znp_han
+    han.in_loop(lambda fake: fake.power_off(EUI[1]))
+    han.in_loop(lambda fake: fake.power_off(EUI[2]))
+    first = han.chf.add_device(EUI[1], code_for(1), 600)
+    second = han.chf.add_device(EUI[2], code_for(2), 120)
+    han.sleep(60)
+    assert han.chf.remove_device(EUI[2])
+    assert not second.is_open and first.is_open
+    assert permitting(han), "removing one device closed the other's window"
+    han.sleep(first.closes_at - 2 - han.now())  # past several re-opens of the long window
+    han.in_loop(lambda fake: fake.power_on(EUI[1]))
+    han.chf.wait_for_join(EUI[1], 1.5)
+    han.sleep(first.closes_at + 1 - han.now())
+    assert not permitting(han) and not first.is_open
+    assert_never_open_without_install_code_only(han)
