@@ -40,6 +40,7 @@ from harness.han.chf import Chf, JoinTimePeriodRejected, NotJoined
 from harness.han.device import HanDevice
 from harness.han.events import HanEventStream, normalise_eui
 from harness.han.frames import CapturedFrame, FrameLog
+from harness.han.radio import RadioStartError
 from harness.runtime import BenchRuntime
 from harness.serial.console import Console
 from harness.serial.iec62056 import Readout, read_meter
@@ -138,7 +139,9 @@ class BenchDevice:
                 return chf.wait_for_join(self.eui, 0)
         chf.add_device(self.eui, install_code or self.install_code, join_time_period_s,
                        endpoint=self.profile.zigbee.endpoint)
-        first_wait = min(float(join_time_period_s), POWER_CYCLE_AFTER_S)
+        # Without a relay nothing can make the device try again: wait out the whole window.
+        first_wait = (min(float(join_time_period_s), POWER_CYCLE_AFTER_S)
+                      if self.power is not None else float(join_time_period_s))
         try:
             return chf.wait_for_join(self.eui, first_wait)
         except NotJoined:
@@ -297,7 +300,10 @@ class Bench:
         self.events = HanEventStream(runtime.clock, runtime)
         self.app = app = runtime.call(lambda: backend.make_radio(runtime, self.frames))
         try:
-            runtime.run(app.startup(auto_form=True), timeout=backend.startup_timeout_s)
+            runtime.run(backend.start_radio(app), timeout=backend.startup_timeout_s)
+        except RadioStartError as exc:  # one line: radio, port, likely cause
+            self.app = None
+            raise BenchStartError(str(exc)) from exc
         except (OSError, TimeoutError, zigpy.exceptions.ZigbeeException) as exc:
             # zigpy has shut the application down already; say which radio, in one line.
             self.app = None

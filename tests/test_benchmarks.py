@@ -14,7 +14,7 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 @pytest.mark.parametrize(("script", "args", "expected"), [
     ("bench_han.py", ["--reads", "30", "--rounds", "1", "--devices", "3"],
-     ["bench start", "ZCL reads", "memory per emulated ESME"]),
+     ["bench start", "ZCL reads", "ZCL reads through zigpy-znp", "memory per emulated ESME"]),
     ("bench_dcc.py", ["--requests", "10"], ["raw ZCL read", "SR 4.1.1", "SR 7.2/7.3"]),
 ])
 def test_benchmark_runs_and_prints_its_figures(script, args, expected):

@@ -10,9 +10,9 @@ asks the lab config "am I emulated?" itself.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from harness.han.chf import JoinTimePeriodPolicy
 from harness.runtime import BenchRuntime
@@ -119,6 +119,10 @@ class BenchBackend(abc.ABC):
     @abc.abstractmethod
     def make_radio(self, runtime: BenchRuntime, frames: FrameLog) -> ControllerApplication:
         """The zigpy application that plays the CHF (not started), made on the loop thread."""
+
+    def start_radio(self, app: ControllerApplication) -> Coroutine[Any, Any, None]:
+        """Start the radio (on the loop): form the network if it has none."""
+        return app.startup(auto_form=True)
 
     @abc.abstractmethod
     def describe_radio(self) -> str:

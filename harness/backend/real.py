@@ -3,12 +3,12 @@ wall time. Never imports the emulator."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Coroutine, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from harness.backend.base import BackendKind, BenchBackend, Power, PowerControl
 from harness.backend.operator import ManualPower, Operator
-from harness.han.radio import real_radio_class, zigpy_config
+from harness.han.radio import NetworkWanted, real_radio_class, start_radio, zigpy_config
 from harness.runtime import BenchRuntime
 from harness.serial.ports import resolve_port
 
@@ -53,6 +53,15 @@ class RealBackend(BenchBackend):
         app = app_class(config)
         app.attach_bench(runtime.clock, frames)  # type: ignore[attr-defined]
         return app
+
+    def start_radio(self, app: ControllerApplication) -> Coroutine[Any, Any, None]:
+        """zigpy's database loaded, the dongle's network checked against the config (``form:
+        replace`` re-forms it), every failure one line naming radio, port and likely cause."""
+        radio = self.lab.radio
+        assert radio.port is not None
+        wanted = NetworkWanted(radio.channel, radio.pan_id, radio.extended_pan_id, radio.form)
+        return start_radio(app, radio_type=radio.type, where=radio.port.describe(),
+                           wanted=wanted)
 
     def describe_radio(self) -> str:
         port = self.lab.radio.port

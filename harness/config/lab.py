@@ -186,6 +186,8 @@ class RadioConfig(ConfigModel):
     extended_pan_id: Eui64 | None = None
     #: zigpy network database (real radios), resolved relative to the config file.
     database: RelPath | None = None
+    #: A dongle holding another network: ``keep`` refuses to start, ``replace`` re-forms it.
+    form: Literal["keep", "replace"] = "keep"
 
     @property
     def is_virtual(self) -> bool:

@@ -11,13 +11,17 @@ dropped reply costs a full reply timeout).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import zigpy.device
+import zigpy.exceptions
 import zigpy.profiles.zha
 import zigpy.types as t
+import zigpy.zdo.types as zdo_t
 
 from harness.han.clusters import SE_PROFILE_ID
 from harness.han.frames import FrameLog, format_address
@@ -42,11 +46,44 @@ class SmartEnergyDevice(zigpy.device.ZigbeeDevice):
         app = self._application
         if not getattr(app, "duplicate_filter", True):
             return False
-        return super()._should_filter_packet(packet)
+        duplicate = super()._should_filter_packet(packet)
+        # zigpy's filter drops any frame equal to one seen in the last 10 s. Once the 8-bit
+        # sequence number wraps, a meter's unchanged answer to a new request is equal to its
+        # answer 256 requests ago: a reply a request is still waiting for is no duplicate
+        # (a retransmitted copy comes after the first copy answered it).
+        return duplicate and not self._answers_pending_request(packet)
+
+    def _answers_pending_request(self, packet: t.ZigbeePacket) -> bool:
+        try:
+            _, key = self._parse_packet_header(packet)
+        except (ValueError, KeyError):
+            return False
+        return key is not None and key in self._requests
+
+
+#: The coordinator's Smart Energy endpoint (ESI): zigpy registers 1 (HA), 2 (ZLL) and 242 (GP).
+SE_ENDPOINT = 9
+#: Energy Service Interface: the hub's Smart Energy device id.
+SE_ESI_DEVICE_ID = 0x0500
+#: Server clusters of the hub's ESI: Basic, Identify, Time, Price, DRLC, Metering (the GSME
+#: mirror), Messaging, Tunneling, Prepayment, Key Establishment.
+SE_ESI_SERVER_CLUSTERS = [0x0000, 0x0003, 0x000A, 0x0700, 0x0701, 0x0702, 0x0703, 0x0704,
+                          0x0705, 0x0800]
+#: Client clusters: what it reads and commands on meters and displays.
+SE_ESI_CLIENT_CLUSTERS = [0x0000, 0x0700, 0x0702, 0x0703, 0x0704, 0x0705, 0x0800]
+
+
+class PayloadTooLarge(zigpy.exceptions.DeliveryError):
+    """A frame larger than the destination (or the radio) can take in one APS transfer."""
 
 
 class HanApplicationMixin:
     """Mixed in front of a radio's ``ControllerApplication`` by :func:`harness.han.radio`."""
+
+    #: The radio type (``znp``...), ``None`` for the virtual radio.
+    radio_type: str | None = None
+    #: Largest APS payload the radio library takes in one request, ``None`` if unbounded.
+    max_payload: int | None = None
 
     #: zigpy's duplicate-frame filter; a radio whose medium never duplicates turns it off.
     duplicate_filter: bool = True
@@ -54,6 +91,31 @@ class HanApplicationMixin:
     frames: FrameLog
     bench_clock: Clock | None
     _frame_observers: list[Callable[[str, t.ZigbeePacket], None]]
+
+    #: Futures the CHF waits on: resolved each time a permit has been sent to the radio.
+    permit_waiters: list[asyncio.Future[None]]
+    #: Seconds a permit is asked to outlast the window it serves (see ``harness.han.chf``):
+    #: 0 on the virtual radio, whose permits end exactly; real radios get a margin.
+    permit_margin_s: float = 0.0
+
+    async def permit(self, time_s: int = 60, node: Any = None) -> None:
+        await super().permit(time_s=time_s, node=node)  # type: ignore[misc]
+        for waiter in list(self.__dict__.get("permit_waiters", ())):
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def before_shutdown(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run ``hook`` when the application shuts down, before the radio is let go (the CHF
+        closes joining and ends its permit calls)."""
+        self.__dict__.setdefault("_before_shutdown", []).append(hook)
+
+    async def shutdown(self, *, db: bool = True) -> None:
+        for hook in self.__dict__.pop("_before_shutdown", ()):
+            try:
+                await hook()
+            except Exception:  # shutting down goes on whatever a hook did
+                LOGGER.warning("shutdown hook failed", exc_info=True)
+        await super().shutdown(db=db)  # type: ignore[misc]
 
     def attach_bench(self, clock: Clock, frames: FrameLog) -> None:
         """Give the application the bench clock and frame log (before ``startup``)."""
@@ -73,9 +135,42 @@ class HanApplicationMixin:
         self.devices[ieee] = device  # type: ignore[attr-defined]
         return device
 
+    async def register_endpoints(self) -> None:
+        """zigpy's endpoints, and the hub's Smart Energy endpoint (profile 0x0109): meters
+        answer and report to it, and the GSME mirror lives on it."""
+        await super().register_endpoints()  # type: ignore[misc]
+        await self.add_endpoint(zdo_t.SimpleDescriptor(  # type: ignore[attr-defined]
+            endpoint=SE_ENDPOINT, profile=SE_PROFILE_ID, device_type=SE_ESI_DEVICE_ID,
+            device_version=0, input_clusters=SE_ESI_SERVER_CLUSTERS,
+            output_clusters=SE_ESI_CLIENT_CLUSTERS,
+        ))
+
     async def send_packet(self, packet: t.ZigbeePacket) -> None:
+        self._check_size(packet)
         self._capture("tx", packet)
         await super().send_packet(packet)  # type: ignore[misc]
+
+    def _check_size(self, packet: t.ZigbeePacket) -> None:
+        """Refuse, with the reason, a frame the destination or the radio cannot take: the
+        radio libraries do no APS fragmentation of their own (zigpy-znp raises on a frame
+        over one MT frame; a device drops one over its maximum incoming transfer size)."""
+        size = len(packet.data.serialize())
+        if self.max_payload is not None and size > self.max_payload:
+            raise PayloadTooLarge(
+                f"a {size}-byte frame to {format_address(packet.dst)} is larger than radio "
+                f"{self.radio_type} takes in one request ({self.max_payload} bytes; no APS "
+                "fragmentation through the radio library)")
+        if self.radio_type is None:
+            return  # the virtual medium carries any frame (the emulator reassembles nothing)
+        device = None
+        with contextlib.suppress(KeyError, ValueError):
+            device = self.get_device_with_address(packet.dst)  # type: ignore[attr-defined]
+        node_desc = getattr(device, "node_desc", None)
+        limit = getattr(node_desc, "maximum_incoming_transfer_size", None)
+        if limit and size > limit:
+            raise PayloadTooLarge(
+                f"a {size}-byte frame to {format_address(packet.dst)} is larger than its "
+                f"maximum incoming transfer size ({limit} bytes, from its node descriptor)")
 
     def packet_received(self, packet: t.ZigbeePacket) -> None:
         self._capture("rx", packet)

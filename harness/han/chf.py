@@ -2,9 +2,20 @@
 
 The CHF keeps the **device log**: the devices allowed on the HAN, each with the link key derived
 from its install code. Adding a device opens joining for it for a JoinTimePeriod. ZigBee's permit
-duration is one byte (at most 254 s), so a longer period is served by re-opening permit join until
+duration is one byte (at most 254 s), so a longer period is served by consecutive permits until
 the period ends, unless the CHF's profile caps it (clamp) or refuses it (reject), as
 Honeywell Elster's CHF did (testing issue 91342).
+
+Permits are the CHF's own, whatever the radio library does: every ``permit_with_link_key`` call
+runs as a task the CHF tracks, and before one is cancelled or can end by itself, joining is
+closed with ``permit(0)``. zigpy-znp's call, for one, waits out its window and then turns
+install-code-only joining off: ended any other way, a device with no install code could join
+while a window is open. Whenever a window opens, ends, is replaced or its device is removed,
+joining is closed and re-opened for the windows still open (:meth:`Chf._reconcile`).
+
+The device log is enforced whatever the radio: a device that joins while not in the device log
+(or, the first time, outside its window) is told to leave and reported as a ``join_refused``
+event; the virtual radio refuses such joins itself, real radios let any key-holder in.
 """
 
 from __future__ import annotations
@@ -17,17 +28,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+import zigpy.device
 import zigpy.types as t
 from zigpy.application import ControllerApplication
 from zigpy.zcl import foundation
 
+from harness.han.app import HanApplicationMixin
 from harness.han.device import HanDevice
 from harness.han.events import HanEventStream, match, normalise_eui
+from harness.han.mirror import METERING_CLUSTER, MeteringMirror
 from harness.runtime import BenchCallTimeout
 
 if TYPE_CHECKING:
-    import zigpy.device
-
     from harness.config.secrets import InstallCode
     from harness.runtime import BenchRuntime
 
@@ -36,8 +48,14 @@ LOGGER = logging.getLogger(__name__)
 #: Longest permit-join duration one ZDO Mgmt_Permit_Joining_req can carry (255 means "forever"
 #: on old stacks and is treated as 254 by newer ones).
 MAX_PERMIT_S = 254
-#: Seconds by which a re-opened permit overlaps the one it extends.
+#: Seconds before a permit ends at which the next one of a long window is opened.
 REOPEN_OVERLAP_S = 1
+#: How long to let a radio library send a permit before carrying on (zigpy-znp's call does
+#: not return until its window is over).
+PERMIT_SENT_S = 1.0
+#: A join the CHF learns of up to this long after its window closed was admitted inside it
+#: (zigpy-znp waits up to 5 s for a device's announcement before reporting a join).
+JOIN_GRACE_S = 5.0
 #: Bench seconds to wait for zigpy to finish removing a device (its leave times out at 30 s).
 REMOVAL_WAIT_S = 40.0
 REMOVAL_POLL_S = 0.05
@@ -85,7 +103,11 @@ class JoinTimePeriodPolicy:
 
 @dataclass
 class JoinWindow:
-    """Joining opened for one device: what was asked, what the CHF granted, and when."""
+    """Joining opened for one device: what was asked, what the CHF granted, and when.
+
+    ``closed_at`` is set when the CHF closed it: its period ended, it was replaced, or its
+    device was removed. ``task`` is the radio's permit call currently serving it.
+    """
 
     eui: str
     requested_s: int
@@ -93,11 +115,23 @@ class JoinWindow:
     opened_at: float
     closes_at: float
     permits_sent: int = 0
+    closed_at: float | None = None
     task: asyncio.Task[None] | None = field(default=None, repr=False)
+    #: When the CHF next acts on it: re-opens joining before its permit runs out, or closes it.
+    renew_at: float = field(default=0.0, repr=False)
 
     @property
     def is_open(self) -> bool:
-        return self.task is not None and not self.task.done()
+        return self.closed_at is None
+
+
+@dataclass(frozen=True)
+class PermitRecord:
+    """One permit the CHF sent: when, for whom (``None``: closing joining), how long."""
+
+    at: float
+    eui: str | None
+    seconds: int
 
 
 @dataclass
@@ -128,16 +162,34 @@ class Chf:
         self.request_timeout = request_timeout
         self.retries = retries
         self.device_log: dict[str, DeviceLogEntry] = {}
+        #: Every permit sent, in order: the CHF's side of the join timeline.
+        self.permits: list[PermitRecord] = []
         self._joined: set[str] = set()
         self._initialized: set[str] = set()
+        #: Devices the CHF admitted (joined inside a window while in the device log).
+        self._admitted: set[str] = set()
+        self._evicting: set[str] = set()
         self._endpoints: dict[str, int] = {}
         self._handles: dict[str, HanDevice] = {}
+        self._permit_tasks: dict[str, asyncio.Task[None]] = {}
+        #: Metering mirrors of the meters that report to the CHF, by EUI-64.
+        self.mirrors: dict[str, MeteringMirror] = {}
+        self._joining_open = False
+        self._lock: asyncio.Lock | None = None
+        self._reopen: asyncio.TimerHandle | None = None
+        self._background: set[asyncio.Task[Any]] = set()
+        #: Seconds a radio's permit is asked to outlast the window it serves, so the CHF always
+        #: ends it (permit(0), then cancel) before the radio library's own clean-up runs.
+        self.permit_margin_s: float = float(getattr(app, "permit_margin_s", 0.0))
         for ieee, device in app.devices.items():
             if ieee != app.state.node_info.ieee:
                 self._joined.add(normalise_eui(ieee))
+                self._admitted.add(normalise_eui(ieee))
                 if device.is_initialized:
                     self._initialized.add(normalise_eui(ieee))
         app.add_listener(_AppListener(self))
+        if isinstance(app, HanApplicationMixin):
+            app.before_shutdown(self.close_async)
 
     # -- identity ---------------------------------------------------------------------------
     @property
@@ -165,12 +217,20 @@ class Chf:
         granted = self.join_policy.apply(join_time_period_s)
         eui = normalise_eui(eui)
         previous = self.device_log.get(eui)
-        if previous is not None and previous.window is not None and previous.window.task:
-            previous.window.task.cancel()
+        now = asyncio.get_running_loop().time()
+        if previous is not None and previous.window is not None:
+            previous.window.closed_at = now
         entry = DeviceLogEntry(eui=eui, install_code=install_code, added_at=self._now())
+        entry.window = JoinWindow(eui=eui, requested_s=join_time_period_s, granted_s=granted,
+                                  opened_at=now,
+                                  closes_at=now + self.join_policy.served(join_time_period_s))
         self.device_log[eui] = entry
         self._endpoints[eui] = endpoint
-        entry.window = await self._open_window(entry, join_time_period_s, granted)
+        # A window replaced must end (its permit call cancelled): close and re-open them all.
+        # A new one only adds its permit to those running.
+        replaced = previous is not None and previous.window is not None \
+            and previous.window.task is not None and not previous.window.task.done()
+        await self._reconcile(only=None if replaced else eui)
         return entry.window
 
     def remove_device(self, eui: str) -> bool:
@@ -182,18 +242,20 @@ class Chf:
         entry = self.device_log.pop(eui, None)
         if entry is None:
             return False
-        if entry.window is not None and entry.window.task is not None:
-            entry.window.task.cancel()
+        if entry.window is not None and entry.window.closed_at is None:
+            entry.window.closed_at = asyncio.get_running_loop().time()
+        self._admitted.discard(eui)
+        await self._reconcile()  # its window ends now: joining closes, the others re-open
         ieee = t.EUI64.convert(eui.replace("-", ":"))
         await self.app.forget_link_key(ieee)  # type: ignore[attr-defined]
         if eui in self._joined:
             device = self.app.devices.get(ieee)
-            if device is not None:
+            if isinstance(device, zigpy.device.Device):
                 with contextlib.suppress(Exception):
                     await device.zdo.leave()
             with contextlib.suppress(Exception):
                 await self.app.remove(ieee)
-            if device is not None:
+            if isinstance(device, zigpy.device.Device):
                 await self._until_forgotten(ieee, device)
             self._forget_joined(eui)
         return True
@@ -220,53 +282,119 @@ class Chf:
                                endpoint=self._endpoints.get(eui, 1))
 
     # -- join windows -----------------------------------------------------------------------
-    async def _open_window(self, entry: DeviceLogEntry, requested: int, granted: int) -> JoinWindow:
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        served = self.join_policy.served(requested)
-        window = JoinWindow(
-            eui=entry.eui, requested_s=requested, granted_s=granted,
-            opened_at=now, closes_at=now + served,
-        )
-        ieee = t.EUI64.convert(entry.eui.replace("-", ":"))
-        first = min(MAX_PERMIT_S, served)
-        # The first permit is sent before returning, so the caller knows joining is open.
-        await self._permit(ieee, entry.install_code, first)
-        window.permits_sent = 1
-        window.task = loop.create_task(self._keep_open(window, ieee, entry.install_code, first))
-        return window
+    async def _reconcile(self, *, only: str | None = None) -> None:
+        """Close joining, end every permit call, and re-open joining for the open windows.
 
-    async def _permit(self, ieee: t.EUI64, install_code: InstallCode, seconds: int) -> None:
-        # Some radios (zigpy-znp) await the whole window inside permit_with_link_key.
-        permit = self.app.permit_with_link_key(node=ieee, link_key=install_code.link_key,
-                                               time_s=seconds)
-        task = asyncio.ensure_future(permit)
-        await asyncio.wait({task}, timeout=1.0)
-        if task.done():
-            task.result()
-
-    async def _keep_open(
-        self, window: JoinWindow, ieee: t.EUI64, install_code: InstallCode, first: int
-    ) -> None:
-        """Re-open permit join before each permit runs out, until the granted period ends.
-
-        Each re-open overlaps the previous permit by :data:`REOPEN_OVERLAP_S`, so a device
-        trying to join at the instant one permit ends and the next begins is never refused.
+        Runs when a window is replaced or removed, before a permit runs out (the next permit
+        of a long window) and when a window's period ends. ``only``: a new window, whose
+        permit is added to those running without closing them.
         """
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            loop = asyncio.get_running_loop()
+            if self._reopen is not None:
+                self._reopen.cancel()
+                self._reopen = None
+            if only is None:
+                await self._close_joining()
+            now = loop.time()
+            for entry in list(self.device_log.values()):
+                window = entry.window
+                if window is None or window.closed_at is not None:
+                    continue
+                if only is not None and entry.eui != only:
+                    continue
+                remaining = window.closes_at - now
+                if remaining <= 1e-3:  # a timer may fire a hair early
+                    window.closed_at = now
+                    continue
+                if remaining + self.permit_margin_s <= MAX_PERMIT_S:
+                    seconds = math.ceil(remaining + self.permit_margin_s)
+                    window.renew_at = window.closes_at  # last permit: close it at the end
+                else:
+                    seconds = MAX_PERMIT_S
+                    window.renew_at = now + MAX_PERMIT_S - max(REOPEN_OVERLAP_S,
+                                                               self.permit_margin_s)
+                await self._permit(window, entry.install_code, seconds)
+            due = [e.window.renew_at for e in self.device_log.values()
+                   if e.window is not None and e.window.closed_at is None]
+            if due:
+                self._reopen = loop.call_at(min(due), self._spawn_reconcile)
+
+    def _spawn_reconcile(self) -> None:
+        self._reopen = None
+        self._spawn(self._reconcile())
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _permit(self, window: JoinWindow, install_code: InstallCode, seconds: int) -> None:
+        """Start the radio's install-code permit for ``window`` as a tracked task."""
+        ieee = t.EUI64.convert(window.eui.replace("-", ":"))
         loop = asyncio.get_running_loop()
-        permit_end = window.opened_at + first
-        while permit_end < window.closes_at:
-            await asyncio.sleep(max(0.0, permit_end - REOPEN_OVERLAP_S - loop.time()))
-            step = min(MAX_PERMIT_S, math.ceil(window.closes_at - loop.time()))
+        # Some radios (zigpy-znp) await the whole window inside permit_with_link_key: carry
+        # on once the call has sent its permit (HanApplicationMixin.permit says so).
+        sent: asyncio.Future[None] = loop.create_future()
+        waiters: list[asyncio.Future[None]] | None = None
+        if isinstance(self.app, HanApplicationMixin):
+            waiters = self.app.__dict__.setdefault("permit_waiters", [])
+            waiters.append(sent)
+        task = loop.create_task(self.app.permit_with_link_key(
+            node=ieee, link_key=install_code.link_key, time_s=seconds))
+        self._permit_tasks[window.eui] = task
+        window.task = task
+        self._joining_open = True
+        self.permits.append(PermitRecord(loop.time(), window.eui, seconds))
+        window.permits_sent += 1
+        try:
+            await asyncio.wait({task, sent}, timeout=PERMIT_SENT_S,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if waiters is not None and sent in waiters:
+                waiters.remove(sent)
+            sent.cancel()
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            LOGGER.warning("CHF could not open joining for %s: %s", window.eui,
+                           task.exception())
+
+    async def _close_joining(self) -> None:
+        """``permit(0)`` first, then end the permit calls (whose clean-up may turn
+        install-code-only joining off: harmless once joining is closed)."""
+        tasks = list(self._permit_tasks.values())
+        self._permit_tasks.clear()
+        if self._joining_open:
+            self._joining_open = False
+            self.permits.append(PermitRecord(asyncio.get_running_loop().time(), None, 0))
             try:
-                await self._permit(ieee, install_code, step)
-            except Exception:  # the window stays recorded as served up to here
-                LOGGER.warning("CHF could not re-open permit join for %s", window.eui,
-                               exc_info=True)
-                return
-            window.permits_sent += 1
-            permit_end = loop.time() + step
-        await asyncio.sleep(max(0.0, window.closes_at - loop.time()))
+                await self.app.permit(0)
+            except Exception:  # the radio is gone; nothing else can close it
+                LOGGER.warning("CHF could not close joining", exc_info=True)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def close_async(self) -> None:
+        """Close joining and end every task of the CHF (before the radio shuts down)."""
+        if self._reopen is not None:
+            self._reopen.cancel()
+            self._reopen = None
+        for entry in self.device_log.values():
+            if entry.window is not None and entry.window.closed_at is None:
+                entry.window.closed_at = asyncio.get_running_loop().time()
+        await self._close_joining()
+        for task in list(self._background):
+            task.cancel()
+        for task in list(self._background):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    def close(self) -> None:
+        self._runtime.run(self.close_async())
 
     # -- joined devices ---------------------------------------------------------------------
     def is_joined(self, eui: str) -> bool:
@@ -305,6 +433,7 @@ class Chf:
     def _handle(self, eui: str) -> HanDevice:
         ieee = t.EUI64.convert(eui.replace("-", ":"))
         zdev = self.app.devices[ieee]
+        assert isinstance(zdev, zigpy.device.Device)
         handle = self._handles.get(eui)
         if handle is None or handle.zigpy_device is not zdev:
             handle = HanDevice(
@@ -319,8 +448,57 @@ class Chf:
         self._initialized.discard(eui)
         self._handles.pop(eui, None)
 
+    def _refusal(self, eui: str) -> str | None:
+        """Why a device that just joined must not be on the HAN, or ``None``."""
+        entry = self.device_log.get(eui)
+        if entry is None:
+            return "not in the CHF device log"
+        if eui in self._admitted:
+            return None  # a rejoin of a device the CHF let in
+        window = entry.window
+        if window is None:
+            return "no join window was opened for it"
+        end = window.closed_at if window.closed_at is not None else window.closes_at
+        if asyncio.get_running_loop().time() > end + JOIN_GRACE_S:
+            return "joined outside its JoinTimePeriod"
+        return None
+
+    def _evict(self, device: zigpy.device.ZigbeeDevice, reason: str) -> None:
+        """Tell a device the CHF refuses to leave, forget it, and report a refused join."""
+        eui = normalise_eui(device.ieee)
+        self._forget_joined(eui)
+        self.events.emit("join_refused", eui, details={"reason": reason})
+        if eui in self._evicting:
+            return
+        self._evicting.add(eui)
+        LOGGER.warning("CHF refused %s on the HAN: %s", eui, reason)
+
+        async def _leave() -> None:
+            try:
+                with contextlib.suppress(Exception):
+                    await device.zdo.leave()
+                with contextlib.suppress(Exception):
+                    await self.app.remove(device.ieee)
+            finally:
+                self._evicting.discard(eui)
+
+        self._spawn(_leave())
+
     def _now(self) -> datetime:
         return self._runtime.clock.now()
+
+    # -- Smart Energy Metering mirror -------------------------------------------------------
+    def mirror(self, eui: str) -> MeteringMirror:
+        """The CHF's Metering mirror of a (sleepy) meter: what it last reported, by name."""
+        eui = normalise_eui(eui)
+        mirror = self.mirrors.get(eui)
+        if mirror is None:
+            mirror = self.mirrors[eui] = MeteringMirror(eui)
+        return mirror
+
+    def _mirror_report(self, eui: str, name: str, value: Any) -> None:
+        if eui in self.device_log or eui in self._admitted:
+            self.mirror(eui).update(name, value, self._runtime.clock.monotonic(), self._now())
 
 
 class _AppListener:
@@ -331,14 +509,25 @@ class _AppListener:
 
     def device_joined(self, device: zigpy.device.ZigbeeDevice) -> None:
         eui = normalise_eui(device.ieee)
+        reason = self._chf._refusal(eui)
+        if reason is not None:
+            self._chf._evict(device, reason)
+            return
+        self._chf._admitted.add(eui)
         self._chf._joined.add(eui)
         self._chf._initialized.discard(eui)
         self._chf.events.emit("joined", eui, details={"nwk": f"0x{int(device.nwk):04X}"})
 
     def device_initialized(self, device: zigpy.device.ZigbeeDevice) -> None:
         eui = normalise_eui(device.ieee)
-        if device.ieee == self._chf.app.state.node_info.ieee:
+        if device.ieee == self._chf.app.state.node_info.ieee or eui in self._chf._evicting:
             return
+        if eui not in self._chf._admitted:
+            reason = self._chf._refusal(eui)
+            if reason is not None:  # zigpy reported no join first (a known device rejoined)
+                self._chf._evict(device, reason)
+                return
+            self._chf._admitted.add(eui)
         self._chf._joined.add(eui)
         self._chf._initialized.add(eui)
         self._chf.events.emit(
@@ -372,7 +561,8 @@ class _AppListener:
         if src_ep == 0 or dst_ep == 0:
             return
         try:
-            _decode_into_events(self._chf.events, device, cluster, src_ep, message)
+            _decode_into_events(self._chf.events, device, cluster, src_ep, message,
+                                mirror=self._chf._mirror_report)
         except Exception:  # a garbled frame is evidence, not a crash of the harness
             LOGGER.debug("undecodable frame from %s", device.ieee, exc_info=True)
 
@@ -383,6 +573,8 @@ def _decode_into_events(
     cluster_id: int,
     src_ep: int,
     message: bytes,
+    *,
+    mirror: Any = None,
 ) -> None:
     hdr, _ = foundation.ZCLHeader.deserialize(message)
     is_report = (
@@ -410,6 +602,8 @@ def _decode_into_events(
                 "attribute_report", device.ieee, cluster=cluster_id, name=name,
                 value=record.value.value,
             )
+            if mirror is not None and cluster_id == METERING_CLUSTER:
+                mirror(normalise_eui(device.ieee), name, record.value.value)
         return
     commands = zcl.client_commands if from_server else zcl.server_commands
     definition = commands.get(hdr.command_id)

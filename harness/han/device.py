@@ -6,10 +6,12 @@ device profiles (``metering``, ``prepayment``...) or given by id.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import zigpy.zcl
 from zigpy.zcl import foundation
+from zigpy.zcl.foundation import ZCLAttributeDef
 
 from harness.han.clusters import cluster_by_name
 from harness.han.events import normalise_eui
@@ -54,7 +56,7 @@ class HanDevice:
         self.zigpy_device = device
         self.endpoint_id = endpoint_id
         self.request_timeout = request_timeout
-        self.retries = retries
+        self._retries = retries
 
     # -- identity ---------------------------------------------------------------------------
     @property
@@ -101,6 +103,22 @@ class HanDevice:
         endpoint = self.zigpy_device.endpoints.get(self.endpoint_id)
         return endpoint is not None and cluster_id_of(cluster) in endpoint.out_clusters
 
+    @property
+    def is_end_device(self) -> bool:
+        node_desc = self.zigpy_device.node_desc
+        return node_desc is not None and bool(node_desc.is_end_device)
+
+    @property
+    def retries(self) -> int:
+        """Retries per request: none for an end device. zigpy waits its extended timeout
+        (28 s) for each attempt to a sleepy device, whose parent holds the frame until it
+        polls: a retry only multiplies that wait (84 s for a silent GSME, not 28 s)."""
+        return 0 if self.is_end_device else self._retries
+
+    @retries.setter
+    def retries(self, value: int) -> None:
+        self._retries = value
+
     def _request_options(self) -> dict[str, Any]:
         return {"timeout": self.request_timeout, "retries": self.retries}
 
@@ -122,9 +140,12 @@ class HanDevice:
         values = self.read(cluster, attribute)
         return next(iter(values.values()))
 
-    async def write_async(self, cluster: str | int, attributes: dict[str | int, Any]) -> None:
+    async def write_async(self, cluster: str | int, attributes: Mapping[str, Any]) -> None:
         target = self.server_cluster(cluster)
-        result = await target.write_attributes(attributes, **self._request_options())
+        values: dict[str | int | ZCLAttributeDef, Any] = {}
+        for name, value in attributes.items():
+            values[name] = value
+        result = await target.write_attributes(values, **self._request_options())
         records = result[0] if result else []
         failed = [
             r for r in records if getattr(r, "status", foundation.Status.SUCCESS) != 0
@@ -152,8 +173,8 @@ class HanDevice:
     ) -> Any:
         target = self.client_cluster(cluster)
         definition = _command_def(target, target.ClientCommandDefs, command)
-        options = {"timeout": self.request_timeout}
-        return await target.client_command(definition.id, *args, **options, **kwargs)
+        return await target.client_command(definition.id, *args,
+                                           timeout=self.request_timeout, **kwargs)
 
     def client_command(self, cluster: str | int, command: str, *args: Any, **kwargs: Any) -> Any:
         """Send a server-to-client command to a client cluster of the device (e.g. a message

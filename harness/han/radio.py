@@ -7,13 +7,20 @@ radio libraries registers a zigpy entry point, so their classes are imported dir
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
+import logging
 from dataclasses import dataclass
 from typing import Any
 
+import zigpy.exceptions
+import zigpy.types as t
 from zigpy.application import ControllerApplication
 
 from harness.han.app import HanApplicationMixin
+
+LOGGER = logging.getLogger(__name__)
 
 
 class RadioUnavailable(RuntimeError):
@@ -34,11 +41,26 @@ RADIO_LIBRARIES: dict[str, RadioLibrary] = {
 }
 
 
-def han_application_class(base: type[ControllerApplication]) -> type[ControllerApplication]:
+#: Seconds a real radio's permit is asked to outlast the window it serves: the CHF closes the
+#: window itself (``permit(0)``) before the radio library's own end-of-permit clean-up runs.
+REAL_PERMIT_MARGIN_S = 2.0
+#: Largest APS payload a radio library can hand its dongle in one request (bytes); Z-Stack
+#: fragments it over the air itself. zigpy-znp: one MT frame of 250 bytes, 20 of them header.
+RADIO_MAX_PAYLOAD: dict[str, int] = {"znp": 230}
+
+
+class RadioStartError(RuntimeError):
+    """The radio did not start; the message is one line: radio, port and the likely cause."""
+
+
+def han_application_class(base: type[ControllerApplication],
+                          radio_type: str | None = None) -> type[ControllerApplication]:
     """``base`` with :class:`HanApplicationMixin` in front of it."""
     if issubclass(base, HanApplicationMixin):
         return base
-    return type(f"Han{base.__name__}", (HanApplicationMixin, base), {})
+    extra: dict[str, Any] = {"permit_margin_s": REAL_PERMIT_MARGIN_S, "radio_type": radio_type,
+                             "max_payload": RADIO_MAX_PAYLOAD.get(radio_type or "")}
+    return type(f"Han{base.__name__}", (HanApplicationMixin, base), extra)
 
 
 def real_radio_class(radio_type: str) -> type[ControllerApplication]:
@@ -56,7 +78,7 @@ def real_radio_class(radio_type: str) -> type[ControllerApplication]:
             f"radio type {radio_type!r} needs {library.package}: "
             f"pip install 'smets1-dmct[{library.extra}]'"
         ) from None
-    return han_application_class(module.ControllerApplication)
+    return han_application_class(module.ControllerApplication, radio_type)
 
 
 def zigpy_config(
@@ -95,3 +117,97 @@ def zigpy_config(
         # bellows otherwise starts a non-daemon thread that can keep the process alive.
         config["use_thread"] = False
     return config
+
+
+@dataclass(frozen=True)
+class NetworkWanted:
+    """The network a lab config asks the coordinator for; ``form``: ``replace`` re-forms a
+    dongle that holds another network, ``keep`` refuses to use it."""
+
+    channel: int
+    pan_id: int
+    extended_pan_id: str | None = None
+    form: str = "keep"
+
+
+async def start_radio(app: ControllerApplication, *, radio_type: str, where: str,
+                      wanted: NetworkWanted | None = None) -> None:
+    """Start a real radio as a bench needs it: load zigpy's database (so devices and keys
+    persist), connect, check the dongle's network against the lab config, then start.
+
+    Any failure is a :class:`RadioStartError` of one line naming the radio, the port and the
+    likely cause; the application is shut down.
+    """
+    try:
+        await app._load_db()
+        await app.connect()
+        if wanted is not None:
+            await _check_network(app, wanted, radio_type, where)
+        await app.initialize(auto_form=True)
+    except BaseException as exc:
+        with contextlib.suppress(Exception):
+            await app.shutdown()
+        if isinstance(exc, RadioStartError):
+            raise
+        if not isinstance(exc, Exception):
+            raise
+        raise RadioStartError(describe_start_failure(radio_type, where, exc)) from exc
+
+
+async def _check_network(app: ControllerApplication, wanted: NetworkWanted, radio_type: str,
+                         where: str) -> None:
+    try:
+        await app.load_network_info(load_devices=False)
+    except zigpy.exceptions.NetworkNotFormed:
+        return  # a blank dongle: initialize forms the lab's network
+    info = app.state.network_info
+    held = _describe(info.channel, info.pan_id, info.extended_pan_id)
+    want_ext = (t.ExtendedPanId.convert(wanted.extended_pan_id.replace("-", ":"))
+                if wanted.extended_pan_id else None)
+    same = (int(info.pan_id) == wanted.pan_id and int(info.channel) == wanted.channel
+            and (want_ext is None or info.extended_pan_id == want_ext))
+    if same:
+        return
+    asked = _describe(wanted.channel, wanted.pan_id, want_ext)
+    if wanted.form != "replace":
+        raise RadioStartError(
+            f"radio {radio_type} on {where}: the dongle holds another network ({held}); the "
+            f"lab config asks for {asked}; set radio.form: replace to re-form it (every device "
+            "joined to the old network must join again)")
+    LOGGER.warning("radio %s on %s: re-forming the dongle's network (%s) as %s", radio_type,
+                   where, held, asked)
+    await app.form_network()
+
+
+def _describe(channel: int, pan_id: int, extended_pan_id: Any) -> str:
+    ext = f", extended PAN {extended_pan_id}" if extended_pan_id is not None else ""
+    return f"PAN 0x{int(pan_id):04X}{ext}, channel {int(channel)}"
+
+
+def describe_start_failure(radio_type: str, where: str, exc: BaseException) -> str:
+    """One line for a radio that did not start: what failed and what probably caused it."""
+    cause = exc
+    while isinstance(cause, zigpy.exceptions.TransientConnectionError) and cause.__cause__:
+        cause = cause.__cause__
+    detail = " ".join(str(cause).split())[:160]
+    name = type(cause).__name__
+    if isinstance(cause, TimeoutError | asyncio.TimeoutError):
+        likely = ("no answer from the dongle: check the port, the radio type (is it a "
+                  f"{radio_type} dongle?), the baud rate and flow control, and that no other "
+                  "program holds the port")
+    elif isinstance(cause, ConnectionRefusedError):
+        likely = "nothing listens on that address (is the dongle's network server running?)"
+    elif isinstance(cause, FileNotFoundError):
+        likely = "the port does not exist (is the dongle plugged in, and is that its by-id path?)"
+    elif isinstance(cause, PermissionError):
+        likely = "no permission to open the port (add the lab user to the dialout group)"
+    elif isinstance(cause, OSError | ConnectionError):
+        likely = "the port could not be opened or was lost"
+    elif isinstance(cause, zigpy.exceptions.FormationFailure):
+        likely = "the dongle could not form the network"
+    elif isinstance(cause, zigpy.exceptions.NetworkNotFormed):
+        likely = "the dongle has no network and could not form one"
+    else:
+        likely = "the radio library failed while starting the network"
+    what = f"{name}: {detail}" if detail else name
+    return f"radio {radio_type} on {where} did not start ({what}): {likely}"

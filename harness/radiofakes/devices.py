@@ -39,6 +39,9 @@ seconds on its own loop clock, and schedules any delay this module returns)
 - MAC: ``drop_mac_acks`` is how many of the next unicasts to the device get no MAC ACK;
   ``take_mac_ack()`` consumes one (False: report MAC_NO_ACK to the host). ``powered=False``
   drops every frame, ACK included.
+- Reports: every ``report_interval_s`` a joined device pushes its ``reported`` attributes
+  (``(cluster_id, attribute_id)``) to the hub (``report_frames(tsn)``), as a sleepy GSME feeds
+  the CHF's Metering mirror when it wakes.
 - Lifecycle: ``nwk`` (None until joined), ``joined``; ``rejoins`` counts trust-centre rejoins.
   Frames larger than ``max_incoming_transfer_size`` are not delivered (``accepts(size)``).
 
@@ -104,7 +107,8 @@ class Attr:
     value: Any
 
     def serialize(self) -> bytes:
-        python_type = foundation.DataType.from_type_id(self.type_id).python_type
+        python_type = foundation.DataType.from_type_id(
+            foundation.DataTypeId(self.type_id)).python_type
         return bytes([self.type_id]) + python_type(self.value).serialize()
 
 
@@ -136,6 +140,10 @@ class ScriptedDevice:
     response_delay_s: float = 0.0
     poll_interval_s: float = 0.0
     silent: bool = False
+    #: Seconds between pushes of ``reported`` attributes to the hub (0: never), as a sleepy
+    #: GSME feeds the CHF's Metering mirror each time it wakes.
+    report_interval_s: float = 0.0
+    reported: list[tuple[int, int]] = field(default_factory=list)
     drop_mac_acks: int = 0
     powered: bool = True
     nwk: int | None = None
@@ -211,6 +219,19 @@ class ScriptedDevice:
     def set_attribute(self, cluster_id: int, attribute_id: int, type_id: int, value: Any) -> None:
         self.attributes[(cluster_id, attribute_id)] = Attr(type_id, value)
 
+    def report_frames(self, tsn: int) -> list[tuple[int, bytes]]:
+        """(cluster id, ZCL Report_Attributes frame) for the ``reported`` attributes."""
+        frames = []
+        for cluster_id in dict.fromkeys(c for c, _ in self.reported):
+            records = b"".join(_u16(a) + self.attributes[(c, a)].serialize()
+                               for c, a in self.reported
+                               if c == cluster_id and (c, a) in self.attributes)
+            hdr = foundation.ZCLHeader.general(
+                tsn, foundation.GeneralCommand.Report_Attributes,
+                direction=foundation.Direction.Server_to_Client)
+            frames.append((cluster_id, hdr.serialize() + records))
+        return frames
+
     def answer_delay(self, now: float) -> float:
         delay = self.response_delay_s
         if self.poll_interval_s > 0:
@@ -234,7 +255,6 @@ class ScriptedDevice:
         to_server = hdr.direction == foundation.Direction.Client_to_Server
         reply_hdr = make(hdr.tsn, command_id, direction=foundation.Direction.Server_to_Client
                          if to_server else foundation.Direction.Client_to_Server)
-        reply_hdr.frame_control = reply_hdr.frame_control.replace(disable_default_response=True)
         return Reply(reply_hdr.serialize() + payload, self.answer_delay(now))
 
     def _zcl_body(self, cluster_id: int, hdr: foundation.ZCLHeader,
