@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import json
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +32,7 @@ from harness.fault_injection import (
 )
 from harness.report.dmct_report import build_report
 from harness.report.manifest import read_manifest
-from harness.report.records import TestRecord, read_records
+from harness.report.records import RECORDS_FILE, TestRecord, read_records
 
 RUN = Path("REF-DMC-001") / "dormant"
 REGISTER_ESME = "test_register_over_zigbee_equals_optical_readout[ESME]"
@@ -294,3 +295,63 @@ def test_a_power_cycle_early_leaves_the_device_defects_to_the_device(tmp_path, c
     assert [(i["id"], i["counted"]) for i in report["testing_issues"]] == [
         ("91339/91340", True)]
     assert not [r for r in read_records(run) if r.extra.get("bench_fault")]
+
+
+# -- resumed runs ---------------------------------------------------------------------------------
+
+#: A lost port before the first GSME case (its glob also matches a case after the cut), and the
+#: radio falling silent at a bench time after the cut.
+RESUMED_FAULTS = ("serial-gone:gsme-optical@case:*GSME]", "radio-silent@100s")
+#: Records the interrupted run keeps (the smoke pack's first five cases).
+KEPT = 5
+
+
+def _interrupt(run: Path, kept: int) -> list[str]:
+    """Leave ``run`` as a SIGKILL after its ``kept``-th record leaves it: those records, the
+    fault lines written up to then, the state of a run that never finished, no report."""
+    records = (run / RECORDS_FILE).read_text().splitlines(keepends=True)[:kept]
+    (run / RECORDS_FILE).write_text("".join(records))
+    ids = [json.loads(line)["id"] for line in records]
+    lines = (run / FAULTS_FILE).read_text().splitlines(keepends=True)
+    last = max(i for i, line in enumerate(lines)
+               if json.loads(line) == {**json.loads(line), "event": "case", "case": ids[-1]})
+    (run / FAULTS_FILE).write_text("".join(lines[:last + 1]))
+    state = json.loads((run / "run-state.json").read_text())
+    (run / "run-state.json").write_text(json.dumps({**state, "state": "running"}))
+    for report in run.glob("dmct-report.*"):
+        report.unlink()
+    return ids
+
+
+@WHOLE_RUNS
+def test_a_resumed_run_fires_again_only_what_its_kept_cases_did_not_see(
+        tmp_path, capsys, monkeypatch, clean_run_env):
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest")
+    through, cut = tmp_path / "through", tmp_path / "cut"
+    code, out = _run(through, capsys, *RESUMED_FAULTS)
+    assert code == 0, out[-3000:]
+    shutil.copytree(through, cut)
+    kept = _interrupt(cut / RUN, KEPT)
+    assert main(["run", "--resume", str(cut)]) == 0, capsys.readouterr().out[-3000:]
+
+    def fired(root: Path) -> list[tuple[str, str, str]]:
+        return [(f["id"], f["spec"], f["case"]) for f in _lines(root / RUN / FAULTS_FILE)]
+
+    # The same faults fired before the same cases, the port's once although its glob matches
+    # a case of the resumed part, the radio's (due after the cut) in the resumed part.
+    assert fired(cut) == fired(through)
+    assert [f[2] in kept for f in fired(cut)] == [True, False]
+    resumed = _lines(cut / RUN / FAULTS_FILE, "resumed")
+    assert [(r["kept"], r["pending"]) for r in resumed] == [(["F1"], ["radio-silent@100s"])]
+    # The port the kept fault took is gone again on the resumed bench, before its first case.
+    again = _lines(cut / RUN / FAULTS_FILE, "reapplied")
+    assert [(r["id"], r["error"], r["case"] in kept) for r in again] == [("F1", None, False)]
+
+    def cases(root: Path) -> list[tuple[str, str, str | None]]:
+        report = json.loads((root / RUN / "dmct-report.json").read_text())
+        return [(c["id"], c["outcome"], c["testing_issue"]) for c in report["cases"]]
+
+    assert cases(cut) == cases(through)
+    # After the cut, what failed did so under the lost port (the earliest fault in effect).
+    after = [c for c in cases(cut) if f"testpacks/{c[0]}" not in kept and c[1] != "passed"]
+    assert after and {c[2] for c in after} == {"BENCH-FAULT-F1"}, after
