@@ -313,14 +313,45 @@ def _interrupt(run: Path, kept: int) -> list[str]:
     (run / RECORDS_FILE).write_text("".join(records))
     ids = [json.loads(line)["id"] for line in records]
     lines = (run / FAULTS_FILE).read_text().splitlines(keepends=True)
-    last = max(i for i, line in enumerate(lines)
-               if json.loads(line) == {**json.loads(line), "event": "case", "case": ids[-1]})
+    entries = [json.loads(line) for line in lines]
+    last = max(i for i, e in enumerate(entries) if e["event"] == "case" and e["case"] == ids[-1])
     (run / FAULTS_FILE).write_text("".join(lines[:last + 1]))
     state = json.loads((run / "run-state.json").read_text())
     (run / "run-state.json").write_text(json.dumps({**state, "state": "running"}))
     for report in run.glob("dmct-report.*"):
         report.unlink()
     return ids
+
+
+def test_a_resumed_schedule_takes_over_what_fired_before_the_kept_cases(tmp_path):
+    specs = ["power-off:ESME@case:a", "radio-silent@case:b", "power-cycle:GSME@case:b",
+             "serial-gone:esme-optical@case:c", "radio-back@1h"]
+    faults = [parse_fault(spec) for spec in specs]
+
+    def fired(index: int, fault_id: str, case: str, back: str | None = None) -> str:
+        return json.dumps({"event": "fired", "id": fault_id, "index": index,
+                           "spec": specs[index], "kind": faults[index].kind,
+                           "target": faults[index].target, "case": case, "error": None,
+                           "back": back, "ends": None})
+
+    (tmp_path / FAULTS_FILE).write_text("\n".join([
+        fired(0, "F1", "a"), '{"event": "case", "case": "a", "elapsed_s": 30.5}',
+        fired(1, "F2", "b"), fired(2, "F3", "b"), '{"event": "case", "case": "b", "elapsed_s": 99}',
+        fired(3, "F4", "c"), '{"event": "ca']) + "\n")  # killed in c, mid-line
+    schedule = FaultSchedule.start(faults, tmp_path, resume=True, kept={"a", "b"})
+    assert [f["id"] for f in schedule.fired] == ["F1", "F2", "F3"]
+    assert schedule.offset_s == 99
+    # Still broken when the run stopped: the ESME's supply and the radio (the GSME's cycle was
+    # over with its case); the port goes again before c, which runs again.
+    assert {k: e.fault_id for k, e in schedule.active.items()} == {"power:ESME": "F1",
+                                                                  "radio": "F2"}
+    assert [faults[i].spec for i in schedule._pending] == specs[3:]
+    resumed = json.loads((tmp_path / FAULTS_FILE).read_text().splitlines()[-1])
+    assert resumed == {"event": "resumed", "kept": ["F1", "F2", "F3"], "pending": specs[3:],
+                       "elapsed_s": 99}
+    # A fresh run starts the file afresh.
+    FaultSchedule.start(faults, tmp_path, resume=False)
+    assert not (tmp_path / FAULTS_FILE).exists()
 
 
 @WHOLE_RUNS
