@@ -169,6 +169,7 @@ def _fault_schedule(config: pytest.Config) -> Any:
     schedule = None
     if specs:
         from harness.fault_injection import FaultError, FaultSchedule, check_faults, parse_fault
+        from harness.report.records import finished_records
 
         try:
             faults = [parse_fault(spec) for spec in specs]
@@ -176,7 +177,13 @@ def _fault_schedule(config: pytest.Config) -> Any:
         except FaultError as exc:
             _usage_error(config, f"--dmct-fault / faults: {exc}")
         out = config.getoption("dmct_out", None)
-        schedule = FaultSchedule(faults, out=Path(out) if out else None)
+        if out and not hasattr(config, "workerinput"):
+            # A resumed run takes over what fired before the cases it keeps.
+            resume = bool(config.getoption("dmct_resume", False))
+            kept = {r.id for r in finished_records(Path(out))} if resume else set()
+            schedule = FaultSchedule.start(faults, Path(out), resume=resume, kept=kept)
+        else:
+            schedule = FaultSchedule(faults, out=Path(out) if out else None)
     config.stash[_FAULTS] = schedule
     return schedule
 
@@ -456,7 +463,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     destructive = item.get_closest_marker("destructive") is not None
     schedule = item.config.stash.get(_FAULTS, None)
     if schedule is not None:
-        item.stash[_IN_EFFECT] = schedule.in_effect()
+        item.stash[_IN_EFFECT] = schedule.in_effect(item.nodeid)
     if not (needs_bench or roles or statuses or destructive):
         return
     lab = lab_config_of(item.config)
@@ -488,7 +495,7 @@ def pytest_runtest_call(item: pytest.Item) -> None:
     fired = schedule.before_case(bench, item.nodeid)
     if fired:
         item.stash[_FIRED] = fired
-    item.stash[_IN_EFFECT] = schedule.in_effect()
+    item.stash[_IN_EFFECT] = schedule.in_effect(item.nodeid)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -700,6 +707,9 @@ def outcome_of(
 
 def _write_record(item: pytest.Item, interrupted: str | None = None) -> None:
     item.stash[_WRITTEN] = True
+    schedule, bench = item.config.stash.get(_FAULTS, None), _active_bench(item.config)
+    if schedule is not None and bench is not None and not interrupted:
+        schedule.after_case(bench, item.nodeid)  # before the record: a kept case has its line
     writer = item.config.stash.get(_WRITER, None)
     progress = item.config.getoption("dmct_progress", False)
     if writer is None and not progress:

@@ -173,12 +173,18 @@ def test_run_resume_and_final_report_refuse_a_locked_directory(tmp_path, capsys,
         for argv in (["run", "--pack", "smoke", "--out", str(out)],
                      ["run", "--resume", str(out)],
                      ["report", str(out), "--final"],
-                     ["report", str(run_dir), "--final"]):
+                     ["report", str(run_dir), "--final"],
+                     ["report", str(out)],  # a re-render races the run as much
+                     ["report", str(run_dir), "--format", "md"]):
             assert main(argv) == 2, argv
             line = _one_error_line(capsys)
             assert f"results directory in use by dmct run (pid {os.getpid()}" in line, argv
         after = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
         assert {p: v for p, v in after.items() if p.name != LOCK_FILE} == before
+    # Released: a re-render takes the lock in turn, and leaves none behind.
+    main(["report", str(out), "--format", "md"])
+    assert "in use" not in capsys.readouterr().err
+    assert not (out / LOCK_FILE).exists() and not is_locked(out)
 
 
 def test_a_final_report_of_a_missing_directory_makes_no_directory(tmp_path, capsys):

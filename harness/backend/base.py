@@ -14,6 +14,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
+from harness.config.faults import FaultError
 from harness.han.chf import JoinTimePeriodPolicy
 from harness.runtime import BenchRuntime
 
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 BackendKind = Literal["real", "emulated"]
 #: How long a device stays off in a power cycle (bench seconds).
 POWER_OFF_S = 2.0
+#: Faults that switch a device's supply through its relay channel (any bench can).
+POWER_FAULTS = ("power-off", "power-on", "power-cycle")
 #: Wraps the DCC's adapter of one device (EUI-64) with a model's emulated DCC-side behaviour.
 AdapterWrapper = Callable[["DeviceAdapter", str], "DeviceAdapter"]
 
@@ -106,6 +109,8 @@ class BenchBackend(abc.ABC):
 
     def __init__(self, lab: LabConfig) -> None:
         self.lab = lab
+        #: The relay channels :meth:`power` made, by role: what power faults switch.
+        self.supplies: dict[str, PowerControl] = {}
 
     @property
     def is_emulated(self) -> bool:
@@ -165,6 +170,26 @@ class BenchBackend(abc.ABC):
     def adapter_wrapper(self, profiles: Mapping[str, DeviceProfile]) -> AdapterWrapper | None:
         """How the DCC's device adapters are wrapped (the emulated backend's model behaviour)."""
         return None
+
+    def relay_power(self, device: DeviceConfig, control: PowerControl) -> PowerControl:
+        """``control`` as the supply of ``device`` (what :meth:`power` returns for a relay)."""
+        self.supplies[device.role] = control
+        return control
+
+    # -- faults a lab injects (harness.fault_injection) -----------------------------------------
+    def inject(self, kind: str, target: str | None, runtime: BenchRuntime) -> None:
+        """Do the bench fault ``kind`` (``harness.config.faults.KINDS``) to ``target``.
+
+        Any bench switches a supply through its relay channel; what else a bench can break is
+        its subclass's. Raises :class:`FaultError` (one line) for what this bench cannot do.
+        """
+        if kind not in POWER_FAULTS:
+            raise FaultError(f"{kind} cannot be injected on a {self.kind} bench: it can only "
+                             "switch a supply through its relay board")
+        control = self.supplies.get(target or "")
+        if control is None:
+            raise FaultError(f"{kind}: the {target} has no relay channel to switch its supply")
+        {"power-off": control.off, "power-on": control.on, "power-cycle": control.cycle}[kind]()
 
     # -- cases and shutdown --------------------------------------------------------------------
     def begin_case(self, runtime: BenchRuntime, case_id: str) -> None:

@@ -15,6 +15,7 @@ from harness.backend.base import (
     Power,
     PowerControl,
 )
+from harness.config.faults import FaultError
 from harness.han.chf import JoinTimePeriodPolicy
 from harness.han.events import normalise_eui
 from harness.runtime import BenchCallTimeout, BenchRuntime
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from harness.dcc.adapters import DeviceAdapter
     from harness.dcc.keys import Keystore
     from harness.emulator.emulator import Emulator
+    from harness.emulator.radio import VirtualRadio
     from harness.han.frames import FrameLog
     from harness.serial.relay import RelayBoard
 
@@ -47,6 +49,7 @@ class EmulatedBackend(BenchBackend):
         self.emulator: Emulator | None = None
         #: Paths of the emulated serial ports, by adapter name.
         self.port_paths: dict[str, str] = {}
+        self.radio: VirtualRadio | None = None
 
     def make_runtime(self) -> BenchRuntime:
         clock = self.lab.clock
@@ -65,6 +68,7 @@ class EmulatedBackend(BenchBackend):
         )
         app = VirtualRadio(config)
         app.attach_bench(runtime.clock, frames)
+        self.radio = app
         return app
 
     def describe_radio(self) -> str:
@@ -136,8 +140,9 @@ class EmulatedBackend(BenchBackend):
             return None
         board = relays[device.relay.adapter]
         served: Any = self._emulator().ports[device.relay.adapter].protocol  # a RelayServer
-        return PowerControl(board, device.relay.channel, runtime,
-                            settle=_board_settled(board, lambda: int(served.frames)))
+        return self.relay_power(device, PowerControl(
+            board, device.relay.channel, runtime,
+            settle=_board_settled(board, lambda: int(served.frames))))
 
     def adapter_wrapper(self, profiles: Mapping[str, DeviceProfile]) -> AdapterWrapper | None:
         emulator = self._emulator()
@@ -146,6 +151,23 @@ class EmulatedBackend(BenchBackend):
             return emulator.s1sp_adapter(adapter, profiles[eui].emulation, eui)
 
         return wrap
+
+    def inject(self, kind: str, target: str | None, runtime: BenchRuntime) -> None:
+        """Besides supplies: the virtual medium falls silent (every frame dropped both ways,
+        joins refused) or speaks again, and an emulated port goes away as if unplugged."""
+        if kind in ("radio-silent", "radio-back"):
+            radio = self.radio
+            assert radio is not None, "make_radio() first"
+            runtime.call(lambda: setattr(radio, "silent", kind == "radio-silent"))
+            runtime.sleep(0)
+            return
+        if kind == "serial-gone":
+            port = self._emulator().ports.get(target or "")
+            if port is None:
+                raise FaultError(f"serial-gone: no emulated serial port {target!r}")
+            runtime.call(port.close)  # on the loop thread, which serves the port
+            return
+        super().inject(kind, target, runtime)
 
     def begin_case(self, runtime: BenchRuntime, case_id: str) -> None:
         # The emulator's randomness derives from the lab seed, each device and the case, so what

@@ -86,6 +86,12 @@ class RealBackend(BenchBackend):
         self, device: DeviceConfig, runtime: BenchRuntime, relays: Mapping[str, RelayBoard]
     ) -> Power | None:
         if device.relay is not None:
-            return PowerControl(relays[device.relay.adapter], device.relay.channel, runtime)
+            return self.relay_power(device, PowerControl(relays[device.relay.adapter],
+                                                         device.relay.channel, runtime))
         # No relay: a person switches the supply when asked (or the case is blocked).
         return ManualPower(self.operator, f"{device.role} {device.eui64}", runtime)
+
+    def inject(self, kind: str, target: str | None, runtime: BenchRuntime) -> None:
+        """Only a supply, through a relay channel: the radio and the ports of a real bench are
+        hardware the harness cannot unplug (and a person asked to would not be a test)."""
+        super().inject(kind, target, runtime)

@@ -91,13 +91,12 @@ def _report_lab(args: argparse.Namespace, root: Path) -> Any:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """``dmct report DIR``: rebuild, finalise and render the reports of a run's directory;
-    ``--final`` only while no run holds the directory (:mod:`harness.report.lock`)."""
-    if not args.final:
-        return _cmd_report(args)
+    """``dmct report DIR``: rebuild, finalise and render the reports of a run's directory,
+    only while no run holds the directory (:mod:`harness.report.lock`): a re-render racing a
+    running ``dmct run`` would read its records half-written and overwrite its reports."""
     from harness.cli.run import results_locked
 
-    with results_locked(Path(args.dir), "dmct report --final"):
+    with results_locked(Path(args.dir), "dmct report --final" if args.final else "dmct report"):
         return _cmd_report(args)
 
 

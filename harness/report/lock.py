@@ -1,7 +1,8 @@
 """One run per results directory: ``OUT/dmct.lock``.
 
-``dmct run``, ``dmct run --resume`` and ``dmct report --final`` take the lock before they write
-anything under ``OUT``; a second one finds it held and stops (one line naming the owner, exit 2).
+``dmct run``, ``dmct run --resume`` and ``dmct report`` (``--final`` or not) take the lock
+before they write anything under ``OUT``; a second one finds it held and stops (one line naming
+the owner, exit 2).
 Two runs writing one directory would interleave their records into one report.
 
 The lock is an exclusive ``flock`` on ``OUT/dmct.lock``, whose content names the owner (pid,
