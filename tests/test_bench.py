@@ -466,7 +466,7 @@ def test_the_operator_is_asked_on_the_terminal_and_answers(terminal):
     from harness.backend.operator import Operator, OperatorUnavailable
 
     master, path = terminal
-    operator = Operator(env={}, tty=path, timeout_s=5)
+    operator = Operator(env={}, tty=path, timeout_s=60)  # typed ahead: never waits
     os.write(master, b"\n")  # the person presses Enter (typed ahead: the line is waiting)
     operator.ask("power-cycle the ESME")
     prompt = os.read(master, 4096)
