@@ -265,7 +265,17 @@ class DccUserConfig(ConfigModel):
     eui: Eui64
     organisation: NonEmptyStr
     #: Entry name under ``keys:`` in the secrets file (a PKCS#8 PEM EC P-256 private key).
-    key: Annotated[str, PlainValidator(_key_name)]
+    key: Annotated[str, PlainValidator(_key_name)] | None = None
+    #: The User's XML signing certificate (PEM, relative to the lab config): a User given by
+    #: certificate alone keeps its private key and sends its own signed DUIS documents.
+    certificate: RelPath | None = None
+
+    @model_validator(mode="after")
+    def _key_or_certificate(self) -> DccUserConfig:
+        if self.key is None and self.certificate is None:
+            raise ValueError("a DCC User needs key (the bench signs as it) or certificate "
+                             "(trusted by certificate alone), or both")
+        return self
 
 
 class DccConfig(ConfigModel):

@@ -73,7 +73,9 @@ class DuisTools:
 
     @property
     def xsd(self) -> Path:
-        return self.root / "xsd" / XSD_NAME
+        """The DUIS XSD as lxml loads it (its import of the MMC schema, a file name with
+        spaces, written as a URI libxml2 resolves)."""
+        return self.root / "xsd" / "duis.xsd"
 
     def missing(self) -> list[str]:
         """What is not installed (empty when every tool is there)."""
@@ -191,6 +193,10 @@ def install(root: Path | None = None, *, quiet: bool = False) -> DuisTools:
     with zipfile.ZipFile(tools.tool_jar) as jar:
         for member in XSD_FILES:
             (xsd_dir / member).write_bytes(jar.read(member))
+    text = (xsd_dir / XSD_NAME).read_text(encoding="utf-8")
+    tools.xsd.write_text(text.replace('schemaLocation="MMC Schema V5.1.xsd"',
+                                      'schemaLocation="MMC%20Schema%20V5.1.xsd"'),
+                         encoding="utf-8")
     return tools
 
 
