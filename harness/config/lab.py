@@ -857,7 +857,10 @@ def _dcc_checks(lab: LabConfig, doc: YamlDocument) -> list[ConfigError]:
             )
         else:
             names[user.name] = (*uloc, "name")
-        if user.eui in euis:
+        same_eui = [u for u in lab.dcc.users[:index] if u.eui == user.eui]
+        if user.eui in euis and any(u.role == user.role for u in same_eui):
+            # One organisation may hold several roles under one User ID (DCC Boxed's
+            # supplier is IS and GS); one role twice under one EUI-64 is ambiguous.
             errors.append(
                 doc.error(
                     (*uloc, "eui"),
@@ -865,6 +868,8 @@ def _dcc_checks(lab: LabConfig, doc: YamlDocument) -> list[ConfigError]:
                     f"{doc.line_of(euis[user.eui])}; each User has its own",
                 )
             )
+        elif user.eui in euis:
+            pass
         elif user.eui in device_euis:
             errors.append(
                 doc.error(

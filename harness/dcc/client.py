@@ -273,13 +273,24 @@ class Dcc:
             return self._runtime.run(self.s1sp.process(request))
         return self.submit_document(self.document(request, sign=sign, key=key))
 
-    def submit_document(self, data: bytes) -> ServiceResponse:
+    def submit_document(self, data: bytes, *,
+                        command_variants: tuple[int, ...] | None = None) -> ServiceResponse:
         """A DUIS request document through the DCC's interface and the S1SP: the Service
-        Response, its signed DUIS document in ``document``. Never raises for bad input."""
+        Response, its signed DUIS document in ``document``. ``command_variants``: those the
+        web service it came by takes (a request in another is E12). Never raises for bad
+        input."""
         evidence_mark = self.evidence.mark()
         alerts_mark = self.alerts.mark()
         outcome = admit(data, catalogue=self.catalogue, keystore=self.keystore,
                         schema=self.schema)
+        if (command_variants is not None and not isinstance(outcome, Refusal)
+                and outcome.request.command_variant not in command_variants):
+            request = outcome.request
+            outcome = Refusal(f"Command Variant {request.command_variant} is not one this DUIS "
+                              "web service takes", code="E12",
+                              request_id=str(request.request_id), srv=request.srv,
+                              service_reference=outcome.document.service_reference,
+                              schema_version=outcome.document.schema_version)
         if isinstance(outcome, Refusal):
             self._record("request", {"refused_at_interface": True,
                                      "request_id": outcome.request_id, "srv": outcome.srv})

@@ -255,8 +255,15 @@ class Keystore:
         store = cls(seed)
         loaded: dict[str, KeyPair] = {}
         for index, configured in enumerate(lab.dcc.users):
-            certificate = (load_certificate(configured.certificate)
-                           if configured.certificate is not None else None)
+            certificate = None
+            if configured.certificate is not None:
+                try:
+                    certificate = load_certificate(configured.certificate)
+                except (OSError, ValueError) as exc:
+                    line = lab.line_of_key("dcc", "users", index, "certificate")
+                    raise ConfigError(lab.path, line, f"dcc.users[{index}].certificate",
+                                      f"cannot read the certificate of DCC User "
+                                      f"{configured.name!r}: {exc}") from None
             key = None
             if configured.key is not None:
                 if configured.key not in loaded:

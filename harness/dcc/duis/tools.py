@@ -34,6 +34,18 @@ XSD_NAME = "DUIS Schema V5.1.xsd"
 XSD_FILES = (XSD_NAME, "MMC Schema V5.1.xsd", "xmldsig-core-schema.xsd", "XMLSchema.dtd",
              "datatypes.dtd")
 JAVA_PACKAGE = "uk.co.smartdcc.boxed.xmldsig"
+#: DCC Boxed's test Users (in tool.jar): name on a bench, role, EUI-64, certificate file. One
+#: organisation's certificate serves its several roles, as in DCC Boxed.
+BOXED_USERS = (
+    ("import-supplier", "IS", "90-B3-D5-1F-30-01-00-00", "xml-sign-90B3D51F30010000-ds.pem"),
+    ("gas-supplier", "GS", "90-B3-D5-1F-30-01-00-00", "xml-sign-90B3D51F30010000-ds.pem"),
+    ("import-supplier-b", "IS", "90-B3-D5-1F-30-03-00-00", "Z1-supplier2-ds.pem"),
+    ("dno", "ED", "90-B3-D5-1F-30-02-00-00", "xml-sign-90B3D51F30020000-ds.pem"),
+    ("gas-transporter", "GT", "90-B3-D5-1F-30-02-00-00", "xml-sign-90B3D51F30020000-ds.pem"),
+)
+#: DCC Boxed's devices (its templates' EUI-64s) and the bench role each stands for.
+BOXED_DEVICES = {"00-DB-12-34-56-78-90-A0": "ESME", "00-DB-12-34-56-78-90-A1": "GSME",
+                 "00-DB-12-34-56-78-90-A2": "CHF"}
 
 
 class ToolError(RuntimeError):
@@ -76,6 +88,20 @@ class DuisTools:
         """The DUIS XSD as lxml loads it (its import of the MMC schema, a file name with
         spaces, written as a URI libxml2 resolves)."""
         return self.root / "xsd" / "duis.xsd"
+
+    def certificate(self, name: str) -> Path:
+        """A DCC Boxed test User's certificate, unpacked from the jar into the cache."""
+        return self.root / "certs" / name
+
+    def boxed_dcc_section(self) -> str:
+        """A lab config ``dcc`` section trusting DCC Boxed's test Users by certificate alone,
+        so documents its tool signs (the User keeps the key: the jar) reach a bench."""
+        lines = ["dcc:", "  users:"]
+        for name, role, eui, cert in BOXED_USERS:
+            lines += [f"    - name: {name}", f"      role: {role}", f"      eui: {eui}",
+                      "      organisation: DCC Boxed test User",
+                      f"      certificate: {self.certificate(cert)}"]
+        return "\n".join(lines) + "\n"
 
     def missing(self) -> list[str]:
         """What is not installed (empty when every tool is there)."""
@@ -193,6 +219,10 @@ def install(root: Path | None = None, *, quiet: bool = False) -> DuisTools:
     with zipfile.ZipFile(tools.tool_jar) as jar:
         for member in XSD_FILES:
             (xsd_dir / member).write_bytes(jar.read(member))
+        certs = tools.root / "certs"
+        certs.mkdir(exist_ok=True)
+        for _name, _role, _eui, cert in BOXED_USERS:
+            (certs / cert).write_bytes(jar.read(cert))
     text = (xsd_dir / XSD_NAME).read_text(encoding="utf-8")
     tools.xsd.write_text(text.replace('schemaLocation="MMC Schema V5.1.xsd"',
                                       'schemaLocation="MMC%20Schema%20V5.1.xsd"'),
@@ -200,10 +230,27 @@ def install(root: Path | None = None, *, quiet: bool = False) -> DuisTools:
     return tools
 
 
+def boxed_lab(out: Path) -> Path:
+    """The emulated lab config with a ``dcc`` section trusting DCC Boxed's test Users."""
+    from harness.config import default_lab_config_path
+
+    text = default_lab_config_path().read_text(encoding="utf-8")
+    base = default_lab_config_path().parent
+    # Paths in the copy stay those of the shipped lab config.
+    text = text.replace("\nprofile_paths: [", f"\nprofile_paths: [{base}/")
+    out.write_text(text.rstrip("\n") + "\n" + find_tools().boxed_dcc_section(),
+                   encoding="utf-8")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if len(args) == 2 and args[0] == "boxed-lab":
+        print(boxed_lab(Path(args[1])))
+        return 0
     if args != ["install"] and args != ["where"]:
-        print("usage: python -m harness.dcc.duis.tools install|where", file=sys.stderr)
+        print("usage: python -m harness.dcc.duis.tools install|where|boxed-lab OUT.yaml",
+              file=sys.stderr)
         return 2
     try:
         tools = install() if args == ["install"] else find_tools()
