@@ -154,6 +154,27 @@ class DuisTools:
         return log
 
 
+    def batch(self, jobs: list[tuple[str, Path, Path, str]]) -> list[str]:
+        """Run the tool's ``Sign`` or ``Validate`` on many files in one JVM (``ToolBatch.java``
+        beside this module): ``(mode, input, output, extra)`` each; the tool's result codes
+        (``SUCCESS`` ...). Output and the tool's log go to ``output`` and ``output.log``."""
+        java = shutil.which("java")
+        if java is None:
+            raise ToolError("java is not installed (Debian: default-jre-headless)")
+        source = Path(__file__).with_name("ToolBatch.java")
+        lines = "".join("\t".join([mode, str(src), str(dst), *([extra] if extra else [])])
+                        + "\n" for mode, src, dst, extra in jobs)
+        done = subprocess.run([java, "-cp", str(self.tool_jar), str(source)],
+                              input=lines.encode(), capture_output=True, timeout=600,
+                              check=False)
+        if done.returncode != 0:
+            raise ToolError(f"the DCC tool batch failed: {_last_line(done.stderr)}")
+        results = done.stdout.decode().split()
+        if len(results) != len(jobs):
+            raise ToolError(f"the DCC tool batch answered {len(results)} of {len(jobs)}")
+        return results
+
+
 class _temporary:
     """A temporary file holding ``data`` (the jar reads a named file in two-argument mode)."""
 
