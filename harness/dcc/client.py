@@ -27,10 +27,16 @@ from harness.dcc.catalogue import (
     split_install_code,
 )
 from harness.dcc.duis.documents import build_request, build_response, schema_or_none, serialise
-from harness.dcc.duis.gateway import Refusal, admit
+from harness.dcc.duis.gateway import Admitted, Refusal, admit
 from harness.dcc.duis.signing import Signer
 from harness.dcc.envelope import Envelope, EnvelopeError, Kind
-from harness.dcc.inventory import DeviceRecord, Inventory, inventory_for_bench
+from harness.dcc.inventory import (
+    NETWORK_ROLE,
+    SUPPLIER_ROLE,
+    DeviceRecord,
+    Inventory,
+    inventory_for_bench,
+)
 from harness.dcc.keys import DCC_EUI, KeyPair, Keystore, User
 from harness.dcc.requests import RequestId, ServiceRequest, ServiceResponse
 from harness.dcc.s1sp import S1SP
@@ -282,7 +288,7 @@ class Dcc:
         evidence_mark = self.evidence.mark()
         alerts_mark = self.alerts.mark()
         outcome = admit(data, catalogue=self.catalogue, keystore=self.keystore,
-                        schema=self.schema)
+                        schema=self.schema, now=self._runtime.clock.now())
         if (command_variants is not None and not isinstance(outcome, Refusal)
                 and outcome.request.command_variant not in command_variants):
             request = outcome.request
@@ -297,9 +303,9 @@ class Dcc:
             response = self._refusal_response(outcome)
             self._record("response", response.evidence())
             return response
+        request = dataclasses.replace(outcome.request, role=self._role_for(outcome))
         request = dataclasses.replace(
-            outcome.request, signature=self.keystore.dcc.signing_key().sign(
-                outcome.request.body()))
+            request, signature=self.keystore.dcc.signing_key().sign(request.body()))
         self._record("request", request.evidence(SECRET_PARAMS))
         try:
             response = self._runtime.run(self.s1sp.process(request))
@@ -313,6 +319,19 @@ class Dcc:
             self._record("alert", raised.evidence())
         self._allure_step(request, response, evidence_mark)
         return response
+
+    def _role_for(self, admitted: Admitted) -> str:
+        """The role a User ID held in several roles sends in: the one responsible for the
+        target device (its supplier, else its network operator), else the first eligible."""
+        if not admitted.alternatives:
+            return admitted.user.role
+        record = self.inventory.get(admitted.request.target)
+        kinds = ({SUPPLIER_ROLE.get(record.device_type), NETWORK_ROLE.get(record.device_type)}
+                 if record is not None else set())
+        for user in (admitted.user, *admitted.alternatives):
+            if user.role in kinds:
+                return user.role
+        return admitted.user.role
 
     def _refusal_response(self, refusal: Refusal) -> ServiceResponse:
         response = ServiceResponse(refusal.request_id, refusal.srv, refusal.code,

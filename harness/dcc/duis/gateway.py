@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from harness.dcc.duis.documents import (
@@ -52,10 +53,13 @@ class Admitted:
     request: ServiceRequest
     document: DuisRequest
     user: User
+    #: Other Users of the same User ID and certificate whose role may send the SRV (one
+    #: organisation in several roles): the DCC picks by the device (see ``Dcc``).
+    alternatives: tuple[User, ...] = ()
 
 
 def admit(data: bytes, *, catalogue: SrCatalogue, keystore: Keystore,
-          schema: etree.XMLSchema | None) -> Admitted | Refusal:
+          schema: etree.XMLSchema | None, now: datetime | None = None) -> Admitted | Refusal:
     """Check a DUIS request document as the DCC does; never raises for bad input."""
     try:
         root = parse_document(data)
@@ -80,7 +84,7 @@ def admit(data: bytes, *, catalogue: SrCatalogue, keystore: Keystore,
                                http_status=400, **known)
             coded_detail = f"the document fails the DUIS XSD: {problem}"
     try:
-        signer, signed = verify(root, keystore)
+        signer, signed = verify(root, keystore, now=now)
     except SignatureRefused as exc:
         return Refusal(str(exc), code="E1", **known)
     if coded is not None:
@@ -91,7 +95,8 @@ def admit(data: bytes, *, catalogue: SrCatalogue, keystore: Keystore,
     except DocumentRefused as exc:
         return Refusal(str(exc), http_status=400, **known)
     originator = document.request_id.originator
-    user = _user_for(keystore, signer, originator, catalogue, srv)
+    candidates = _users_for(keystore, signer, originator, catalogue, srv)
+    user = candidates[0] if candidates else None
     if user is None:
         return Refusal(f"signed by {signer.name} ({signer.eui}), not by the RequestID's "
                        f"originator {originator}", code="E1", **known)
@@ -107,7 +112,7 @@ def admit(data: bytes, *, catalogue: SrCatalogue, keystore: Keystore,
                                       document.request_id.counter),
         role=user.role, command_variant=document.command_variant, target=target,
         params=dict(document.params))
-    return Admitted(request, document, user)
+    return Admitted(request, document, user, tuple(candidates[1:]))
 
 
 def _request_id_problem(text: str) -> str | None:
@@ -145,22 +150,19 @@ def _has_parameters(root: etree._Element) -> bool:
     return any(pi.target == PARAMETERS_PI for pi in root.iter(_etree.ProcessingInstruction))
 
 
-def _user_for(keystore: Keystore, signer: User, originator: str, catalogue: SrCatalogue,
-              srv: str) -> User | None:
-    """The User the request is from: the signer, when its EUI-64 is the originator; of the
-    Users sharing that EUI-64 and certificate (one organisation in several roles) the one whose
-    role may send the SRV."""
+def _users_for(keystore: Keystore, signer: User, originator: str, catalogue: SrCatalogue,
+               srv: str) -> list[User]:
+    """Who the request may be from: the signer, when its EUI-64 is the originator; of the
+    Users sharing that EUI-64 and certificate (one organisation in several roles) those whose
+    role may send the SRV first. Empty when the signer is not the originator."""
     try:
         originator = normalise_eui(originator)
     except ValueError:
-        return None
-    if normalise_eui(signer.eui) != originator if signer.eui != "DCC" else True:
-        return None
+        return []
+    if signer.eui == "DCC" or normalise_eui(signer.eui) != originator:
+        return []
     same = [u for u in keystore.users_by_eui(signer.eui)
             if u.certificate is not None and signer.certificate is not None
-            and u.certificate.serial_number == signer.certificate.serial_number]
-    if srv in catalogue:
-        for user in same:
-            if user.role in catalogue[srv].roles:
-                return user
-    return same[0] if same else signer
+            and u.certificate.serial_number == signer.certificate.serial_number] or [signer]
+    roles = catalogue[srv].roles if srv in catalogue else ()
+    return sorted(same, key=lambda u: u.role not in roles)

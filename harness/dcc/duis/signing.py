@@ -8,7 +8,8 @@ lxml) against that certificate's key. No canonicalisation is written here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -86,9 +87,11 @@ def signer_of(root: etree._Element) -> tuple[str, int]:
     return issuer.strip(), int(serial.strip())
 
 
-def verify(root: etree._Element, keystore: Keystore) -> tuple[User, etree._Element]:
+def verify(root: etree._Element, keystore: Keystore, *,
+           now: datetime | None = None) -> tuple[User, etree._Element]:
     """The trusted User who signed ``root`` and the signed content (signature removed);
-    :class:`SignatureRefused` otherwise."""
+    :class:`SignatureRefused` otherwise. ``now`` (bench time) judges the certificate's
+    validity."""
     issuer, serial = signer_of(root)
     user = keystore.user_by_certificate(issuer, serial)
     if user is None or user.certificate is None:
@@ -96,7 +99,8 @@ def verify(root: etree._Element, keystore: Keystore) -> tuple[User, etree._Eleme
                                f"{serial}")
     pem = user.certificate.public_bytes(serialization.Encoding.PEM)
     try:
-        result = XMLVerifier().verify(root, x509_cert=pem, expect_config=_CONFIG)
+        config = _CONFIG if now is None else replace(_CONFIG, verification_time=now)
+        result = XMLVerifier().verify(root, x509_cert=pem, expect_config=config)
     except (InvalidSignature, InvalidInput) as exc:
         raise SignatureRefused(f"the signature does not verify: {exc}") from None
     signed = result.signed_xml
