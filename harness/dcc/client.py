@@ -151,6 +151,7 @@ class Dcc:
         #: Counter of the last alert accepted from each device (a replayed alert is refused).
         self._alert_counters: dict[str, int] = {}
         self._internal_counter = 0
+        self._dcc_signer: Signer | None = None
         self._unsubscribe = bench.events.subscribe(self._on_han_event)
 
     def start(self) -> None:
@@ -285,8 +286,6 @@ class Dcc:
         Response, its signed DUIS document in ``document``. ``command_variants``: those the
         web service it came by takes (a request in another is E12). Never raises for bad
         input."""
-        evidence_mark = self.evidence.mark()
-        alerts_mark = self.alerts.mark()
         outcome = admit(data, catalogue=self.catalogue, keystore=self.keystore,
                         schema=self.schema, now=self._runtime.clock.now())
         if (command_variants is not None and not isinstance(outcome, Refusal)
@@ -304,21 +303,7 @@ class Dcc:
             self._record("response", response.evidence())
             return response
         request = dataclasses.replace(outcome.request, role=self._role_for(outcome))
-        request = dataclasses.replace(
-            request, signature=self.keystore.dcc.signing_key().sign(request.body()))
-        self._record("request", request.evidence(SECRET_PARAMS))
-        try:
-            response = self._runtime.run(self.s1sp.process(request))
-        except BaseException as exc:
-            self._allure_step(request, None, evidence_mark, error=exc)
-            raise
-        response = self._with_document(response, outcome.document.schema_version,
-                                       str(request.request_id))
-        self._record("response", response.evidence())
-        for raised in self.alerts.since(alerts_mark):
-            self._record("alert", raised.evidence())
-        self._allure_step(request, response, evidence_mark)
-        return response
+        return self.execute(request, schema_version=outcome.document.schema_version)
 
     def _role_for(self, admitted: Admitted) -> str:
         """The role a User ID held in several roles sends in: the one responsible for the
@@ -364,8 +349,34 @@ class Dcc:
             harness_code=response.code if own else None, time=response.time,
             service_reference=reference, srv=response.srv, body=response.body,
             schema_version=schema_version)
-        signed = Signer.of(self.keystore.dcc).sign(root)
+        if self._dcc_signer is None:
+            self._dcc_signer = Signer.of(self.keystore.dcc)
+        signed = self._dcc_signer.sign(root)
         return dataclasses.replace(response, document=serialise(signed))
+
+    def execute(self, request: ServiceRequest, *,
+                schema_version: str | None = None) -> ServiceResponse:
+        """``request`` as the DCC passes it on once its document passed the interface:
+        countersigned, through the S1SP, kept as evidence; with ``schema_version``, the
+        response's DUIS document too. Called directly (no document), it is the in-process SR
+        the benchmark compares DUIS XML with."""
+        request = dataclasses.replace(
+            request, signature=self.keystore.dcc.signing_key().sign(request.body()))
+        evidence_mark = self.evidence.mark()
+        alerts_mark = self.alerts.mark()
+        self._record("request", request.evidence(SECRET_PARAMS))
+        try:
+            response = self._runtime.run(self.s1sp.process(request))
+        except BaseException as exc:
+            self._allure_step(request, None, evidence_mark, error=exc)
+            raise
+        if schema_version is not None:
+            response = self._with_document(response, schema_version, str(request.request_id))
+        self._record("response", response.evidence())
+        for raised in self.alerts.since(alerts_mark):
+            self._record("alert", raised.evidence())
+        self._allure_step(request, response, evidence_mark)
+        return response
 
     def send(self, srv: str, target: str, *, role: str | None = None, user: str | None = None,
              command_variant: int | None = None, **params: Any) -> ServiceResponse:

@@ -17,6 +17,7 @@ alone (the User keeps its private key).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -420,10 +421,18 @@ def load_certificate(path: Path) -> x509.Certificate:
         raise ValueError(f"{path} is not an X.509 certificate (PEM or DER)") from None
 
 
+@functools.cache
+def _name_parts(text: str) -> frozenset[tuple[str, ...]]:
+    return frozenset(tuple(part.strip().split("=", 1)) for part in text.split(",")
+                     if "=" in part)
+
+
 def _same_name(name: x509.Name, text: str) -> bool:
     """An X509IssuerName as written in a signature (``CN=Z1, OU=07``) against a certificate's
     issuer: the same attributes, in any order and spacing."""
-    want = {tuple(part.strip().split("=", 1)) for part in text.split(",") if "=" in part}
-    have = {tuple(part.split("=", 1)) for part in name.rfc4514_string().split(",")
-            if "=" in part}
-    return want == have
+    return _name_parts(text) == _name_parts(_rfc4514(name))
+
+
+@functools.lru_cache(maxsize=256)
+def _rfc4514(name: x509.Name) -> str:
+    return name.rfc4514_string()

@@ -8,11 +8,11 @@ lxml) against that certificate's key. No canonicalisation is written here.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from lxml import etree
 from signxml import (
     CanonicalizationMethod,
@@ -52,15 +52,24 @@ class Signer:
         assert user.certificate is not None
         return cls(user.signing_key(), user.certificate)
 
+    def key_info(self) -> etree._Element:
+        """KeyInfo naming the certificate by issuer and serial number, as DCC Boxed writes it
+        (built once per signer; each signature gets a copy)."""
+        cached = _KEY_INFO.get(id(self))
+        if cached is None or cached[0] is not self:
+            key_info = etree.Element(f"{{{DS}}}KeyInfo", nsmap={"ds": DS})
+            data = etree.SubElement(key_info, f"{{{DS}}}X509Data")
+            issuer_serial = etree.SubElement(data, f"{{{DS}}}X509IssuerSerial")
+            etree.SubElement(issuer_serial, f"{{{DS}}}X509IssuerName").text = (
+                self.certificate.issuer.rfc4514_string())
+            etree.SubElement(issuer_serial, f"{{{DS}}}X509SerialNumber").text = str(
+                self.certificate.serial_number)
+            cached = (self, key_info)
+            _KEY_INFO[id(self)] = cached
+        return copy.deepcopy(cached[1])
+
     def sign(self, root: etree._Element) -> etree._Element:
         """``root`` with an enveloped signature appended (a new tree; ``root`` unchanged)."""
-        key_info = etree.Element(f"{{{DS}}}KeyInfo", nsmap={"ds": DS})
-        data = etree.SubElement(key_info, f"{{{DS}}}X509Data")
-        issuer_serial = etree.SubElement(data, f"{{{DS}}}X509IssuerSerial")
-        etree.SubElement(issuer_serial, f"{{{DS}}}X509IssuerName").text = (
-            self.certificate.issuer.rfc4514_string())
-        etree.SubElement(issuer_serial, f"{{{DS}}}X509SerialNumber").text = str(
-            self.certificate.serial_number)
         signer = XMLSigner(
             method=SignatureConstructionMethod.enveloped,
             signature_algorithm=SignatureMethod.ECDSA_SHA256,
@@ -69,9 +78,13 @@ class Signer:
         )
         signer.namespaces = {"ds": DS}
         signed: etree._Element = signer.sign(
-            root, key=self.key.private_key_for_signing(), key_info=key_info,
+            root, key=self.key.private_key_for_signing(), key_info=self.key_info(),
             always_add_key_value=False)
         return signed
+
+
+#: KeyInfo elements per signer (keyed by id; the signer is kept with it so the id stays its).
+_KEY_INFO: dict[int, tuple[Signer, etree._Element]] = {}
 
 
 def signer_of(root: etree._Element) -> tuple[str, int]:
@@ -97,10 +110,9 @@ def verify(root: etree._Element, keystore: Keystore, *,
     if user is None or user.certificate is None:
         raise SignatureRefused(f"no trusted User has the certificate {issuer or '?'} serial "
                                f"{serial}")
-    pem = user.certificate.public_bytes(serialization.Encoding.PEM)
     try:
         config = _CONFIG if now is None else replace(_CONFIG, verification_time=now)
-        result = XMLVerifier().verify(root, x509_cert=pem, expect_config=config)
+        result = XMLVerifier().verify(root, x509_cert=user.certificate, expect_config=config)
     except (InvalidSignature, InvalidInput) as exc:
         raise SignatureRefused(f"the signature does not verify: {exc}") from None
     signed = result.signed_xml
