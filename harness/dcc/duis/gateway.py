@@ -29,7 +29,7 @@ from harness.dcc.requests import RequestId, ServiceRequest
 from harness.han.events import normalise_eui
 
 if TYPE_CHECKING:
-    from lxml import etree
+    from lxml import etree  # type: ignore[import-untyped]
 
     from harness.dcc.catalogue import SrCatalogue
     from harness.dcc.keys import Keystore, User

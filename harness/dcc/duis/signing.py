@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from cryptography import x509
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped]  # lxml ships no type hints
 from signxml import (
     CanonicalizationMethod,
     DigestAlgorithm,
@@ -115,6 +115,8 @@ def verify(root: etree._Element, keystore: Keystore, *,
         result = XMLVerifier().verify(root, x509_cert=user.certificate, expect_config=config)
     except (InvalidSignature, InvalidInput) as exc:
         raise SignatureRefused(f"the signature does not verify: {exc}") from None
+    if isinstance(result, list):  # only with expect_references > 1
+        raise SignatureRefused("the signature has more than one reference")
     signed = result.signed_xml
     if signed is None:
         raise SignatureRefused("the signature covers nothing")
