@@ -163,3 +163,12 @@ def han_log(bench: Bench) -> dict[str, bool]:
     """The CHF device log by SR 8.9: EUI-64 -> joined."""
     body = ok(bench.dcc.send("8.9", "CHF", role="IS")).body
     return {entry["DeviceID"]: entry["Joined"] for entry in body["DeviceLog"]}
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The DUIS template conformance counts, at the end of the run (also under xdist)."""
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            for name, value in getattr(report, "user_properties", ()):
+                if name == "summary" and str(value).startswith("duis templates:"):
+                    terminalreporter.write_line(str(value))

@@ -78,7 +78,8 @@ def _judge(srv: str, response: ServiceResponse, *, user: bool) -> str:
 
 
 def test_the_dcc_templates_are_accepted_or_refused_as_documented(
-        duis_tools: DuisTools, boxed_bench: Bench, tmp_path: Path) -> None:
+        duis_tools: DuisTools, boxed_bench: Bench, tmp_path: Path,
+        record_property: pytest.RecordProperty) -> None:
     devices = bench_devices(boxed_bench)
     templates = sorted((read_template(p) for p in duis_tools.template_files()),
                        key=lambda t: (LAST.index(t.srv) if t.srv in LAST else -1, t.name))
@@ -110,11 +111,13 @@ def test_the_dcc_templates_are_accepted_or_refused_as_documented(
               if r == "SUCCESS" and "passed signature check" in
               Path(f"{d.with_suffix('.validated')}.log").read_text()]
     accepted, documented = len(outcomes["accepted"]), len(outcomes["documented"])
-    print(f"\nduis templates: {accepted} accepted, {documented} refused as documented, "
-          f"{len(outcomes['unexpected'])} unexpected; responses valid: {len(passed)} of "
-          f"{len(documents)} ({accepted + documented - len(documents)} refused at the "
-          f"interface with HTTP 400, no DUIS response; {len(unsignable)} not signable by the "
-          "DCC tool)")
+    summary = (f"duis templates: {accepted} accepted, {documented} refused as documented, "
+               f"{len(outcomes['unexpected'])} unexpected; responses valid: {len(passed)} of "
+               f"{len(documents)} ({accepted + documented - len(documents)} refused at the "
+               f"interface with HTTP 400, no DUIS response; {len(unsignable)} not signable by "
+               "the DCC tool)")
+    print(f"\n{summary}")
+    record_property("summary", summary)  # printed at the end of the run (conftest.py)
     assert outcomes["unexpected"] == []
     assert len(passed) == len(documents)
     assert accepted >= 30
