@@ -167,8 +167,8 @@ def han_log(bench: Bench) -> dict[str, bool]:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """The DUIS template conformance counts, at the end of the run (also under xdist)."""
-    for reports in terminalreporter.stats.values():
-        for report in reports:
-            for name, value in getattr(report, "user_properties", ()):
-                if name == "summary" and str(value).startswith("duis templates:"):
-                    terminalreporter.write_line(str(value))
+    lines = {str(value) for reports in terminalreporter.stats.values() for report in reports
+             for name, value in getattr(report, "user_properties", ())
+             if name == "summary" and str(value).startswith("duis templates:")}
+    for line in sorted(lines):
+        terminalreporter.write_line(line)
