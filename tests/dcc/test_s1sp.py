@@ -55,7 +55,7 @@ def refused(response, code: str | None, *, http_status: int = 200) -> None:
     ("1.1.1", {"UnitRate": 10}, "StandingCharge is required for SR 1.1.1"),
     ("1.1.1", {"UnitRate": -1, "StandingCharge": 10}, "UnitRate -1 is below the minimum 0"),
     ("1.1.1", {"UnitRate": "10", "StandingCharge": 10}, "UnitRate must be an integer"),
-    ("6.13", {"LogType": "Debug"}, "Debug"),
+    ("6.13", {"LogType": "Debug"}, "GSMESecurity"),  # the values LogToRead takes
 ])
 def test_schema_failure_is_http_400_without_a_code(dcc_bench, srv, params, why):
     response = dcc_bench.dcc.send(srv, "ESME", role="IS", **params)

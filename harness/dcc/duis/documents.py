@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -86,12 +87,20 @@ def schema_or_none() -> etree.XMLSchema | None:
     return load_schema(path) if path is not None and path.exists() else None
 
 
+#: libxml2 quotes the offending value; an install code is a secret, so no value is repeated.
+_QUOTED_VALUE = (re.compile(r"The value '[^']*'"), re.compile(r"'[^']*' is not a valid value"))
+
+
 def schema_errors(schema: etree.XMLSchema, root: etree._Element) -> str | None:
-    """The first XSD error of ``root`` (one line), or ``None``."""
+    """The first XSD error of ``root`` (one line, never quoting a value), or ``None``."""
     if schema.validate(root):
         return None
     error = schema.error_log.last_error
-    return f"line {error.line}: {error.message}" if error is not None else "invalid"
+    if error is None:
+        return "invalid"
+    message = _QUOTED_VALUE[0].sub("The value", str(error.message))
+    message = _QUOTED_VALUE[1].sub("the value is not a valid value", message)
+    return f"line {error.line}: {message}"
 
 
 # -- requests ---------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ lxml) against that certificate's key. No canonicalisation is written here.
 from __future__ import annotations
 
 import copy
+import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -28,6 +29,9 @@ from signxml.verifier import SignatureConfiguration
 from harness.dcc.keys import KeyPair, Keystore, User
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
+# signxml logs every canonicalised document at DEBUG: an 8.11's install code would reach logs
+# and reports. Its warnings and errors still pass.
+logging.getLogger("signxml").setLevel(logging.WARNING)
 _CONFIG = SignatureConfiguration(
     require_x509=False,
     signature_methods=frozenset({SignatureMethod.ECDSA_SHA256}),
