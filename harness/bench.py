@@ -571,7 +571,7 @@ class Bench:
                 def wrap(adapter: DeviceAdapter, eui: str) -> DeviceAdapter:
                     return emulator.s1sp_adapter(adapter, profiles[eui].emulation, eui)
 
-            self._dcc = Dcc(self, keystore=self.keystore, wrap_adapter=wrap)
+            self._dcc = Dcc.for_bench(self, keystore=self.keystore, wrap_adapter=wrap)
             self._dcc.start()
         return self._dcc
 

@@ -46,7 +46,20 @@ from harness.report.allure import allure_listening, service_request_step
 from harness.streams import TimedStream
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
+    from typing import Protocol
+
+    from harness.config.profiles import DeviceProfile
+    from harness.han.chf import Chf
+    from harness.han.events import HanEventStream
+    from harness.runtime import BenchRuntime
+
+    class DeviceView(Protocol):
+        """What the DCC reads of a bench device."""
+
+        eui: str
+        role: str
+        profile: DeviceProfile
 
     from harness.bench import Bench
 
@@ -101,37 +114,45 @@ class Dcc:
 
     def __init__(
         self,
-        bench: Bench,
         *,
-        keystore: Keystore | None = None,
+        runtime: BenchRuntime,
+        chf: Chf,
+        chf_profile: DeviceProfile | None,
+        devices: Mapping[str, DeviceView],
+        events: HanEventStream,
+        status: Callable[[], str],
+        keystore: Keystore,
         catalogue: SrCatalogue | None = None,
         wrap_adapter: Callable[[DeviceAdapter, str], DeviceAdapter] | None = None,
         envelope_timeout_s: float = 60.0,
     ) -> None:
-        runtime = bench.runtime
-        assert runtime is not None
-        self._bench = bench
+        """What the DCC uses of a bench: its event loop and clock, the CHF, the devices by
+        role (EUI-64, role, profile), the HAN events (alerts arrive there), the installation
+        status and the keys. :meth:`for_bench` takes them from a :class:`Bench`."""
         self._runtime = runtime
+        self._chf = chf
+        self._devices = devices
+        self._status = status
         self.catalogue = catalogue or load_sr_catalogue()
         #: The DUIS XSD request documents are checked against (``None``: not installed; see
         #: docs/duis.md for how a lab provides it).
         self.schema = schema_or_none()
-        self.keystore = keystore or Keystore.test_pki(bench.lab.seed)
+        self.keystore = keystore
         self.alerts = AlertStream(runtime.clock, runtime)
         self.evidence: TimedStream[EvidenceItem] = TimedStream(runtime, "DCC exchange")
-        self.tunnel = TunnelClient(bench.chf, self.keystore, response_timeout_s=envelope_timeout_s,
+        self.tunnel = TunnelClient(chf, self.keystore, response_timeout_s=envelope_timeout_s,
                                    record=self._record)
-        members = {bench.chf.eui: ("CHF", bench.chf_profile)}
-        members.update({d.eui: (d.role, d.profile) for d in bench.devices.values()})
+        members = {chf.eui: ("CHF", chf_profile)}
+        members.update({d.eui: (d.role, d.profile) for d in devices.values()})
         self.inventory: Inventory = inventory_for_bench(
             {eui: (kind, profile) for eui, (kind, profile) in members.items()
              if profile is not None},
-            self.keystore, bench.status,
+            self.keystore, status(),
         )
         for record in self.inventory.devices.values():
             if record.device_type in ("ESME", "GSME"):
                 record.joined_services.update(
-                    d.eui for d in bench.devices.values() if d.role in ("PPMID", "IHD"))
+                    d.eui for d in devices.values() if d.role in ("PPMID", "IHD"))
         #: The installation as migration data describes it, kept apart from the inventory.
         self._enrollable = {eui: dataclasses.replace(
             r, joined_services=set(r.joined_services), certificates=dict(r.certificates))
@@ -140,9 +161,9 @@ class Dcc:
         for eui, record in self.inventory.devices.items():
             adapter = adapter_for(record.profile.adapter)
             adapters[eui] = wrap_adapter(adapter, eui) if wrap_adapter else adapter
-            adapters[eui].registration(record, bench.status)
+            adapters[eui].registration(record, status())
         self.context = AdapterContext(
-            chf=bench.chf, tunnel=self.tunnel, keystore=self.keystore, inventory=self.inventory,
+            chf=chf, tunnel=self.tunnel, keystore=self.keystore, inventory=self.inventory,
             catalogue=self.catalogue, alerts=self.alerts, clock=runtime.clock,
             record=self._record,
         )
@@ -152,7 +173,16 @@ class Dcc:
         self._alert_counters: dict[str, int] = {}
         self._internal_counter = 0
         self._dcc_signer: Signer | None = None
-        self._unsubscribe = bench.events.subscribe(self._on_han_event)
+        self._unsubscribe = events.subscribe(self._on_han_event)
+
+    @classmethod
+    def for_bench(cls, bench: Bench, *, keystore: Keystore | None = None,
+                  **options: Any) -> Dcc:
+        """The DCC of ``bench`` (its test PKI unless ``keystore`` is given)."""
+        assert bench.runtime is not None
+        return cls(runtime=bench.runtime, chf=bench.chf, chf_profile=bench.chf_profile,
+                   devices=bench.devices, events=bench.events, status=lambda: bench.status,
+                   keystore=keystore or Keystore.test_pki(bench.lab.seed), **options)
 
     def start(self) -> None:
         """Open a tunnel to every joined device that has one (where devices send alerts)."""
@@ -160,9 +190,9 @@ class Dcc:
 
     async def _open_tunnels(self) -> None:
         for record in self.inventory.devices.values():
-            if record.device_type == "CHF" or not self._bench.chf.is_joined(record.eui):
+            if record.device_type == "CHF" or not self._chf.is_joined(record.eui):
                 continue
-            han = self._bench.chf.device(record.eui)
+            han = self._chf.device(record.eui)
             if not han.has_server_cluster("tunneling"):
                 continue
             try:
@@ -207,9 +237,9 @@ class Dcc:
     def eui_of(self, target: str) -> str:
         """A role name of the bench (``"ESME"``, ``"CHF"``) or an EUI-64, as an EUI-64."""
         if target == "CHF":
-            return self._bench.chf.eui
-        if target in self._bench.devices:
-            return self._bench.devices[target].eui
+            return self._chf.eui
+        if target in self._devices:
+            return self._devices[target].eui
         return normalise_eui(target)
 
     def user(self, role: str | None = None, name: str | None = None) -> User:
@@ -454,7 +484,7 @@ class Dcc:
         registration behaviour (what the DCC records of the device)."""
         for record in records:
             self.inventory.add(record)
-            self.s1sp.adapters[record.eui].registration(record, self._bench.status)
+            self.s1sp.adapters[record.eui].registration(record, self._status())
 
     def reset_enrolment(self) -> None:
         """Back to an enrolled installation, every device commissioned (as a bench starts)."""
@@ -514,6 +544,6 @@ class Dcc:
 
     def _role_of(self, eui: str) -> str:
         """A target as a step names it: its role on the bench, else its EUI-64."""
-        if eui == self._bench.chf.eui:
+        if eui == self._chf.eui:
             return "CHF"
-        return next((role for role, d in self._bench.devices.items() if d.eui == eui), eui)
+        return next((role for role, d in self._devices.items() if d.eui == eui), eui)
