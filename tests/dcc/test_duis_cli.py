@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import urllib.error
 import urllib.request
@@ -94,3 +95,22 @@ def test_serve_answers_on_dcc_boxeds_web_service_paths(
         server.shutdown()
         server.server_close()
         bench.stop()
+
+
+def test_send_writes_the_alerts_a_request_raised_beside_its_response(
+        reference_lab, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A change of supplier (6.23) raises the old supplier's CoS loss alert."""
+    bench = start_bench(reference_lab, tmp_path / "evidence")
+    try:
+        dcc = bench.dcc
+        document = dcc.document(dcc.build("6.23", "ESME", role="IS",
+                                          NewSupplier="import-supplier-b"))
+    finally:
+        bench.stop()
+    request = tmp_path / "cos.xml"
+    request.write_bytes(document)
+    out = tmp_path / "out"
+    assert main(["duis", "send", "--out", str(out), str(request)]) == 0
+    assert capsys.readouterr().out.strip() == f"{request}  6.23  I0"
+    alerts = json.loads((out / "cos.alerts.json").read_text())
+    assert [(a["code"], a["recipient"]) for a in alerts] == [("COS_LOSS", "import-supplier")]
