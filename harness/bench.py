@@ -446,7 +446,7 @@ class Bench:
             if self.chf_profile is not None:
                 profiles[self.chf.eui] = self.chf_profile
             wrap = self.backend.adapter_wrapper(profiles)
-            self._dcc = Dcc(self, keystore=self.keystore, wrap_adapter=wrap)
+            self._dcc = Dcc.for_bench(self, keystore=self.keystore, wrap_adapter=wrap)
             self._dcc.start()
         return self._dcc
 

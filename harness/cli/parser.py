@@ -174,6 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--path", action="append", default=[], metavar="DIR",
                           help="extra catalogue directory, repeatable")
     validate.set_defaults(func=cmd_profiles_validate)
+    from harness.cli.duis import add_parser as add_duis  # dmct duis send|serve
+
+    add_duis(sub, _FORMATTER)
     return parser
 
 

@@ -287,7 +287,17 @@ class DccUserConfig(ConfigModel):
     eui: Eui64
     organisation: NonEmptyStr
     #: Entry name under ``keys:`` in the secrets file (a PKCS#8 PEM EC P-256 private key).
-    key: Annotated[str, PlainValidator(_key_name)]
+    key: Annotated[str, PlainValidator(_key_name)] | None = None
+    #: The User's XML signing certificate (PEM, relative to the lab config): a User given by
+    #: certificate alone keeps its private key and sends its own signed DUIS documents.
+    certificate: RelPath | None = None
+
+    @model_validator(mode="after")
+    def _key_or_certificate(self) -> DccUserConfig:
+        if self.key is None and self.certificate is None:
+            raise ValueError("a DCC User needs key (the bench signs as it) or certificate "
+                             "(trusted by certificate alone), or both")
+        return self
 
 
 class DccConfig(ConfigModel):
@@ -895,7 +905,10 @@ def _dcc_checks(lab: LabConfig, doc: YamlDocument) -> list[ConfigError]:
             )
         else:
             names[user.name] = (*uloc, "name")
-        if user.eui in euis:
+        same_eui = [u for u in lab.dcc.users[:index] if u.eui == user.eui]
+        if user.eui in euis and any(u.role == user.role for u in same_eui):
+            # One organisation may hold several roles under one User ID (DCC Boxed's
+            # supplier is IS and GS); one role twice under one EUI-64 is ambiguous.
             errors.append(
                 doc.error(
                     (*uloc, "eui"),
@@ -903,6 +916,8 @@ def _dcc_checks(lab: LabConfig, doc: YamlDocument) -> list[ConfigError]:
                     f"{doc.line_of(euis[user.eui])}; each User has its own",
                 )
             )
+        elif user.eui in euis:
+            pass
         elif user.eui in device_euis:
             errors.append(
                 doc.error(

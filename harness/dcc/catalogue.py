@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness.config.errors import ConfigError
-from harness.config.secrets import InstallCode
+from harness.config.secrets import InstallCode, crc16_x25
 from harness.config.source import YamlDocument, load_yaml
 
 Role = Literal["IS", "GS", "ES", "ED", "GT", "RSA", "OU"]
@@ -53,6 +53,11 @@ class ParameterSpec:
     #: SR-specific code the S1SP answers when this parameter is present but invalid (DUIS's
     #: own validation of it), instead of rejecting the request at the interface.
     invalid_code: str | None = None
+    #: The DUIS element path (``a/b``, ``a/@attr``) under the body element; ``None`` for a
+    #: parameter of the harness's own (carried as a ``dmct-parameter`` instruction).
+    xml: str | None = None
+    #: Taken when a DUIS document does not carry this (harness) parameter.
+    default: Any = None
 
     def is_required(self, params: dict[str, Any]) -> bool:
         if self.required:
@@ -137,12 +142,33 @@ def _hex(value: Any) -> bytes | None:
         return None
 
 
-def install_code_of(value: Any) -> InstallCode:
-    """The install code of an 8.11 InstallCode parameter (``ValueError`` on a bad CRC)."""
+def install_code_of(value: Any, claimed_crc: Any = None) -> InstallCode:
+    """The install code of an 8.11 InstallCode (6, 8, 12 or 16 octets, no CRC, as DUIS carries
+    it) with its CRC added; ``claimed_crc`` (the harness's own InstallCodeCRC) must match it.
+    ``ValueError`` otherwise, never quoting the code."""
     data = _hex(value)
     if data is None:
         raise ValueError("InstallCode must be hex octets")
-    return InstallCode(data)
+    if len(data) not in (6, 8, 12, 16):
+        raise ValueError(f"InstallCode is {len(data)} octets; ZigBee install codes are 6, 8, 12 "
+                         "or 16")
+    code = InstallCode.with_crc(data)
+    if claimed_crc is not None and _hex(claimed_crc) != code.code[-2:]:
+        raise ValueError("the install code's CRC does not match")
+    return code
+
+
+def split_install_code(value: Any) -> tuple[str, str | None]:
+    """A code as a lab holds it (its CRC included) or as DUIS carries it (no CRC), as DUIS's
+    InstallCode and the harness's InstallCodeCRC (``None`` when ``value`` has no CRC)."""
+    data = _hex(value)
+    if data is None:
+        return str(value), None
+    if len(data) - 2 in (6, 8, 12, 16) and (
+            len(data) not in (6, 8, 12, 16)
+            or crc16_x25(data[:-2]).to_bytes(2, "little") == data[-2:]):
+        return data[:-2].hex().upper(), data[-2:].hex().upper()
+    return data.hex().upper(), None
 
 
 @dataclass(frozen=True)
@@ -162,6 +188,23 @@ class SrvDefinition:
     #: Available for every device model whatever its profile's ``srvs`` (the DCC carries it
     #: out on its own records and the CHF, not as a device command).
     all_models: bool = False
+    #: The DUIS Service Reference (``6.14`` for ``6.14.1``).
+    service_reference: str = ""
+    #: The DUIS body element, its element paths in XSD order and fixed values of paths no
+    #: parameter fills (``@now``: bench time; ``@target``: the target device).
+    body: str = ""
+    layout: tuple[str, ...] = ()
+    fixed: dict[str, str] = field(default_factory=dict)
+    #: The harness does not model this SRV's DUIS body (see ``docs/duis.md``).
+    harness_body: bool = False
+    #: The DCC answers from its records; no device is contacted (8.2).
+    records_only: bool = False
+
+    def xml_layout(self) -> tuple[str, ...]:
+        """The body's element paths in XSD order."""
+        if self.layout:
+            return self.layout
+        return tuple(p.xml for p in self.parameters.values() if p.xml)
 
     def check_parameters(self, params: dict[str, Any]) -> list[str]:
         """Schema errors of ``params`` (unknown, missing, wrong type, out of range)."""
@@ -205,6 +248,11 @@ class ResponseCode:
     meaning: str
     category: str
     source: str
+    #: In the DUIS ResponseCode enumeration; else the harness's own (``why``), and its
+    #: response documents carry ``xml_code``.
+    duis: bool = True
+    why: str = ""
+    xml_code: str = ""
 
 
 @dataclass(frozen=True)
@@ -258,6 +306,7 @@ def load_sr_catalogue(path: Path | None = None, codes_path: Path | None = None) 
 CODE_CATEGORIES = ("success", "authorisation", "validation", "communication", "sr_specific")
 _CODE = re.compile(r"^[IE][0-9]+$")
 _CODE_KEYS = {"meaning", "category", "source"}
+_CODE_OPTIONAL = {"duis", "why", "xml_code"}
 
 
 def _load_codes(doc: YamlDocument) -> dict[str, ResponseCode]:
@@ -269,24 +318,33 @@ def _load_codes(doc: YamlDocument) -> dict[str, ResponseCode]:
             raise doc.error((code,), f"{code!r} is not a response code like I0, E4 or E081101")
         if not isinstance(entry, dict) or not set(entry) >= _CODE_KEYS:
             raise doc.error((code,), "each code needs meaning, category and source")
-        unknown = sorted(set(entry) - _CODE_KEYS, key=str)
+        unknown = sorted(set(entry) - _CODE_KEYS - _CODE_OPTIONAL, key=str)
         if unknown:
-            raise doc.error((code, unknown[0]), "unknown key; allowed: category, meaning, "
-                            "source")
+            raise doc.error((code, unknown[0]), "unknown key; allowed: category, duis, "
+                            "meaning, source, why, xml_code")
         for key in sorted(_CODE_KEYS):
             if not isinstance(entry[key], str) or not entry[key].strip():
                 raise doc.error((code, key), f"{key} must be text")
         if entry["category"] not in CODE_CATEGORIES:
             raise doc.error((code, "category"), f"category must be one of "
                             f"{', '.join(CODE_CATEGORIES)}")
-        codes[code] = ResponseCode(code, entry["meaning"], entry["category"], entry["source"])
+        duis = entry.get("duis", True)
+        if not isinstance(duis, bool):
+            raise doc.error((code, "duis"), "duis is true or false")
+        if not duis and not (entry.get("why") and _CODE.match(str(entry.get("xml_code", "")))):
+            raise doc.error((code,), "a code of the harness's own (duis: false) needs why and "
+                            "xml_code (the DUIS code its response documents carry)")
+        codes[code] = ResponseCode(code, entry["meaning"], entry["category"], entry["source"],
+                                   duis, str(entry.get("why", "")),
+                                   str(entry.get("xml_code", "")))
     return codes
 
 
 _SRV_KEYS = {"name", "critical", "roles", "device_types", "command_variants", "parameters",
-             "response_codes", "unverified", "non_device", "all_models"}
+             "response_codes", "unverified", "non_device", "all_models", "service_reference",
+             "body", "layout", "fixed", "harness_body", "records_only"}
 _PARAM_KEYS = {"type", "required", "required_when", "min", "max", "min_length", "max_length",
-               "pattern", "values", "min_bytes", "max_bytes", "invalid_code"}
+               "pattern", "values", "min_bytes", "max_bytes", "invalid_code", "xml", "default"}
 _INT_KEYS = ("min", "max", "min_length", "max_length", "min_bytes", "max_bytes")
 
 
@@ -346,11 +404,26 @@ def _load_srv(doc: YamlDocument, srv: str, entry: Any, codes: dict[str, Response
     for index, what in enumerate(unverified):
         if not isinstance(what, str):
             raise fail(("unverified", index), "unverified lists field names (text)")
+    for key in ("service_reference", "body"):
+        if key in entry and (not isinstance(entry[key], str) or not entry[key].strip()):
+            raise fail((key,), f"{key} must be text")
+    layout = items("layout", None, "path")
+    fixed = entry.get("fixed") or {}
+    if not isinstance(fixed, dict) or not all(isinstance(v, str) for v in fixed.values()):
+        raise fail(("fixed",), "fixed maps an element path to its value (text)")
+    known_paths = set(layout) | {p.xml for p in parameters.values() if p.xml}
+    for path in fixed:
+        if path not in known_paths:
+            raise fail(("fixed", path), "a fixed path must be in layout")
     return SrvDefinition(
         srv=srv, name=entry["name"], critical=entry["critical"], roles=roles,
         device_types=device_types, command_variants=variants, parameters=parameters,
         response_codes=response_codes, unverified=unverified, line=doc.line_of((srv,)),
         non_device=_flag(entry, "non_device", fail), all_models=_flag(entry, "all_models", fail),
+        service_reference=entry.get("service_reference", srv), body=entry.get("body", ""),
+        layout=tuple(str(p) for p in layout), fixed=dict(fixed),
+        harness_body=_flag(entry, "harness_body", fail),
+        records_only=_flag(entry, "records_only", fail),
     )
 
 

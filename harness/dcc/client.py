@@ -1,16 +1,18 @@
 """The DCC as a test sees it: send Service Requests as a User, get Service Responses and alerts.
 
 ``dcc.send("8.11", "CHF", role="IS", DeviceID=ppmid.eui, RequestType="Add",
-JoinTimePeriod=300, InstallCode=...)`` builds the DUIS request (RequestID with a rising
-counter, the default User of the role, a signature if the SR is Critical), passes it through the
-S1SP model and returns the response. ``build`` and ``submit`` split that in two for tests that
-tamper with a request. Every request, response, envelope and alert is kept as evidence, with
-install codes masked, and, when allure-pytest runs, each SR is an Allure step with the same
-evidence attached (:mod:`harness.report.allure`).
+JoinTimePeriod=300, InstallCode=...)`` builds the DUIS request document (RequestID with a
+rising counter, the default User of the role), signs it as that User, passes it through the
+DCC's DUIS interface (XSD, signature) and the S1SP model, and returns the response with its
+signed DUIS document. ``build`` and ``submit`` (or ``document`` and ``submit_document``) split
+that for tests that tamper with a request. Every request, response, envelope and alert is kept
+as evidence, with install codes masked, and, when allure-pytest runs, each SR is an Allure step
+with the same evidence attached (:mod:`harness.report.allure`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,10 +20,24 @@ from typing import TYPE_CHECKING, Any
 
 from harness.dcc.adapters import AdapterContext, DeviceAdapter, adapter_for
 from harness.dcc.alerts import Alert, AlertMatcher, AlertStream
-from harness.dcc.catalogue import SrCatalogue, load_sr_catalogue
+from harness.dcc.catalogue import (
+    SrCatalogue,
+    SrvDefinition,
+    load_sr_catalogue,
+    split_install_code,
+)
+from harness.dcc.duis.documents import build_request, build_response, schema_or_none, serialise
+from harness.dcc.duis.gateway import Admitted, Refusal, admit
+from harness.dcc.duis.signing import Signer
 from harness.dcc.envelope import Envelope, EnvelopeError, Kind
-from harness.dcc.inventory import DeviceRecord, Inventory, inventory_for_bench
-from harness.dcc.keys import KeyPair, Keystore, User
+from harness.dcc.inventory import (
+    NETWORK_ROLE,
+    SUPPLIER_ROLE,
+    DeviceRecord,
+    Inventory,
+    inventory_for_bench,
+)
+from harness.dcc.keys import DCC_EUI, KeyPair, Keystore, User
 from harness.dcc.requests import RequestId, ServiceRequest, ServiceResponse
 from harness.dcc.s1sp import S1SP
 from harness.dcc.tunnel import Exchange, TunnelClient
@@ -30,7 +46,20 @@ from harness.report.allure import allure_listening, service_request_step
 from harness.streams import TimedStream
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
+    from typing import Protocol
+
+    from harness.config.profiles import DeviceProfile
+    from harness.han.chf import Chf
+    from harness.han.events import HanEventStream
+    from harness.runtime import BenchRuntime
+
+    class DeviceView(Protocol):
+        """What the DCC reads of a bench device."""
+
+        eui: str
+        role: str
+        profile: DeviceProfile
 
     from harness.bench import Bench
 
@@ -49,6 +78,21 @@ class EvidenceItem:
 
     def as_dict(self) -> dict[str, Any]:
         return {"seq": self.seq, "time": self.time.isoformat(), "kind": self.kind, **self.data}
+
+
+def _duis_spelling(definition: SrvDefinition, params: dict[str, Any],
+                   counter: int) -> dict[str, Any]:
+    """Parameters as a DUIS document writes them: EUI-64s as 8 octets joined by ``-``; a
+    top-up without a UTRN gets one made of the counter and the amount (20 digits)."""
+    out = dict(params)
+    for name, value in params.items():
+        spec = definition.parameters.get(name)
+        if spec is not None and spec.type == "eui64" and isinstance(value, str):
+            with contextlib.suppress(ValueError):  # the schema check names a bad one
+                out[name] = normalise_eui(value)
+    if definition.srv == "2.2" and out.get("UTRN") is None and isinstance(out.get("Amount"), int):
+        out["UTRN"] = f"{counter % 10**14:014d}{out['Amount'] % 10**6:06d}"
+    return out
 
 
 class AlertsSinceStart:
@@ -70,34 +114,45 @@ class Dcc:
 
     def __init__(
         self,
-        bench: Bench,
         *,
-        keystore: Keystore | None = None,
+        runtime: BenchRuntime,
+        chf: Chf,
+        chf_profile: DeviceProfile | None,
+        devices: Mapping[str, DeviceView],
+        events: HanEventStream,
+        status: Callable[[], str],
+        keystore: Keystore,
         catalogue: SrCatalogue | None = None,
         wrap_adapter: Callable[[DeviceAdapter, str], DeviceAdapter] | None = None,
         envelope_timeout_s: float = 60.0,
     ) -> None:
-        runtime = bench.runtime
-        assert runtime is not None
-        self._bench = bench
+        """What the DCC uses of a bench: its event loop and clock, the CHF, the devices by
+        role (EUI-64, role, profile), the HAN events (alerts arrive there), the installation
+        status and the keys. :meth:`for_bench` takes them from a :class:`Bench`."""
         self._runtime = runtime
+        self._chf = chf
+        self._devices = devices
+        self._status = status
         self.catalogue = catalogue or load_sr_catalogue()
-        self.keystore = keystore or Keystore.test_pki(bench.lab.seed)
+        #: The DUIS XSD request documents are checked against (``None``: not installed; see
+        #: docs/duis.md for how a lab provides it).
+        self.schema = schema_or_none()
+        self.keystore = keystore
         self.alerts = AlertStream(runtime.clock, runtime)
         self.evidence: TimedStream[EvidenceItem] = TimedStream(runtime, "DCC exchange")
-        self.tunnel = TunnelClient(bench.chf, self.keystore, response_timeout_s=envelope_timeout_s,
+        self.tunnel = TunnelClient(chf, self.keystore, response_timeout_s=envelope_timeout_s,
                                    record=self._record)
-        members = {bench.chf.eui: ("CHF", bench.chf_profile)}
-        members.update({d.eui: (d.role, d.profile) for d in bench.devices.values()})
+        members = {chf.eui: ("CHF", chf_profile)}
+        members.update({d.eui: (d.role, d.profile) for d in devices.values()})
         self.inventory: Inventory = inventory_for_bench(
             {eui: (kind, profile) for eui, (kind, profile) in members.items()
              if profile is not None},
-            self.keystore, bench.status,
+            self.keystore, status(),
         )
         for record in self.inventory.devices.values():
             if record.device_type in ("ESME", "GSME"):
                 record.joined_services.update(
-                    d.eui for d in bench.devices.values() if d.role in ("PPMID", "IHD"))
+                    d.eui for d in devices.values() if d.role in ("PPMID", "IHD"))
         #: The installation as migration data describes it, kept apart from the inventory.
         self._enrollable = {eui: dataclasses.replace(
             r, joined_services=set(r.joined_services), certificates=dict(r.certificates))
@@ -106,9 +161,9 @@ class Dcc:
         for eui, record in self.inventory.devices.items():
             adapter = adapter_for(record.profile.adapter)
             adapters[eui] = wrap_adapter(adapter, eui) if wrap_adapter else adapter
-            adapters[eui].registration(record, bench.status)
+            adapters[eui].registration(record, status())
         self.context = AdapterContext(
-            chf=bench.chf, tunnel=self.tunnel, keystore=self.keystore, inventory=self.inventory,
+            chf=chf, tunnel=self.tunnel, keystore=self.keystore, inventory=self.inventory,
             catalogue=self.catalogue, alerts=self.alerts, clock=runtime.clock,
             record=self._record,
         )
@@ -117,7 +172,17 @@ class Dcc:
         #: Counter of the last alert accepted from each device (a replayed alert is refused).
         self._alert_counters: dict[str, int] = {}
         self._internal_counter = 0
-        self._unsubscribe = bench.events.subscribe(self._on_han_event)
+        self._dcc_signer: Signer | None = None
+        self._unsubscribe = events.subscribe(self._on_han_event)
+
+    @classmethod
+    def for_bench(cls, bench: Bench, *, keystore: Keystore | None = None,
+                  **options: Any) -> Dcc:
+        """The DCC of ``bench`` (its test PKI unless ``keystore`` is given)."""
+        assert bench.runtime is not None
+        return cls(runtime=bench.runtime, chf=bench.chf, chf_profile=bench.chf_profile,
+                   devices=bench.devices, events=bench.events, status=lambda: bench.status,
+                   keystore=keystore or Keystore.test_pki(bench.lab.seed), **options)
 
     def start(self) -> None:
         """Open a tunnel to every joined device that has one (where devices send alerts)."""
@@ -125,9 +190,9 @@ class Dcc:
 
     async def _open_tunnels(self) -> None:
         for record in self.inventory.devices.values():
-            if record.device_type == "CHF" or not self._bench.chf.is_joined(record.eui):
+            if record.device_type == "CHF" or not self._chf.is_joined(record.eui):
                 continue
-            han = self._bench.chf.device(record.eui)
+            han = self._chf.device(record.eui)
             if not han.has_server_cluster("tunneling"):
                 continue
             try:
@@ -172,9 +237,9 @@ class Dcc:
     def eui_of(self, target: str) -> str:
         """A role name of the bench (``"ESME"``, ``"CHF"``) or an EUI-64, as an EUI-64."""
         if target == "CHF":
-            return self._bench.chf.eui
-        if target in self._bench.devices:
-            return self._bench.devices[target].eui
+            return self._chf.eui
+        if target in self._devices:
+            return self._devices[target].eui
         return normalise_eui(target)
 
     def user(self, role: str | None = None, name: str | None = None) -> User:
@@ -194,37 +259,149 @@ class Dcc:
         user: str | None = None,
         command_variant: int | None = None,
         counter: int | None = None,
-        sign: bool = True,
         **params: Any,
     ) -> ServiceRequest:
-        """A request as a User would send it; not sent. ``sign=False`` leaves it unsigned."""
+        """A request as a User would send it; not sent (:meth:`submit` makes and signs its
+        DUIS document)."""
         sender = self.user(role, user)
         if counter is None:
             counter = self._counters.get(sender.eui, FIRST_COUNTER) + 1
             self._counters[sender.eui] = counter
+        definition = self.catalogue.srvs.get(srv)
         if command_variant is None:
-            command_variant = (self.catalogue[srv].command_variants[0]
-                               if srv in self.catalogue else 1)
-        request = ServiceRequest(
-            srv=srv, request_id=RequestId(sender.eui, self.eui_of(target), counter),
-            role=role or sender.role, command_variant=command_variant,
-            target=self.eui_of(target), params=params,
+            command_variant = definition.command_variants[0] if definition else 1
+        if "InstallCode" in params and definition and "InstallCodeCRC" in definition.parameters:
+            # A lab holds install codes with their CRC; DUIS carries the code alone.
+            code, crc = split_install_code(params["InstallCode"])
+            params = {**params, "InstallCode": code}
+            if crc is not None and "InstallCodeCRC" not in params:
+                params["InstallCodeCRC"] = crc
+        if definition is not None:
+            params = _duis_spelling(definition, params, counter)
+        device = self.eui_of(target)
+        addressed = DCC_EUI if definition is not None and definition.non_device else device
+        return ServiceRequest(
+            srv=srv, request_id=RequestId(sender.eui, addressed, counter),
+            role=role or sender.role, command_variant=command_variant, target=device,
+            params=params,
         )
-        critical = srv in self.catalogue and self.catalogue[srv].critical
-        if sign and critical:
-            request = dataclasses.replace(request, signature=sender.key.sign(request.body()))
-        return request
 
-    def submit(self, request: ServiceRequest) -> ServiceResponse:
-        """Pass a (possibly tampered) request through the S1SP; keep both as evidence."""
+    def document(self, request: ServiceRequest, *, sign: bool = True,
+                 key: KeyPair | None = None) -> bytes:
+        """The DUIS request document of ``request``, signed by its User (or ``key``, under
+        the User's certificate) unless ``sign`` is false."""
+        definition = self.catalogue[request.srv]
+        root = build_request(definition, request.request_id, request.command_variant,
+                             dict(request.params), target=request.target,
+                             now=self._runtime.clock.now())
+        if sign:
+            sender = (self.keystore.user_by_eui(request.request_id.originator, request.role)
+                      or self.keystore.user_for_role(request.role))
+            assert sender.certificate is not None
+            signer = Signer(key or sender.signing_key(), sender.certificate)
+            root = signer.sign(root)
+        return serialise(root)
+
+    def submit(self, request: ServiceRequest, *, sign: bool = True,
+               key: KeyPair | None = None) -> ServiceResponse:
+        """Send ``request`` as its signed DUIS document; keep both as evidence."""
+        if request.srv not in self.catalogue:
+            # No document can be written for an SRV DUIS does not have: the S1SP model says so.
+            return self._runtime.run(self.s1sp.process(request))
+        return self.submit_document(self.document(request, sign=sign, key=key))
+
+    def submit_document(self, data: bytes, *,
+                        command_variants: tuple[int, ...] | None = None) -> ServiceResponse:
+        """A DUIS request document through the DCC's interface and the S1SP: the Service
+        Response, its signed DUIS document in ``document``. ``command_variants``: those the
+        web service it came by takes (a request in another is E12). Never raises for bad
+        input."""
+        outcome = admit(data, catalogue=self.catalogue, keystore=self.keystore,
+                        schema=self.schema, now=self._runtime.clock.now())
+        if (command_variants is not None and not isinstance(outcome, Refusal)
+                and outcome.request.command_variant not in command_variants):
+            request = outcome.request
+            outcome = Refusal(f"Command Variant {request.command_variant} is not one this DUIS "
+                              "web service takes", code="E12",
+                              request_id=str(request.request_id), srv=request.srv,
+                              service_reference=outcome.document.service_reference,
+                              schema_version=outcome.document.schema_version)
+        if isinstance(outcome, Refusal):
+            self._record("request", {"refused_at_interface": True,
+                                     "request_id": outcome.request_id, "srv": outcome.srv})
+            response = self._refusal_response(outcome)
+            self._record("response", response.evidence())
+            return response
+        request = dataclasses.replace(outcome.request, role=self._role_for(outcome))
+        return self.execute(request, schema_version=outcome.document.schema_version)
+
+    def _role_for(self, admitted: Admitted) -> str:
+        """The role a User ID held in several roles sends in: the one responsible for the
+        target device (its supplier, else its network operator), else the first eligible."""
+        if not admitted.alternatives:
+            return admitted.user.role
+        record = self.inventory.get(admitted.request.target)
+        kinds = ({SUPPLIER_ROLE.get(record.device_type), NETWORK_ROLE.get(record.device_type)}
+                 if record is not None else set())
+        for user in (admitted.user, *admitted.alternatives):
+            if user.role in kinds:
+                return user.role
+        return admitted.user.role
+
+    def _refusal_response(self, refusal: Refusal) -> ServiceResponse:
+        response = ServiceResponse(refusal.request_id, refusal.srv, refusal.code,
+                                   self._runtime.clock.now(), http_status=refusal.http_status,
+                                   detail=refusal.detail)
+        if refusal.code is None:
+            return response
+        return self._with_document(response, refusal.schema_version, refusal.request_id,
+                                   service_reference=refusal.service_reference)
+
+    def _with_document(self, response: ServiceResponse, schema_version: str,
+                       request_id: str, *, service_reference: str = "") -> ServiceResponse:
+        """``response`` with its DUIS document, signed by the DCC (none for a response without
+        a code: DUIS cannot express one)."""
+        if response.code is None:
+            return response
+        entry = self.catalogue.codes.get(response.code)
+        own = entry is not None and not entry.duis
+        reference = service_reference or (self.catalogue[response.srv].service_reference
+                                          if response.srv in self.catalogue else response.srv)
+        response_id = None
+        try:
+            rid = RequestId.parse(request_id)
+            response_id = str(RequestId(rid.target, rid.originator, rid.counter))
+        except ValueError:
+            pass
+        root = build_response(
+            request_id=request_id or None, response_id=response_id,
+            code=entry.xml_code if own and entry is not None else response.code,
+            harness_code=response.code if own else None, time=response.time,
+            service_reference=reference, srv=response.srv, body=response.body,
+            schema_version=schema_version)
+        if self._dcc_signer is None:
+            self._dcc_signer = Signer.of(self.keystore.dcc)
+        signed = self._dcc_signer.sign(root)
+        return dataclasses.replace(response, document=serialise(signed))
+
+    def execute(self, request: ServiceRequest, *,
+                schema_version: str | None = None) -> ServiceResponse:
+        """``request`` as the DCC passes it on once its document passed the interface:
+        countersigned, through the S1SP, kept as evidence; with ``schema_version``, the
+        response's DUIS document too. Called directly (no document), it is the in-process SR
+        the benchmark compares DUIS XML with."""
+        request = dataclasses.replace(
+            request, signature=self.keystore.dcc.signing_key().sign(request.body()))
         evidence_mark = self.evidence.mark()
-        self._record("request", request.evidence(SECRET_PARAMS))
         alerts_mark = self.alerts.mark()
+        self._record("request", request.evidence(SECRET_PARAMS))
         try:
             response = self._runtime.run(self.s1sp.process(request))
         except BaseException as exc:
             self._allure_step(request, None, evidence_mark, error=exc)
             raise
+        if schema_version is not None:
+            response = self._with_document(response, schema_version, str(request.request_id))
         self._record("response", response.evidence())
         for raised in self.alerts.since(alerts_mark):
             self._record("alert", raised.evidence())
@@ -233,7 +410,7 @@ class Dcc:
 
     def send(self, srv: str, target: str, *, role: str | None = None, user: str | None = None,
              command_variant: int | None = None, **params: Any) -> ServiceResponse:
-        """Build, sign if Critical, and submit an SR; return the Service Response."""
+        """Build, sign and submit an SR as its DUIS document; return the Service Response."""
         return self.submit(self.build(srv, target, role=role, user=user,
                                       command_variant=command_variant, **params))
 
@@ -307,7 +484,7 @@ class Dcc:
         registration behaviour (what the DCC records of the device)."""
         for record in records:
             self.inventory.add(record)
-            self.s1sp.adapters[record.eui].registration(record, self._bench.status)
+            self.s1sp.adapters[record.eui].registration(record, self._status())
 
     def reset_enrolment(self) -> None:
         """Back to an enrolled installation, every device commissioned (as a bench starts)."""
@@ -367,6 +544,6 @@ class Dcc:
 
     def _role_of(self, eui: str) -> str:
         """A target as a step names it: its role on the bench, else its EUI-64."""
-        if eui == self._bench.chf.eui:
+        if eui == self._chf.eui:
             return "CHF"
-        return next((role for role, d in self._bench.devices.items() if d.eui == eui), eui)
+        return next((role for role, d in self._devices.items() if d.eui == eui), eui)

@@ -7,15 +7,23 @@ from the bench seed (reproducible runs); a real bench names PKCS#8 PEM files in 
 
 Private keys never leave this module in printable form: ``repr``/``str`` show a fingerprint of
 the public key only, and there is no method that returns private key bytes.
+
+Every User (and the DCC) also has an X.509 certificate: DUIS names the signer of a document by
+its certificate's issuer and serial number (``harness.dcc.duis``). The test PKI's certificates
+are issued by a test CA derived from the bench seed; a lab may trust a User by its certificate
+alone (the User keeps its private key).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -74,6 +82,10 @@ class KeyPair:
             raise ValueError(f"{path}: key {name!r} is not an EC private key")
         return cls(name, key)
 
+    def private_key_for_signing(self) -> ec.EllipticCurvePrivateKey:
+        """The private key object, for an XML signature library (never printed or stored)."""
+        return self._private
+
     def sign(self, data: bytes) -> bytes:
         """Raw 64-byte ``r || s`` signature over SHA-256 of ``data``."""
         der = self._private.sign(data, ec.ECDSA(hashes.SHA256()))
@@ -127,17 +139,66 @@ class PublicKey:
 
 @dataclass(frozen=True)
 class User:
-    """A DCC User: a name, a User Role, an originator EUI-64 and a signing key."""
+    """A DCC User: a name, a User Role, an originator EUI-64, its certificate and, when the
+    bench signs as it, its signing key (``None``: trusted by certificate alone)."""
 
     name: str
     role: str
     eui: str
     organisation: str
-    key: KeyPair = field(repr=False)
+    key: KeyPair | None = field(repr=False)
+    certificate: x509.Certificate | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def public(self) -> PublicKey:
+        if self.key is not None:
+            return self.key.public
+        assert self.certificate is not None
+        public = self.certificate.public_key()
+        if not isinstance(public, ec.EllipticCurvePublicKey):
+            raise ValueError(f"the certificate of User {self.name!r} is not an EC key")
+        return PublicKey(public)
+
+    def signing_key(self) -> KeyPair:
+        """The key the bench signs as this User with; an error for a certificate-only User."""
+        if self.key is None:
+            raise KeyError(f"DCC User {self.name!r} is trusted by certificate alone: the "
+                           "harness cannot sign as it (send its signed DUIS documents)")
+        return self.key
+
+
+#: Issuer of the test PKI's certificates (a stand-in for the SMKI Organisation CA).
+TEST_CA_NAME = x509.Name([x509.NameAttribute(x509.oid.NameOID.ORGANIZATIONAL_UNIT_NAME, "07"),
+                          x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "DMCT test CA")])
+#: x500UniqueIdentifier: SMKI Organisation certificates carry the User's EUI-64 there.
+UNIQUE_IDENTIFIER = x509.ObjectIdentifier("2.5.4.45")
+
+
+def test_certificate(key: KeyPair, eui: str, seed: int | str) -> x509.Certificate:
+    """A certificate for ``key`` issued by the seed's test CA: serial derived from the key's
+    name, the EUI-64 in the subject as SMKI certificates have it."""
+    ca = KeyPair.derive("test-ca", seed)
+    serial = int.from_bytes(hashlib.sha256(f"{seed}:{key.name}".encode()).digest()[:16],
+                            "big") | 1 << 120
+    subject = [x509.NameAttribute(x509.oid.NameOID.ORGANIZATIONAL_UNIT_NAME, "87")]
+    if eui and eui != "DCC":
+        subject.append(x509.NameAttribute(
+            x509.oid.NameOID.COMMON_NAME, eui))
+    start = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+    return (x509.CertificateBuilder()
+            .subject_name(x509.Name(subject)).issuer_name(TEST_CA_NAME)
+            .public_key(key.public.key).serial_number(serial)
+            .not_valid_before(start).not_valid_after(start + dt.timedelta(days=365 * 30))
+            .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False,
+                                         False), critical=True)
+            .sign(ca.private_key_for_signing(), hashes.SHA256()))
 
 
 #: Name of the DCC's own credentials owner in a keystore.
 DCC_USER = "dcc"
+#: The DCC's EUI-64 as a User sees it: the target of a non-device request's RequestID and the
+#: originator of responses (DCC Boxed's DSP EUI-64, so its templates need no change).
+DCC_EUI = "90-B3-D5-1F-30-00-00-02"
 
 #: The test PKI's Users: (name, role, organisation). Two of each supplier and distributor role
 #: so change of supplier and a wrongly placed DNO certificate can be exercised.
@@ -171,8 +232,9 @@ class Keystore:
     def dcc(self) -> User:
         """The DCC itself: the owner of the credentials that replace a supplier's at migration."""
         if DCC_USER not in self.users:
-            self.users[DCC_USER] = User(DCC_USER, "DCC", "DCC", "DCC",
-                                        KeyPair.derive(DCC_USER, self.seed))
+            key = KeyPair.derive(DCC_USER, self.seed)
+            self.users[DCC_USER] = User(DCC_USER, "DCC", "DCC", "DCC", key,
+                                        test_certificate(key, DCC_EUI, self.seed))
         return self.users[DCC_USER]
 
     @classmethod
@@ -180,7 +242,9 @@ class Keystore:
         store = cls(seed)
         for index, (name, role, organisation) in enumerate(TEST_USERS, start=1):
             eui = f"90-B3-D5-1F-30-01-00-{index:02X}"
-            store.add_user(User(name, role, eui, organisation, KeyPair.derive(name, seed)))
+            key = KeyPair.derive(name, seed)
+            store.add_user(User(name, role, eui, organisation, key,
+                                test_certificate(key, eui, seed)))
         return store
 
     @classmethod
@@ -199,10 +263,23 @@ class Keystore:
         store = cls(seed)
         loaded: dict[str, KeyPair] = {}
         for index, configured in enumerate(lab.dcc.users):
-            if configured.key not in loaded:
-                loaded[configured.key] = _user_key(lab, secrets, index)
+            certificate = None
+            if configured.certificate is not None:
+                try:
+                    certificate = load_certificate(configured.certificate)
+                except (OSError, ValueError) as exc:
+                    line = lab.line_of_key("dcc", "users", index, "certificate")
+                    raise ConfigError(lab.path, line, f"dcc.users[{index}].certificate",
+                                      f"cannot read the certificate of DCC User "
+                                      f"{configured.name!r}: {exc}") from None
+            key = None
+            if configured.key is not None:
+                if configured.key not in loaded:
+                    loaded[configured.key] = _user_key(lab, secrets, index)
+                key = loaded[configured.key]
+                certificate = certificate or test_certificate(key, configured.eui, seed)
             store.add_user(User(configured.name, configured.role, configured.eui,
-                                configured.organisation, loaded[configured.key]))
+                                configured.organisation, key, certificate))
         return store
 
     def add_user(self, user: User) -> None:
@@ -223,8 +300,22 @@ class Keystore:
             raise KeyError(f"no DCC User named {name!r}; users: "
                            f"{', '.join(sorted(self.users))}") from None
 
-    def user_by_eui(self, eui: str) -> User | None:
-        return next((u for u in self.users.values() if u.eui == eui), None)
+    def user_by_eui(self, eui: str, role: str | None = None) -> User | None:
+        """The User of an originator EUI-64 (of ``role`` when one EUI-64 has several)."""
+        return next((u for u in self.users.values()
+                     if u.eui == eui and (role is None or u.role == role)), None)
+
+    def users_by_eui(self, eui: str) -> list[User]:
+        return [u for u in self.users.values() if u.eui == eui]
+
+    def user_by_certificate(self, issuer: str, serial: int) -> User | None:
+        """The User whose certificate has this serial number (and issuer, when given)."""
+        for user in [*self.users.values(), self.dcc]:
+            cert = user.certificate
+            if cert is not None and cert.serial_number == serial and (
+                    not issuer or _same_name(cert.issuer, issuer)):
+                return user
+        return None
 
     # -- device management keys -------------------------------------------------------------
     def management_key(self, eui: str) -> KeyPair:
@@ -344,3 +435,31 @@ def pem_problem(path: Path) -> str:
         return (f"key file {path} holds an EC key on {key.curve.name}; DCC Users sign with "
                 "P-256 (secp256r1)")
     return f"key file {path} cannot be used as a signing key"
+
+
+def load_certificate(path: Path) -> x509.Certificate:
+    """A PEM (or DER) X.509 certificate file; ``ValueError`` naming the file."""
+    data = Path(path).read_bytes()
+    try:
+        if b"-----BEGIN CERTIFICATE-----" in data:
+            return x509.load_pem_x509_certificate(data)
+        return x509.load_der_x509_certificate(data)
+    except ValueError:
+        raise ValueError(f"{path} is not an X.509 certificate (PEM or DER)") from None
+
+
+@functools.cache
+def _name_parts(text: str) -> frozenset[tuple[str, ...]]:
+    return frozenset(tuple(part.strip().split("=", 1)) for part in text.split(",")
+                     if "=" in part)
+
+
+def _same_name(name: x509.Name, text: str) -> bool:
+    """An X509IssuerName as written in a signature (``CN=Z1, OU=07``) against a certificate's
+    issuer: the same attributes, in any order and spacing."""
+    return _name_parts(text) == _name_parts(_rfc4514(name))
+
+
+@functools.lru_cache(maxsize=256)
+def _rfc4514(name: x509.Name) -> str:
+    return name.rfc4514_string()

@@ -1,8 +1,9 @@
-"""Service Requests and Service Responses as DUIS shapes them.
+"""Service Requests and Service Responses as the S1SP model sees them.
 
 A RequestID is ``originatorEUI:targetEUI:counter`` (EUI-64s as 8 hex octets joined by ``-``);
-the counter must rise per originator, and a repeat is refused as a replay. A Critical request
-carries the sending User's ECDSA P-256 signature over its canonical body.
+the counter must rise per originator, and a repeat is refused as a replay. Users send DUIS XML
+documents (``harness.dcc.duis``); what reaches the S1SP is the request the DCC read from one,
+carrying the DCC's countersignature (ECDSA P-256) over its canonical body.
 """
 
 from __future__ import annotations
@@ -38,10 +39,11 @@ class ServiceRequest:
     command_variant: int
     target: str
     params: dict[str, Any] = field(default_factory=dict)
+    #: The DCC's countersignature (what the S1SP checks before it acts).
     signature: bytes = b""
 
     def body(self) -> bytes:
-        """The canonical bytes a Critical request's signature covers."""
+        """The canonical bytes the DCC's countersignature covers."""
         return json.dumps(
             {"srv": self.srv, "request_id": str(self.request_id), "role": self.role,
              "command_variant": self.command_variant, "target": self.target,
@@ -72,6 +74,9 @@ class ServiceResponse:
     body: dict[str, Any] = field(default_factory=dict)
     http_status: int = 200
     detail: str = ""
+    #: The signed DUIS response document (empty for HTTP 400 and a response with no code,
+    #: which DUIS cannot express).
+    document: bytes = field(default=b"", repr=False, compare=False)
 
     @property
     def ok(self) -> bool:

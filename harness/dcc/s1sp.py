@@ -51,7 +51,7 @@ class S1SP:
         if request.srv not in catalogue:
             return self._reject(request, 400, f"SRV {request.srv} is not a DUIS service")
         definition = catalogue[request.srv]
-        request_id_errors = _request_id_errors(request)
+        request_id_errors = _request_id_errors(request, definition)
         if request_id_errors:
             return self._reject(request, 400, "; ".join(request_id_errors))
         coded = definition.coded_failure(dict(request.params))
@@ -62,16 +62,14 @@ class S1SP:
         if errors:
             return self._reject(request, 400, "; ".join(errors))
 
-        user = ctx.keystore.user_by_eui(request.request_id.originator)
+        user = ctx.keystore.user_by_eui(request.request_id.originator, request.role)
         if user is None:
             return self._respond(request, "E1", detail="unknown originator "
-                                 f"{request.request_id.originator}")
-        if user.role != request.role:
-            return self._respond(request, "E1", detail=f"originator {user.name} is a "
-                                 f"{user.role} User, not {request.role}")
-        if definition.critical and not user.key.public.verify(request.body(), request.signature):
+                                 f"{request.request_id.originator} in role {request.role}")
+        if not ctx.keystore.dcc.public.verify(request.body(), request.signature):
+            # The S1SP acts only on what the DCC countersigned (docs/duis.md).
             what = "missing" if not request.signature else "does not verify"
-            return self._respond(request, "E1", detail=f"Critical SR signature {what}")
+            return self._respond(request, "E1", detail=f"the DCC's countersignature {what}")
         last = self._last_counter.get(user.eui)
         if last is not None and request.request_id.counter <= last:
             return self._respond(request, "E1", detail=f"RequestID counter "
@@ -89,7 +87,7 @@ class S1SP:
         if record.device_type not in definition.device_types:
             return self._respond(request, "E11", detail=f"SR {request.srv} is not valid for a "
                                  f"{record.device_type}")
-        if definition.non_device:
+        if definition.records_only:
             if request.command_variant not in definition.command_variants:
                 return self._respond(request, "E12", detail=f"Command Variant "
                                      f"{request.command_variant} not applicable to SR "
@@ -195,9 +193,10 @@ class S1SP:
         return self._respond(request, result.code, body=result.body, detail=result.detail)
 
 
-def _request_id_errors(request: ServiceRequest) -> list[str]:
+def _request_id_errors(request: ServiceRequest, definition: SrvDefinition) -> list[str]:
     """Schema errors of the RequestID: two EUI-64s and a counter 1..2^64-1; its target is the
-    request's target (DUIS addresses a request by its RequestID)."""
+    request's target (DUIS addresses a device request by its RequestID; a non-device request
+    names the DCC there and the device in its body)."""
     request_id = request.request_id
     errors = []
     try:
@@ -212,6 +211,6 @@ def _request_id_errors(request: ServiceRequest) -> list[str]:
         same_target = normalise_eui(request.target) == target
     except ValueError:
         same_target = False
-    if not same_target:
+    if not same_target and not definition.non_device:
         errors.append(f"the request's target {request.target} is not the RequestID's {target}")
     return errors

@@ -39,8 +39,8 @@ Handler = Callable[["SmartEnergyAdapter", AdapterContext, "ServiceRequest", "Dev
 
 #: SR-specific code for a device refusing an envelope command, per SRV.
 REFUSAL_CODES = {
-    "1.1.1": "E010101", "6.7": "E060701", "6.14.1": "E061401", "6.15.1": "E061502",
-    "6.23": "E062301", "8.7.1": "E080701", "8.8.1": "E080801", "11.1": "E110101",
+    "1.1.1": "E010101", "6.7": "E060701", "6.5": "E060501", "6.15.1": "E061504",
+    "6.23": "E062301", "8.7.1": "E080702", "8.8.1": "E080801", "11.1": "E110101",
     "11.4": "E110401",
 }
 SUPPLY_STATES = {"7.1": "on", "7.2": "off", "7.3": "armed"}
@@ -225,14 +225,14 @@ class SmartEnergyAdapter:
     async def read_log(self, ctx: AdapterContext, request: ServiceRequest,
                        record: DeviceRecord) -> AdapterResult:
         return await self._envelope(ctx, request, record, Command.READ_LOG,
-                                    {"log": request.params["LogType"].lower()})
+                                    {"log": _log_name(request.params["LogType"])})
 
     async def join_service(self, ctx: AdapterContext, request: ServiceRequest,
                            record: DeviceRecord) -> AdapterResult:
         other = normalise_eui(request.params["OtherDeviceID"])
         join = request.srv == "8.7.1"
         if join and (other not in ctx.chf.device_log or not ctx.chf.is_joined(other)):
-            return AdapterResult("E080701", detail=f"{other} is not joined to the HAN")
+            return AdapterResult("E080702", detail=f"{other} is not joined to the HAN")
         if not join and other not in record.joined_services:
             return AdapterResult("E080801", detail=f"{other} is not joined to this meter")
         result = await self._envelope(ctx, request, record, Command.JOIN_SERVICE,
@@ -283,7 +283,7 @@ class SmartEnergyAdapter:
                                  f"certificate belongs to a {slot_role} User")
         result = await self._envelope(ctx, request, record, Command.CERT_UPDATE, {
             "slot": slot, "owner": owner.name,
-            "public_key": owner.key.public.to_bytes().hex()})
+            "public_key": owner.public.to_bytes().hex()})
         if result.code == "I0":
             record.certificates[slot] = owner.name
         return result
@@ -329,7 +329,7 @@ class SmartEnergyAdapter:
         old = record.responsible_supplier
         result = await self._envelope(ctx, request, record, Command.CERT_UPDATE, {
             "slot": "supplier", "owner": new.name,
-            "public_key": new.key.public.to_bytes().hex()})
+            "public_key": new.public.to_bytes().hex()})
         if result.code == "I0":
             record.certificates["supplier"] = new.name
             record.responsible_supplier = new.name
@@ -373,9 +373,10 @@ class SmartEnergyAdapter:
                 return AdapterResult("E081104", detail=f"{device} is not in the device log")
             return AdapterResult("I0")
         try:
-            code = install_code_of(request.params["InstallCode"])
-        except ValueError:
-            return AdapterResult("E081102", detail="the install code's CRC does not match")
+            code = install_code_of(request.params["InstallCode"],
+                                   request.params.get("InstallCodeCRC"))
+        except ValueError as exc:
+            return AdapterResult("E081102", detail=str(exc))
         endpoint = 1
         target = ctx.inventory.get(device)
         if target is not None:
@@ -393,6 +394,11 @@ class SmartEnergyAdapter:
         self._pending = {}
 
 
+def _log_name(log_to_read: str) -> str:
+    """DUIS's LogToRead as the device names its log (GSMEEvent is the GSME's event log)."""
+    return log_to_read.removeprefix("GSME").lower()
+
+
 HANDLERS: dict[str, Handler] = {
     "1.1.1": SmartEnergyAdapter.tariff,
     "2.2": SmartEnergyAdapter.top_up,
@@ -401,7 +407,7 @@ HANDLERS: dict[str, Handler] = {
     "6.7": SmartEnergyAdapter.gas_flow,
     "6.11": SmartEnergyAdapter.clock_sync,
     "6.13": SmartEnergyAdapter.read_log,
-    "6.14.1": SmartEnergyAdapter.voltage_config,
+    "6.5": SmartEnergyAdapter.voltage_config,
     "6.15.1": SmartEnergyAdapter.credentials,
     "6.23": SmartEnergyAdapter.change_of_supplier,
     "7.1": SmartEnergyAdapter.supply,

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 LOGGER = logging.getLogger(__name__)
 
 #: Which SRV a command serves, for ``emulation.srv_daily_limits`` (keyed by SRV).
-COMMAND_SRV = {Command.GAS_FLOW: "6.7", Command.VOLTAGE_CONFIG: "6.14.1",
+COMMAND_SRV = {Command.GAS_FLOW: "6.7", Command.VOLTAGE_CONFIG: "6.5",
                Command.TARIFF: "1.1.1", Command.CLOCK_SYNC: "6.11"}
 #: The command of each migration step a device sees, for ``emulation.han_leave``.
 STEP_COMMAND = {"replace_credentials": Command.CERT_UPDATE, "firmware_upgrade": Command.FIRMWARE,

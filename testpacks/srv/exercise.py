@@ -90,3 +90,11 @@ def restoring(exercise: Exercise, ctx: SrvContext, original: Any) -> Iterator[No
 def other_value(value: int, step: int, maximum: int) -> int:
     """A valid value different from ``value``."""
     return value + step if value + step <= maximum else value - step
+
+
+class Unmodelled(Exercise):
+    """An SRV of the DUIS catalogue whose body the harness does not model yet (6.12, 6.14.x,
+    6.22, 7.7, 7.8, 7.12, 7.13): sent without parameters, judged by its response code only."""
+
+    def __init__(self, srv: str) -> None:
+        self.srv = srv

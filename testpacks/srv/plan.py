@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 #: Roles that may read any device their SRV allows without being responsible for it.
 READ_ONLY_ROLES = ("ES", "RSA")
 #: SRVs that change a device's configuration: sent twice in a bench day by the repeat case.
-CONFIGURATION_SRVS = ("1.1.1", "6.7", "6.11", "6.14.1", "7.9")
+CONFIGURATION_SRVS = ("1.1.1", "6.5", "6.7", "6.11", "7.9")
 
 
 @dataclass(frozen=True)
@@ -70,9 +70,9 @@ def support(profile: DeviceProfile, srv: str) -> Support:
     if srv in profile.expectations.restricted_srvs:
         return Support(False, f"SR {srv} is restricted on {where}: expectations.restricted_srvs")
     catalogue = load_sr_catalogue()
-    if srv in catalogue and (catalogue[srv].all_models or catalogue[srv].non_device):
+    if srv in catalogue and (catalogue[srv].all_models or catalogue[srv].records_only):
         return Support(True, f"SR {srv} is carried out by the DCC on its own records (the "
-                       f"catalogue's all_models / non_device), so available on {where} "
+                       f"catalogue's all_models / records_only), so available on {where} "
                        "whatever its srvs")
     if srv not in profile.srvs:
         return Support(False, f"SR {srv} is not in the srvs of {where}")

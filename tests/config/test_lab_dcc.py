@@ -138,8 +138,9 @@ def _user(name: str = "gas-supplier", role: str = "GS", eui: str = "90-B3-D5-1F-
          "dcc.users[1].name", "duplicate DCC User name 'import-supplier' (first at line"),
         ("", {"name: dno": "name: dcc"}, "name: dcc", 1, "dcc.users[1].name",
          "reserved for the DCC itself"),
-        ("", {"eui: 90-B3-D5-1F-30-02-00-02": 'eui: "90b3d51f30020001"'}, "90b3d51f30020001", 1,
-         "dcc.users[1].eui", "already the EUI-64 of the DCC User at line"),
+        # One User ID may hold several roles (DCC Boxed's supplier), not one role twice.
+        ("", {"eui: 90-B3-D5-1F-30-02-00-02": 'eui: "90b3d51f30020001"', "role: ED": "role: IS"},
+         "90b3d51f30020001", 1, "dcc.users[1].eui", "already the EUI-64 of the DCC User at line"),
         ("", {"eui: 90-B3-D5-1F-30-02-00-02": "eui: 00-1B-C5-0C-00-00-00-02"},
          "eui: 00-1B-C5-0C-00-00-00-02", 1, "dcc.users[1].eui",
          "is the EUI-64 of the device at line"),
@@ -299,3 +300,32 @@ def test_unreadable_key_file(bench_dir, monkeypatch):
     assert err.field == "keys.ed-signing"
     assert "cannot read key file" in err.message and "Permission denied" in err.message
     assert "\n" not in str(err)
+
+
+def test_a_user_trusted_by_certificate_alone(bench_dir, tmp_path):
+    """A User given by its certificate keeps its key: the bench verifies its documents but
+    cannot sign as it."""
+    from cryptography.hazmat.primitives import serialization
+
+    from harness.config.secrets import SecretStore
+    from harness.dcc.keys import KeyPair, Keystore, test_certificate
+
+    key = KeyPair.derive("their-user", 7)
+    pem = test_certificate(key, "90-B3-D5-1F-30-02-00-09", 7).public_bytes(
+        serialization.Encoding.PEM)
+    (bench_dir / "their-user.pem").write_bytes(pem)
+    lab_path = bench_dir / "lab.yaml"
+    text = lab_path.read_text() + textwrap.indent(textwrap.dedent("""
+        - name: their-user
+          role: GS
+          eui: 90-B3-D5-1F-30-02-00-09
+          organisation: Theirs
+          certificate: their-user.pem
+    """), "    ").replace("\n    \n", "\n")
+    lab_path.write_text(text)
+    lab = load_lab_config(lab_path, env={})
+    store = Keystore.from_lab(lab, SecretStore.load(lab, env={}), seed=7)
+    user = store.user("their-user")
+    assert user.key is None and user.public == key.public
+    with pytest.raises(KeyError, match="trusted by certificate alone"):
+        user.signing_key()

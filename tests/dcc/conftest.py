@@ -12,6 +12,7 @@ The fixtures are not called ``bench``: that is the DMCT plugin's session fixture
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,12 +22,28 @@ from labkit import LabFiles
 
 from harness.bench import Bench
 from harness.config import LabConfig, default_lab_config_path, load_lab_config
+from harness.dcc.duis.tools import DuisTools, find_tools
 from harness.dcc.requests import ServiceResponse
 
 #: The shipped model file behind each role of the reference DMC.
 REFERENCE_MODELS = {"CHF": "ref-chf", "ESME": "ref-esme", "GSME": "ref-gsme",
                     "PPMID": "ref-ppmid", "IHD": "ref-ihd"}
 _ids = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def duis_tools() -> DuisTools:
+    """The DCC's DUIS tools from the cache; a test needing them fails in CI (``CI=true`` or
+    ``DMCT_REQUIRE_TOOLS=1``) and is skipped with one line elsewhere when they are missing."""
+    tools = find_tools()
+    missing = tools.missing()
+    if missing:
+        message = (f"DUIS tools missing in {tools.root} ({', '.join(missing)}): run "
+                   "python -m harness.dcc.duis.tools install")
+        if os.environ.get("DMCT_REQUIRE_TOOLS") == "1" or os.environ.get("CI") == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return tools
 
 
 @pytest.fixture(scope="session")
@@ -146,3 +163,12 @@ def han_log(bench: Bench) -> dict[str, bool]:
     """The CHF device log by SR 8.9: EUI-64 -> joined."""
     body = ok(bench.dcc.send("8.9", "CHF", role="IS")).body
     return {entry["DeviceID"]: entry["Joined"] for entry in body["DeviceLog"]}
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The DUIS template conformance counts, at the end of the run (also under xdist)."""
+    lines = {str(value) for reports in terminalreporter.stats.values() for report in reports
+             for name, value in getattr(report, "user_properties", ())
+             if name == "summary" and str(value).startswith("duis templates:")}
+    for line in sorted(lines):
+        terminalreporter.write_line(line)

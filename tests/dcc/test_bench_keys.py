@@ -6,7 +6,6 @@ same S1SP; only the devices are emulated.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -81,15 +80,13 @@ def test_critical_srs_are_signed_with_the_configured_key(keyed_bench, lab_path):
     # The same request signed by the test-PKI key of the same name is not the User's.
     test_pki_key = KeyPair.derive("import-supplier", lab.seed)
     assert test_pki_key.public == Keystore.test_pki(lab.seed).user("import-supplier").key.public
-    request = dcc.build("7.2", "ESME", role="IS", sign=False)
-    forged = dataclasses.replace(request, signature=test_pki_key.sign(request.body()))
-    refused = dcc.submit(forged)
+    request = dcc.build("7.2", "ESME", role="IS")
+    refused = dcc.submit(request, key=test_pki_key)
     assert refused.code == "E1", refused
     assert "signature does not verify" in refused.detail
-    # ... while the configured key's signature on that very body goes through.
-    request = dcc.build("7.1", "ESME", role="IS", sign=False)
-    signed = dataclasses.replace(request, signature=supplier.key.sign(request.body()))
-    assert dcc.submit(signed).code == "I0"
+    # ... while the configured key's signature on that very document goes through.
+    request = dcc.build("7.1", "ESME", role="IS")
+    assert dcc.submit(request, key=supplier.key).code == "I0"
 
 
 def test_roles_without_a_user_are_a_clear_key_error(keyed_bench):

@@ -309,10 +309,10 @@ def test_power_voltage_alerts_per_hour(make_bench, dcc_bench):
 
 @pytest.mark.parametrize("settable", [False, True])
 def test_voltage_threshold_settable(make_bench, settable):
-    bench = make_bench(srvs={"esme": ["6.14.1"]},
+    bench = make_bench(srvs={"esme": ["6.5"]},
                        esme={"alerts": {"voltage_threshold_settable": settable}})
-    response = bench.dcc.send("6.14.1", "ESME", role="ED", **VOLTAGE)
-    assert response.code == ("I0" if settable else "E061401"), str(response)
+    response = bench.dcc.send("6.5", "ESME", role="ED", **VOLTAGE)
+    assert response.code == ("I0" if settable else "E060501"), str(response)
     events = log_events(bench, "ESME", "Event")
     assert events == (["voltage_config"] if settable else [])
 

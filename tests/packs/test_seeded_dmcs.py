@@ -53,9 +53,9 @@ EXPECTED_FAILURES: dict[str, dict[str, dict[str, str]]] = {
     "ITRON-DMC-001": {status: {
         f"{status}/test_{status}.py::test_change_of_supplier_alert_every_time": "61224",
         f"{status}/test_{status}.py::test_no_alert_flood_after_migration": "RISK-11",
-        "srv/test_srv.py::test_supported_srv_executes[6.14.1-ESME]": "RISK-11",
+        "srv/test_srv.py::test_supported_srv_executes[6.5-ESME]": "RISK-11",
         "srv/test_srv.py::test_srv_repeat_in_one_day[6.7-GSME]": "91333",
-        "srv/test_srv.py::test_srv_repeat_in_one_day[6.14.1-ESME]": "RISK-11",
+        "srv/test_srv.py::test_srv_repeat_in_one_day[6.5-ESME]": "RISK-11",
     } for status in ("dormant", "active")},
     "ACLARA-IOC-DMC-001": {
         **{status: {

@@ -99,14 +99,14 @@ def test_support_follows_srvs_and_restricted_srvs():
     assert not found.supported and "restricted_srvs" in found.why
     assert plan.support(liberty, "7.11").supported
     assert plan.support(catalogue.profile("ref-esme-1.0.0"), "7.9").supported
-    assert plan.support(catalogue.profile("itron-esme-ph1"), "6.14.1").supported
+    assert plan.support(catalogue.profile("itron-esme-ph1"), "6.5").supported
     assert plan.support(catalogue.profile("ref-ppmid-1.0.0"), "8.3").supported  # DCC only
 
 
 def test_the_permitted_role_is_the_devices_supplier_then_its_network_operator():
     catalogue = load_sr_catalogue()
     assert plan.permitted_role(catalogue["6.7"], "GSME") == "GS"
-    assert plan.permitted_role(catalogue["6.14.1"], "ESME") == "ED"
+    assert plan.permitted_role(catalogue["6.5"], "ESME") == "ED"
     assert plan.permitted_role(catalogue["8.9"], "CHF") == "IS"
     assert plan.permitted_role(catalogue["2.2"], "GSME") == "GS"
 
@@ -177,7 +177,7 @@ def test_the_reference_dmc_passes_every_case(seeded):
     assert outcomes(records, "failed") == outcomes(records, "blocked") == set()
     assert {"test_supported_srv_executes[7.2-GSME]", "test_supported_srv_executes[8.11-CHF]",
             "test_supported_srv_executes[11.1-ESME]", "test_srv_repeat_in_one_day[6.7-GSME]",
-            "test_supported_srv_executes[6.14.1-ESME]", "test_supported_srv_executes[2.2-ESME]",
+            "test_supported_srv_executes[6.5-ESME]", "test_supported_srv_executes[2.2-ESME]",
             RESPONSE_CODE_CASE} <= outcomes(records, "passed")
     skipped = [r for r in records.values() if r["outcome"] == "not_applicable"]
     assert skipped and all(r["reason"].startswith("not applicable:") for r in skipped)
@@ -186,15 +186,15 @@ def test_the_reference_dmc_passes_every_case(seeded):
 
 def test_itron_fails_only_its_gas_flow_repeat_and_voltage_configuration(seeded):
     """91333: SR 6.7 runs once a day on the Itron GSME; risk 11: the DNO cannot set the
-    ESME's voltage thresholds (6.14.1 refused). Nothing else of the pack fails."""
+    ESME's voltage thresholds (6.5 refused). Nothing else of the pack fails."""
     code, records, issues = srv_of(seeded, "ITRON-DMC-001")
     assert code == 1
     assert outcomes(records, "failed") == {
-        "test_srv_repeat_in_one_day[6.7-GSME]", "test_supported_srv_executes[6.14.1-ESME]",
-        "test_srv_repeat_in_one_day[6.14.1-ESME]"}
+        "test_srv_repeat_in_one_day[6.7-GSME]", "test_supported_srv_executes[6.5-ESME]",
+        "test_srv_repeat_in_one_day[6.5-ESME]"}
     reason = records["test_srv_repeat_in_one_day[6.7-GSME]"]["reason"]
     assert "request 2 of SR 6.7" in reason and "E060701" in reason
-    assert "E061401" in records["test_supported_srv_executes[6.14.1-ESME]"]["reason"]
+    assert "E060501" in records["test_supported_srv_executes[6.5-ESME]"]["reason"]
     assert outcomes(records, "blocked") == set()
     assert issues == ["91333", "RISK-11"]
 

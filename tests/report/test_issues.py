@@ -345,8 +345,8 @@ SHIPPED = [
      "ACLARA-MIXED"),
     (ITR, "active", "active/test_active.py::test_no_alert_flood_after_migration",
      "96 Power/Voltage alerts in 24 h of steady supply", "RISK-11"),
-    (ITR, "dormant", "srv/test_srv.py::test_supported_srv_executes[6.14.1-ESME]",
-     "expected I0, answered E061401 (the device refused the voltage configuration)",
+    (ITR, "dormant", "srv/test_srv.py::test_supported_srv_executes[6.5-ESME]",
+     "expected I0, answered E060501 (the device refused the voltage configuration)",
      "RISK-11"),
     # A CoS case failing on a response without its code (no alert missing) is 91339/91340 on
     # Honeywell, where both are known; with alerts missing too the first entry, 61224, wins.

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from testpacks.srv.exercise import Exercise
+from testpacks.srv.exercise import Exercise, Unmodelled
 from testpacks.srv.exercises.commercial import ChangeOfSupplier, DisplayMessage, Tariff, TopUp
 from testpacks.srv.exercises.configuration import ClockSync, Credentials, GasFlow, Voltage
 from testpacks.srv.exercises.firmware import Firmware
@@ -62,6 +62,8 @@ EXERCISES: dict[str, Exercise] = {exercise.srv: exercise for exercise in (
     DeviceLogUpdate(),
     Firmware("11.1"),
     Firmware("11.4"),
+    *(Unmodelled(srv) for srv in ("6.12", "6.14.1", "6.14.2", "6.14.3", "6.22", "7.7", "7.8",
+                                  "7.12", "7.13")),
 )}
 
 

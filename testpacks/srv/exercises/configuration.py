@@ -47,7 +47,7 @@ class ClockSync(LoggedConfiguration):
 
 
 class Voltage(LoggedConfiguration):
-    srv = "6.14.1"
+    srv = "6.5"
     fixed_params = {"AverageRmsOverVoltageThreshold": 253,
                     "AverageRmsUnderVoltageThreshold": 216}
 

@@ -42,7 +42,7 @@ class JoinService(Exercise):
     def _set(self, ctx: SrvContext, joined: bool) -> None:
         srv = "8.7.1" if joined else "8.8.1"
         if ctx.supports(srv):
-            ctx.read(srv, accept=("E080701", "E080801"), OtherDeviceID=self.other_value(ctx).eui)
+            ctx.read(srv, accept=("E080702", "E080801"), OtherDeviceID=self.other_value(ctx).eui)
 
     def prepare(self, ctx: SrvContext, original: Any) -> bool:
         if isinstance(original, frozenset):

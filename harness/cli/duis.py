@@ -1,0 +1,179 @@
+"""``dmct duis send`` and ``dmct duis serve``: signed DUIS XML requests to a bench's DCC.
+
+Both start the lab's bench (the emulated one by default), bring its devices up and hand each
+request document to the DCC's DUIS interface (``harness.dcc.duis``): a bad document, a bad
+signature, an unknown User or a wrong Command Variant gets the DUIS refusal, never a traceback.
+``serve`` listens on localhost with the paths DCC Boxed gives its DUIS web services
+(``/api/v1/serviceS`` Send Command, ``/api/v1/serviceT`` Transform, ``/api/v1/serviceD``
+Non-Device; POST ``application/xml``), so a User's own DUIS client can drive a SMETS1 bench.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.cli.common import EXIT_FAILED, EXIT_OK, UsageError, load_lab
+
+if TYPE_CHECKING:
+    from harness.bench import Bench
+    from harness.dcc.requests import ServiceResponse
+
+#: DCC Boxed's DUIS web services and the Command Variants each takes.
+SERVICES = {"/api/v1/serviceS": (1, 3, 5, 7), "/api/v1/serviceT": (4,),
+            "/api/v1/serviceD": (2, 6, 8)}
+
+
+def _start(lab_path: str | None) -> Bench:
+    from harness.bench import Bench
+    from harness.dcc.duis.documents import schema_path
+
+    if schema_path() is None:
+        raise UsageError("the DUIS XSD is not installed: run 'python -m harness.dcc.duis.tools "
+                         "install' (or set DMCT_DUIS_XSD to the DUIS XSD file)")
+    lab = load_lab(lab_path)
+    lab = lab.select(None, None)
+    bench = Bench.start(lab)
+    try:
+        failed = {role: r for role, r in bench.bring_up().items() if isinstance(r, Exception)}
+        if failed:
+            raise UsageError("the bench did not come up: " + "; ".join(
+                f"{role}: {exc}" for role, exc in failed.items()))
+        bench.dcc  # noqa: B018  (the DCC opens its tunnels now)
+    except BaseException:
+        bench.stop()
+        raise
+    return bench
+
+
+def dcc_certificate_pem(bench: Bench) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    certificate = bench.dcc.keystore.dcc.certificate
+    assert certificate is not None
+    return certificate.public_bytes(serialization.Encoding.PEM)
+
+
+def outcome(response: ServiceResponse) -> str:
+    """A response as one line of the terminal."""
+    if response.http_status == 400:
+        return f"HTTP 400 ({response.detail})"
+    if response.code is None:
+        return "no response code (DUIS cannot express it)"
+    return response.code + (f" ({response.detail})" if response.detail else "")
+
+
+def cmd_duis_send(args: argparse.Namespace) -> int:
+    files = [Path(f) for f in args.requests]
+    for path in files:
+        if not path.is_file():
+            raise UsageError(f"{path}: request file not found")
+    out = Path(args.out) if args.out else Path(".")
+    out.mkdir(parents=True, exist_ok=True)
+    bench = _start(args.lab)
+    ok = True
+    with bench:
+        # The certificate the responses' signatures verify with (the DCC's).
+        (out / "dcc-certificate.pem").write_bytes(dcc_certificate_pem(bench))
+        for path in files:
+            mark = bench.dcc.alerts.mark()
+            response = bench.dcc.submit_document(path.read_bytes())
+            if response.document:
+                (out / f"{path.stem}.response.xml").write_bytes(response.document)
+            alerts = [alert.evidence() for alert in bench.dcc.alerts.since(mark)]
+            if alerts:  # the harness's own JSON: alerts are not DUIS documents yet
+                (out / f"{path.stem}.alerts.json").write_text(
+                    json.dumps(alerts, indent=2) + "\n", encoding="utf-8")
+            ok = ok and response.ok
+            print(f"{path}  {response.srv or '?'}  {outcome(response)}")
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _DuisServer
+
+    def do_POST(self) -> None:
+        variants = SERVICES.get(self.path)
+        if variants is None:
+            self._reply(404, b"no DUIS web service here", "text/plain")
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        data = self.rfile.read(length)
+        with self.server.lock:
+            response = self.server.bench.dcc.submit_document(
+                data, command_variants=variants)
+        print(f"{self.path}  {response.srv or '?'}  {outcome(response)}", flush=True)
+        if response.document:
+            self._reply(200, response.document, "application/xml")
+        else:
+            self._reply(400, response.detail.encode(), "text/plain")
+
+    def _reply(self, status: int, body: bytes, kind: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # one line per request is printed by do_POST
+
+
+class _DuisServer(ThreadingHTTPServer):
+    def __init__(self, port: int, bench: Bench) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
+        self.bench = bench
+        self.lock = threading.Lock()  # one request at a time through the bench
+
+
+def cmd_duis_serve(args: argparse.Namespace) -> int:
+    bench = _start(args.lab)
+    with bench:
+        server = _DuisServer(args.port, bench)
+        host, port = server.server_address[:2]
+        print(f"DUIS web services on http://{host!s}:{port}"
+              f"{', '.join(SERVICES)} (Ctrl-C stops)", flush=True)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            print("stopped", file=sys.stderr)
+        finally:
+            server.server_close()
+    return EXIT_OK
+
+
+def add_parser(sub: Any, formatter: Any) -> None:
+    """``dmct duis send`` and ``dmct duis serve``."""
+    duis = sub.add_parser("duis", help="signed DUIS XML requests to the bench (send, serve)",
+                          description="Signed DUIS XML requests to the bench's DCC.")
+    duis_sub = duis.add_subparsers(dest="duis_command", required=True, metavar="COMMAND",
+                                   parser_class=sub._parser_class)
+    send = duis_sub.add_parser(
+        "send", help="submit DUIS request documents, write the signed responses",
+        description="Submit each signed DUIS request document to the bench's DCC in one "
+        "session; write each signed response as DIR/<request file stem>.response.xml (the "
+        "alerts it raised beside it as <stem>.alerts.json, and the DCC's certificate the "
+        "responses verify with as DIR/dcc-certificate.pem) and print one line per request: "
+        "file, SRV, response code.",
+        epilog="Exit status: 0 every request answered I0 or I99; 1 otherwise; 2 usage or "
+        "configuration error.", formatter_class=formatter)
+    send.add_argument("requests", nargs="+", metavar="REQUEST.xml")
+    send.add_argument("--lab", metavar="FILE",
+                      help="lab config (default: $DMCT_LAB, else the emulated bench)")
+    send.add_argument("--out", metavar="DIR", help="where responses go (default: .)")
+    send.set_defaults(func=cmd_duis_send)
+    serve = duis_sub.add_parser(
+        "serve", help="serve the DCC's DUIS web services on localhost",
+        description="Serve DUIS over HTTP on localhost as DCC Boxed does: POST a signed "
+        "request (application/xml) to /api/v1/serviceS, /api/v1/serviceT or /api/v1/serviceD; "
+        "the answer is the signed DUIS response.", formatter_class=formatter)
+    serve.add_argument("--lab", metavar="FILE",
+                       help="lab config (default: $DMCT_LAB, else the emulated bench)")
+    serve.add_argument("--port", type=int, default=8079, metavar="N",
+                       help="TCP port (default: 8079)")
+    serve.set_defaults(func=cmd_duis_serve)

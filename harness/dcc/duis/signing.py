@@ -1,0 +1,127 @@
+"""XML signatures of DUIS documents: enveloped, exclusive c14n, ECDSA P-256 with SHA-256.
+
+DUIS names the signer in KeyInfo by its certificate's issuer and serial number
+(``X509IssuerSerial``), as DCC Boxed's signing tool writes it; the verifier finds the User whose
+certificate that is among those the bench trusts and checks the signature with signxml (over
+lxml) against that certificate's key. No canonicalisation is written here.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from cryptography import x509
+from lxml import etree  # type: ignore[import-untyped]  # lxml ships no type hints
+from signxml import (
+    CanonicalizationMethod,
+    DigestAlgorithm,
+    SignatureConstructionMethod,
+    SignatureMethod,
+    XMLSigner,
+    XMLVerifier,
+)
+from signxml.exceptions import InvalidInput, InvalidSignature
+from signxml.verifier import SignatureConfiguration
+
+from harness.dcc.keys import KeyPair, Keystore, User
+
+DS = "http://www.w3.org/2000/09/xmldsig#"
+# signxml logs every canonicalised document at DEBUG: an 8.11's install code would reach logs
+# and reports. Its warnings and errors still pass.
+logging.getLogger("signxml").setLevel(logging.WARNING)
+_CONFIG = SignatureConfiguration(
+    require_x509=False,
+    signature_methods=frozenset({SignatureMethod.ECDSA_SHA256}),
+    digest_algorithms=frozenset({DigestAlgorithm.SHA256}),
+    expect_references=1,
+)
+
+
+class SignatureRefused(ValueError):
+    """A document whose signature is missing, malformed, from an unknown signer or invalid."""
+
+
+@dataclass(frozen=True)
+class Signer:
+    """Who signs: a key pair and the certificate KeyInfo names."""
+
+    key: KeyPair
+    certificate: x509.Certificate
+
+    @classmethod
+    def of(cls, user: User) -> Signer:
+        assert user.certificate is not None
+        return cls(user.signing_key(), user.certificate)
+
+    def key_info(self) -> etree._Element:
+        """KeyInfo naming the certificate by issuer and serial number, as DCC Boxed writes it
+        (built once per signer; each signature gets a copy)."""
+        cached = _KEY_INFO.get(id(self))
+        if cached is None or cached[0] is not self:
+            key_info = etree.Element(f"{{{DS}}}KeyInfo", nsmap={"ds": DS})
+            data = etree.SubElement(key_info, f"{{{DS}}}X509Data")
+            issuer_serial = etree.SubElement(data, f"{{{DS}}}X509IssuerSerial")
+            etree.SubElement(issuer_serial, f"{{{DS}}}X509IssuerName").text = (
+                self.certificate.issuer.rfc4514_string())
+            etree.SubElement(issuer_serial, f"{{{DS}}}X509SerialNumber").text = str(
+                self.certificate.serial_number)
+            cached = (self, key_info)
+            _KEY_INFO[id(self)] = cached
+        return copy.deepcopy(cached[1])
+
+    def sign(self, root: etree._Element) -> etree._Element:
+        """``root`` with an enveloped signature appended (a new tree; ``root`` unchanged)."""
+        signer = XMLSigner(
+            method=SignatureConstructionMethod.enveloped,
+            signature_algorithm=SignatureMethod.ECDSA_SHA256,
+            digest_algorithm=DigestAlgorithm.SHA256,
+            c14n_algorithm=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0,
+        )
+        signer.namespaces = {"ds": DS}
+        signed: etree._Element = signer.sign(
+            root, key=self.key.private_key_for_signing(), key_info=self.key_info(),
+            always_add_key_value=False)
+        return signed
+
+
+#: KeyInfo elements per signer (keyed by id; the signer is kept with it so the id stays its).
+_KEY_INFO: dict[int, tuple[Signer, etree._Element]] = {}
+
+
+def signer_of(root: etree._Element) -> tuple[str, int]:
+    """``(issuer name, serial number)`` KeyInfo names; :class:`SignatureRefused` if none."""
+    signatures = root.findall(f"{{{DS}}}Signature")
+    if len(signatures) != 1:
+        raise SignatureRefused("the document is not signed" if not signatures
+                               else "the document has more than one signature")
+    serial = signatures[0].findtext(f".//{{{DS}}}X509SerialNumber")
+    issuer = signatures[0].findtext(f".//{{{DS}}}X509IssuerName") or ""
+    if serial is None or not serial.strip().isdigit():
+        raise SignatureRefused("the signature's KeyInfo names no X509SerialNumber")
+    return issuer.strip(), int(serial.strip())
+
+
+def verify(root: etree._Element, keystore: Keystore, *,
+           now: datetime | None = None) -> tuple[User, etree._Element]:
+    """The trusted User who signed ``root`` and the signed content (signature removed);
+    :class:`SignatureRefused` otherwise. ``now`` (bench time) judges the certificate's
+    validity."""
+    issuer, serial = signer_of(root)
+    user = keystore.user_by_certificate(issuer, serial)
+    if user is None or user.certificate is None:
+        raise SignatureRefused(f"no trusted User has the certificate {issuer or '?'} serial "
+                               f"{serial}")
+    try:
+        config = _CONFIG if now is None else replace(_CONFIG, verification_time=now)
+        result = XMLVerifier().verify(root, x509_cert=user.certificate, expect_config=config)
+    except (InvalidSignature, InvalidInput) as exc:
+        raise SignatureRefused(f"the signature does not verify: {exc}") from None
+    if isinstance(result, list):  # only with expect_references > 1
+        raise SignatureRefused("the signature has more than one reference")
+    signed = result.signed_xml
+    if signed is None:
+        raise SignatureRefused("the signature covers nothing")
+    return user, signed

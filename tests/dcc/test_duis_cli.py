@@ -1,0 +1,116 @@
+"""``dmct duis send`` and ``dmct duis serve`` on the emulated bench, judged by the DCC's tool."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.cli.duis import _DuisServer
+from harness.config import load_lab_config
+from harness.dcc.duis.documents import parse_document, response_code_of
+from harness.dcc.duis.templates import bench_devices, retarget
+from harness.dcc.duis.tools import DuisTools, boxed_lab
+
+from .conftest import start_bench
+
+CHF = "00-0D-6F-FF-FE-00-00-01"  # the emulated bench's CHF (its radio's EUI-64)
+ESME = "00-1B-C5-0C-00-00-00-01"
+BOXED = {"00-DB-12-34-56-78-90-A0": ESME, "00-DB-12-34-56-78-90-A2": CHF}
+
+
+def _template(tools: DuisTools, name: str, out: Path) -> Path:
+    data = retarget((tools.templates / name).read_bytes(), BOXED)
+    path = out / name.replace("_SUCCESS_REQUEST_DUIS.XML", ".xml")
+    path.write_bytes(tools.sign(data))
+    return path
+
+
+def test_send_answers_the_resigned_ccs01_template_with_a_valid_i0(
+        duis_tools: DuisTools, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lab = boxed_lab(tmp_path / "lab.yaml")
+    request = _template(duis_tools, "CCS01_8.11_SUCCESS_REQUEST_DUIS.XML", tmp_path)
+    garbage = tmp_path / "garbage.xml"
+    garbage.write_text("<not-duis>")
+    unsigned = tmp_path / "unsigned.xml"
+    unsigned.write_bytes(retarget(
+        (duis_tools.templates / "ECS45_7.4_SUCCESS_REQUEST_DUIS.XML").read_bytes(), BOXED))
+    out = tmp_path / "out"
+    code = main(["duis", "send", "--lab", str(lab), "--out", str(out), str(request),
+                 str(garbage), str(unsigned)])
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 1  # not every request answered I0
+    assert lines[0] == f"{request}  8.11  I0"
+    assert lines[1].startswith(f"{garbage}  ?  HTTP 400 (not well-formed XML")
+    assert lines[2].startswith(f"{unsigned}  7.4  E1 (")
+    response = (out / "CCS01_8.11.response.xml").read_bytes()
+    assert response_code_of(parse_document(response)) == ("I0", None)
+    assert "passed signature check" in duis_tools.validate(
+        response, out / "dcc-certificate.pem")
+    assert not (out / "garbage.response.xml").exists()
+
+
+def test_send_refuses_a_missing_file_in_one_line(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["duis", "send", str(tmp_path / "nothing.xml")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"dmct: error: {tmp_path / 'nothing.xml'}: request file not found")
+
+
+def _post(port: int, path: str, data: bytes) -> tuple[int, bytes]:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data,
+                                     headers={"Content-Type": "application/xml"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_serve_answers_on_dcc_boxeds_web_service_paths(
+        duis_tools: DuisTools, tmp_path: Path) -> None:
+    bench = start_bench(load_lab_config(boxed_lab(tmp_path / "lab.yaml"), env={}),
+                        tmp_path / "evidence")
+    assert bench_devices(bench)["00-DB-12-34-56-78-90-A2"] == CHF
+    server = _DuisServer(0, bench)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = server.server_address[1]
+        request = _template(duis_tools, "CCS01_8.11_SUCCESS_REQUEST_DUIS.XML", tmp_path)
+        status, body = _post(port, "/api/v1/serviceS", request.read_bytes())
+        assert status == 200 and response_code_of(parse_document(body)) == ("I0", None)
+        read = _template(duis_tools, "ECS45_7.4_SUCCESS_REQUEST_DUIS.XML", tmp_path)
+        # Command Variant 1 belongs to the Send Command service, not the Non-Device one.
+        status, body = _post(port, "/api/v1/serviceD", read.read_bytes())
+        assert status == 200 and response_code_of(parse_document(body))[0] == "E12"
+        assert _post(port, "/api/v1/serviceS", b"<broken")[0] == 400
+        assert _post(port, "/api/v2/other", read.read_bytes())[0] == 404
+    finally:
+        server.shutdown()
+        server.server_close()
+        bench.stop()
+
+
+def test_send_writes_the_alerts_a_request_raised_beside_its_response(
+        reference_lab, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A change of supplier (6.23) raises the old supplier's CoS loss alert."""
+    bench = start_bench(reference_lab, tmp_path / "evidence")
+    try:
+        dcc = bench.dcc
+        document = dcc.document(dcc.build("6.23", "ESME", role="IS",
+                                          NewSupplier="import-supplier-b"))
+    finally:
+        bench.stop()
+    request = tmp_path / "cos.xml"
+    request.write_bytes(document)
+    out = tmp_path / "out"
+    assert main(["duis", "send", "--out", str(out), str(request)]) == 0
+    assert capsys.readouterr().out.strip() == f"{request}  6.23  I0"
+    alerts = json.loads((out / "cos.alerts.json").read_text())
+    assert [(a["code"], a["recipient"]) for a in alerts] == [("COS_LOSS", "import-supplier")]
