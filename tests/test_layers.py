@@ -27,9 +27,9 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     # Device profiles name ZCL clusters; the names are the HAN layer's declarations of the SE
     # clusters (zigpy-only, no HAN state). Lazy.
     ("harness.config.types", "harness.han.clusters"): "cluster names of profiles",
-    # TYPE_CHECKING only, for Dcc's constructor, which takes the whole Bench today; goes when
-    # the DCC client takes the narrow parts it uses (the DUIS work narrows that constructor).
-    ("harness.dcc.client", "harness.bench"): "Dcc(bench) annotation, to be narrowed",
+    # TYPE_CHECKING only: Dcc's constructor takes the narrow parts it uses; the one factory
+    # Dcc.for_bench(bench) picks them off a Bench for the bench that wires it.
+    ("harness.dcc.client", "harness.bench"): "Dcc.for_bench annotation",
 }
 #: The only importers of the emulator besides the emulator itself.
 EMULATOR_IMPORTERS = ("harness.backend.emulated",)

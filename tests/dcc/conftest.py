@@ -172,3 +172,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
              if name == "summary" and str(value).startswith("duis templates:")}
     for line in sorted(lines):
         terminalreporter.write_line(line)
+
+
+def bench_euis(bench: Any) -> dict[str, str]:
+    """Role (the CHF included) -> EUI-64 of a running bench's devices."""
+    return {"CHF": bench.chf.eui, **{role: d.eui for role, d in bench.devices.items()}}

@@ -17,7 +17,7 @@ from harness.dcc.duis.documents import parse_document, response_code_of
 from harness.dcc.duis.templates import bench_devices, retarget
 from harness.dcc.duis.tools import DuisTools, boxed_lab
 
-from .conftest import start_bench
+from .conftest import bench_euis, start_bench
 
 CHF = "00-0D-6F-FF-FE-00-00-01"  # the emulated bench's CHF (its radio's EUI-64)
 ESME = "00-1B-C5-0C-00-00-00-01"
@@ -76,7 +76,7 @@ def test_serve_answers_on_dcc_boxeds_web_service_paths(
         duis_tools: DuisTools, tmp_path: Path) -> None:
     bench = start_bench(load_lab_config(boxed_lab(tmp_path / "lab.yaml"), env={}),
                         tmp_path / "evidence")
-    assert bench_devices(bench)["00-DB-12-34-56-78-90-A2"] == CHF
+    assert bench_devices(bench_euis(bench))["00-DB-12-34-56-78-90-A2"] == CHF
     server = _DuisServer(0, bench)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

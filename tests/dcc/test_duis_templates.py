@@ -22,7 +22,7 @@ from harness.dcc.duis.templates import bench_devices, read_template, retarget
 from harness.dcc.duis.tools import DuisTools, boxed_lab
 from harness.dcc.requests import ServiceResponse
 
-from .conftest import start_bench, supply
+from .conftest import bench_euis, start_bench, supply
 
 CATALOGUE = load_sr_catalogue()
 #: Refusals a template may get on this bench, whatever its SRV: the User Role or the device
@@ -80,7 +80,7 @@ def _judge(srv: str, response: ServiceResponse, *, user: bool) -> str:
 def test_the_dcc_templates_are_accepted_or_refused_as_documented(
         duis_tools: DuisTools, boxed_bench: Bench, tmp_path: Path,
         record_property: pytest.RecordProperty) -> None:
-    devices = bench_devices(boxed_bench)
+    devices = bench_devices(bench_euis(boxed_bench))
     templates = sorted((read_template(p) for p in duis_tools.template_files()),
                        key=lambda t: (LAST.index(t.srv) if t.srv in LAST else -1, t.name))
     jobs = []

@@ -7,15 +7,12 @@ keys (the originator is left alone: the tool signs as the User it names).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from harness.dcc.duis.documents import SR, parse_document
 from harness.dcc.duis.tools import BOXED_DEVICES, DuisTools
-
-if TYPE_CHECKING:
-    from harness.bench import Bench
 
 
 @dataclass(frozen=True)
@@ -40,9 +37,9 @@ def read_template(path: Path) -> Template:
                     int(header.findtext(SR + "CommandVariant") or 0), originator, target)
 
 
-def bench_devices(bench: Bench) -> dict[str, str]:
-    """DCC Boxed device EUI-64 -> the bench's device of the same role."""
-    euis = {"CHF": bench.chf.eui, **{role: d.eui for role, d in bench.devices.items()}}
+def bench_devices(euis: Mapping[str, str]) -> dict[str, str]:
+    """DCC Boxed device EUI-64 -> the bench's device of the same role (``euis``: role, the CHF
+    included, -> EUI-64)."""
     return {boxed: euis[role] for boxed, role in BOXED_DEVICES.items() if role in euis}
 
 
