@@ -34,6 +34,7 @@ from harness.backend import BenchBackend, PlannedDevice, Power, PowerControl, ba
 from harness.backend.base import POWER_OFF_S
 from harness.clock import BenchClock, ProcessTimeline
 from harness.config import ConfigError, InstallCode, LabConfig, SecretStore
+from harness.config.types import MeterType
 from harness.dcc.keys import Keystore
 from harness.faults import BenchFault
 from harness.han.chf import Chf, JoinTimePeriodRejected, NotJoined
@@ -355,6 +356,12 @@ class Bench:
     @property
     def is_emulated(self) -> bool:
         return self.backend.is_emulated
+
+    @property
+    def dormant_meter(self) -> MeterType:
+        """The dormant meter when the installation is mixed (the lab config installation's
+        ``dormant_meter``): the DCC's registration data start from it."""
+        return self.lab.installations[0].dormant_meter
 
     @property
     def _emulator(self) -> Any:

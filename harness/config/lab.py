@@ -43,6 +43,7 @@ from harness.config.types import (
     HanRole,
     InstallationStatus,
     LabName,
+    MeterType,
     NonEmptyStr,
     OneOrMany,
     PortSpec,
@@ -258,6 +259,10 @@ class InstallationConfig(ConfigModel):
 
     id: LabName
     devices: Annotated[list[DeviceConfig], Field(min_length=1)]
+    #: Which meter is dormant when the installation is tested as mixed (its meters differ in
+    #: status; which one is dormant is the installation's, not the DMC's: a DMC's mixed EPCL
+    #: entry covers both arrangements, and the mixed pack migrates both).
+    dormant_meter: MeterType = "GSME"
 
     def device(self, role: str) -> DeviceConfig | None:
         return next((d for d in self.devices if d.role == role), None)

@@ -28,6 +28,7 @@ __all__ = [
     "HanRole",
     "InstallationStatus",
     "LabName",
+    "MeterType",
     "NonEmptyStr",
     "OneOrMany",
     "PortSpec",
@@ -41,6 +42,8 @@ __all__ = [
 DeviceType = Literal["CHF", "ESME", "GSME", "PPMID", "IHD"]
 HanRole = Literal["ESME", "GSME", "PPMID", "IHD"]
 InstallationStatus = Literal["dormant", "active", "mixed"]
+#: The meters of an installation; in a mixed one, either can be the dormant meter.
+MeterType = Literal["ESME", "GSME"]
 
 DEVICE_TYPES: tuple[str, ...] = ("CHF", "ESME", "GSME", "PPMID", "IHD")
 #: Roles a lab config installation can hold (the CHF is the bench's coordinator radio).

@@ -122,13 +122,15 @@ class Dcc:
         events: HanEventStream,
         status: Callable[[], str],
         keystore: Keystore,
+        dormant_meter: str = "GSME",
         catalogue: SrCatalogue | None = None,
         wrap_adapter: Callable[[DeviceAdapter, str], DeviceAdapter] | None = None,
         envelope_timeout_s: float = 60.0,
     ) -> None:
         """What the DCC uses of a bench: its event loop and clock, the CHF, the devices by
         role (EUI-64, role, profile), the HAN events (alerts arrive there), the installation
-        status and the keys. :meth:`for_bench` takes them from a :class:`Bench`."""
+        status (and, when it is mixed, which meter is dormant) and the keys.
+        :meth:`for_bench` takes them from a :class:`Bench`."""
         self._runtime = runtime
         self._chf = chf
         self._devices = devices
@@ -147,7 +149,7 @@ class Dcc:
         self.inventory: Inventory = inventory_for_bench(
             {eui: (kind, profile) for eui, (kind, profile) in members.items()
              if profile is not None},
-            self.keystore, status(),
+            self.keystore, status(), dormant_meter,
         )
         for record in self.inventory.devices.values():
             if record.device_type in ("ESME", "GSME"):
@@ -182,6 +184,7 @@ class Dcc:
         assert bench.runtime is not None
         return cls(runtime=bench.runtime, chf=bench.chf, chf_profile=bench.chf_profile,
                    devices=bench.devices, events=bench.events, status=lambda: bench.status,
+                   dormant_meter=bench.dormant_meter,
                    keystore=keystore or Keystore.test_pki(bench.lab.seed), **options)
 
     def start(self) -> None:

@@ -53,24 +53,31 @@ class Inventory:
         return [r for r in self.devices.values() if r.device_type == device_type]
 
 
+def installation_status_of(device_type: str, installation_status: str,
+                           dormant_meter: str = "GSME") -> Literal["active", "dormant"]:
+    """A device's own status in its installation. In a mixed installation (its meters differ
+    in status) ``dormant_meter`` is dormant and every other device active."""
+    if installation_status == "mixed":
+        return "dormant" if device_type == dormant_meter else "active"
+    return "dormant" if installation_status == "dormant" else "active"
+
+
 def inventory_for_bench(
     devices: dict[str, tuple[str, DeviceProfile]],
     keystore: Keystore,
     installation_status: str,
+    dormant_meter: str = "GSME",
 ) -> Inventory:
     """An enrolled installation: every device commissioned, suppliers and operators registered.
 
-    ``devices`` maps EUI-64 to ``(device type, profile)``. In a mixed installation the ESME is
-    active and the GSME dormant (the seeds' mixed cases).
+    ``devices`` maps EUI-64 to ``(device type, profile)``. In a mixed installation the meter
+    ``dormant_meter`` (the lab config installation's) is dormant and the other active.
     """
     inventory = Inventory()
     for eui, (device_type, profile) in devices.items():
         supplier_role = SUPPLIER_ROLE.get(device_type, "IS")
         network_role = NETWORK_ROLE.get(device_type)
-        if installation_status == "mixed":
-            meter_status = "dormant" if device_type == "GSME" else "active"
-        else:
-            meter_status = "dormant" if installation_status == "dormant" else "active"
+        meter_status = installation_status_of(device_type, installation_status, dormant_meter)
         # A bench configures only the Users it has (lab config ``dcc``): a role without a User
         # leaves the device without a registered supplier / operator (E4 for anyone else).
         supplier = _user_name(keystore, supplier_role)
@@ -81,7 +88,7 @@ def inventory_for_bench(
         inventory.add(DeviceRecord(
             eui=eui, device_type=device_type, profile=profile,
             responsible_supplier=supplier, network_operator=operator,
-            installation_status=meter_status,  # type: ignore[arg-type]
+            installation_status=meter_status,
             certificates=certificates,
         ))
     return inventory

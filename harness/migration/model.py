@@ -22,6 +22,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from harness.config.types import MeterType
+
 StepState = Literal["pending", "running", "passed", "failed", "skipped", "rolled_back"]
 Outcome = Literal["migrated", "rolled_back", "failed", "not_started"]
 
@@ -50,6 +52,9 @@ class MigrationPlan:
     """How to migrate: the installation status and the programme's parameters."""
 
     status: Literal["dormant", "active", "mixed"]
+    #: In a mixed installation, the meter that is dormant (the other is active). Ignored for
+    #: the other statuses. GSME by default (the lab config installation's ``dormant_meter``).
+    dormant_meter: MeterType = "GSME"
     notification_working_days: int = DEFAULT_NOTIFICATION_WORKING_DAYS
     #: Firmware version each role must run after migration (from the DMC catalogue).
     target_firmware: dict[str, str] = field(default_factory=dict)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import zigpy.exceptions
 
 from harness.dcc.firmware_image import image_parameters
+from harness.dcc.inventory import installation_status_of
 from harness.han.chf import NotJoined
 from harness.han.device import ZclError
 from harness.migration.model import STEPS, MigrationPlan, MigrationRecord, StepRecord
@@ -256,9 +257,8 @@ class Migration:
             raise StepFailed(f"CHF device log: {response}; not joined in it: {missing}")
 
     def _meter_status(self, record: DeviceRecord) -> str:
-        if self.plan.status == "mixed":
-            return "dormant" if record.device_type == "GSME" else "active"
-        return "dormant" if self.plan.status == "dormant" else "active"
+        return installation_status_of(record.device_type, self.plan.status,
+                                      self.plan.dormant_meter)
 
     def _step_commissioning(self, step: StepRecord) -> None:
         failed = []

@@ -33,15 +33,17 @@ def plan_for(bench: Bench) -> MigrationPlan:
     """The migration the programme asks for this installation (the lab config's periods)."""
     return MigrationPlan(
         status=bench.status,  # type: ignore[arg-type]
+        dormant_meter=bench.dormant_meter,
         notification_working_days=bench.lab.migration.notification_working_days,
         target_firmware={str(role): v for role, v in bench.dmc.target_firmware.items()},
     )
 
 
 def migrate(bench: Bench, *, before_step: dict[str, Any] | None = None,
-            **hooks: Any) -> MigrationRecord:
-    """The migration, each step's evidence noting the HAN event stream's mark when the step
-    began (``han_event_mark``), so a case can tell which step a HAN event happened in."""
+            plan: MigrationPlan | None = None, **hooks: Any) -> MigrationRecord:
+    """The migration (``plan``, else :func:`plan_for`), each step's evidence noting the HAN
+    event stream's mark when the step began (``han_event_mark``), so a case can tell which
+    step a HAN event happened in."""
     marks: dict[str, int] = {}
 
     def marking(name: str) -> Any:
@@ -53,7 +55,7 @@ def migrate(bench: Bench, *, before_step: dict[str, Any] | None = None,
                 inner()
         return hook
 
-    record = bench.migration(plan_for(bench),
+    record = bench.migration(plan or plan_for(bench),
                              before_step={name: marking(name) for name in STEPS},
                              **hooks).run()
     for name, mark in marks.items():
