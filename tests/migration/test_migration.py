@@ -30,6 +30,9 @@ from harness.workdays import ENGLAND, is_working_day, working_days_between
 #: DMC variants written by ``variant_lab``.
 FIRMWARE_DMC = "TEST-FW-TARGET-DMC"  # the reference DMC, ESME target firmware 1.1.0
 ACLARA_LIKE_DMC = "TEST-ACLARA-LIKE-DMC"  # the reference DMC, GSME confirms no first rotation
+#: The reference DMC, its ESME's supplier lost when it is the dormant meter of a mixed
+#: installation (the Aclara mixed defect on the ESME alone).
+ESME_MIXED_DEFECT_DMC = "TEST-ESME-MIXED-DEFECT-DMC"
 SHIPPED_START = "start: 2026-01-05T09:00:00+00:00"  # the emulated lab's virtual clock start
 METERS = ("ESME", "GSME")
 
@@ -51,12 +54,16 @@ def lab_files(tmp_path_factory: pytest.TempPathFactory) -> LabFiles:
     gsme = files.profile_variant("ref-gsme", "test-gsme-no-first-confirmation",
                                  emulation={"key_rotation": {"confirm_first_attempt": False}})
     files.dmc(ACLARA_LIKE_DMC, profiles={"GSME": gsme})
+    esme = files.profile_variant("ref-esme", "test-esme-dormant-supplier-lost",
+                                 emulation={"dormant_supplier_identifiable_in_mixed": False})
+    files.dmc(ESME_MIXED_DEFECT_DMC, profiles={"ESME": esme})
     return files
 
 
 @pytest.fixture(scope="module")
 def variant_lab(lab_files: LabFiles) -> LabConfig:
-    path = lab_files.lab("variants.yaml", dmc=f"[{FIRMWARE_DMC}, {ACLARA_LIKE_DMC}]")
+    path = lab_files.lab("variants.yaml",
+                         dmc=f"[{FIRMWARE_DMC}, {ACLARA_LIKE_DMC}, {ESME_MIXED_DEFECT_DMC}]")
     return load_lab_config(path, env={})
 
 
@@ -186,6 +193,55 @@ def test_active_migration_skips_notifications(start, reference_lab):
     assert {r.installation_status for r in enrolled.values()} == {"active"}
     assert {r.status for r in enrolled.values()} == {"commissioned"}  # the CHF too
     assert "CHF" in {r.device_type for r in enrolled.values()}
+
+
+# -- mixed installations: either meter dormant ---------------------------------------------------
+
+@pytest.mark.parametrize("dormant_meter", ["GSME", "ESME"])
+def test_mixed_installation_migrates_with_either_meter_dormant(start, reference_lab,
+                                                              dormant_meter):
+    """The plan's dormant meter is the one the DCC enrols as dormant (its notice period given),
+    every other device active; either arrangement of the reference DMC migrates."""
+    bench = start(reference_lab, status="mixed")
+    record = migrate(bench, dormant_meter=dormant_meter)
+    assert record.outcome == "migrated", record.summary()
+    assert record.step("notify_migration").state == "passed"
+    statuses = {r.device_type: r.installation_status
+                for r in bench.dcc.inventory.devices.values()}
+    assert statuses == {kind: "dormant" if kind == dormant_meter else "active"
+                        for kind in ("CHF", "ESME", "GSME", "PPMID", "IHD")}
+    noted = {e["type"]: e["installation_status"]
+             for e in record.step("inventory_and_device_log").evidence if "type" in e}
+    assert noted == statuses
+
+
+@pytest.mark.parametrize(("dormant_meter", "outcome"), [("GSME", "migrated"),
+                                                        ("ESME", "rolled_back")])
+def test_a_defect_of_one_arrangement_is_found_in_that_arrangement_only(
+        start, variant_lab, dormant_meter, outcome):
+    """A DMC whose ESME's supplier is lost only when the ESME is the dormant meter migrates
+    with the GSME dormant and rolls back with the ESME dormant, the post-migration checks
+    naming the ESME."""
+    bench = start(variant_lab, ESME_MIXED_DEFECT_DMC, "mixed")
+    record = migrate(bench, dormant_meter=dormant_meter)
+    assert record.outcome == outcome, record.summary()
+    if outcome == "rolled_back":
+        assert record.failed_step == "post_checks"
+        assert "ESME: responsible supplier cannot be identified" in (
+            record.step("post_checks").detail)
+        assert "GSME" not in record.step("post_checks").detail
+
+
+def test_the_lab_config_installation_names_the_benchs_dormant_meter(start, lab_files):
+    """``installations[].dormant_meter`` sets the DCC's registration data of a mixed bench
+    (default GSME) and the meter the plan for it makes dormant."""
+    path = lab_files.lab("esme-dormant.yaml",
+                         edit={"  - id: home-1\n": "  - id: home-1\n    dormant_meter: ESME\n"})
+    bench = start(load_lab_config(path, env={}), status="mixed")
+    assert bench.dormant_meter == "ESME"
+    statuses = {r.device_type: r.installation_status for r in bench.dcc.registration_data()}
+    assert (statuses["ESME"], statuses["GSME"]) == ("dormant", "active")
+    assert load_lab_config(lab_files.lab(), env={}).installations[0].dormant_meter == "GSME"
 
 
 # -- firmware -------------------------------------------------------------------------------
