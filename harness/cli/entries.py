@@ -1,0 +1,330 @@
+"""The entry executor of ``dmct run``: its entries (DMC x installation status) on every core of
+this machine, or as tasks of a Dask distributed cluster.
+
+An entry is one pytest process of the packs (``harness.cli.child``) writing into its own
+``<out>/<dmc>/<status>`` directory, so entries share nothing while they run and run in parallel
+as they are. What ``dmct run`` does before and after the pytest process of an entry (its
+header, its report formats, its totals line) is ``run.py``'s; this module only decides where
+and how many at a time.
+
+**Local** (``--jobs N``, default: every core): N entries at a time, each driven by a thread of
+the parent that reads its pytest process's output. Rows are printed as they come, each line
+whole (:class:`LineAtomic`) and prefixed by its DMC/status, so two entries' lines never mix
+mid-line. A pytest process that dies leaves its entry exactly as a killed sequential run does
+(records on disk, ``run-state.json`` not finished): ``dmct run --resume`` runs what is missing.
+
+**Dask** (``--scheduler tcp://HOST:8786``): each entry is a task (:func:`run_entry_task`) that
+runs the pytest process in a scratch directory of the worker and **returns the entry's
+directory to the client** as a zip archive, which the client unpacks into ``<out>``. So the
+workers need the harness installed and the lab config (and its ``profile_paths``) readable at
+the same path, but no shared out directory; and the client is the only writer of ``<out>``:
+a worker lost mid-entry leaves nothing behind, Dask runs the task again on another worker from
+the same input, and no record is ever written twice (two attempts of one task never write the
+same ``records.jsonl``). A resumed entry ships its directory to the worker and gets it back
+completed. An entry in flight when the client itself is killed has no files yet: ``--resume``
+runs it again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TextIO, TypeVar
+
+from harness.config.catalogue import CATALOGUE_CACHE_ENV, write_catalogue_cache
+
+T = TypeVar("T")
+
+#: Lines of a pytest process's own output an entry keeps (to say why pytest could not run).
+TAIL_LINES = 40
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One DMC and installation status of a run, and what the run does with it."""
+
+    dmc: str
+    status: str
+    out: Path
+    #: ``run``: from scratch; ``resume``: only the cases with no record; ``kept``: complete.
+    action: Literal["run", "resume", "kept"] = "run"
+    #: Ids of the cases that already have a record (``resume`` and ``kept``).
+    kept: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return f"{self.dmc}/{self.status}"
+
+
+@dataclass
+class Ran:
+    """What running the pytest process of an entry gave: its exit code and output tail."""
+
+    returncode: int
+    tail: list[str] = field(default_factory=list)
+
+
+class EntryFailed(Exception):
+    """pytest could not run the packs of an entry (usage, collection): the run stops."""
+
+
+def default_jobs() -> int:
+    """Entries run at once by default: one per core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+# -- line-atomic output -------------------------------------------------------------------------
+
+class LineAtomic(io.TextIOBase):
+    """A ``sys.stdout`` for several threads: each thread's text goes out one whole line at a
+    time, under one lock, so lines of parallel entries never mix mid-line."""
+
+    def __init__(self, target: TextIO) -> None:
+        self.target = target
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    def _buffer(self) -> list[str]:
+        buffer: list[str] | None = getattr(self._local, "buffer", None)
+        if buffer is None:
+            buffer = self._local.buffer = []
+        return buffer
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        buffer = self._buffer()
+        buffer.append(text)
+        if "\n" in text:
+            joined = "".join(buffer)
+            whole, _, rest = joined.rpartition("\n")
+            buffer[:] = [rest] if rest else []
+            with self._lock:
+                self.target.write(whole + "\n")
+                self.target.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        """Whole lines are already out; a partial line waits for its end (or :meth:`close`)."""
+
+    def finish_thread(self) -> None:
+        """Write out what this thread left without a newline."""
+        buffer = self._buffer()
+        if buffer:
+            with self._lock:
+                self.target.write("".join(buffer) + "\n")
+                self.target.flush()
+            buffer.clear()
+
+
+# -- local: every core ----------------------------------------------------------------------------
+
+def run_local(entries: Sequence[Entry], body: Callable[[Entry], T], *, jobs: int) -> list[T]:
+    """``body(entry)`` for every entry, ``jobs`` at a time; results in entry order.
+
+    ``jobs == 1`` runs them one after another in this thread, printing exactly as a sequential
+    run always did. An :class:`EntryFailed` stops the run: no entry starts after it, those
+    running finish (each keeps its records), and it is raised again.
+    """
+    if jobs <= 1 or len(entries) <= 1:
+        return [body(entry) for entry in entries]
+    results: dict[int, T] = {}
+    failure: EntryFailed | None = None
+    atomic = LineAtomic(sys.stdout)
+
+    def one(index: int) -> tuple[int, T]:
+        try:
+            return index, body(entries[index])
+        finally:
+            atomic.finish_thread()
+
+    with contextlib.redirect_stdout(atomic), \
+            ThreadPoolExecutor(jobs, thread_name_prefix="dmct-entry") as pool:
+        pending = iter(range(len(entries)))
+        running: set[Future[tuple[int, T]]] = set()
+        try:
+            for index in pending:
+                running.add(pool.submit(one, index))
+                if len(running) >= jobs:
+                    break
+            while running:
+                done, running = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    try:
+                        index, result = future.result()
+                    except EntryFailed as exc:
+                        failure = failure or exc
+                        continue
+                    results[index] = result
+                if failure is None:
+                    for index in pending:
+                        running.add(pool.submit(one, index))
+                        if len(running) >= jobs:
+                            break
+        except KeyboardInterrupt:
+            # The pytest processes got the terminal's Ctrl-C too; each stops its bench and its
+            # thread returns. Nothing new starts.
+            for future in running:
+                future.cancel()
+            raise
+    if failure is not None:
+        raise failure
+    return [results[i] for i in sorted(results)]
+
+
+@contextlib.contextmanager
+def catalogue_handed_down(catalogue: Any) -> Iterator[None]:
+    """While the entries run, their pytest processes take the catalogue this process parsed
+    (a pickle in a temporary file named by ``$DMCT_CATALOGUE_CACHE``) instead of parsing every
+    profile and DMC file again."""
+    if catalogue is None or os.environ.get(CATALOGUE_CACHE_ENV):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="dmct-catalogue-") as tmp:
+        path = Path(tmp) / "catalogue.pickle"
+        write_catalogue_cache(catalogue, path)
+        os.environ[CATALOGUE_CACHE_ENV] = str(path)
+        try:
+            yield
+        finally:
+            os.environ.pop(CATALOGUE_CACHE_ENV, None)
+
+
+# -- Dask: many machines --------------------------------------------------------------------------
+
+def _zip_dir(directory: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for path in sorted(directory.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(directory).as_posix())
+    return buffer.getvalue()
+
+
+def _unzip(data: bytes, directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for name in archive.namelist():
+            target = (directory / name).resolve()
+            if not target.is_relative_to(directory.resolve()):
+                raise ValueError(f"entry archive member outside its directory: {name!r}")
+        archive.extractall(directory)
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
+    """Linux: the pytest process of a task dies with its worker (a lost worker's entry runs
+    again elsewhere; the orphan must not go on using a core)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def run_entry_task(spec: dict[str, Any], catalogue: bytes | None = None) -> dict[str, Any]:
+    """A Dask task: the pytest process of one entry on this worker, in a scratch directory;
+    returns its exit code, output tail and the entry's directory as a zip archive."""
+    import argparse
+
+    from harness.cli.child import _pytest_command
+    from harness.pytest_plugin import PLAN_PREFIX, PROGRESS_PREFIX
+
+    with tempfile.TemporaryDirectory(prefix="dmct-entry-") as tmp:
+        out = Path(tmp) / spec["dmc"] / spec["status"]
+        out.mkdir(parents=True)
+        if spec.get("archive"):
+            _unzip(spec["archive"], out)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        if catalogue is not None:
+            cache = Path(tmp) / "catalogue.pickle"
+            cache.write_bytes(catalogue)
+            env[CATALOGUE_CACHE_ENV] = str(cache)
+        command = _pytest_command(
+            argparse.Namespace(pytest_args=list(spec["pytest_args"])),
+            argparse.Namespace(path=spec["lab"]), spec["packs"], spec["dmc"], spec["status"],
+            out, resume=bool(spec.get("resume")))
+        completed = subprocess.run(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            encoding="utf-8", errors="replace", env=env, check=False,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+        tail = [line for line in completed.stdout.splitlines()
+                if line.strip() and PLAN_PREFIX not in line and PROGRESS_PREFIX not in line]
+        return {"returncode": completed.returncode, "tail": tail[-TAIL_LINES:],
+                "archive": _zip_dir(out)}
+
+
+def dask_spec(entry: Entry, *, lab: str, packs: Sequence[str],
+              pytest_args: Sequence[str]) -> dict[str, Any]:
+    """The task input of ``entry``: a resumed entry carries its directory."""
+    resume = entry.action == "resume"
+    return {"dmc": entry.dmc, "status": entry.status, "lab": lab, "packs": list(packs),
+            "pytest_args": list(pytest_args), "resume": resume,
+            "archive": _zip_dir(entry.out) if resume else None}
+
+
+def connect(address: str) -> Any:
+    """A Dask client of the scheduler at ``address``; a missing ``distributed`` or an
+    unreachable scheduler is an :class:`OSError` with one line saying which."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise OSError("--scheduler needs Dask distributed: pip install "
+                      "'smets1-dmct[cluster]'") from None
+    try:
+        return Client(address, timeout="10s")
+    except (OSError, TimeoutError) as exc:
+        raise OSError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+
+
+def run_dask(client: Any, entries: Sequence[Entry], *, prepare: Callable[[Entry], None],
+             finish: Callable[[Entry, Ran], T], lab: str, packs: Sequence[str],
+             pytest_args: Sequence[str], catalogue: Any = None) -> list[T]:
+    """Every entry as a task of ``client``'s cluster; ``finish`` as each comes back (its
+    directory unpacked into ``entry.out`` first). Results in entry order."""
+    from distributed import as_completed
+
+    shared = None
+    if catalogue is not None:
+        shared = client.scatter(pickle.dumps(catalogue), broadcast=True, hash=False)
+    futures = {}
+    results: dict[int, T] = {}
+    for index, entry in enumerate(entries):
+        prepare(entry)
+        if entry.action == "kept":
+            results[index] = finish(entry, Ran(0))
+            continue
+        spec = dask_spec(entry, lab=lab, packs=packs, pytest_args=pytest_args)
+        future = client.submit(run_entry_task, spec, shared, pure=False,
+                               key=f"dmct-entry-{entry.dmc}-{entry.status}-{os.urandom(4).hex()}")
+        futures[future] = index
+    try:
+        for future in as_completed(list(futures)):
+            index = futures[future]
+            entry = entries[index]
+            outcome = future.result()
+            if entry.action != "resume":
+                shutil.rmtree(entry.out / "allure-results", ignore_errors=True)
+            _unzip(outcome["archive"], entry.out)
+            results[index] = finish(entry, Ran(outcome["returncode"], outcome["tail"]))
+            future.release()
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
+    return [results[i] for i in sorted(results)]
