@@ -47,6 +47,8 @@ from harness.config.catalogue import CATALOGUE_CACHE_ENV, write_catalogue_cache
 
 T = TypeVar("T")
 
+#: How long ``--scheduler`` waits for the scheduler to answer.
+CONNECT_TIMEOUT = "10s"
 #: Lines of a pytest process's own output an entry keeps (to say why pytest could not run).
 TAIL_LINES = 40
 
@@ -287,7 +289,7 @@ def connect(address: str) -> Any:
         raise OSError("--scheduler needs Dask distributed: pip install "
                       "'smets1-dmct[cluster]'") from None
     try:
-        return Client(address, timeout="10s")
+        return Client(address, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError) as exc:
         raise OSError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
 

@@ -199,9 +199,10 @@ def _run_on_cluster(args: argparse.Namespace, lab: Any, packs: Sequence[str],
         if entry.action != "kept":
             table = Table(entry.dmc, entry.status)
             table.printed.update(entry.kept)
-            for record in read_records(entry.out):
-                if record.id not in table.printed:
-                    table.row(record)
+            records = [r for r in read_records(entry.out) if r.id not in table.printed]
+            table.plan([{"id": r.id, "srv": list(r.srv)} for r in records])
+            for record in records:
+                table.row(record)
         return _finish_entry(args, entry, ran.returncode, ran.tail)
 
     try:

@@ -1,0 +1,193 @@
+"""The entry executor of ``dmct run`` (``harness.cli.entries``): entries in parallel, lines
+whole, the catalogue handed down, and a pytest process killed mid-entry leaving its entry
+resumable."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from runkit import WHOLE_RUNS, dmct_environment
+
+from harness.cli.entries import Entry, EntryFailed, LineAtomic, run_local
+from harness.config.catalogue import (
+    CATALOGUE_CACHE_ENV,
+    load_catalogue,
+    packaged_profiles_dir,
+    write_catalogue_cache,
+)
+from harness.report.records import RECORDS_FILE, read_records
+
+
+def _entries(n: int) -> list[Entry]:
+    return [Entry(f"DMC-{i}", "dormant", Path(f"/nowhere/{i}")) for i in range(n)]
+
+
+# -- the executor ---------------------------------------------------------------------------------
+
+def test_parallel_entries_run_at_once_and_come_back_in_entry_order() -> None:
+    both_started = threading.Barrier(2, timeout=30)  # deadlocks (times out) unless parallel
+
+    def body(entry: Entry) -> str:
+        both_started.wait()
+        return entry.dmc
+
+    assert run_local(_entries(4), body, jobs=2) == ["DMC-0", "DMC-1", "DMC-2", "DMC-3"]
+
+
+def test_no_more_entries_run_at_once_than_jobs() -> None:
+    lock = threading.Lock()
+    running, most = [0], [0]
+
+    def body(entry: Entry) -> str:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        for _ in range(1000):
+            threading.Event().wait(0)  # let another thread in, if one may run
+        with lock:
+            running[0] -= 1
+        return entry.dmc
+
+    assert len(run_local(_entries(9), body, jobs=3)) == 9
+    assert 1 <= most[0] <= 3
+
+
+def test_an_entry_pytest_could_not_run_stops_the_run_after_those_running() -> None:
+    started: list[str] = []
+
+    def body(entry: Entry) -> str:
+        started.append(entry.dmc)
+        if entry.dmc == "DMC-0":
+            raise EntryFailed("pytest could not run the packs for DMC-0/dormant")
+        return entry.dmc
+
+    with pytest.raises(EntryFailed, match="DMC-0"):
+        run_local(_entries(6), body, jobs=2)
+    assert len(started) < 6
+
+
+def test_lines_of_parallel_writers_never_mix() -> None:
+    target = io.StringIO()
+    atomic = LineAtomic(target)  # type: ignore[arg-type]
+    writers = 4
+
+    def write(name: str) -> None:
+        for i in range(300):
+            for piece in (name, "/", "dormant ", str(i), " PASSED"):  # print() writes in pieces
+                atomic.write(piece)
+            atomic.write("\n")
+        atomic.write(f"{name} last, no newline")
+        atomic.finish_thread()
+
+    threads = [threading.Thread(target=write, args=(f"W{n}",)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    lines = target.getvalue().splitlines()
+    assert len(lines) == writers * 301
+    for line in lines:
+        name = line.split("/", 1)[0].split(" ", 1)[0]
+        assert line in {f"{name}/dormant {i} PASSED" for i in range(300)} | {
+            f"{name} last, no newline"}, line
+
+
+# -- the catalogue, parsed once -------------------------------------------------------------------
+
+def test_a_pytest_process_takes_the_catalogue_of_the_run(tmp_path, monkeypatch) -> None:
+    catalogue = load_catalogue()
+    marker = next(iter(catalogue.dmcs.values()))
+    catalogue.dmcs["ONLY-IN-THE-CACHE"] = marker  # proves the cache, not the files, answered
+    path = tmp_path / "catalogue.pickle"
+    write_catalogue_cache(catalogue, path)
+    monkeypatch.setenv(CATALOGUE_CACHE_ENV, str(path))
+    assert "ONLY-IN-THE-CACHE" in load_catalogue().dmcs
+    # Parsed from other directories: the cache is not that catalogue, the files are parsed.
+    extra = tmp_path / "lab-profiles"
+    extra.mkdir()
+    assert "ONLY-IN-THE-CACHE" not in load_catalogue([extra]).dmcs
+    assert load_catalogue([extra]).roots == [packaged_profiles_dir(), extra]
+    # A broken cache is no cache.
+    path.write_bytes(b"not a pickle")
+    assert "ONLY-IN-THE-CACHE" not in load_catalogue().dmcs
+
+
+# -- a pytest process killed mid-entry ------------------------------------------------------------
+
+SELECTION = ["--dmc", "REF-DMC-001", "--status", "dormant", "--status", "active",
+             "--pack", "smoke", "--format", "json"]
+KILL_AFTER = 2
+
+
+def _pytest_pids(out: Path) -> list[int]:
+    """The pytest processes writing into ``out`` (Linux: read from /proc)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"--dmct-out" in argv and argv[argv.index(b"--dmct-out") + 1] == str(out).encode():
+            pids.append(int(proc.name))
+    return pids
+
+
+def _cases(out: Path) -> dict[str, tuple[str, str | None]]:
+    report = json.loads((out / "dmct-report.json").read_text())
+    return {c["id"]: (c["outcome"], c["testing_issue"]) for c in report["cases"]} | {
+        "verdict": (report["verdict"], None)}
+
+
+@WHOLE_RUNS
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs Linux /proc")
+def test_a_killed_entry_process_leaves_its_entry_resumable(tmp_path) -> None:
+    through, killed = tmp_path / "through", tmp_path / "killed"
+    env = dmct_environment()
+    command = [sys.executable, "-m", "harness.cli", "run", *SELECTION, "--jobs", "2"]
+    uninterrupted = subprocess.Popen([*command, "--out", str(through)], env=env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    victim = subprocess.Popen([*command, "--out", str(killed)], env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    dormant = killed / "REF-DMC-001" / "dormant"
+    try:
+        # Polling another process's files (not a device): the victim's dormant entry is killed
+        # as soon as it has a few records, while its active entry goes on.
+        while victim.poll() is None:
+            records = dormant / RECORDS_FILE
+            if records.exists() and len(records.read_text().splitlines()) >= KILL_AFTER:
+                pids = _pytest_pids(dormant.absolute())
+                if pids:
+                    os.kill(pids[0], signal.SIGKILL)
+                    break
+            time.sleep(0.01)
+        output, _ = victim.communicate(timeout=600)
+        assert uninterrupted.wait(timeout=600) == 0
+    finally:
+        for process in (uninterrupted, victim):
+            if process.poll() is None:
+                process.kill()
+    assert victim.returncode == 1, output  # the dormant entry has no report: not met
+    kept = [r.id for r in read_records(dormant)]
+    assert KILL_AFTER <= len(kept) < 8, "the entry was killed part-way"
+    assert not (dormant / "dmct-report.json").exists()
+    assert _cases(killed / "REF-DMC-001" / "active") == _cases(through / "REF-DMC-001" / "active")
+    resumed = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--resume",
+                              str(killed)], env=env, capture_output=True, text=True,
+                             timeout=600, check=False)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "REF-DMC-001 / active: kept" in resumed.stdout
+    ids = [r.id for r in read_records(dormant)]
+    assert ids[:len(kept)] == kept and len(ids) == len(set(ids)) == 8
+    for status in ("dormant", "active"):
+        assert _cases(killed / "REF-DMC-001" / status) == _cases(through / "REF-DMC-001" / status)
