@@ -191,3 +191,70 @@ def test_a_killed_entry_process_leaves_its_entry_resumable(tmp_path) -> None:
     assert ids[:len(kept)] == kept and len(ids) == len(set(ids)) == 8
     for status in ("dormant", "active"):
         assert _cases(killed / "REF-DMC-001" / status) == _cases(through / "REF-DMC-001" / status)
+
+
+# -- an entry's directory, to and from a Dask worker ----------------------------------------------
+
+def test_an_entry_directory_round_trips_with_its_hard_links_stored_once(tmp_path) -> None:
+    import zipfile
+
+    from harness.cli.entries import _unzip, _zip_dir
+
+    source = tmp_path / "source"
+    (source / "evidence" / "case").mkdir(parents=True)
+    (source / "allure-results").mkdir()
+    dcc = source / "evidence" / "case" / "dcc.json"
+    dcc.write_text('{"kind": "request"}' * 1000)
+    os.link(dcc, source / "allure-results" / "a-attachment.json")
+    (source / RECORDS_FILE).write_text('{"id": "x"}\n')
+    data = _zip_dir(source)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert sum(1 for n in archive.namelist() if n.endswith(".json")) == 2  # dcc + links
+    copy = tmp_path / "copy"
+    _unzip(data, copy)
+    linked = copy / "allure-results" / "a-attachment.json"
+    assert linked.read_text() == dcc.read_text()
+    assert linked.stat().st_ino == (copy / "evidence" / "case" / "dcc.json").stat().st_ino
+    assert (copy / RECORDS_FILE).read_text() == '{"id": "x"}\n'
+
+
+def test_an_archive_member_outside_the_entry_directory_is_refused(tmp_path) -> None:
+    import zipfile
+
+    from harness.cli.entries import _unzip
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("../escaped.txt", "no")
+    with pytest.raises(ValueError, match="outside"):
+        _unzip(buffer.getvalue(), tmp_path / "entry")
+    assert not (tmp_path / "escaped.txt").exists()
+
+
+# -- compact evidence -----------------------------------------------------------------------------
+
+@WHOLE_RUNS
+def test_only_failed_cases_keep_their_frames_by_default_and_allure_links_them(tmp_path) -> None:
+    """Itron's SR 6.7 repeated in one day fails (91333) beside cases that pass."""
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "run", "--dmc", "ITRON-DMC-001", "--status",
+         "active", "--pack", "srv", "--out", str(tmp_path), "--format", "json", "--", "-k",
+         "6.7"], env=dmct_environment(), capture_output=True, text=True, timeout=300,
+        check=False)
+    out = tmp_path / "ITRON-DMC-001" / "active"
+    records = list(read_records(out))
+    assert done.returncode == 1, done.stdout + done.stderr
+    failed = [r for r in records if r.outcome == "failed"]
+    passed = [r for r in records if r.outcome == "passed" and r.evidence.get("frame_count")]
+    assert failed and passed
+    for record in failed:  # everything a failed case needs
+        for kind in ("frames", "pcap", "events", "dcc"):
+            assert (out / record.evidence[kind]).is_file(), (record.id, kind)
+    for record in passed:  # its events and Service Requests, and how many frames there were
+        assert "frames" not in record.evidence and "pcap" not in record.evidence
+        assert (out / record.evidence["dcc"]).is_file()
+    # Allure's attachments are the evidence files themselves (hard links), not copies.
+    inodes = {p.stat().st_ino for p in (out / "evidence").rglob("*") if p.is_file()}
+    attached = [p for p in (out / "allure-results").glob("*-attachment.pcap")]
+    assert len(attached) == len(failed)
+    assert all(p.stat().st_ino in inodes for p in attached)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import pickle
 import shutil
@@ -191,6 +192,26 @@ def run_local(entries: Sequence[Entry], body: Callable[[Entry], T], *, jobs: int
 
 
 @contextlib.contextmanager
+def environment(**values: str | None) -> Iterator[None]:
+    """``os.environ`` with ``values`` set (``None``: unset) while the entries run, as it was
+    after: the pytest processes (and Dask tasks) inherit them."""
+    before = {name: os.environ.get(name) for name in values}
+    try:
+        for name, value in values.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextlib.contextmanager
 def catalogue_handed_down(catalogue: Any) -> Iterator[None]:
     """While the entries run, their pytest processes take the catalogue this process parsed
     (a pickle in a temporary file named by ``$DMCT_CATALOGUE_CACHE``) instead of parsing every
@@ -210,23 +231,50 @@ def catalogue_handed_down(catalogue: Any) -> Iterator[None]:
 
 # -- Dask: many machines --------------------------------------------------------------------------
 
+#: Member of an entry archive naming the files that are hard links of another (Allure's
+#: attachments are links of the evidence): stored once, linked again when unpacked.
+_LINKS = ".dmct-links.json"
+
+
 def _zip_dir(directory: Path) -> bytes:
     buffer = io.BytesIO()
+    seen: dict[tuple[int, int], str] = {}
+    links: dict[str, str] = {}
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         for path in sorted(directory.rglob("*")):
-            if path.is_file():
-                archive.write(path, path.relative_to(directory).as_posix())
+            if not path.is_file():
+                continue
+            name = path.relative_to(directory).as_posix()
+            stat = path.stat()
+            inode = (stat.st_dev, stat.st_ino)
+            if stat.st_nlink > 1 and inode in seen:
+                links[name] = seen[inode]
+                continue
+            seen[inode] = name
+            archive.write(path, name)
+        if links:
+            archive.writestr(_LINKS, json.dumps(links))
     return buffer.getvalue()
 
 
 def _unzip(data: bytes, directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
+    root = directory.resolve()
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        for name in archive.namelist():
-            target = (directory / name).resolve()
-            if not target.is_relative_to(directory.resolve()):
+        names = archive.namelist()
+        links: dict[str, str] = json.loads(archive.read(_LINKS)) if _LINKS in names else {}
+        for name in [*names, *links, *links.values()]:
+            if not (root / name).resolve().is_relative_to(root):
                 raise ValueError(f"entry archive member outside its directory: {name!r}")
-        archive.extractall(directory)
+        archive.extractall(directory, [n for n in names if n != _LINKS])
+    for name, original in links.items():
+        target = directory / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.unlink(missing_ok=True)
+        try:
+            os.link(directory / original, target)
+        except OSError:
+            shutil.copyfile(directory / original, target)
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
@@ -252,7 +300,7 @@ def run_entry_task(spec: dict[str, Any], catalogue: bytes | None = None) -> dict
         out.mkdir(parents=True)
         if spec.get("archive"):
             _unzip(spec["archive"], out)
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **spec.get("env", {})}
         if catalogue is not None:
             cache = Path(tmp) / "catalogue.pickle"
             cache.write_bytes(catalogue)
@@ -275,8 +323,11 @@ def dask_spec(entry: Entry, *, lab: str, packs: Sequence[str],
               pytest_args: Sequence[str]) -> dict[str, Any]:
     """The task input of ``entry``: a resumed entry carries its directory."""
     resume = entry.action == "resume"
+    from harness.pytest_plugin import EVIDENCE_ENV
+
+    env = {EVIDENCE_ENV: os.environ[EVIDENCE_ENV]} if EVIDENCE_ENV in os.environ else {}
     return {"dmc": entry.dmc, "status": entry.status, "lab": lab, "packs": list(packs),
-            "pytest_args": list(pytest_args), "resume": resume,
+            "pytest_args": list(pytest_args), "resume": resume, "env": env,
             "archive": _zip_dir(entry.out) if resume else None}
 
 

@@ -96,10 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the DMCT test packs against the bench of a lab config.",
         epilog=RUN_EPILOG, formatter_class=_FORMATTER,
         usage="dmct run [--lab FILE] [--dmc ID]... [--status STATUS]... [--pack NAME]... "
-              "[--out DIR] [--format FMT]... [--jobs N | --scheduler ADDRESS] [--verbose] "
+              "[--out DIR] [--format FMT]... [--evidence all] [--jobs N | --scheduler ADDRESS] "
+              "[--verbose] "
               "[-- PYTEST_ARGS...]\n"
-              "       dmct run --resume DIR [--format FMT]... [--jobs N | --scheduler ADDRESS] "
-              "[--verbose]",
+              "       dmct run --resume DIR [--format FMT]... [--evidence all] "
+              "[--jobs N | --scheduler ADDRESS] [--verbose]",
     )
     run.add_argument("--lab", metavar="FILE",
                      help="lab config (default: $DMCT_LAB, else the emulated bench)")
@@ -117,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help=FORMAT_HELP)
     run.add_argument("--verbose", "-v", action="store_true",
                      help="also show pytest's own output")
+    run.add_argument("--evidence", choices=("failed", "all"), default="failed",
+                     help="whose ZigBee frames (frames.json, frames.pcap) to keep: failed and "
+                     "blocked cases only (default), or all; every case keeps its events, "
+                     "Service Requests and transcripts")
     run.add_argument("--jobs", "-j", type=_jobs, metavar="N",
                      help="entries (DMC x status) run at once, each its own pytest process "
                      "(default: the number of cores)")

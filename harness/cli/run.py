@@ -96,7 +96,13 @@ def _resume_plan(out: Path) -> tuple[str, list[str]]:
 def _run_all(args: argparse.Namespace, lab: Any, packs: Sequence[str], out_root: Path, *,
              resume: bool) -> int:
     """Run (or resume) every DMC and status of ``lab``; print the totals; the exit code."""
-    from harness.cli.entries import EntryFailed, catalogue_handed_down, default_jobs, run_local
+    from harness.cli.entries import (
+        EntryFailed,
+        catalogue_handed_down,
+        default_jobs,
+        environment,
+        run_local,
+    )
 
     report_formats(args.format)  # a bad --format stops the run before it starts
     entries = _plan_entries(lab, out_root, resume=resume)
@@ -105,13 +111,15 @@ def _run_all(args: argparse.Namespace, lab: Any, packs: Sequence[str], out_root:
         raise UsageError("--jobs and --scheduler do not go together: the cluster's workers "
                          "decide how many entries run at once")
     try:
-        if scheduler:
-            results = _run_on_cluster(args, lab, packs, entries, scheduler)
-        else:
-            jobs = getattr(args, "jobs", None) or default_jobs()
-            with catalogue_handed_down(lab.catalogue):
-                results = run_local(entries, lambda entry: _run_entry(args, lab, packs, entry),
-                                    jobs=jobs)
+        with environment(DMCT_EVIDENCE=getattr(args, "evidence", None) or "failed"):
+            if scheduler:
+                results = _run_on_cluster(args, lab, packs, entries, scheduler)
+            else:
+                jobs = getattr(args, "jobs", None) or default_jobs()
+                with catalogue_handed_down(lab.catalogue):
+                    results = run_local(entries,
+                                        lambda entry: _run_entry(args, lab, packs, entry),
+                                        jobs=jobs)
     except EntryFailed as exc:
         return fail(str(exc))
     write_epcl_summary(out_root, lab.catalogue)
