@@ -128,18 +128,30 @@ SELECTION = ["--dmc", "REF-DMC-001", "--status", "dormant", "--status", "active"
 KILL_AFTER = 2
 
 
-def _pytest_pids(out: Path) -> list[int]:
-    """The pytest processes writing into ``out`` (Linux: read from /proc)."""
-    pids = []
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (Linux: read from /proc)."""
+    found = []
     for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"--dmct-out" in argv and argv[argv.index(b"--dmct-out") + 1] == str(out).encode():
-            pids.append(int(proc.name))
+        if proc.name.isdigit():
+            try:
+                stat = (proc / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(proc.name))
+    return found
+
+
+def _entry_pids(dmct_pid: int) -> list[int]:
+    """The pytest processes of a ``dmct run``: its children running pytest, or the children
+    of its fork server."""
+    pids = []
+    for child in _children(dmct_pid):
+        cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        if b"forkserver" in cmdline:
+            pids += _children(child)
+        elif b"pytest" in cmdline:
+            pids.append(child)
     return pids
 
 
@@ -150,7 +162,7 @@ def _cases(out: Path) -> dict[str, tuple[str, str | None]]:
 
 
 @WHOLE_RUNS
-@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs Linux /proc")
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 def test_a_killed_entry_process_leaves_its_entry_resumable(tmp_path) -> None:
     through, killed = tmp_path / "through", tmp_path / "killed"
     env = dmct_environment()
@@ -159,17 +171,17 @@ def test_a_killed_entry_process_leaves_its_entry_resumable(tmp_path) -> None:
                                      stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     victim = subprocess.Popen([*command, "--out", str(killed)], env=env, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    dormant = killed / "REF-DMC-001" / "dormant"
+    entries = [killed / "REF-DMC-001" / status for status in ("dormant", "active")]
     try:
-        # Polling another process's files (not a device): the victim's dormant entry is killed
-        # as soon as it has a few records, while its active entry goes on.
+        # Polling another process's files (not a device): one entry's pytest process is killed
+        # once both entries have a few records, while the other goes on.
         while victim.poll() is None:
-            records = dormant / RECORDS_FILE
-            if records.exists() and len(records.read_text().splitlines()) >= KILL_AFTER:
-                pids = _pytest_pids(dormant.absolute())
-                if pids:
-                    os.kill(pids[0], signal.SIGKILL)
-                    break
+            counts = [len((e / RECORDS_FILE).read_text().splitlines())
+                      if (e / RECORDS_FILE).exists() else 0 for e in entries]
+            pids = _entry_pids(victim.pid)
+            if min(counts) >= KILL_AFTER and len(pids) == 2:
+                os.kill(pids[0], signal.SIGKILL)
+                break
             time.sleep(0.01)
         output, _ = victim.communicate(timeout=600)
         assert uninterrupted.wait(timeout=600) == 0
@@ -177,20 +189,21 @@ def test_a_killed_entry_process_leaves_its_entry_resumable(tmp_path) -> None:
         for process in (uninterrupted, victim):
             if process.poll() is None:
                 process.kill()
-    assert victim.returncode == 1, output  # the dormant entry has no report: not met
-    kept = [r.id for r in read_records(dormant)]
+    assert victim.returncode == 1, output  # the killed entry has no report: not met
+    [cut] = [e for e in entries if not (e / "dmct-report.json").exists()]
+    [other] = [e for e in entries if e != cut]
+    kept = [r.id for r in read_records(cut)]
     assert KILL_AFTER <= len(kept) < 8, "the entry was killed part-way"
-    assert not (dormant / "dmct-report.json").exists()
-    assert _cases(killed / "REF-DMC-001" / "active") == _cases(through / "REF-DMC-001" / "active")
+    assert _cases(other) == _cases(through / "REF-DMC-001" / other.name)
     resumed = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--resume",
                               str(killed)], env=env, capture_output=True, text=True,
                              timeout=600, check=False)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    assert "REF-DMC-001 / active: kept" in resumed.stdout
-    ids = [r.id for r in read_records(dormant)]
+    assert f"REF-DMC-001 / {other.name}: kept" in resumed.stdout
+    ids = [r.id for r in read_records(cut)]
     assert ids[:len(kept)] == kept and len(ids) == len(set(ids)) == 8
-    for status in ("dormant", "active"):
-        assert _cases(killed / "REF-DMC-001" / status) == _cases(through / "REF-DMC-001" / status)
+    for entry in entries:
+        assert _cases(entry) == _cases(through / "REF-DMC-001" / entry.name)
 
 
 # -- an entry's directory, to and from a Dask worker ----------------------------------------------
@@ -258,3 +271,26 @@ def test_only_failed_cases_keep_their_frames_by_default_and_allure_links_them(tm
     attached = [p for p in (out / "allure-results").glob("*-attachment.pcap")]
     assert len(attached) == len(failed)
     assert all(p.stat().st_ino in inodes for p in attached)
+
+
+# -- pytest processes forked from the preloaded server --------------------------------------------
+
+@pytest.mark.parametrize("forkserver", ["1", "0"])
+def test_an_entry_pytest_forked_or_fresh_prints_and_exits_as_pytest(tmp_path, monkeypatch,
+                                                                     forkserver) -> None:
+    from harness.cli.entries import ForkedPytest, pytest_server, spawn_pytest
+
+    (tmp_path / "test_x.py").write_text(
+        "import os\n\ndef test_env():\n    assert os.environ['MARK'] == 'yes'\n\n"
+        "def test_fails():\n    assert 1 == 2, 'one is not two'\n")
+    monkeypatch.setenv("DMCT_FORKSERVER", forkserver)
+    command = [sys.executable, "-m", "pytest", str(tmp_path / "test_x.py"), "-q", "-p",
+               "no:cacheprovider", "-c", os.devnull, "--rootdir", str(tmp_path), "-n", "0"]
+    env = {**os.environ, "MARK": "yes"}
+    with pytest_server(), spawn_pytest(command, env) as proc:
+        assert isinstance(proc, ForkedPytest) == (forkserver == "1")
+        output = list(proc.stdout)
+        code = proc.wait()
+    assert code == 1
+    text = "".join(output)
+    assert "one is not two" in text and "1 failed, 1 passed" in text, text

@@ -58,8 +58,9 @@ def run_one(args: argparse.Namespace, lab: Any, packs: Sequence[str], dmc_id: st
     tail: collections.deque[str] = collections.deque(maxlen=40)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     command = _pytest_command(args, lab, packs, dmc_id, status, out, resume=bool(kept))
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, encoding="utf-8", errors="replace", env=env) as proc:
+    from harness.cli.entries import spawn_pytest
+
+    with spawn_pytest(command, env) as proc:
         assert proc.stdout is not None
         try:
             for line in proc.stdout:

@@ -229,6 +229,131 @@ def catalogue_handed_down(catalogue: Any) -> Iterator[None]:
             os.environ.pop(CATALOGUE_CACHE_ENV, None)
 
 
+# -- pytest processes forked from a preloaded server -------------------------------------------
+
+#: Modules an entry's pytest process would import anyway (zigpy alone takes about a second),
+#: imported once by the fork server (``multiprocessing``'s ``forkserver``) that forks every
+#: entry's process. Pytest plugins are not among them: a plugin must be imported by pytest to
+#: have its assertions rewritten.
+PRELOAD = (
+    "pytest", "_pytest.python", "_pytest.fixtures", "zigpy.application", "zigpy.zcl.clusters",
+    "zigpy.zdo", "hypothesis", "hypothesis.strategies", "pydantic", "yaml", "aiosqlite",
+    "cryptography.hazmat.primitives.asymmetric.ec", "harness.bench", "harness.dcc.client",
+    "harness.migration", "harness.report.build",
+)
+#: Set to ``0`` to start every entry's pytest as a fresh ``python -m pytest`` instead.
+FORKSERVER_ENV = "DMCT_FORKSERVER"
+#: pytest's warning that a module imported before it started is not assertion-rewritten: the
+#: preloaded ``hypothesis`` (its plugin asks for it), whose assertions are no test's.
+_PRELOAD_WARNING = ("ignore:Module already imported so cannot be rewritten"
+                    ":pytest.PytestAssertRewriteWarning")
+
+
+def _forked_pytest(argv: list[str], writer: Any, env: dict[str, str], cwd: str) -> None:
+    """In the forked process: output to the parent's pipe, the parent's environment and
+    directory, then pytest as ``python -m pytest ARGV`` would run it."""
+    fd = writer.fileno()
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    writer.close()
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(cwd)
+    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8",
+                                  errors="replace", line_buffering=True)
+    sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8",
+                                  errors="replace", line_buffering=True)
+    sys.argv = [sys.executable, "-m", "pytest", *argv]
+    import pytest
+
+    code = pytest.main(["-W", _PRELOAD_WARNING, *argv])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    sys.exit(int(code))
+
+
+class ForkedPytest:
+    """A pytest process forked from the preloaded server, with what ``harness.cli.child``
+    uses of a :class:`subprocess.Popen` (text ``stdout``, ``wait``, ``send_signal``,
+    ``kill``)."""
+
+    def __init__(self, command: Sequence[str], env: dict[str, str]) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(list(PRELOAD))
+        self.args = list(command)
+        reader, writer = context.Pipe(duplex=False)
+        self._process = context.Process(
+            target=_forked_pytest, args=(list(command[3:]), writer, dict(env), os.getcwd()),
+            name="dmct-pytest", daemon=False)
+        self._process.start()
+        writer.close()
+        self.pid = self._process.pid
+        self.stdout = io.TextIOWrapper(io.FileIO(os.dup(reader.fileno()), "r"),
+                                       encoding="utf-8", errors="replace")
+        reader.close()
+        self.returncode: int | None = None
+
+    def __enter__(self) -> ForkedPytest:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stdout.close()
+        self.wait()
+
+    def poll(self) -> int | None:
+        if self._process.exitcode is not None:
+            self.returncode = self._process.exitcode
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        self._process.join(timeout)
+        if self._process.exitcode is None:
+            raise subprocess.TimeoutExpired(self.args, timeout or 0)
+        self.returncode = self._process.exitcode
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, sig)
+
+    def kill(self) -> None:
+        if self.poll() is None:
+            self._process.kill()
+
+
+@contextlib.contextmanager
+def pytest_server() -> Iterator[None]:
+    """While the entries run, the fork server (if one starts) stays up; after, it is stopped
+    and waited for (so its processes' CPU time counts as this process's children's, and no
+    server with modules of an older harness outlives the run)."""
+    try:
+        yield
+    finally:
+        from multiprocessing import forkserver
+
+        stop = getattr(forkserver._forkserver, "_stop", None)
+        if stop is not None:
+            with contextlib.suppress(OSError, ChildProcessError):
+                stop()
+
+
+def spawn_pytest(command: Sequence[str], env: dict[str, str]) -> Any:
+    """The pytest process of an entry (``command`` is ``python -m pytest ARGS``): forked from
+    the preloaded server where there is one (Linux, and ``$DMCT_FORKSERVER`` not ``0``),
+    else a fresh process."""
+    import multiprocessing
+
+    forked = (list(command[1:3]) == ["-m", "pytest"]
+              and os.environ.get(FORKSERVER_ENV, "1") != "0"
+              and "forkserver" in multiprocessing.get_all_start_methods())
+    if forked:
+        return ForkedPytest(command, env)
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, encoding="utf-8", errors="replace", env=env)
+
+
 # -- Dask: many machines --------------------------------------------------------------------------
 
 #: Member of an entry archive naming the files that are hard links of another (Allure's

@@ -101,6 +101,7 @@ def _run_all(args: argparse.Namespace, lab: Any, packs: Sequence[str], out_root:
         catalogue_handed_down,
         default_jobs,
         environment,
+        pytest_server,
         run_local,
     )
 
@@ -116,7 +117,7 @@ def _run_all(args: argparse.Namespace, lab: Any, packs: Sequence[str], out_root:
                 results = _run_on_cluster(args, lab, packs, entries, scheduler)
             else:
                 jobs = getattr(args, "jobs", None) or default_jobs()
-                with catalogue_handed_down(lab.catalogue):
+                with catalogue_handed_down(lab.catalogue), pytest_server():
                     results = run_local(entries,
                                         lambda entry: _run_entry(args, lab, packs, entry),
                                         jobs=jobs)
