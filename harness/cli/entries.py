@@ -252,6 +252,11 @@ _PRELOAD_WARNING = ("ignore:Module already imported so cannot be rewritten"
 def _forked_pytest(argv: list[str], writer: Any, env: dict[str, str], cwd: str) -> None:
     """In the forked process: output to the parent's pipe, the parent's environment and
     directory, then pytest as ``python -m pytest ARGV`` would run it."""
+    import gc
+
+    # The preloaded modules' objects are shared with the server until written: a collection
+    # that walks them (pytest collects five times at the end) would copy them all.
+    gc.freeze()
     fd = writer.fileno()
     os.dup2(fd, 1)
     os.dup2(fd, 2)
