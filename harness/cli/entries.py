@@ -12,6 +12,9 @@ the parent that reads its pytest process's output. Rows are printed as they come
 whole (:class:`LineAtomic`) and prefixed by its DMC/status, so two entries' lines never mix
 mid-line. A pytest process that dies leaves its entry exactly as a killed sequential run does
 (records on disk, ``run-state.json`` not finished): ``dmct run --resume`` runs what is missing.
+The pytest processes are forked from a ``multiprocessing`` fork server that imported the heavy
+modules once (:data:`PRELOAD`), so an entry no longer pays a second of imports; the run hands
+them the catalogue it parsed (:func:`catalogue_handed_down`).
 
 **Dask** (``--scheduler tcp://HOST:8786``): each entry is a task (:func:`run_entry_task`) that
 runs the pytest process in a scratch directory of the worker and **returns the entry's
