@@ -46,9 +46,10 @@ def test_a_worker_lost_mid_entry_has_its_entry_run_again_with_nothing_duplicated
     monkeypatch.setenv("TMPDIR", str(scratch))  # the workers' scratch entry directories
     env = dmct_environment()
     local_out, dask_out = tmp_path / "local", tmp_path / "dask"
+    local_log = (tmp_path / "local.log").open("w")
     local = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", *SELECTION,
                               "--jobs", "1", "--out", str(local_out)], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+                             stdout=local_log, stderr=subprocess.STDOUT)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   host="127.0.0.1", dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
@@ -81,7 +82,8 @@ def test_a_worker_lost_mid_entry_has_its_entry_run_again_with_nothing_duplicated
         # The nanny restarted the killed worker: a new process.
         client.wait_for_workers(2, timeout=60)
         assert killed[1] not in client.run(os.getpid).values()
-    assert local.wait(timeout=300) == 0
+    assert local.wait(timeout=300) == 0, (tmp_path / "local.log").read_text()[-3000:]
+    local_log.close()
     assert run.returncode == 0, output
     assert "entries on the Dask cluster" in output
     for status in STATUSES:

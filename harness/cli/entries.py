@@ -347,17 +347,24 @@ def pytest_server() -> Iterator[None]:
                 stop()
 
 
+#: Set once a fork server could not start: this process does not try again.
+_NO_FORKSERVER: list[bool] = []
+
+
 def spawn_pytest(command: Sequence[str], env: dict[str, str]) -> Any:
     """The pytest process of an entry (``command`` is ``python -m pytest ARGS``): forked from
     the preloaded server where there is one (Linux, and ``$DMCT_FORKSERVER`` not ``0``),
     else a fresh process."""
     import multiprocessing
 
-    forked = (list(command[1:3]) == ["-m", "pytest"]
+    forked = (list(command[1:3]) == ["-m", "pytest"] and not _NO_FORKSERVER
               and os.environ.get(FORKSERVER_ENV, "1") != "0"
               and "forkserver" in multiprocessing.get_all_start_methods())
     if forked:
-        return ForkedPytest(command, env)
+        try:
+            return ForkedPytest(command, env)
+        except OSError:  # no server (e.g. a $TMPDIR too long for its socket): a fresh process
+            _NO_FORKSERVER.append(True)
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, encoding="utf-8", errors="replace", env=env)
 

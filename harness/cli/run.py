@@ -97,6 +97,7 @@ def _run_all(args: argparse.Namespace, lab: Any, packs: Sequence[str], out_root:
              resume: bool) -> int:
     """Run (or resume) every DMC and status of ``lab``; print the totals; the exit code."""
     from harness.cli.entries import (
+        FORKSERVER_ENV,
         EntryFailed,
         catalogue_handed_down,
         default_jobs,
@@ -117,7 +118,11 @@ def _run_all(args: argparse.Namespace, lab: Any, packs: Sequence[str], out_root:
                 results = _run_on_cluster(args, lab, packs, entries, scheduler)
             else:
                 jobs = getattr(args, "jobs", None) or default_jobs()
-                with catalogue_handed_down(lab.catalogue), pytest_server():
+                # A fork server pays its imports once for every entry: not worth it for one.
+                single = {} if sum(e.action != "kept" for e in entries) > 1 else {
+                    FORKSERVER_ENV: "0"}
+                with catalogue_handed_down(lab.catalogue), pytest_server(), \
+                        environment(**single):
                     results = run_local(entries,
                                         lambda entry: _run_entry(args, lab, packs, entry),
                                         jobs=jobs)
