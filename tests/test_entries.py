@@ -294,3 +294,13 @@ def test_an_entry_pytest_forked_or_fresh_prints_and_exits_as_pytest(tmp_path, mo
     assert code == 1
     text = "".join(output)
     assert "one is not two" in text and "1 failed, 1 passed" in text, text
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-1"])
+def test_jobs_is_a_whole_number_of_at_least_one(value, capsys) -> None:
+    from harness.cli import main
+
+    assert main(["run", "--jobs", value]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("dmct: error: argument --jobs/-j: a whole number of at least 1"), err
+    assert len(err.strip().splitlines()) == 1

@@ -25,7 +25,7 @@ _FORMATTER = argparse.RawDescriptionHelpFormatter
 
 def _jobs(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
-        raise argparse.ArgumentTypeError(f"--jobs wants a whole number of at least 1, not "
+        raise argparse.ArgumentTypeError(f"a whole number of at least 1 is wanted, not "
                                          f"{value!r}")
     return int(value)
 
