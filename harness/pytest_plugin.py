@@ -75,6 +75,8 @@ _WRITER = pytest.StashKey[RecordWriter | None]()
 _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 _REASONS = pytest.StashKey[dict[str, str]]()
 _EVIDENCE = pytest.StashKey[dict[str, Any]]()
+#: Frames of a case held back by ``DMCT_EVIDENCE=failed`` (directory, frames, PAN id).
+_FRAMES = pytest.StashKey[tuple[Path, list[Any], int]]()
 _STARTED = pytest.StashKey[str | None]()
 _WRITTEN = pytest.StashKey[bool]()
 _SESSION_STARTED = pytest.StashKey[bool]()
@@ -568,22 +570,18 @@ def _dmct_evidence(request: pytest.FixtureRequest) -> Any:
         if directory is not None:
             directory.mkdir(parents=True, exist_ok=True)
             if evidence.frames:
-                from harness.han.pcap import write_pcap
-
-                path = directory / "frames.json"
-                path.write_text(json.dumps([f.as_dict() for f in evidence.frames], indent=1))
-                files["frames"] = _relative(path, request.config)
-                pcap = directory / "frames.pcap"
-                write_pcap(pcap, evidence.frames, pan_id=bench.lab.radio.pan_id)
-                files["pcap"] = _relative(pcap, request.config)
+                frames = (directory, evidence.frames, bench.lab.radio.pan_id)
+                if _frames_kept(item):
+                    _write_frames(request.config, files, *frames)
+                else:  # written after all if the case's tear-down fails (it is blocked then)
+                    item.stash[_FRAMES] = frames
             if evidence.events:
                 path = directory / "events.json"
-                path.write_text(json.dumps([e.as_dict() for e in evidence.events], indent=1))
+                path.write_text(json.dumps([e.as_dict() for e in evidence.events]))
                 files["events"] = _relative(path, request.config)
             if evidence.dcc:
                 path = directory / "dcc.json"
-                path.write_text(json.dumps([d.as_dict() for d in evidence.dcc], indent=1,
-                                           default=str))
+                path.write_text(json.dumps([d.as_dict() for d in evidence.dcc], default=str))
                 files["dcc"] = _relative(path, request.config)
             if evidence.transcripts:
                 files["transcripts"] = [_relative(p, request.config)
@@ -593,6 +591,31 @@ def _dmct_evidence(request: pytest.FixtureRequest) -> Any:
         files["dcc_count"] = len(evidence.dcc)
         files["bench_time_end"] = bench.clock.now().isoformat()
         item.stash[_EVIDENCE] = files
+
+
+#: Which cases keep their ZigBee frames (``frames.json``, ``frames.pcap``): ``all`` (the
+#: default), or ``failed``: only failed and blocked ones (``dmct run``'s default, ``--evidence``).
+#: Every case keeps its HAN events, Service Requests, transcripts and frame count either way.
+EVIDENCE_ENV = "DMCT_EVIDENCE"
+
+
+def _frames_kept(item: pytest.Item) -> bool:
+    if os.environ.get(EVIDENCE_ENV, "all") != "failed":
+        return True
+    outcome, _reason = outcome_of(item.stash.get(_REPORTS, {}), item.stash.get(_REASONS, {}))
+    return outcome in ("failed", "blocked")
+
+
+def _write_frames(config: pytest.Config, files: dict[str, Any], directory: Path,
+                  frames: list[Any], pan_id: int) -> None:
+    from harness.han.pcap import write_pcap
+
+    path = directory / "frames.json"
+    path.write_text(json.dumps([f.as_dict() for f in frames]))
+    files["frames"] = _relative(path, config)
+    pcap = directory / "frames.pcap"
+    write_pcap(pcap, frames, pan_id=pan_id)
+    files["pcap"] = _relative(pcap, config)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -617,6 +640,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.failed and call.excinfo is not None:
         item.stash.setdefault(_REASONS, {})[report.when] = _exception_reason(call.excinfo)
     if report.when == "teardown":
+        held = item.stash.get(_FRAMES, None)
+        if held is not None and report.failed and _EVIDENCE in item.stash:
+            _write_frames(item.config, item.stash[_EVIDENCE], *held)
         _write_record(item)
     return report
 

@@ -106,12 +106,12 @@ def run_one(args: argparse.Namespace, lab: Any, packs: Sequence[str], dmc_id: st
         env[PARENT_WATCH_ENV] = str(os.getpid())
     command = _pytest_command(args, lab, packs, dmc_id, status, out, resume=bool(kept))
     lock = _lock
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, encoding="utf-8", errors="replace", env=env,
-                          process_group=0, preexec_fn=preexec,
-                          pass_fds=(lock.fd,) if lock is not None and lock.fd is not None
-                          else ()) as proc:
+    from harness.cli.entries import spawn_pytest
+
+    with spawn_pytest(command, env, preexec=preexec,
+                      keep_fd=lock.fd if lock is not None else None) as proc:
         assert proc.stdout is not None
+        _live.add(proc)
         if lock is not None:
             lock.add_child(proc.pid)
         try:
@@ -131,12 +131,28 @@ def run_one(args: argparse.Namespace, lab: Any, packs: Sequence[str], dmc_id: st
             stop(proc)
             raise
         finally:
+            _live.discard(proc)
             if lock is not None and proc.poll() is not None:
                 lock.remove_child(proc.pid)
     for record in read_records(out):  # anything the live table missed
         if record.id not in table.printed:
             table.row(record)
     return returncode, list(tail)
+
+
+#: The pytest processes running now (several when entries run in parallel).
+_live: set[Any] = set()
+
+
+def stop_all() -> None:
+    """Stop every running pytest process at once (SIGINT to each group), then wait for each
+    as :func:`stop` does; from the main thread when a stop signal ends a parallel run."""
+    procs = list(_live)
+    for proc in procs:
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGINT)
+    for proc in procs:
+        stop(proc)
 
 
 def stop(proc: subprocess.Popen[str]) -> None:

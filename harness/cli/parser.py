@@ -22,6 +22,13 @@ class _Parser(argparse.ArgumentParser):
 
 _FORMATTER = argparse.RawDescriptionHelpFormatter
 
+
+def _jobs(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"a whole number of at least 1 is wanted, not "
+                                         f"{value!r}")
+    return int(value)
+
 MAIN_EPILOG = """\
 examples:
   dmct run                                    every pack on the emulated bench (no hardware)
@@ -59,6 +66,10 @@ serial transcripts per test) and allure-results/. A run killed part-way keeps ev
 finished; "dmct run --resume OUT" runs only the missing ones. After each DMC and status, the
 DMCT Testing Report: dmct-report.json, .html and .md (--format; "dmct report OUT" re-renders).
 
+The entries run in parallel, one per core (--jobs N to choose); their lines come as they finish,
+each whole and prefixed by its DMC/status. --scheduler tcp://HOST:8786 runs them on an
+existing Dask cluster instead: each entry's directory comes back to this machine as it ends.
+
 Extra pytest arguments go after a "--" separator, e.g.:
   dmct run --pack smoke -- -k register        only the tests matching "register"
   dmct run -- --timeout 900 -x                 another per-test timeout; stop at the first failure
@@ -85,8 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the DMCT test packs against the bench of a lab config.",
         epilog=RUN_EPILOG, formatter_class=_FORMATTER,
         usage="dmct run [--lab FILE] [--dmc ID]... [--status STATUS]... [--pack NAME]... "
-              "[--out DIR] [--format FMT]... [--fault F]... [--verbose] [-- PYTEST_ARGS...]\n"
-              "       dmct run --resume DIR [--format FMT]... [--verbose]",
+              "[--out DIR] [--format FMT]... [--fault F]... [--evidence all] "
+              "[--jobs N | --scheduler ADDRESS] [--verbose] [-- PYTEST_ARGS...]\n"
+              "       dmct run --resume DIR [--format FMT]... [--evidence all] "
+              "[--jobs N | --scheduler ADDRESS] [--verbose]",
     )
     run.add_argument("--lab", metavar="FILE",
                      help="lab config (default: $DMCT_LAB, else the emulated bench)")
@@ -109,6 +122,16 @@ def build_parser() -> argparse.ArgumentParser:
                      "(90s, 2h, 1d); e.g. power-off:ESME@case:test_register*")
     run.add_argument("--verbose", "-v", action="store_true",
                      help="also show pytest's own output")
+    run.add_argument("--evidence", choices=("failed", "all"), default="failed",
+                     help="whose ZigBee frames (frames.json, frames.pcap) to keep: failed and "
+                     "blocked cases only (default), or all; every case keeps its events, "
+                     "Service Requests and transcripts")
+    run.add_argument("--jobs", "-j", type=_jobs, metavar="N",
+                     help="entries (DMC x status) run at once, each its own pytest process "
+                     "(default: the number of cores)")
+    run.add_argument("--scheduler", metavar="ADDRESS",
+                     help="run the entries as tasks of the Dask distributed cluster at ADDRESS "
+                     "(tcp://HOST:8786; needs the [cluster] extra)")
     run.add_argument("--resume", metavar="DIR",
                      help="resume the run whose results are in DIR (its run.json): keep every "
                      "case that finished, run only the missing ones (no other selection "

@@ -14,7 +14,9 @@ A record (one JSON object per line, keys sorted):
 - ``bench_time_start`` / ``bench_time_end``: ISO 8601 bench time (virtual or wall), ``None`` for
   a test that ran before any bench was up; ``wall_s``: wall seconds spent;
 - ``evidence``: ``frame_count``, ``event_count`` and, when there are any, ``frames`` and
-  ``events`` (JSON files: the test's ZigBee frames with hex payloads, its HAN events) and
+  ``events`` (JSON files: the test's ZigBee frames with hex payloads, its HAN events; the
+  frames only for failed and blocked cases when ``DMCT_EVIDENCE=failed``, ``dmct run``'s
+  default) and
   ``transcripts`` (serial logs); paths are relative to the directory of ``records.jsonl``.
 """
 

@@ -72,7 +72,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     out = tmp_path_factory.mktemp("allure-run")
     done = subprocess.run(
         [sys.executable, "-m", "harness.cli", "run", "--dmc", DMC, "--status", STATUS,
-         "--pack", "srv", "--out", str(out), "--", "-k", "6.7"],
+         "--pack", "srv", "--out", str(out), "--evidence", "all", "--", "-k", "6.7"],
         cwd=out, env=dmct_environment(), capture_output=True, text=True, timeout=300, check=False)
     assert (out / DMC / STATUS / "allure-results").is_dir(), done.stdout + done.stderr
     return Run(out / DMC / STATUS, done.returncode)
