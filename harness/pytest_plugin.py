@@ -347,7 +347,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
         write_run_state(Path(out), "running", _planned(session))
     if session.config.getoption("dmct_progress", False):
-        tests = [{"id": i.nodeid, "srv": _marker_args(i, "srv")} for i in session.items]
+        tests = [{"id": i.nodeid, "srv": _marker_args(i, "srv"), "pack": _pack_of(i)}
+                 for i in session.items]
+        if session.config.option.collectonly:  # dmct run --collect-only: what would run
+            for test, item in zip(tests, session.items, strict=True):
+                test["inapplicable"] = inapplicable(item)
         _progress(session.config, PLAN_PREFIX, {"tests": tests})
 
 
@@ -375,28 +379,40 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     bench = _active_bench(item.config)
     if bench is not None:
         bench.begin_case(item.nodeid)
+    reason = inapplicable(item)
+    if reason is not None:
+        _skip(reason)
+
+
+def inapplicable(item: pytest.Item) -> str | None:
+    """Why ``item`` does not apply here (``not applicable: ...``) or cannot run here
+    (``blocked: ...``), from its markers and the lab config alone; ``None`` when it runs.
+
+    Also what ``dmct run --collect-only`` says of each case without running it.
+    """
     needs_bench = "bench" in getattr(item, "fixturenames", ())
     roles = _roles_needed(item)
     statuses = _marker_args(item, "status")
     destructive = item.get_closest_marker("destructive") is not None
     if not (needs_bench or roles or statuses or destructive):
-        return
+        return None
     lab = lab_config_of(item.config)
     dmc = lab.catalogue.dmc(lab.dmc_ids[0])
     status = lab.installation_statuses[0]
     for role in roles:
         if role not in dmc.roles:
-            _skip(f"not applicable: DMC {dmc.id} has no {role}")
+            return f"not applicable: DMC {dmc.id} has no {role}"
     if statuses and status not in statuses:
-        _skip(f"not applicable: applies to {', '.join(statuses)} installations, not {status}")
+        return f"not applicable: applies to {', '.join(statuses)} installations, not {status}"
     installed = {d.role for d in lab.installations[0].devices}
     for role in roles:
         if role not in installed:
-            _skip(f"blocked: DMC {dmc.id} has a {role} but installation "
-                  f"{lab.installations[0].id} of bench {lab.bench} has none")
+            return (f"blocked: DMC {dmc.id} has a {role} but installation "
+                    f"{lab.installations[0].id} of bench {lab.bench} has none")
     if destructive and not lab.is_emulated and not lab.safety.allow_destructive:
-        _skip("blocked: destructive test refused on a real bench "
-              "(set safety.allow_destructive in the lab config to allow it)")
+        return ("blocked: destructive test refused on a real bench "
+                "(set safety.allow_destructive in the lab config to allow it)")
+    return None
 
 
 @pytest.hookimpl(wrapper=True)

@@ -53,12 +53,12 @@ def run_one(args: argparse.Namespace, lab: Any, packs: Sequence[str], dmc_id: st
     from harness.pytest_plugin import PLAN_PREFIX, PROGRESS_PREFIX
     from harness.report.records import TestRecord
 
-    table = Table(dmc_id, status)
+    table = Table(dmc_id, status, verbose=args.verbose)
     table.printed.update(kept)
     tail: collections.deque[str] = collections.deque(maxlen=40)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     command = _pytest_command(args, lab, packs, dmc_id, status, out, resume=bool(kept))
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    with table, subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True, encoding="utf-8", errors="replace", env=env) as proc:
         assert proc.stdout is not None
         try:
@@ -69,8 +69,8 @@ def run_one(args: argparse.Namespace, lab: Any, packs: Sequence[str], dmc_id: st
                 elif (at := line.find(PROGRESS_PREFIX)) >= 0:
                     data = json.loads(line[at + len(PROGRESS_PREFIX):])
                     table.row(TestRecord.from_dict(data))
-                elif args.verbose:
-                    print(line, flush=True)
+                elif args.verbose > 1:
+                    table.echo(line)
                 elif line.strip():
                     tail.append(line)
             returncode = proc.wait()

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import NoReturn
 
+from harness.cli.collect import run_or_collect
 from harness.cli.common import UsageError, available_packs
 from harness.cli.lab import cmd_lab_check, cmd_profiles_validate
+from harness.cli.listing import cmd_list
 from harness.cli.report import cmd_report
-from harness.cli.run import cmd_run
 
 
 class _Parser(argparse.ArgumentParser):
@@ -22,9 +23,27 @@ class _Parser(argparse.ArgumentParser):
 
 _FORMATTER = argparse.RawDescriptionHelpFormatter
 
+
+class _Version(argparse.Action):
+    """``dmct --version``: the harness version and, from a source checkout, its git commit
+    (looked up only when asked: git is not run for every command)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS,
+                 default: str = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        from harness.report.provenance import version_words
+
+        print(f"dmct {version_words()}")
+        parser.exit()
+
 MAIN_EPILOG = """\
 examples:
   dmct run                                    every pack on the emulated bench (no hardware)
+  dmct run --dmc ITRON-DMC-001 --collect-only what would run, without running it
+  dmct list dmcs                              the DMCs (also: packs, profiles)
   dmct run --lab bench-1.yaml --dmc ITRON-DMC-001 --status dormant --out results
   dmct lab check --lab bench-1.yaml           before the first run on a real bench
   dmct profiles validate --path lab-profiles  after adding a model or a DMC
@@ -50,8 +69,12 @@ or broken directory, or a refused --final (nothing is written then).
 
 RUN_EPILOG = """\
 Runs the packs once per DMC and installation status of the lab config (or of --dmc/--status),
-each in its own pytest process, and prints one line per test as it finishes: DMC/status, test,
-SRVs, outcome (PASSED, FAILED, BLOCKED, NOT_APPLICABLE) and reason; then the totals.
+each in its own pytest process. On a terminal: a live progress line (done/total, failed so far,
+ETA) and one row per case that did not pass, fitted to the terminal's width: outcome (FAILED,
+BLOCKED, NOT_APPLICABLE), test, SRVs, reason; -v shows the passed cases too. Elsewhere (a pipe,
+a CI log): the same rows in full, and a progress line every tenth of the run. Then the totals,
+every failed and blocked case with its reason, and the verdict. Ctrl-C stops the run and says
+how to resume it.
 
 Writes OUT/run.json (what was asked for), OUT/<dmc>/<status>/records.jsonl (one JSON record
 per test, written as it finishes), run-state.json, evidence/ (ZigBee frames, HAN events,
@@ -62,7 +85,7 @@ DMCT Testing Report: dmct-report.json, .html and .md (--format; "dmct report OUT
 Extra pytest arguments go after a "--" separator, e.g.:
   dmct run --pack smoke -- -k register        only the tests matching "register"
   dmct run -- --timeout 900 -x                 another per-test timeout; stop at the first failure
-  dmct run --verbose -- -v                     show pytest's own output too
+  dmct run -vv -- -v                           show pytest's own output too
 
 Exit status: 0 every test passed or was not applicable; 1 a test failed or was blocked (or no test
 ran); 2 usage or configuration error; 130 interrupted.
@@ -77,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=MAIN_EPILOG,
         formatter_class=_FORMATTER,
     )
+    parser.add_argument("--version", action=_Version,
+                        help="print the harness version (and git commit) and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 parser_class=_Parser)
 
@@ -85,8 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the DMCT test packs against the bench of a lab config.",
         epilog=RUN_EPILOG, formatter_class=_FORMATTER,
         usage="dmct run [--lab FILE] [--dmc ID]... [--status STATUS]... [--pack NAME]... "
-              "[--out DIR] [--format FMT]... [--verbose] [-- PYTEST_ARGS...]\n"
-              "       dmct run --resume DIR [--format FMT]... [--verbose]",
+              "[--out DIR] [--format FMT]... [-v] [--collect-only] [-- PYTEST_ARGS...]\n"
+              "       dmct run --resume DIR [--format FMT]... [-v]",
     )
     run.add_argument("--lab", metavar="FILE",
                      help="lab config (default: $DMCT_LAB, else the emulated bench)")
@@ -102,13 +127,16 @@ def build_parser() -> argparse.ArgumentParser:
                      help="results directory (default: the lab config's 'output_dir')")
     run.add_argument("--format", action="append", default=[], metavar="FMT",
                      help=FORMAT_HELP)
-    run.add_argument("--verbose", "-v", action="store_true",
-                     help="also show pytest's own output")
+    run.add_argument("--verbose", "-v", action="count", default=0,
+                     help="-v: also show the cases that passed; -vv: and pytest's own output")
+    run.add_argument("--collect-only", action="store_true",
+                     help="dry run: list, per DMC and status, the cases that would run and "
+                     "those that do not apply, and run nothing")
     run.add_argument("--resume", metavar="DIR",
                      help="resume the run whose results are in DIR (its run.json): keep every "
                      "case that finished, run only the missing ones (no other selection "
                      "option)")
-    run.set_defaults(func=cmd_run)
+    run.set_defaults(func=run_or_collect)
 
     report = sub.add_parser(
         "report", help="re-render a run's reports; finalise a draft (--final)",
@@ -169,6 +197,18 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--path", action="append", default=[], metavar="DIR",
                           help="extra catalogue directory, repeatable")
     validate.set_defaults(func=cmd_profiles_validate)
+
+    listing = sub.add_parser(
+        "list", help="list the DMCs, packs or device profiles a run can be asked for",
+        description="List the DMCs (with their EPCL entries and devices), the test packs or the "
+        "device profiles of the catalogue (packaged, plus a lab config's profile_paths).",
+        epilog="Exit status: 0; 2 usage or configuration error.",
+    )
+    listing.add_argument("what", choices=("dmcs", "packs", "profiles"),
+                         help="dmcs, packs or profiles")
+    listing.add_argument("--lab", metavar="FILE",
+                         help="also list the catalogue of this lab config's profile_paths")
+    listing.set_defaults(func=cmd_list)
     return parser
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.cli.common import EXIT_FAILED, EXIT_OK, UsageError, load_lab
-from harness.cli.output import RunResult
+from harness.cli.output import RunResult, say
 
 
 def write_epcl_summary(out_root: Path, catalogue: Any) -> None:
@@ -18,7 +18,7 @@ def write_epcl_summary(out_root: Path, catalogue: Any) -> None:
 
     written = write_summary(out_root, catalogue)
     if written:
-        print(f"EPCL summary: {', '.join(str(p) for p in written)}", flush=True)
+        say(f"EPCL summary: {', '.join(str(p) for p in written)}", flush=True)
 
 
 
@@ -139,7 +139,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         report = item.report
         if item.changed:  # severities and issue links follow the rebuilt attribution
             annotate_results(item.directory / "allure-results", report)
-        print(f"{item.dmc}/{item.status}: {str(report['verdict']).replace('_', ' ')}; "
+        say(f"{item.dmc}/{item.status}: {str(report['verdict']).replace('_', ' ')}; "
               f"{report.get('state')}{'' if report.get('complete', True) else ', INCOMPLETE'}"
               f"; referral deadline {report.get('referral_deadline')}; {item.action}; wrote "
               f"{', '.join(p.name for p in written)} in {item.directory}")

@@ -8,8 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from harness.cli.child import pytest_error, read_records, run_one
-from harness.cli.common import UsageError, available_packs, fail, harness_version, load_lab
-from harness.cli.output import RunResult, print_totals, totals_line
+from harness.cli.common import (
+    EXIT_INTERRUPTED,
+    UsageError,
+    available_packs,
+    fail,
+    harness_version,
+    load_lab,
+)
+from harness.cli.output import RunResult, print_interrupted, print_totals, say, totals_line
 from harness.cli.report import read_report, render_run_formats, report_formats, write_epcl_summary
 
 #: ``dmct run`` options that choose what runs: a resumed run takes them from its ``run.json``.
@@ -31,7 +38,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown pack {unknown[0]!r} (given with --pack); packs: "
                          f"{', '.join(available_packs())}")
     out_root = Path(args.out) if args.out else lab.output_dir
-    print(f"dmct run: bench {lab.bench} ({lab.path}); DMC {', '.join(lab.dmc_ids)}; status "
+    say(f"dmct run: bench {lab.bench} ({lab.path}); DMC {', '.join(lab.dmc_ids)}; status "
           f"{', '.join(lab.installation_statuses)}; packs {', '.join(packs)}; results in "
           f"{out_root}", flush=True)
     out_root.mkdir(parents=True, exist_ok=True)
@@ -69,7 +76,7 @@ def _cmd_resume(args: argparse.Namespace) -> int:
                          f"{unknown[0]!r}")
     args.pytest_args = list(manifest.pytest_args)
     args.format = list(args.format) or list(manifest.formats)  # else the run's own
-    print(f"dmct run --resume: bench {lab.bench} ({lab.path}); DMC {', '.join(lab.dmc_ids)}; "
+    say(f"dmct run --resume: bench {lab.bench} ({lab.path}); DMC {', '.join(lab.dmc_ids)}; "
           f"status {', '.join(lab.installation_statuses)}; packs {', '.join(manifest.packs)}; "
           f"results in {out_root} (started {manifest.started_at})", flush=True)
     return _run_all(args, lab, manifest.packs, out_root, resume=True)
@@ -95,38 +102,48 @@ def _resume_plan(out: Path) -> tuple[str, list[str]]:
 
 def _run_all(args: argparse.Namespace, lab: Any, packs: Sequence[str], out_root: Path, *,
              resume: bool) -> int:
-    """Run (or resume) every DMC and status of ``lab``; print the totals; the exit code."""
+    """Run (or resume) every DMC and status of ``lab``; print the totals; the exit code.
+    Interrupted, say how to resume."""
+    report_formats(args.format)  # a bad --format stops the run before it starts
+    try:
+        return _run_each(args, lab, packs, out_root, resume=resume)
+    except KeyboardInterrupt:
+        print_interrupted(out_root)
+        return EXIT_INTERRUPTED
+
+
+def _run_each(args: argparse.Namespace, lab: Any, packs: Sequence[str], out_root: Path, *,
+              resume: bool) -> int:
     from harness.report.manifest import STATE_FILE, run_state
     from harness.report.records import RECORDS_FILE
 
-    report_formats(args.format)  # a bad --format stops the run before it starts
     results: list[RunResult] = []
     for dmc_id in lab.dmc_ids:
         for status in lab.installation_statuses:
             if lab.catalogue.dmc(dmc_id).epcl_id(status) is None:
-                print(f"\n== {dmc_id} / {status}: skipped: the DMC has no EPCL entry for "
+                say(f"\n== {dmc_id} / {status}: skipped: the DMC has no EPCL entry for "
                       f"{status} installations", flush=True)
                 continue
             out = out_root / dmc_id / status
             out.mkdir(parents=True, exist_ok=True)
             action, kept = _resume_plan(out) if resume else ("run", [])
             if action == "kept":
-                print(f"\n== {dmc_id} / {status}: kept: complete, {len(kept)} cases (nothing "
+                say(f"\n== {dmc_id} / {status}: kept: complete, {len(kept)} cases (nothing "
                       "to run)", flush=True)
                 result = RunResult(dmc_id, status, out, read_records(out), read_report(out))
                 render_run_formats(args, result)  # formats asked for now, if not there yet
                 results.append(result)
-                print(totals_line(result), flush=True)
+                say(totals_line(result), flush=True)
                 continue
             if action == "resume":
                 state = run_state(out) if (out / STATE_FILE).exists() else None
                 planned = f" of {len(state.planned)}" if state and state.planned else ""
-                print(f"\n== {dmc_id} / {status}: resumed: {len(kept)}{planned} cases kept, "
+                say(f"\n== {dmc_id} / {status}: resumed: {len(kept)}{planned} cases kept, "
                       "running the rest", flush=True)
             else:
                 (out / RECORDS_FILE).unlink(missing_ok=True)  # even if pytest never starts
                 (out / STATE_FILE).unlink(missing_ok=True)
-                print(f"\n== {dmc_id} / {status}", flush=True)
+                say(f"\n== {dmc_id} / {status}", flush=True)
             returncode, tail = run_one(args, lab, packs, dmc_id, status, out.absolute(),
                                         kept=kept)
             result = RunResult(dmc_id, status, out, read_records(out), read_report(out))
@@ -134,10 +151,10 @@ def _run_all(args: argparse.Namespace, lab: Any, packs: Sequence[str], out_root:
                 return fail(f"pytest could not run the packs for {dmc_id}/{status} "
                              f"(pytest exit {returncode}): {pytest_error(tail)}")
             if not result.records:
-                print("(no test ran)")
+                say("(no test ran)")
             render_run_formats(args, result)
             results.append(result)
-            print(totals_line(result), flush=True)
+            say(totals_line(result), flush=True)
     write_epcl_summary(out_root, lab.catalogue)
     return print_totals(results)
 
