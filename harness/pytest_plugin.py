@@ -51,6 +51,7 @@ import json
 import os
 import re
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -78,6 +79,9 @@ _EVIDENCE = pytest.StashKey[dict[str, Any]]()
 _STARTED = pytest.StashKey[str | None]()
 _WRITTEN = pytest.StashKey[bool]()
 _SESSION_STARTED = pytest.StashKey[bool]()
+_WALL_START = pytest.StashKey[str]()
+#: The radio and devices as the bench last knew them (:func:`bench_identity`).
+_IDENTITY = pytest.StashKey[dict[str, Any] | None]()
 #: Node id of the case being set up or run (what the bench's emulator is seeded for).
 _CASE = pytest.StashKey[str]()
 #: Every case the run covers, in order, recorded or not (``run-state.json``'s ``planned``).
@@ -142,6 +146,7 @@ def _prepare_out(out: Path, *, resume: bool) -> None:
     """A fresh run starts its records and run state afresh; a resumed one keeps the records
     of the cases that finished (and drops the record of a case it was interrupted in)."""
     from harness.report.manifest import STATE_FILE
+    from harness.report.provenance import SESSIONS_FILE
     from harness.report.records import RECORDS_FILE, keep_finished
 
     out.mkdir(parents=True, exist_ok=True)
@@ -150,6 +155,7 @@ def _prepare_out(out: Path, *, resume: bool) -> None:
     else:
         (out / RECORDS_FILE).unlink(missing_ok=True)
         (out / STATE_FILE).unlink(missing_ok=True)
+        (out / SESSIONS_FILE).unlink(missing_ok=True)
 
 
 class ResumeSelection:
@@ -194,6 +200,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from harness.report.records import finished_records
 
     lab = lab_config_of(config)
+    from harness.report.provenance import record_session
+
+    record_session(Path(out), {
+        "wall_start": config.stash.get(_WALL_START, None),
+        "wall_end": datetime.now(UTC).isoformat(), "exit_status": int(exitstatus),
+        "bench": (bench_identity(_active_bench(config))
+                  or config.stash.get(_IDENTITY, None)),
+    }, fresh=not config.getoption("dmct_resume", False))
     interrupted = exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR)
     state = RunState("interrupted" if interrupted else "finished", _planned(session))
     complete = state.finished and not state.missing(finished_records(Path(out)))
@@ -204,6 +218,34 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         annotate_results(Path(config.option.allure_report_dir), report)
     # Last: a run killed before this point is not finished, and a resume completes it.
     write_run_state(Path(out), state.state, state.planned)
+
+
+def bench_identity(bench: Bench | None) -> dict[str, Any] | None:
+    """The radio and the devices as the bench knows them (the report's provenance): what the
+    coordinator reported and what zigpy's interview read of each joined device (manufacturer,
+    model; firmware when a case read it). Nothing is sent to a device."""
+    if bench is None or bench.app is None:
+        return None
+    try:
+        node = bench.app.state.node_info
+        radio = {"type": bench.lab.radio.type, "ieee": str(node.ieee),
+                 "manufacturer": node.manufacturer, "model": node.model,
+                 "firmware": node.version}
+        devices = []
+        for role, device in bench.devices.items():
+            entry: dict[str, Any] = {"role": role, "eui64": device.eui,
+                                     "profile": device.profile.id, "joined": device.is_joined}
+            if device.is_joined:
+                zdev = device.zigbee.zigpy_device
+                entry["manufacturer"], entry["model"] = zdev.manufacturer, zdev.model
+                basic = [ep.in_clusters[0] for epid, ep in zdev.endpoints.items()
+                         if epid and 0 in getattr(ep, "in_clusters", {})]
+                firmware = basic[0].get("sw_build_id") if basic else None
+                entry["firmware"] = str(firmware) if firmware is not None else None
+            devices.append(entry)
+        return {"radio": radio, "devices": devices}
+    except Exception as exc:  # a report is still written when the bench cannot say
+        return {"error": f"{type(exc).__name__}: {exc}"[:300]}
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -245,6 +287,8 @@ def _usage_error(config: pytest.Config, message: str) -> Any:
 @pytest.hookimpl(trylast=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     session.config.stash[_SESSION_STARTED] = True
+    # The run's wall-clock window (a report's provenance): a calendar fact, not bench time.
+    session.config.stash[_WALL_START] = datetime.now(UTC).isoformat()
     _redact_logged_keys(session.config)
 
 
@@ -510,6 +554,8 @@ def _dmct_evidence(request: pytest.FixtureRequest) -> Any:
         files["dcc_count"] = len(evidence.dcc)
         files["bench_time_end"] = bench.clock.now().isoformat()
         item.stash[_EVIDENCE] = files
+        if root is not None:  # the bench as last seen, for the report's provenance
+            request.config.stash[_IDENTITY] = bench_identity(bench)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.report.dmct_report import DEFAULT, Threshold, build_report, write_report
 from harness.report.issues import load_registry
+from harness.report.provenance import limitations, run_provenance
 from harness.report.records import read_records
 
 if TYPE_CHECKING:
@@ -28,12 +29,19 @@ def run_report(directory: Path, lab: LabConfig, *, complete: bool = True,
                produced_at: datetime | None = None) -> dict[str, Any]:
     """The report dict for the DMC and status of the run in ``directory``, not yet written
     (``dmct report`` checks every directory before it writes any)."""
+    records = list(read_records(directory))
+    dmc = lab.catalogue.dmc(lab.dmc_ids[0])
+    threshold = threshold_of(lab)
     return build_report(
-        list(read_records(directory)), dmc=lab.catalogue.dmc(lab.dmc_ids[0]),
+        records, dmc=dmc,
         catalogue=lab.catalogue, status=lab.installation_statuses[0],
-        registry=load_registry(lab.report.testing_issues), threshold=threshold_of(lab),
+        registry=load_registry(lab.report.testing_issues), threshold=threshold,
         produced_at=produced_at or datetime.now(UTC), bench=lab.bench,
         referral_working_days=lab.report.referral_working_days, complete=complete,
+        provenance=run_provenance(directory, lab, records),
+        limitations=limitations(lab, dmc, records, complete=complete,
+                                status=lab.installation_statuses[0],
+                                threshold_default=threshold.programme_set_default),
     )
 
 

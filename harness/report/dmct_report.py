@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -70,8 +71,11 @@ def build_report(
     bench: str,
     referral_working_days: int = DEFAULT_REFERRAL_WORKING_DAYS,
     complete: bool = True,
+    provenance: dict[str, Any] | None = None,
+    limitations: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The report dict for one DMC and installation status."""
+    """The report dict for one DMC and installation status (``provenance`` and
+    ``limitations``: :mod:`harness.report.provenance`)."""
     by_case, issues = attribute(records, dmc.id, status, registry)
     counted = Counter(i.severity for i in issues if i.counted and i.status in
                       ("open", "awaiting_triage"))
@@ -129,6 +133,8 @@ def build_report(
         "threshold": threshold.as_dict(dict(counted)),
         "verdict": verdict,
         "verdict_reasons": reasons,
+        "limitations": list(limitations),
+        "provenance": provenance,
     }
 
 

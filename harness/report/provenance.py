@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
+import os
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -84,3 +86,119 @@ def content_hash(paths: Iterable[Path]) -> str | None:
             digest.update(name.encode() + b"\0")
             digest.update(hashlib.sha256(file.read_bytes()).digest())
     return f"sha256:{digest.hexdigest()}" if found else None
+
+
+# -- the sessions of a run ------------------------------------------------------------------------
+
+#: Beside ``records.jsonl``: one entry per pytest session that wrote to the directory (a resumed
+#: run adds one), each with its wall-clock window and what it read of the bench.
+SESSIONS_FILE = "sessions.json"
+
+
+def read_sessions(directory: Path) -> list[dict[str, Any]]:
+    path = directory / SESSIONS_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return [s for s in data if isinstance(s, dict)] if isinstance(data, list) else []
+
+
+def record_session(directory: Path, session: dict[str, Any], *, fresh: bool) -> None:
+    """Add ``session`` to ``sessions.json`` (``fresh``: a new run, whose sessions start anew);
+    written atomically."""
+    sessions = [] if fresh else read_sessions(directory)
+    sessions.append(session)
+    path = directory / SESSIONS_FILE
+    tmp = path.with_name(SESSIONS_FILE + ".tmp")
+    tmp.write_text(json.dumps(sessions, indent=1, default=str), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+# -- what a report records of where it comes from --------------------------------------------------
+
+def _window(starts: Iterable[str | None], ends: Iterable[str | None]) -> dict[str, str | None]:
+    first = [s for s in starts if s]
+    last = [e for e in ends if e]
+    return {"start": min(first) if first else None, "end": max(last) if last else None}
+
+
+def run_provenance(directory: Path, lab: Any, records: Sequence[Any],
+                   pack_dirs: Sequence[Path] = ()) -> dict[str, Any]:
+    """``provenance`` of a report: harness, content hashes, seed, bench, execution windows."""
+    from harness.report.issues import default_registry_path
+
+    packs = list(pack_dirs) or [packs_root()]
+    roots = [Path(r) for r in lab.catalogue.roots]
+    registry = Path(lab.report.testing_issues) if lab.report.testing_issues else \
+        default_registry_path()
+    sessions = read_sessions(directory)
+    identity = next((s["bench"] for s in reversed(sessions) if s.get("bench")), None)
+    return {
+        "harness": {"version": harness_version(), **(harness_commit() or {"commit": None})},
+        "hashes": {
+            "packs": content_hash(packs),
+            "profiles": content_hash([r / "models" for r in roots]),
+            "dmc_catalogue": content_hash([r / "dmcs" for r in roots]),
+            "testing_issue_registry": content_hash([registry]),
+            "lab_config": content_hash([Path(lab.path)]),
+        },
+        "seed": lab.seed,
+        "bench": {
+            "name": lab.bench, "kind": "emulated" if lab.is_emulated else "real",
+            "radio": lab.radio.type, "clock": lab.clock.mode,
+            # read from the bench by the pytest plugin when the run stopped it; none if no case
+            # started it (or under pytest-xdist, whose controller holds no bench)
+            "read": identity,
+        },
+        "windows": {
+            "wall_clock": _window((s.get("wall_start") for s in sessions),
+                                  (s.get("wall_end") for s in sessions)),
+            "bench_clock": _window((r.bench_time_start for r in records),
+                                   (r.bench_time_end for r in records)),
+            "sessions": len(sessions),
+        },
+    }
+
+
+def packs_root() -> Path:
+    from importlib import resources
+
+    return Path(str(resources.files("testpacks")))
+
+
+def limitations(lab: Any, dmc: Any, records: Sequence[Any], *, status: str,
+                threshold_default: bool, complete: bool) -> list[str]:
+    """What the verdict cannot be taken to show, generated from the bench, the profiles and
+    the run: for a reviewer who reads the verdict and nothing else."""
+    said: list[str] = []
+    if lab.is_emulated:
+        said.append("Emulated bench: the devices are the harness's emulation of their profiles, "
+                    "not the devices themselves; the verdict shows how the packs judge that "
+                    "emulation (and the defects the seeds report), not how the real devices "
+                    "behave. A DMCT verdict needs a run on a real bench.")
+    placeholders = []
+    for role, profile_id in dmc.devices.items():
+        profile = lab.catalogue.profile(profile_id)
+        if profile.is_placeholder:
+            what = [w for w, flag in (("model", profile.model_placeholder),
+                                      ("firmware", profile.firmware.placeholder)) if flag]
+            placeholders.append(f"{role} ({' and '.join(what) or 'data'})")
+    if placeholders:
+        said.append(f"Placeholder profiles for {', '.join(placeholders)}: invented, not from a "
+                    "public source; what the packs expect of these devices is the harness's "
+                    "assumption, not the manufacturer's documentation.")
+    if lab.clock.mode == "virtual":
+        said.append("Virtual bench clock: waits (JoinTimePeriods, working days, the 7-day key "
+                    "rotation) were simulated on bench time, not waited in real time.")
+    if threshold_default:
+        said.append("Testing Issue Threshold: the harness's default (the programme's numbers "
+                    "are not public); the verdict against the programme's threshold may differ.")
+    ran = {r.pack for r in records if r.pack}
+    missing = [p for p in ("smoke", status, "srv", "security") if p not in ran]
+    if records and missing:
+        said.append(f"Packs not in this run: {', '.join(missing)}; what they test is not "
+                    "judged here.")
+    if not complete:
+        said.append("Incomplete run: cases that did not finish are not in this report.")
+    return said
