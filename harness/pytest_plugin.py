@@ -75,6 +75,9 @@ _BENCHES = pytest.StashKey[list["Bench"]]()
 _WRITER = pytest.StashKey[RecordWriter | None]()
 _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 _REASONS = pytest.StashKey[dict[str, str]]()
+_TRACEBACKS = pytest.StashKey[dict[str, str]]()
+#: Lines of a failure's traceback kept in its record (the end: where it failed and why).
+TRACEBACK_LINES = 40
 _EVIDENCE = pytest.StashKey[dict[str, Any]]()
 _STARTED = pytest.StashKey[str | None]()
 _WRITTEN = pytest.StashKey[bool]()
@@ -579,6 +582,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     item.stash.setdefault(_REPORTS, {})[report.when] = report
     if report.failed and call.excinfo is not None:
         item.stash.setdefault(_REASONS, {})[report.when] = _exception_reason(call.excinfo)
+    if report.failed:
+        item.stash.setdefault(_TRACEBACKS, {})[report.when] = _traceback_text(report)
     if report.when == "teardown":
         _write_record(item)
     return report
@@ -592,6 +597,16 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         if not item.stash.get(_WRITTEN, False):
             _write_record(item, interrupted=f"{INTERRUPTED_REASON} ({type(exc).__name__})")
         raise
+
+
+def _traceback_text(report: pytest.TestReport) -> str:
+    """The end of a failed phase's traceback as pytest shows it, key material masked."""
+    from harness.log_redaction import redact
+
+    lines = report.longreprtext.rstrip().splitlines()
+    if len(lines) > TRACEBACK_LINES:
+        lines = ["...", *lines[-TRACEBACK_LINES:]]
+    return redact("\n".join(lines))
 
 
 def _one_line(text: str, limit: int = 500) -> str:
@@ -682,11 +697,18 @@ def _write_record(item: pytest.Item, interrupted: str | None = None) -> None:
         bench_time_end=evidence.pop("bench_time_end", None),
         wall_s=round(wall, 4),
         evidence=evidence,
+        traceback=_record_traceback(outcome, item.stash.get(_TRACEBACKS, {})),
     )
     if writer is not None:
         writer.write(record)
     if progress:
         _progress(item.config, PROGRESS_PREFIX, record.as_dict())
+
+
+def _record_traceback(outcome: str, tracebacks: dict[str, str]) -> str | None:
+    if outcome not in ("failed", "blocked"):
+        return None
+    return next((tracebacks[w] for w in ("call", "setup", "teardown") if w in tracebacks), None)
 
 
 def _progress(config: pytest.Config, prefix: str, data: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.report.issues import KnownIssue, attribute, case_id
 from harness.report.records import OUTCOMES, TestRecord
+from harness.report.timeline import failure_timeline
 from harness.workdays import add_working_days
 
 if TYPE_CHECKING:
@@ -73,9 +74,11 @@ def build_report(
     complete: bool = True,
     provenance: dict[str, Any] | None = None,
     limitations: Sequence[str] = (),
+    evidence_root: Path | None = None,
 ) -> dict[str, Any]:
     """The report dict for one DMC and installation status (``provenance`` and
-    ``limitations``: :mod:`harness.report.provenance`)."""
+    ``limitations``: :mod:`harness.report.provenance`; ``evidence_root``: the run directory
+    the evidence paths are relative to, for the timeline of each failure)."""
     by_case, issues = attribute(records, dmc.id, status, registry)
     counted = Counter(i.severity for i in issues if i.counted and i.status in
                       ("open", "awaiting_triage"))
@@ -125,7 +128,10 @@ def build_report(
             {"id": case_id(r), "pack": r.pack, "srv": r.srv, "outcome": r.outcome,
              "testing_issue": by_case.get(case_id(r)), "reason": r.reason,
              "evidence": r.evidence, "bench_time_start": r.bench_time_start,
-             "bench_time_end": r.bench_time_end}
+             "bench_time_end": r.bench_time_end, "traceback": r.traceback,
+             "timeline": (failure_timeline(evidence_root, r.evidence, r.reason)
+                          if evidence_root is not None and r.outcome in ("failed", "blocked")
+                          else [])}
             for r in records
         ],
         "testing_issues": [i.as_dict() for i in issues],
