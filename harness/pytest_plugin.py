@@ -218,7 +218,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from harness.report.allure import allure_active, annotate_results
 
     if allure_active(config):  # severity and issue links: known only now (harness.report.allure)
+        from harness.report.allure_env import write_allure_environment
+
         annotate_results(Path(config.option.allure_report_dir), report)
+        write_allure_environment(Path(config.option.allure_report_dir), report)
     # Last: a run killed before this point is not finished, and a resume completes it.
     write_run_state(Path(out), state.state, state.planned)
 

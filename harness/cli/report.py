@@ -95,6 +95,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from datetime import datetime
 
     from harness.report.allure import annotate_results
+    from harness.report.allure_env import write_allure_environment
     from harness.report.build import run_report
     from harness.report.finalise import FinaliseRefused, now
     from harness.report.rebuild import Plan, ReportDirError, find_run_dirs, plan
@@ -139,6 +140,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         report = item.report
         if item.changed:  # severities and issue links follow the rebuilt attribution
             annotate_results(item.directory / "allure-results", report)
+            write_allure_environment(item.directory / "allure-results", report)
         say(f"{item.dmc}/{item.status}: {str(report['verdict']).replace('_', ' ')}; "
               f"{report.get('state')}{'' if report.get('complete', True) else ', INCOMPLETE'}"
               f"; referral deadline {report.get('referral_deadline')}; {item.action}; wrote "
