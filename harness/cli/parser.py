@@ -63,6 +63,13 @@ Re-rendering keeps the draft's production date and referral deadline. --final re
 the referral deadline unless --force --reason TEXT (recorded as final_reason), and always
 refuses an INCOMPLETE report (resume the run first).
 
+The referral register (SVTAD 20.36-20.40, kept in each run directory's referrals.json):
+  dmct report results --provided-to SUPPLIER-A --on 2026-04-02   the draft given to a supplier
+  dmct report results --referral SUPPLIER-A --on 2026-04-10 --note "severity of 91342"
+Once the draft was provided to suppliers, its referral deadline is 10 working days (the lab
+config's referral_working_days) after the latest provision, not after production; a referral
+made in time stops --final until the determination (then --force --reason TEXT).
+
 Exit status: 0 every report meets its exit criteria; 1 one does not; 2 usage error, a missing
 or broken directory, or a refused --final (nothing is written then).
 """
@@ -146,7 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
         "rebuilt.",
         epilog=REPORT_EPILOG, formatter_class=_FORMATTER,
         usage="dmct report DIR [--final [--force --reason TEXT]] [--format FMT]... "
-              "[--lab FILE]",
+              "[--lab FILE]\n"
+              "       dmct report DIR --provided-to SUPPLIER [--on DATE]\n"
+              "       dmct report DIR --referral SUPPLIER [--on DATE] [--note TEXT]",
     )
     report.add_argument("dir", metavar="DIR",
                         help="a dmct run's results directory, or one <dmc>/<status> in it")
@@ -161,6 +170,16 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--lab", metavar="FILE",
                         help="lab config to rebuild with (default: the run's, from run.json; "
                         "else $DMCT_LAB or the emulated bench)")
+    report.add_argument("--provided-to", metavar="SUPPLIER",
+                        help="record that the draft was provided to SUPPLIER (SVTAD 20.36) on "
+                        "--on DATE: the referral deadline then counts from provision (20.37)")
+    report.add_argument("--referral", metavar="SUPPLIER",
+                        help="record that SUPPLIER referred the draft to the Secretary of State "
+                        "(20.40) on --on DATE (--note TEXT: what was referred); finalising then "
+                        "waits for the determination")
+    report.add_argument("--on", metavar="DATE",
+                        help="with --provided-to or --referral: the date (default: today)")
+    report.add_argument("--note", metavar="TEXT", help="with --referral: what was referred")
     report.set_defaults(func=cmd_report)
 
     lab = sub.add_parser("lab", help="bench commands (lab check)",

@@ -90,6 +90,58 @@ def _report_lab(args: argparse.Namespace, root: Path) -> Any:
     return load_lab(recorded)
 
 
+def _record_register(args: argparse.Namespace, root: Path, at: Any) -> None:
+    """``--provided-to`` / ``--referral``: add to the referral register of every run directory
+    of ``root`` (all checked before any is written)."""
+    from datetime import date
+
+    from harness.report.finalise import today_in_england
+    from harness.report.rebuild import ReportDirError, find_run_dirs, read_existing
+    from harness.report.referrals import (
+        RegisterError,
+        add_provision,
+        add_referral,
+        read_register,
+        write_register,
+    )
+
+    if args.provided_to and args.referral:
+        raise UsageError("--provided-to and --referral are recorded one at a time")
+    if not (args.provided_to or args.referral):
+        if args.on is not None or args.note is not None:
+            raise UsageError("--on and --note go with --provided-to or --referral")
+        return
+    if args.note is not None and not args.referral:
+        raise UsageError("--note goes with --referral")
+    if args.final:
+        raise UsageError("record the register first, then finalise (--final) in a second "
+                         "command")
+    try:
+        on = date.fromisoformat(args.on) if args.on else today_in_england(at)
+    except ValueError:
+        raise UsageError(f"--on {args.on}: not a date (YYYY-MM-DD)") from None
+    supplier = " ".join((args.provided_to or args.referral).split())
+    if not supplier:
+        raise UsageError("the supplier's name is empty")
+    try:
+        registers = []
+        for _, _, directory in find_run_dirs(root):
+            existing = read_existing(directory)
+            if existing is not None and existing.get("state") == "final":
+                raise UsageError(f"{directory}: the report is final: its referral register "
+                                 "is closed")
+            register = read_register(directory)
+            if args.provided_to:
+                add_provision(register, supplier, on)
+            else:
+                add_referral(register, supplier, on, args.note)
+            registers.append((directory, register))
+    except (ReportDirError, RegisterError) as exc:
+        raise UsageError(str(exc)) from None
+    for directory, register in registers:
+        write_register(directory, register)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """``dmct report DIR``: rebuild, finalise and render the reports of a run's directory."""
     from datetime import datetime
@@ -113,6 +165,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     root = Path(args.dir)
+    _record_register(args, root, at)
     labs: list[Any] = []  # loaded once, only when a report is rebuilt from records
 
     def build(directory: Path, dmc: str, status: str, complete: bool,

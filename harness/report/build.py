@@ -14,6 +14,7 @@ from harness.report.dmct_report import DEFAULT, Threshold, build_report, write_r
 from harness.report.issues import load_registry
 from harness.report.provenance import limitations, run_provenance
 from harness.report.records import read_records
+from harness.report.referrals import apply_register, read_register
 
 if TYPE_CHECKING:
     from harness.config import LabConfig
@@ -32,7 +33,7 @@ def run_report(directory: Path, lab: LabConfig, *, complete: bool = True,
     records = list(read_records(directory))
     dmc = lab.catalogue.dmc(lab.dmc_ids[0])
     threshold = threshold_of(lab)
-    return build_report(
+    report = build_report(
         records, dmc=dmc,
         catalogue=lab.catalogue, status=lab.installation_statuses[0],
         registry=load_registry(lab.report.testing_issues), threshold=threshold,
@@ -43,6 +44,8 @@ def run_report(directory: Path, lab: LabConfig, *, complete: bool = True,
                                 status=lab.installation_statuses[0],
                                 threshold_default=threshold.programme_set_default),
     )
+    apply_register(report, read_register(directory))  # a deadline counted from provision
+    return report
 
 
 def write_run_report(directory: Path, lab: LabConfig, *, complete: bool = True,

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.report.issues import KnownIssue, attribute, case_id
 from harness.report.records import OUTCOMES, TestRecord
+from harness.report.review import coverage, exclusions_20_29, lsc5
 from harness.report.timeline import failure_timeline
 from harness.workdays import add_working_days
 
@@ -96,6 +97,9 @@ def build_report(
         reasons.append("the run did not finish: the report is partial")
     verdict = "fails_exit_criteria" if reasons else "meets_exit_criteria"
 
+    issue_dicts = [i.as_dict() for i in issues]
+    bench_kind = (provenance or {}).get("bench", {}).get("kind") or (
+        "emulated" if bench == "emulated" else "real")
     packs: dict[str, Counter[str]] = {}
     for record in records:
         packs.setdefault(record.pack or "-", Counter())[record.outcome] += 1
@@ -134,11 +138,18 @@ def build_report(
                           else [])}
             for r in records
         ],
-        "testing_issues": [i.as_dict() for i in issues],
+        "testing_issues": issue_dicts,
         "device_security": device_security(records, by_case),
         "threshold": threshold.as_dict(dict(counted)),
         "verdict": verdict,
         "verdict_reasons": reasons,
+        "lsc5": lsc5(records, issue_dicts, dmc=dmc.id, status=status, verdict=verdict,
+                     threshold_met=threshold_met, complete=complete,
+                     emulated=bench_kind == "emulated"),
+        "coverage": coverage(records, dmc.roles),
+        "exclusions_20_29": exclusions_20_29(issue_dicts),
+        "referral_working_days": referral_working_days,
+        "referral_register": {"basis": "production", "provided": [], "referrals": []},
         "limitations": list(limitations),
         "provenance": provenance,
     }

@@ -32,6 +32,7 @@ from harness.report.manifest import (
     run_state,
 )
 from harness.report.records import RECORDS_FILE
+from harness.report.referrals import RegisterError, apply_register, read_register
 
 STATUSES = ("dormant", "active", "mixed")
 
@@ -157,6 +158,10 @@ def plan(directory: Path, dmc: str, status: str, *,
         report = build(directory, dmc, status, complete, produced_at)
         if existing is not None and existing.get("referral_deadline"):
             report["referral_deadline"] = existing["referral_deadline"]
+        try:  # provisions to suppliers move the deadline: it counts from them (20.37)
+            apply_register(report, read_register(directory))
+        except RegisterError as exc:
+            raise ReportDirError(str(exc)) from None
         action = "rebuilt from the records" + ("" if complete else " (run not finished)")
         changed = True
     if final:

@@ -29,6 +29,13 @@ from harness.report.render_common import (
 
 #: Lines of a failure's traceback in the PDF (the HTML shows all the record keeps).
 PRINT_TRACEBACK_LINES = 10
+#: A Testing Issue's reviewer fields (the registry's), as the report labels them.
+REVIEW_FIELDS = (("description", "Description"), ("root_cause", "Root cause"),
+                 ("workaround", "Workaround"), ("fix", "Fix"),
+                 ("regression", "Regression testing needed"),
+                 ("not_counted_rationale", "Not counted (SVTAD 20.29) because"))
+#: Marks of the coverage matrix's cells.
+COVERAGE_MARKS = {"passed": "✓", "failed": "✗", "blocked": "⊘", "not_applicable": "n/a"}
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>&|~#!])")
 
 
@@ -106,7 +113,9 @@ def environment(kind: str) -> Environment:
         failures_per_pack=lambda packs: _svg(render_charts.failures_per_pack(packs)),
         OUTCOMES=("passed", "failed", "blocked", "not_applicable"),
         OUTCOME_WORDS=OUTCOME_WORDS, SEVERITIES=render_charts.SEVERITIES,
-        PRINT_TRACEBACK_LINES=PRINT_TRACEBACK_LINES,
+        PRINT_TRACEBACK_LINES=PRINT_TRACEBACK_LINES, REVIEW_FIELDS=REVIEW_FIELDS,
+        COVERAGE_MARKS=COVERAGE_MARKS,
+        has_review=lambda issue: any(issue.get(key) for key, _ in REVIEW_FIELDS),
     )
     return env
 

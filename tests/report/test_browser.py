@@ -41,8 +41,9 @@ REPO = Path(__file__).resolve().parents[2]
 DMC = "HONEYWELL-ELSTER-DMC-001"
 STATUS = "dormant"
 #: The report's sections, in the order the page shows them (the DOM contract).
-SECTIONS = ("verdict", "failures", "limitations", "dmc", "packs", "charts", "threshold",
-            "testing-issues", "device-security", "cases", "provenance")
+SECTIONS = ("verdict", "failures", "limitations", "dmc", "packs", "coverage", "charts",
+            "threshold", "referrals", "testing-issues", "device-security", "cases",
+            "provenance")
 OUTCOMES = ("passed", "failed", "blocked", "not_applicable")
 
 

@@ -28,8 +28,9 @@ from harness.report.render_markdown import render_markdown
 
 CATALOGUE = load_catalogue()
 PRODUCED = datetime(2026, 4, 1, 14, 0, tzinfo=UTC)
-SECTIONS = ["verdict", "failures", "limitations", "dmc", "packs", "charts", "threshold",
-            "testing-issues", "device-security", "cases", "provenance"]
+SECTIONS = ["verdict", "failures", "limitations", "dmc", "packs", "coverage", "charts",
+            "threshold", "referrals", "testing-issues", "device-security", "cases",
+            "provenance"]
 HOSTILE = ("""</td></tr><script>alert("x")</script> <img src=http://evil.example/x.png> """
            """& 'q' | *b*""")
 
@@ -276,8 +277,9 @@ def test_markdown_has_every_section_and_a_row_per_case(report: dict[str, Any]):
     markdown = render_markdown(report)
     headings = re.findall(r"^## (.+)$", markdown, re.MULTILINE)
     assert headings == ["Verdict", "Failed and blocked cases", "Limitations", "DMC and devices",
-                        "Packs run", "Charts", "Testing Issue Threshold", "Testing Issues",
-                        "Device security testing", "Cases", "Provenance"]
+                        "Packs run", "Coverage: packs, SRVs and devices", "Charts",
+                        "Testing Issue Threshold", "Referral register (SVTAD 20.36-20.40)",
+                        "Testing Issues", "Device security testing", "Cases", "Provenance"]
     cases = markdown.split("## Cases", 1)[1].split("## Provenance")[0].strip().splitlines()
     assert cases[0].startswith("| Case | Pack | SRV | Outcome | Testing Issue | Reason |")
     rows = cases[2:]
