@@ -8,8 +8,10 @@ imported only when a test asks for the bench.
 
 Options: ``--lab FILE`` (default: ``$DMCT_LAB``, else the packaged ``lab_config/emulated.yaml``),
 ``--dmc ID``, ``--status dormant|active|mixed``, ``--dmct-out DIR`` (write a record per test and
-its evidence, and ``run-state.json``: :mod:`harness.report.manifest`), ``--dmct-resume`` (run only
-the cases with no record in ``--dmct-out``, appending to it). A broken lab config given by
+its evidence, ``run-state.json`` (:mod:`harness.report.manifest`) and ``dmct-report.json``: a run
+directory that ``dmct report DIR`` renders, as it does ``dmct run``'s), ``--dmct-resume``
+(run only the cases with no record in ``--dmct-out``, appending to it), ``--dmct-pack-path DIR``
+(a lab's own pack directory, for the pack names of its cases). A broken lab config given by
 ``--lab``/``$DMCT_LAB`` stops the run before any test as a usage error (exit 4), one line
 ``<file>:<line>: <field>: <message>``. Prefer
 ``--lab=FILE`` to ``--lab FILE`` when FILE lies outside the test directory: pytest chooses its
@@ -114,6 +116,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--dmct-out", default=None, metavar="DIR",
                     help="write DIR/records.jsonl (one record per test, as it finishes) and "
                     "DIR/evidence/")
+    group.addoption("--dmct-pack-path", action="append", default=[], metavar="DIR",
+                    help="a lab's own pack directory: its test files are pack DIR's name, or "
+                    "the name of the directory under DIR they are in")
     group.addoption("--dmct-progress", action="store_true", default=False,
                     help="print one machine-readable line per finished test (for dmct run)")
     group.addoption("--dmct-resume", action="store_true", default=False,
@@ -341,6 +346,10 @@ def _pack_of(item: pytest.Item) -> str | None:
     marker = item.get_closest_marker("pack")
     if marker and marker.args:
         return str(marker.args[0])
+    for root in item.config.getoption("dmct_pack_path", None) or []:
+        with contextlib.suppress(ValueError):
+            inside = Path(str(item.path)).resolve().relative_to(Path(root).resolve())
+            return inside.parts[0] if len(inside.parts) > 1 else Path(root).resolve().name
     parts = Path(str(item.path)).parts
     if "testpacks" in parts:
         index = parts.index("testpacks")

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.cli.collect import lab_pack_args
 from harness.cli.common import packs_dir
 from harness.cli.output import Table
 
@@ -30,7 +31,7 @@ def _pytest_command(args: argparse.Namespace, lab: Any, packs: Sequence[str], dm
     Allure results (the plugin's ``--dmct-resume``)."""
     return [
         sys.executable, "-m", "pytest", *[str(packs_dir() / p) for p in packs],
-        "-p", "harness.pytest_plugin",
+        *lab_pack_args(args), "-p", "harness.pytest_plugin",
         "--lab", str(lab.path), "--dmc", dmc_id, "--status", status,
         "--dmct-out", str(out), "--dmct-progress",
         "--alluredir", str(out / "allure-results"),

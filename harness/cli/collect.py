@@ -15,6 +15,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -27,6 +28,9 @@ def run_or_collect(args: argparse.Namespace) -> int:
     """``dmct run``: the run itself, or with ``--collect-only`` the plan of it."""
     from harness.cli.run import cmd_run
 
+    for path in getattr(args, "pack_path", None) or []:
+        if not Path(path).is_dir():
+            raise UsageError(f"--pack-path {path}: not a directory")
     if getattr(args, "collect_only", False):
         if args.resume is not None:
             raise UsageError("--collect-only cannot be given with --resume")
@@ -34,12 +38,18 @@ def run_or_collect(args: argparse.Namespace) -> int:
     return cmd_run(args)
 
 
+def lab_pack_args(args: argparse.Namespace) -> list[str]:
+    """pytest arguments for ``--pack-path``: each directory to collect, and the plugin option
+    that names its packs (``harness.pytest_plugin``)."""
+    paths = [str(Path(p).absolute()) for p in getattr(args, "pack_path", None) or []]
+    return [*paths, *(f"--dmct-pack-path={p}" for p in paths)]
+
+
 def _collect_command(args: argparse.Namespace, lab: Any, packs: Sequence[str], dmc_id: str,
                      status: str) -> list[str]:
     return [
         sys.executable, "-m", "pytest", *[str(packs_dir() / p) for p in packs],
-        *[str(p) for p in getattr(args, "pack_path", []) or []],
-        "-p", "harness.pytest_plugin",
+        *lab_pack_args(args), "-p", "harness.pytest_plugin",
         "--lab", str(lab.path), "--dmc", dmc_id, "--status", status,
         "--dmct-progress", "--collect-only",
         "-c", os.devnull, "--rootdir", str(packs_dir().parent),

@@ -117,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the DMCT test packs against the bench of a lab config.",
         epilog=RUN_EPILOG, formatter_class=_FORMATTER,
         usage="dmct run [--lab FILE] [--dmc ID]... [--status STATUS]... [--pack NAME]... "
-              "[--out DIR] [--format FMT]... [-v] [--collect-only] [-- PYTEST_ARGS...]\n"
+              "[--pack-path DIR]... [--out DIR] [--format FMT]... [-v] [--collect-only]\n"
+              "                [-- PYTEST_ARGS...]\n"
               "       dmct run --resume DIR [--format FMT]... [-v]",
     )
     run.add_argument("--lab", metavar="FILE",
@@ -130,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "(default: the lab config's 'installation_status')")
     run.add_argument("--pack", action="append", default=[], metavar="NAME",
                      help=f"test pack, repeatable (default: all: {', '.join(available_packs())})")
+    run.add_argument("--pack-path", action="append", default=[], metavar="DIR",
+                     help="a lab's own pack directory (test files, or one directory of test "
+                     "files per pack), run beside the packaged packs; repeatable")
     run.add_argument("--out", metavar="DIR",
                      help="results directory (default: the lab config's 'output_dir')")
     run.add_argument("--format", action="append", default=[], metavar="FMT",

@@ -198,9 +198,11 @@ def cmd_report(args: argparse.Namespace) -> int:
               f"{report.get('state')}{'' if report.get('complete', True) else ', INCOMPLETE'}"
               f"; referral deadline {report.get('referral_deadline')}; {item.action}; wrote "
               f"{', '.join(p.name for p in written)} in {item.directory}")
-    single = [p.directory for p in plans] == [root]  # DIR is one <dmc>/<status> directory
-    write_epcl_summary(root.parent.parent if single else root,
-                        (labs[0] if labs else _report_lab(args, root)).catalogue)
+    single = [p.directory for p in plans] == [root]  # DIR is one run directory
+    if not single or (root.parent.name, root.name) == (plans[0].dmc, plans[0].status):
+        # the out root of dmct run's layout (a lab's own --dmct-out DIR has none)
+        write_epcl_summary(root.parent.parent if single else root,
+                           (labs[0] if labs else _report_lab(args, root)).catalogue)
     ok = all(p.report.get("verdict") == "meets_exit_criteria" for p in plans)
     return EXIT_OK if ok else EXIT_FAILED
 

@@ -60,6 +60,21 @@ def _is_run_dir(path: Path) -> bool:
     return any((path / name).is_file() for name in (RECORDS_FILE, STATE_FILE, REPORT_FILE))
 
 
+def _dmc_and_status(directory: Path) -> tuple[str, str]:
+    """A run directory's DMC and status: from ``dmct run``'s layout (``<dmc>/<status>``), else
+    (a lab's own ``pytest --dmct-out DIR``) from the report the plugin wrote there."""
+    if directory.name in STATUSES:
+        return directory.parent.name, directory.name
+    existing = read_existing(directory)
+    dmc = ((existing or {}).get("dmc") or {}).get("id")
+    status = (existing or {}).get("installation_status")
+    if not dmc or status not in STATUSES:
+        raise ReportDirError(f"{directory}: not a <dmc>/<status> run directory and no "
+                             f"{REPORT_FILE} naming its DMC and status (the pytest plugin "
+                             "writes one when its session ends)")
+    return str(dmc), str(status)
+
+
 def find_run_dirs(root: Path) -> list[tuple[str, str, Path]]:
     """``(dmc, status, path)`` of ``root`` itself when it is a run directory, else of each
     ``<dmc>/<status>`` directory under it."""
@@ -68,7 +83,7 @@ def find_run_dirs(root: Path) -> list[tuple[str, str, Path]]:
     if not root.is_dir():
         raise ReportDirError(f"{root}: not a directory (give a dmct run's results directory)")
     if _is_run_dir(root):
-        found = [(root.parent.name, root.name, root)]
+        found = [(*_dmc_and_status(root), root)]
     else:
         found = [(dmc_dir.name, status_dir.name, status_dir)
                  for dmc_dir in sorted(p for p in root.iterdir() if p.is_dir())
