@@ -32,10 +32,10 @@ def _pack_run_env(clean_run_env, monkeypatch):
 
 def rows(output: str) -> list[list[str]]:
     """The summary table's rows (plain output: a pipe), split into columns: outcome, test,
-    SRVs, reason (the closing list of failures left out)."""
+    SRVs, reason (the DMC/status column and the closing list of failures left out)."""
     output = output.split("== failed and blocked cases")[0]
-    return [re.split(r"\s{2,}", line.strip(), maxsplit=3) for line in output.splitlines()
-            if line.split("  ", 1)[0] in OUTCOME_WORDS]
+    split = [re.split(r"\s{2,}", line.strip(), maxsplit=4) for line in output.splitlines()]
+    return [cells[1:] for cells in split if len(cells) > 1 and cells[1] in OUTCOME_WORDS]
 
 
 def records_of(directory: Path) -> list[dict]:
@@ -55,13 +55,14 @@ def test_run_on_the_emulated_bench_prints_a_line_per_test_and_totals(tmp_path, c
     records = records_of(run_dir)
     assert len(records) >= 8  # the smoke pack: 4 joins, 2 register reads, 2 refusals
     lines = out.splitlines()
-    header = lines.index("OUTCOME  TEST  SRV  REASON")
+    header = lines.index("DMC/STATUS  OUTCOME  TEST  SRV  REASON")
     table = rows(out)
     # -v: the passed cases too, in the order they finished, right under the header
     assert [row[1] for row in table] == [r["id"].removeprefix("testpacks/") for r in records]
     assert all(row[0] == "PASSED" and len(row) == 3 for row in table), table
     n = len(records)
-    assert [line.split("  ")[0] for line in lines[header + 1:header + 1 + n]] == ["PASSED"] * n
+    assert [line.split("  ")[:2] for line in lines[header + 1:header + 1 + n]] == [
+        ["REF-DMC-001/dormant", "PASSED"]] * n
     assert (f"REF-DMC-001 / dormant: {n} tests: {n} passed, 0 failed, 0 blocked, "
             "0 not applicable") in out
     assert lines[-1].startswith("OK: ")

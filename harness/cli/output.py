@@ -4,7 +4,8 @@ list of failures and verdict, and the message of an interrupted run.
 On a terminal (rich decides: a TTY, not ``TERM=dumb``; ``NO_COLOR`` turns colour off) the view is
 a live progress line (done/total, failed so far, ETA) with one row per case that did not pass,
 each row cut to the terminal's width so none wraps. Anywhere else (a pipe, a CI log) it is plain
-lines: one per case that did not pass, in full, and a progress line every tenth of the run.
+lines: one per case that did not pass, in full (``DMC/status  OUTCOME  test  SRVs  reason``),
+and a progress line every tenth of the run.
 ``-v`` shows the passed cases too.
 """
 
@@ -225,14 +226,15 @@ class Table:
             line = " ".join(f"{name:<{w}}" for name, w in cells).rstrip()
             self.console.print(Text(line, style="dim"))
         else:
-            self.console.print("  ".join(self.HEADERS))
+            self.console.print("  ".join(("DMC/STATUS", *self.HEADERS)))
 
     def _row(self, record: Any) -> Text:
         test_id = short_id(record.id)
         srv = ",".join(record.srv) or "-"
         reason = (record.reason or "") if record.outcome != "passed" else ""
-        if not self.live:
-            cells = [record.outcome.upper(), test_id, srv] + ([reason] if reason else [])
+        if not self.live:  # the DMC/status first: a CI log's lines can be grepped by it
+            cells = [self.label, record.outcome.upper(), test_id, srv] + (
+                [reason] if reason else [])
             return Text("  ".join(cells), style=STYLES.get(record.outcome, ""))
         test_w, srv_w, reason_w = self._widths()
         line = outcome_text(record.outcome)

@@ -78,8 +78,9 @@ RUN_EPILOG = """\
 Runs the packs once per DMC and installation status of the lab config (or of --dmc/--status),
 each in its own pytest process. On a terminal: a live progress line (done/total, failed so far,
 ETA) and one row per case that did not pass, fitted to the terminal's width: outcome (FAILED,
-BLOCKED, NOT_APPLICABLE), test, SRVs, reason; -v shows the passed cases too. Elsewhere (a pipe,
-a CI log): the same rows in full, and a progress line every tenth of the run. Then the totals,
+BLOCKED, NOT_APPLICABLE), test, reason; -v shows the passed cases too. Elsewhere (a pipe, a CI
+log): the same rows in full, DMC/status first and with the SRVs, and a progress line every
+tenth of the run. Then the totals,
 every failed and blocked case with its reason, and the verdict. Ctrl-C stops the run and says
 how to resume it.
 
