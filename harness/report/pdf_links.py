@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from pypdf import PdfReader, PdfWriter
-from pypdf.generic import NameObject, TextStringObject
+from pypdf.generic import ArrayObject, NameObject, TextStringObject
 
 
 def relative_uri(uri: str, base: Path) -> str | None:
@@ -46,7 +46,7 @@ def relative_links(data: bytes, base: Path) -> bytes:
             action = annotation.get("/A")
             action = action.get_object() if action is not None else None
             uri = action.get("/URI") if action is not None else None
-            if uri is None:
+            if action is None or uri is None:
                 kept.append(ref)
                 continue
             new = relative_uri(str(uri), base)
@@ -56,8 +56,6 @@ def relative_links(data: bytes, base: Path) -> bytes:
             action[NameObject("/URI")] = TextStringObject(new)
             kept.append(ref)
         if len(kept) != len(annotations):
-            from pypdf.generic import ArrayObject
-
             page[NameObject("/Annots")] = ArrayObject(kept)
     if not changed:
         return data
