@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import ArrayObject, NameObject, TextStringObject
@@ -27,7 +27,7 @@ def relative_uri(uri: str, base: Path) -> str | None:
         inside = Path(unquote(parts.path)).relative_to(base.resolve())
     except ValueError:
         return None
-    rel = inside.as_posix()
+    rel = quote(inside.as_posix(), safe="/")
     return rel + (f"#{parts.fragment}" if parts.fragment else "")
 
 

@@ -341,7 +341,7 @@ def test_every_link_of_the_html_and_the_pdf_is_relative(page: BrowserPage, pdf: 
     assert uris, "the PDF links nothing"
     assert all(_relative(u) for u in uris), [u for u in uris if not _relative(u)][:5]
     for uri in uris:  # each names a file of the run directory
-        assert (run_dir / uri.split("#")[0]).is_file(), uri
+        assert (run_dir / unquote(uri.split("#")[0])).is_file(), uri
 
 
 def test_a_moved_run_directory_still_opens_with_working_links(chrome: Chromium, run_dir: Path,

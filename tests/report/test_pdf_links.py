@@ -10,7 +10,7 @@ from harness.report.pdf_links import relative_uri
 def test_a_link_inside_the_report_folder_becomes_relative(tmp_path: Path):
     base = tmp_path / "run"
     inside = (base / "evidence" / "case 1" / "frames.json").as_uri()
-    assert relative_uri(inside, base) == "evidence/case 1/frames.json"
+    assert relative_uri(inside, base) == "evidence/case%201/frames.json"
     assert relative_uri((base / "dmct-report.html").as_uri() + "#issue-91333", base) == (
         "dmct-report.html#issue-91333")
 
