@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+import textwrap
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,6 @@ from types import TracebackType
 from typing import Any
 
 from rich.console import Console
-from rich.padding import Padding
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -286,9 +286,11 @@ def print_failures(results: Sequence[RunResult]) -> None:
         head.append(fit_id(short_id(record.id), max(out.width - 1 - len(head), 20))
                     if out.is_terminal else short_id(record.id))
         out.print(head)
-        reason = Text(" ".join((record.reason or "no reason recorded").split()))
-        out.print(Padding(reason, (0, 0, 0, 4), expand=False) if out.is_terminal
-                  else Text("    ") + reason)
+        reason = " ".join((record.reason or "no reason recorded").split())
+        # under the case, indented; on a terminal wrapped short of its last column
+        lines = textwrap.wrap(reason, out.width - 5) if out.is_terminal else [reason]
+        for line in lines:
+            out.print(Text("    " + line))
 
 
 def print_totals(results: Sequence[RunResult]) -> int:
