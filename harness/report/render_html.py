@@ -1,6 +1,7 @@
 """``dmct-report.html``: the DMCT Testing Report as one self-contained page.
 
-Rendered from the ``dmct-report.json`` dict alone, by the template ``templates/report.html.j2``
+Rendered from the ``dmct-report.json`` dict alone, read as the typed model
+(:mod:`harness.report.model`), by the template ``templates/report.html.j2``
 (:mod:`harness.report.templating`). The page opens offline from ``file://``: styles and the
 small filter script are inline, charts are inline SVG (``render_charts``), and nothing is
 fetched; the only links are to the case's evidence files, relative to the report's directory,
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.report.model import DmctReport
 from harness.report.templating import render, static
 
 
@@ -26,5 +28,6 @@ def render_html(report: dict[str, Any]) -> str:
     complete = "true" if report.get("complete", True) else "false"
     title = (f"DMCT Testing Report: {dmc.get('id', '-')} {report.get('installation_status', '')}"
              f" ({state}{'' if complete == 'true' else ', incomplete'})")
-    return render("report.html.j2", r=report, state=state, complete=complete, title=title,
-                  style=static("report.css"), script=static("filter.js"))
+    return render("report.html.j2", r=DmctReport.from_json(report), state=state,
+                  complete=complete, title=title, style=static("report.css"),
+                  script=static("filter.js"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.report.model import DmctReport
 from harness.report.render_charts import SEVERITIES
 from harness.report.templating import code, md, render
 
@@ -28,7 +29,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         if issue.get("severity") in severities:
             severities[issue["severity"]] += 1
     rendered = render(
-        "report.md.j2", r=report, state="final" if report.get("state") == "final" else "draft",
+        "report.md.j2", r=DmctReport.from_json(report),
+        state="final" if report.get("state") == "final" else "draft",
         severities=severities, largest_severity=max(severities.values()),
         largest_pack=max((int(p.get("cases", 0)) for p in packs), default=0),
         largest_failures=max((int(p.get("failed", 0)) + int(p.get("blocked", 0))
