@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.report.issues import KnownIssue, attribute, case_id
+from harness.report.model import DmctReport
 from harness.report.records import OUTCOMES, TestRecord
 from harness.report.review import coverage, exclusions_20_29, lsc5
 from harness.report.timeline import failure_timeline
@@ -104,7 +105,7 @@ def build_report(
     for record in records:
         packs.setdefault(record.pack or "-", Counter())[record.outcome] += 1
     devices = report_devices(dmc, catalogue)
-    return {
+    report = {
         "schema": SCHEMA,
         "dmc": {
             "id": dmc.id, "name": dmc.name, "epcl_entry": dmc.epcl_id(status),
@@ -153,6 +154,8 @@ def build_report(
         "limitations": list(limitations),
         "provenance": provenance,
     }
+    # Read back through the typed model: a report that does not fit it is never written.
+    return DmctReport.from_json(report).to_json()
 
 
 def device_security(records: list[TestRecord], by_case: dict[str, str]) -> dict[str, Any]:
