@@ -166,8 +166,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
         # A kill can also cut a record short: the resume must not glue its first record to it.
         with (killed / DMCS[0] / "dormant" / RECORDS_FILE).open("a") as handle:
             handle.write('{"id": "testpacks/smoke/test_smoke.py::torn", "na')
+        # -v: every case that runs is shown (without it, only those that did not pass)
         resume_exit, resume_output = Dmct.start(root / "resume.log", "--resume",
-                                                str(killed)).wait()
+                                                str(killed), "-v").wait()
         before_second = {f"{d}/{s}": _lines(p / RECORDS_FILE) for d, s, p in run_dirs(killed)}
         second_exit, second_output = Dmct.start(root / "second.log", "--resume",
                                                 str(killed)).wait()

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.cli.collect import lab_pack_args
 from harness.cli.common import packs_dir
 from harness.cli.output import Table
 from harness.text import printable
@@ -73,7 +74,7 @@ def _pytest_command(args: argparse.Namespace, lab: Any, packs: Sequence[str], dm
     Allure results (the plugin's ``--dmct-resume``)."""
     return [
         sys.executable, "-m", "pytest", *[str(packs_dir() / p) for p in packs],
-        "-p", "harness.pytest_plugin",
+        *lab_pack_args(args), "-p", "harness.pytest_plugin",
         "--lab", str(lab.path), "--dmc", dmc_id, "--status", status,
         "--dmct-out", str(out), "--dmct-progress",
         "--alluredir", str(out / "allure-results"),
@@ -97,7 +98,7 @@ def run_one(args: argparse.Namespace, lab: Any, packs: Sequence[str], dmc_id: st
     from harness.pytest_plugin import PLAN_PREFIX, PROGRESS_PREFIX
     from harness.report.records import TestRecord
 
-    table = Table(dmc_id, status)
+    table = Table(dmc_id, status, verbose=args.verbose)
     table.printed.update(kept)
     tail: collections.deque[str] = collections.deque(maxlen=40)
     preexec = _die_with_parent(os.getpid())
@@ -108,8 +109,8 @@ def run_one(args: argparse.Namespace, lab: Any, packs: Sequence[str], dmc_id: st
     lock = _lock
     from harness.cli.entries import spawn_pytest
 
-    with spawn_pytest(command, env, preexec=preexec,
-                      keep_fd=lock.fd if lock is not None else None) as proc:
+    with table, spawn_pytest(command, env, preexec=preexec,
+                             keep_fd=lock.fd if lock is not None else None) as proc:
         assert proc.stdout is not None
         _live.add(proc)
         if lock is not None:
@@ -122,8 +123,8 @@ def run_one(args: argparse.Namespace, lab: Any, packs: Sequence[str], dmc_id: st
                 elif (at := line.find(PROGRESS_PREFIX)) >= 0:
                     data = json.loads(line[at + len(PROGRESS_PREFIX):])
                     table.row(TestRecord.from_dict(data))
-                elif args.verbose:  # pytest's output quotes what devices sent
-                    print(printable(line), flush=True)
+                elif args.verbose > 1:  # pytest's output quotes what devices sent
+                    table.echo(printable(line))
                 elif line.strip():
                     tail.append(line)
             returncode = proc.wait()

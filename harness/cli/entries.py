@@ -100,6 +100,9 @@ class LineAtomic(io.TextIOBase):
     """A ``sys.stdout`` for several threads: each thread's text goes out one whole line at a
     time, under one lock, so lines of parallel entries never mix mid-line."""
 
+    #: Says to :class:`harness.cli.output.Table` that the terminal is shared: plain lines only.
+    line_atomic = True
+
     def __init__(self, target: TextIO) -> None:
         self.target = target
         self._lock = threading.Lock()

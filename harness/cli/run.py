@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import shlex
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 from harness.cli import child
 from harness.cli.child import pytest_error, read_records, run_one
 from harness.cli.common import UsageError, available_packs, fail, harness_version, load_lab
-from harness.cli.output import RunResult, print_totals, totals_line
+from harness.cli.output import RunResult, print_interrupted, print_totals, say, totals_line
 from harness.cli.report import read_report, render_run_formats, report_formats, write_epcl_summary
 
 #: ``dmct run`` options that choose what runs: a resumed run takes them from its ``run.json``.
@@ -53,12 +52,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if faults:  # a run with faults on purpose is an exercise of the bench, not a DMCT result
         partial.append(f"bench faults injected: {', '.join(faults)}")
     with run_guard(out_root, "dmct run") as stopped:
-        print(f"dmct run: bench {lab.bench} ({lab.path}); DMC {', '.join(lab.dmc_ids)}; "
-              f"status {', '.join(lab.installation_statuses)}; packs {', '.join(packs)}; "
-              f"results in {out_root}", flush=True)
+        say(f"dmct run: bench {lab.bench} ({lab.path}); DMC {', '.join(lab.dmc_ids)}; "
+            f"status {', '.join(lab.installation_statuses)}; packs {', '.join(packs)}; "
+            f"results in {out_root}", flush=True)
         if partial:
-            print(f"dmct run: PARTIAL selection ({'; '.join(partial)}): its reports say so "
-                  "and are never made final", flush=True)
+            say(f"dmct run: PARTIAL selection ({'; '.join(partial)}): its reports say so "
+                "and are never made final", flush=True)
         write_manifest(out_root, RunManifest(
             lab=str(Path(lab.path).absolute()), dmcs=list(lab.dmc_ids),
             statuses=list(lab.installation_statuses), packs=packs,
@@ -155,9 +154,7 @@ def run_guard(out_root: Path, command: str) -> Iterator[Stopped]:
             yield stopped
     except Interrupted as exc:
         stopped.exit_code = exc.exit_code
-        print(f"\ndmct: interrupted ({exc.name}): every case that finished is kept; resume "
-              f"with: dmct run --resume {shlex.quote(str(out_root))}", file=sys.stderr,
-              flush=True)
+        print_interrupted(out_root, exc.name)
     finally:
         child.share_lock(None)
         lock.release()
@@ -198,10 +195,10 @@ def _cmd_resume(args: argparse.Namespace) -> int:
         args.fault = list(manifest.faults)
         args.format = list(args.format) or list(manifest.formats)  # else the run's own
         report_formats(args.format)
-        print(f"dmct run --resume: bench {lab.bench} ({lab.path}); DMC "
-              f"{', '.join(lab.dmc_ids)}; status {', '.join(lab.installation_statuses)}; packs "
-              f"{', '.join(manifest.packs)}; results in {out_root} (started "
-              f"{manifest.started_at})", flush=True)
+        say(f"dmct run --resume: bench {lab.bench} ({lab.path}); DMC "
+            f"{', '.join(lab.dmc_ids)}; status {', '.join(lab.installation_statuses)}; packs "
+            f"{', '.join(manifest.packs)}; results in {out_root} (started "
+            f"{manifest.started_at})", flush=True)
         return _run_all(args, lab, manifest.packs, out_root, resume=True)
     return stopped.exit_code
 
@@ -269,7 +266,7 @@ def _plan_entries(lab: Any, out_root: Path, *, resume: bool) -> list[Any]:
     for dmc_id in lab.dmc_ids:
         for status in lab.installation_statuses:
             if lab.catalogue.dmc(dmc_id).epcl_id(status) is None:
-                print(f"\n== {dmc_id} / {status}: skipped: the DMC has no EPCL entry for "
+                say(f"\n== {dmc_id} / {status}: skipped: the DMC has no EPCL entry for "
                       f"{status} installations", flush=True)
                 continue
             out = out_root / dmc_id / status
@@ -287,17 +284,17 @@ def _prepare_entry(entry: Any) -> None:
 
     dmc_id, status, out, kept = entry.dmc, entry.status, entry.out, entry.kept
     if entry.action == "kept":
-        print(f"\n== {dmc_id} / {status}: kept: complete, {len(kept)} cases (nothing "
-              "to run)", flush=True)
+        say(f"\n== {dmc_id} / {status}: kept: complete, {len(kept)} cases (nothing "
+            "to run)", flush=True)
     elif entry.action == "resume":
         state = run_state(out) if (out / STATE_FILE).exists() else None
         planned = f" of {len(state.planned)}" if state and state.planned else ""
-        print(f"\n== {dmc_id} / {status}: resumed: {len(kept)}{planned} cases kept, "
-              "running the rest", flush=True)
+        say(f"\n== {dmc_id} / {status}: resumed: {len(kept)}{planned} cases kept, "
+            "running the rest", flush=True)
     else:
         (out / RECORDS_FILE).unlink(missing_ok=True)  # even if pytest never starts
         (out / STATE_FILE).unlink(missing_ok=True)
-        print(f"\n== {dmc_id} / {status}", flush=True)
+        say(f"\n== {dmc_id} / {status}", flush=True)
 
 
 def _finish_entry(args: argparse.Namespace, entry: Any, returncode: int,
@@ -313,9 +310,9 @@ def _finish_entry(args: argparse.Namespace, entry: Any, returncode: int,
             raise EntryFailed(f"pytest could not run the packs for {entry.dmc}/{entry.status} "
                               f"(pytest exit {returncode}): {pytest_error(tail)}")
         if not result.records:
-            print("(no test ran)")
+            say("(no test ran)")
     render_run_formats(args, result)  # a kept entry: formats asked for now, if not there yet
-    print(totals_line(result), flush=True)
+    say(totals_line(result), flush=True)
     return _compact(result)
 
 
@@ -339,12 +336,13 @@ def _run_on_cluster(args: argparse.Namespace, lab: Any, packs: Sequence[str],
 
     def finish(entry: Any, ran: Ran) -> RunResult:
         if entry.action != "kept":
-            table = Table(entry.dmc, entry.status)
-            table.printed.update(entry.kept)
-            records = [r for r in read_records(entry.out) if r.id not in table.printed]
-            table.plan([{"id": r.id, "srv": list(r.srv)} for r in records])
-            for record in records:
-                table.row(record)
+            # the entry is over: its rows at once, as plain lines (no live progress line)
+            with Table(entry.dmc, entry.status, verbose=args.verbose, live=False) as table:
+                table.printed.update(entry.kept)
+                records = [r for r in read_records(entry.out) if r.id not in table.printed]
+                table.plan([{"id": r.id, "srv": list(r.srv)} for r in records])
+                for record in records:
+                    table.row(record)
         return _finish_entry(args, entry, ran.returncode, ran.tail)
 
     try:
@@ -352,20 +350,23 @@ def _run_on_cluster(args: argparse.Namespace, lab: Any, packs: Sequence[str],
     except OSError as exc:
         raise UsageError(str(exc)) from None
     with client:
-        print(f"dmct run: {len(entries)} entries on the Dask cluster at {scheduler}", flush=True)
+        say(f"dmct run: {len(entries)} entries on the Dask cluster at {scheduler}", flush=True)
         return run_dask(client, entries, prepare=_prepare_entry, finish=finish,
                         lab=str(Path(lab.path).absolute()), packs=packs,
                         pytest_args=args.pytest_args, catalogue=lab.catalogue)
 
 
 class _Outcome:
-    """What the closing totals need of a record (the parent keeps no more per case)."""
+    """What the closing totals and list of failures need of a record (the parent keeps no more
+    per case)."""
 
-    __slots__ = ("id", "outcome")
+    __slots__ = ("id", "outcome", "reason")
 
     def __init__(self, record: Any) -> None:
         self.id = record.id
         self.outcome = record.outcome
+        # the closing list of failures names why (a passed case's reason is never printed)
+        self.reason = record.reason if record.outcome in ("failed", "blocked") else None
 
 
 def _compact(result: RunResult) -> RunResult:

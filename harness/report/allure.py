@@ -58,13 +58,15 @@ TEXT_MIME = "text/plain"
 
 
 def report_anchor(issue_id: str) -> str:
-    """Where the HTML report lists an issue (relative: the report sits beside the results).
+    """Where the HTML report lists an issue, seen from the Allure report generated in the run
+    directory (``allure generate allure-results -o allure-report``): ``../dmct-report.html``.
 
     The fragment is the element id ``dmct-report.html`` gives the issue's row.
     """
+    from harness.report.allure_env import REPORT_FROM_ALLURE
     from harness.report.render_common import issue_anchor
 
-    return "dmct-report.html#" + issue_anchor(issue_id)
+    return f"{REPORT_FROM_ALLURE}#{issue_anchor(issue_id)}"
 
 
 def allure_active(config: pytest.Config) -> bool:
@@ -238,7 +240,11 @@ def _ours(link: Mapping[str, Any], issues: Mapping[str, Mapping[str, Any]]) -> b
         return False
     name = str(link.get("name", ""))
     url = link.get("url")
-    return url == report_anchor(name) or (name in issues and url == issues[name].get("url"))
+    from harness.report.render_common import issue_anchor
+
+    legacy = "dmct-report.html#" + issue_anchor(name)  # written before the ../ fix
+    return url in (report_anchor(name), legacy) or (name in issues
+                                                     and url == issues[name].get("url"))
 
 
 def _write_json(path: Path, data: Any) -> None:
