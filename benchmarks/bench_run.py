@@ -1,9 +1,16 @@
-"""Full-run benchmark: every migration pack and the SRV pack for one DMC on the emulated bench.
+"""Run benchmark: the default ``dmct run`` on one core and on every core, CPU per entry against
+the harness before issue 15 (measured in the same run), and a full run of one DMC.
 
-Run: ``python benchmarks/bench_run.py [--dmc REF-DMC-001]``. Prints the wall time of the run
-(``dmct run`` with the dormant, active, mixed and srv packs, for every installation status the
-DMC has an EPCL entry for) beside the bench time the run covered, as their ratio: how many times
-faster than real time the virtual clock made it. Target: under 20 s of wall time on 2 cores.
+Run: ``python benchmarks/bench_run.py [--dmc REF-DMC-001] [--no-baseline]``. Prints:
+
+- the default ``dmct run`` (every pack, dormant, active and mixed, of the emulated bench's DMC)
+  with ``--jobs 1`` and with ``--jobs 2``: wall time of each and their ratio (target: at least
+  1.7x on 2 cores; the figure is only fair on an otherwise idle machine);
+- CPU seconds per entry (the run's own and its pytest processes') of those runs against the
+  same default run of the harness at :data:`BASELINE_REV` (its tree from ``git archive``, run
+  beside this one; target: at least 30% less);
+- a full run (dormant, active, mixed and srv packs) of ``--dmc`` on every core: its wall time
+  (target under 20 s on 2 cores) beside the bench time it covered.
 """
 
 from __future__ import annotations
@@ -12,6 +19,11 @@ import argparse
 import contextlib
 import io
 import json
+import os
+import resource
+import subprocess
+import sys
+import tarfile
 import tempfile
 import time
 from datetime import datetime
@@ -22,6 +34,12 @@ from harness.report.records import read_records
 
 PACKS = ("dormant", "active", "mixed", "srv")
 TARGET_S = 20.0
+TARGET_SPEEDUP = 1.7
+TARGET_CPU_SAVING = 0.30
+#: The harness before issue 15 (entries one after another, no catalogue hand-down, every
+#: evidence file copied into Allure's results).
+BASELINE_REV = "7c2b4c5"
+REPO = Path(__file__).resolve().parents[1]
 
 
 def covered_bench_time(run_dir: Path) -> float:
@@ -37,14 +55,86 @@ def covered_bench_time(run_dir: Path) -> float:
     return total
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and of every child it has waited for."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _entries(out: Path) -> int:
+    return sum(1 for _ in out.glob("*/*/dmct-report.json"))
+
+
+def timed_run(arguments: list[str]) -> tuple[float, float, int, int]:
+    """``dmct ARGUMENTS`` in this process: (wall s, CPU s, entries, exit code)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cpu, start = _cpu(), time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            exit_code = dmct([*arguments, "--out", tmp])
+        wall, cpu = time.perf_counter() - start, _cpu() - cpu
+        return wall, cpu, _entries(Path(tmp)), exit_code
+
+
+def baseline_run(packs: list[str]) -> tuple[float, float, int] | None:
+    """The default run of the harness at :data:`BASELINE_REV`: (wall s, CPU s, entries), or
+    ``None`` when there is no git history to take it from."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "tree"
+        tree.mkdir()
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", BASELINE_REV],
+                                 capture_output=True, check=False)
+        if archive.returncode != 0:
+            return None
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+            tar.extractall(tree, filter="data")
+        out = Path(tmp) / "out"
+        env = {**os.environ, "PYTHONPATH": str(tree)}
+        cpu, start = _cpu(), time.perf_counter()
+        subprocess.run([sys.executable, "-m", "harness.cli", "run", *packs, "--out", str(out)],
+                       cwd=tree, env=env, stdout=subprocess.DEVNULL, check=False)
+        return time.perf_counter() - start, _cpu() - cpu, _entries(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dmc", default="REF-DMC-001")
+    parser.add_argument("--pack", action="append", default=[],
+                        help="packs of the default runs (default: all; smaller for a smoke test)")
+    parser.add_argument("--full-pack", action="append", default=[],
+                        help=f"packs of the full run (default: {', '.join(PACKS)})")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help=f"do not run the harness at {BASELINE_REV} for CPU per entry")
     args = parser.parse_args()
+    print(f"cores: {os.cpu_count()}; load average now {os.getloadavg()[0]:.1f} (figures are "
+          "only fair on an idle machine)")
+
+    packs = [a for pack in args.pack for a in ("--pack", pack)]
+    full_packs = args.full_pack or list(PACKS)
+    one = timed_run(["run", "--jobs", "1", *packs])
+    two = timed_run(["run", "--jobs", "2", *packs])
+    ratio = one[0] / two[0]
+    print(f"default run --jobs 1: {one[0]:.1f} s wall, {one[2]} entries, exit {one[3]}; "
+          f"--jobs 2: {two[0]:.1f} s wall, exit {two[3]}; ratio {ratio:.2f}x (target >= "
+          f"{TARGET_SPEEDUP}x: {'met' if ratio >= TARGET_SPEEDUP else 'NOT met'})")
+    per_entry = one[1] / max(one[2], 1)
+    per_entry_2 = two[1] / max(two[2], 1)
+    base = None if args.no_baseline else baseline_run(packs)
+    if base is None:
+        print(f"CPU per entry: {per_entry:.2f} s (--jobs 1), {per_entry_2:.2f} s (--jobs 2); "
+              f"baseline at {BASELINE_REV} not measured")
+    else:
+        base_per_entry = base[1] / max(base[2], 1)
+        saving = 1 - per_entry / base_per_entry
+        print(f"CPU per entry: {per_entry:.2f} s (--jobs 1), {per_entry_2:.2f} s (--jobs 2) "
+              f"against {base_per_entry:.2f} s at {BASELINE_REV} ({base[0]:.1f} s wall for "
+              f"{base[2]} entries): {saving:.0%} less (target >= {TARGET_CPU_SAVING:.0%}: "
+              f"{'met' if saving >= TARGET_CPU_SAVING else 'NOT met'})")
+
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         command = ["run", "--dmc", args.dmc, "--out", str(out)]
-        for pack in PACKS:
+        for pack in full_packs:
             command += ["--pack", pack]
         start = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()):
@@ -53,7 +143,7 @@ def main() -> None:
         bench_s = covered_bench_time(out)
         verdicts = {str(p.parent.relative_to(out)): json.loads(p.read_text())["verdict"]
                     for p in sorted(out.rglob("dmct-report.json"))}
-    print(f"full run of {args.dmc} (packs {', '.join(PACKS)}): {wall:.1f} s of wall time "
+    print(f"full run of {args.dmc} (packs {', '.join(full_packs)}): {wall:.1f} s of wall time "
           f"(target < {TARGET_S:.0f} s: {'met' if wall < TARGET_S else 'NOT met'}); "
           f"bench time covered {bench_s / 86400:.1f} days; virtual/wall {bench_s / wall:,.0f}x; "
           f"dmct exit {exit_code}")

@@ -8,8 +8,10 @@ imported only when a test asks for the bench.
 
 Options: ``--lab FILE`` (default: ``$DMCT_LAB``, else the packaged ``lab_config/emulated.yaml``),
 ``--dmc ID``, ``--status dormant|active|mixed``, ``--dmct-out DIR`` (write a record per test and
-its evidence, and ``run-state.json``: :mod:`harness.report.manifest`), ``--dmct-resume`` (run only
-the cases with no record in ``--dmct-out``, appending to it). A broken lab config given by
+its evidence, ``run-state.json`` (:mod:`harness.report.manifest`) and ``dmct-report.json``: a run
+directory that ``dmct report DIR`` renders, as it does ``dmct run``'s), ``--dmct-resume``
+(run only the cases with no record in ``--dmct-out``, appending to it), ``--dmct-pack-path DIR``
+(a lab's own pack directory, for the pack names of its cases). A broken lab config given by
 ``--lab``/``$DMCT_LAB`` stops the run before any test as a usage error (exit 4), one line
 ``<file>:<line>: <field>: <message>``. Prefer
 ``--lab=FILE`` to ``--lab FILE`` when FILE lies outside the test directory: pytest chooses its
@@ -51,6 +53,7 @@ import json
 import os
 import re
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -74,10 +77,18 @@ _BENCHES = pytest.StashKey[list["Bench"]]()
 _WRITER = pytest.StashKey[RecordWriter | None]()
 _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 _REASONS = pytest.StashKey[dict[str, str]]()
+_TRACEBACKS = pytest.StashKey[dict[str, str]]()
+#: Lines of a failure's traceback kept in its record (the end: where it failed and why).
+TRACEBACK_LINES = 40
 _EVIDENCE = pytest.StashKey[dict[str, Any]]()
+#: Frames of a case held back by ``DMCT_EVIDENCE=failed`` (directory, frames, PAN id).
+_FRAMES = pytest.StashKey[tuple[Path, list[Any], int]]()
 _STARTED = pytest.StashKey[str | None]()
 _WRITTEN = pytest.StashKey[bool]()
 _SESSION_STARTED = pytest.StashKey[bool]()
+_WALL_START = pytest.StashKey[str]()
+#: The radio and devices as the bench last knew them (:func:`bench_identity`).
+_IDENTITY = pytest.StashKey[dict[str, Any] | None]()
 #: Node id of the case being set up or run (what the bench's emulator is seeded for).
 _CASE = pytest.StashKey[str]()
 #: Every case the run covers, in order, recorded or not (``run-state.json``'s ``planned``).
@@ -116,6 +127,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--dmct-out", default=None, metavar="DIR",
                     help="write DIR/records.jsonl (one record per test, as it finishes) and "
                     "DIR/evidence/")
+    group.addoption("--dmct-pack-path", action="append", default=[], metavar="DIR",
+                    help="a lab's own pack directory: its test files are pack DIR's name, or "
+                    "the name of the directory under DIR they are in")
     group.addoption("--dmct-progress", action="store_true", default=False,
                     help="print one machine-readable line per finished test (for dmct run)")
     group.addoption("--dmct-fault", action="append", default=[], metavar="KIND[:TARGET]@WHEN",
@@ -223,6 +237,7 @@ def _prepare_out(out: Path, *, resume: bool) -> None:
     """A fresh run starts its records and run state afresh; a resumed one keeps the records
     of the cases that finished (and drops the record of a case it was interrupted in)."""
     from harness.report.manifest import STATE_FILE
+    from harness.report.provenance import SESSIONS_FILE
     from harness.report.records import RECORDS_FILE, keep_finished
 
     out.mkdir(parents=True, exist_ok=True)
@@ -231,6 +246,7 @@ def _prepare_out(out: Path, *, resume: bool) -> None:
     else:
         (out / RECORDS_FILE).unlink(missing_ok=True)
         (out / STATE_FILE).unlink(missing_ok=True)
+        (out / SESSIONS_FILE).unlink(missing_ok=True)
 
 
 class ResumeSelection:
@@ -275,6 +291,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from harness.report.records import finished_records
 
     lab = lab_config_of(config)
+    from harness.report.provenance import record_session
+
+    record_session(Path(out), {
+        "wall_start": config.stash.get(_WALL_START, None),
+        "wall_end": datetime.now(UTC).isoformat(), "exit_status": int(exitstatus),
+        "bench": (bench_identity(_active_bench(config))
+                  or config.stash.get(_IDENTITY, None)),
+    }, fresh=not config.getoption("dmct_resume", False))
     interrupted = exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR)
     state = RunState("interrupted" if interrupted else "finished", _planned(session))
     complete = state.finished and not state.missing(finished_records(Path(out)))
@@ -282,9 +306,40 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from harness.report.allure import allure_active, annotate_results
 
     if allure_active(config):  # severity and issue links: known only now (harness.report.allure)
+        from harness.report.allure_env import write_allure_environment
+
         annotate_results(Path(config.option.allure_report_dir), report)
+        write_allure_environment(Path(config.option.allure_report_dir), report)
     # Last: a run killed before this point is not finished, and a resume completes it.
     write_run_state(Path(out), state.state, state.planned)
+
+
+def bench_identity(bench: Bench | None) -> dict[str, Any] | None:
+    """The radio and the devices as the bench knows them (the report's provenance): what the
+    coordinator reported and what zigpy's interview read of each joined device (manufacturer,
+    model; firmware when a case read it). Nothing is sent to a device."""
+    if bench is None or bench.app is None:
+        return None
+    try:
+        node = bench.app.state.node_info
+        radio = {"type": bench.lab.radio.type, "ieee": str(node.ieee),
+                 "manufacturer": node.manufacturer, "model": node.model,
+                 "firmware": node.version}
+        devices = []
+        for role, device in bench.devices.items():
+            entry: dict[str, Any] = {"role": role, "eui64": device.eui,
+                                     "profile": device.profile.id, "joined": device.is_joined}
+            if device.is_joined:
+                zdev = device.zigbee.zigpy_device
+                entry["manufacturer"], entry["model"] = zdev.manufacturer, zdev.model
+                basic = [ep.in_clusters[0] for epid, ep in zdev.endpoints.items()
+                         if epid and 0 in getattr(ep, "in_clusters", {})]
+                firmware = basic[0].get("sw_build_id") if basic else None
+                entry["firmware"] = str(firmware) if firmware is not None else None
+            devices.append(entry)
+        return {"radio": radio, "devices": devices}
+    except Exception as exc:  # a report is still written when the bench cannot say
+        return {"error": f"{type(exc).__name__}: {exc}"[:300]}
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -326,6 +381,8 @@ def _usage_error(config: pytest.Config, message: str) -> Any:
 @pytest.hookimpl(trylast=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     session.config.stash[_SESSION_STARTED] = True
+    # The run's wall-clock window (a report's provenance): a calendar fact, not bench time.
+    session.config.stash[_WALL_START] = datetime.now(UTC).isoformat()
     _redact_logged_keys(session.config)
 
 
@@ -373,6 +430,10 @@ def _pack_of(item: pytest.Item) -> str | None:
     marker = item.get_closest_marker("pack")
     if marker and marker.args:
         return str(marker.args[0])
+    for root in item.config.getoption("dmct_pack_path", None) or []:
+        with contextlib.suppress(ValueError):
+            inside = Path(str(item.path)).resolve().relative_to(Path(root).resolve())
+            return inside.parts[0] if len(inside.parts) > 1 else Path(root).resolve().name
     parts = Path(str(item.path)).parts
     if "testpacks" in parts:
         index = parts.index("testpacks")
@@ -429,7 +490,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
         write_run_state(Path(out), "running", _planned(session))
     if session.config.getoption("dmct_progress", False):
-        tests = [{"id": i.nodeid, "srv": _marker_args(i, "srv")} for i in session.items]
+        tests = [{"id": i.nodeid, "srv": _marker_args(i, "srv"), "pack": _pack_of(i)}
+                 for i in session.items]
+        if session.config.option.collectonly:  # dmct run --collect-only: what would run
+            for test, item in zip(tests, session.items, strict=True):
+                test["inapplicable"] = inapplicable(item)
         _progress(session.config, PLAN_PREFIX, {"tests": tests})
 
 
@@ -457,31 +522,43 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     bench = _active_bench(item.config)
     if bench is not None:
         bench.begin_case(item.nodeid)
+    schedule = item.config.stash.get(_FAULTS, None)
+    if schedule is not None:  # the faults in effect, kept even for a case skipped below
+        item.stash[_IN_EFFECT] = schedule.in_effect(item.nodeid)
+    reason = inapplicable(item)
+    if reason is not None:
+        _skip(reason)
+
+
+def inapplicable(item: pytest.Item) -> str | None:
+    """Why ``item`` does not apply here (``not applicable: ...``) or cannot run here
+    (``blocked: ...``), from its markers and the lab config alone; ``None`` when it runs.
+
+    Also what ``dmct run --collect-only`` says of each case without running it.
+    """
     needs_bench = "bench" in getattr(item, "fixturenames", ())
     roles = _roles_needed(item)
     statuses = _marker_args(item, "status")
     destructive = item.get_closest_marker("destructive") is not None
-    schedule = item.config.stash.get(_FAULTS, None)
-    if schedule is not None:
-        item.stash[_IN_EFFECT] = schedule.in_effect(item.nodeid)
     if not (needs_bench or roles or statuses or destructive):
-        return
+        return None
     lab = lab_config_of(item.config)
     dmc = lab.catalogue.dmc(lab.dmc_ids[0])
     status = lab.installation_statuses[0]
     for role in roles:
         if role not in dmc.roles:
-            _skip(f"not applicable: DMC {dmc.id} has no {role}")
+            return f"not applicable: DMC {dmc.id} has no {role}"
     if statuses and status not in statuses:
-        _skip(f"not applicable: applies to {', '.join(statuses)} installations, not {status}")
+        return f"not applicable: applies to {', '.join(statuses)} installations, not {status}"
     installed = {d.role for d in lab.installations[0].devices}
     for role in roles:
         if role not in installed:
-            _skip(f"blocked: DMC {dmc.id} has a {role} but installation "
-                  f"{lab.installations[0].id} of bench {lab.bench} has none")
+            return (f"blocked: DMC {dmc.id} has a {role} but installation "
+                    f"{lab.installations[0].id} of bench {lab.bench} has none")
     if destructive and not lab.is_emulated and not lab.safety.allow_destructive:
-        _skip("blocked: destructive test refused on a real bench "
-              "(set safety.allow_destructive in the lab config to allow it)")
+        return ("blocked: destructive test refused on a real bench "
+                "(set safety.allow_destructive in the lab config to allow it)")
+    return None
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -568,22 +645,18 @@ def _dmct_evidence(request: pytest.FixtureRequest) -> Any:
         if directory is not None:
             directory.mkdir(parents=True, exist_ok=True)
             if evidence.frames:
-                from harness.han.pcap import write_pcap
-
-                path = directory / "frames.json"
-                path.write_text(json.dumps([f.as_dict() for f in evidence.frames], indent=1))
-                files["frames"] = _relative(path, request.config)
-                pcap = directory / "frames.pcap"
-                write_pcap(pcap, evidence.frames, pan_id=bench.lab.radio.pan_id)
-                files["pcap"] = _relative(pcap, request.config)
+                frames = (directory, evidence.frames, bench.lab.radio.pan_id)
+                if _frames_kept(item):
+                    _write_frames(request.config, files, *frames)
+                else:  # written after all if the case's tear-down fails (it is blocked then)
+                    item.stash[_FRAMES] = frames
             if evidence.events:
                 path = directory / "events.json"
-                path.write_text(json.dumps([e.as_dict() for e in evidence.events], indent=1))
+                path.write_text(json.dumps([e.as_dict() for e in evidence.events]))
                 files["events"] = _relative(path, request.config)
             if evidence.dcc:
                 path = directory / "dcc.json"
-                path.write_text(json.dumps([d.as_dict() for d in evidence.dcc], indent=1,
-                                           default=str))
+                path.write_text(json.dumps([d.as_dict() for d in evidence.dcc], default=str))
                 files["dcc"] = _relative(path, request.config)
             if evidence.transcripts:
                 files["transcripts"] = [_relative(p, request.config)
@@ -593,6 +666,33 @@ def _dmct_evidence(request: pytest.FixtureRequest) -> Any:
         files["dcc_count"] = len(evidence.dcc)
         files["bench_time_end"] = bench.clock.now().isoformat()
         item.stash[_EVIDENCE] = files
+        if root is not None:  # the bench as last seen, for the report's provenance
+            request.config.stash[_IDENTITY] = bench_identity(bench)
+
+
+#: Which cases keep their ZigBee frames (``frames.json``, ``frames.pcap``): ``all`` (the
+#: default), or ``failed``: only failed and blocked ones (``dmct run``'s default, ``--evidence``).
+#: Every case keeps its HAN events, Service Requests, transcripts and frame count either way.
+EVIDENCE_ENV = "DMCT_EVIDENCE"
+
+
+def _frames_kept(item: pytest.Item) -> bool:
+    if os.environ.get(EVIDENCE_ENV, "all") != "failed":
+        return True
+    outcome, _reason = outcome_of(item.stash.get(_REPORTS, {}), item.stash.get(_REASONS, {}))
+    return outcome in ("failed", "blocked")
+
+
+def _write_frames(config: pytest.Config, files: dict[str, Any], directory: Path,
+                  frames: list[Any], pan_id: int) -> None:
+    from harness.han.pcap import write_pcap
+
+    path = directory / "frames.json"
+    path.write_text(json.dumps([f.as_dict() for f in frames]))
+    files["frames"] = _relative(path, config)
+    pcap = directory / "frames.pcap"
+    write_pcap(pcap, frames, pan_id=pan_id)
+    files["pcap"] = _relative(pcap, config)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -616,7 +716,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     item.stash.setdefault(_REPORTS, {})[report.when] = report
     if report.failed and call.excinfo is not None:
         item.stash.setdefault(_REASONS, {})[report.when] = _exception_reason(call.excinfo)
+    if report.failed:
+        item.stash.setdefault(_TRACEBACKS, {})[report.when] = _traceback_text(report)
     if report.when == "teardown":
+        held = item.stash.get(_FRAMES, None)
+        if held is not None and report.failed and _EVIDENCE in item.stash:
+            _write_frames(item.config, item.stash[_EVIDENCE], *held)
         _write_record(item)
     return report
 
@@ -629,6 +734,16 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         if not item.stash.get(_WRITTEN, False):
             _write_record(item, interrupted=f"{INTERRUPTED_REASON} ({type(exc).__name__})")
         raise
+
+
+def _traceback_text(report: pytest.TestReport) -> str:
+    """The end of a failed phase's traceback as pytest shows it, key material masked."""
+    from harness.log_redaction import redact
+
+    lines = report.longreprtext.rstrip().splitlines()
+    if len(lines) > TRACEBACK_LINES:
+        lines = ["...", *lines[-TRACEBACK_LINES:]]
+    return redact("\n".join(lines))
 
 
 def _one_line(text: str, limit: int = 500) -> str:
@@ -742,11 +857,18 @@ def _write_record(item: pytest.Item, interrupted: str | None = None) -> None:
         wall_s=round(wall, 4),
         evidence=evidence,
         extra=extra,
+        traceback=_record_traceback(outcome, item.stash.get(_TRACEBACKS, {})),
     )
     if writer is not None:
         writer.write(record)
     if progress:
         _progress(item.config, PROGRESS_PREFIX, record.as_dict())
+
+
+def _record_traceback(outcome: str, tracebacks: dict[str, str]) -> str | None:
+    if outcome not in ("failed", "blocked"):
+        return None
+    return next((tracebacks[w] for w in ("call", "setup", "teardown") if w in tracebacks), None)
 
 
 def _progress(config: pytest.Config, prefix: str, data: dict[str, Any]) -> None:

@@ -3,11 +3,16 @@
 HAN events and S1SP alerts are both such streams: items are appended on the bench loop, each
 with a sequence number; a test takes a mark, and waits for the first matching item after it.
 Under the virtual clock the wait costs no wall time.
+
+Items come in sequence (and bench-time) order, so a stream is indexed by it: ``since`` and
+``wait_for`` find their first item by bisection and cost what they return, not the length of
+the stream (which grows with every SR of a session).
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
@@ -25,6 +30,10 @@ class Sequenced(Protocol):
 T = TypeVar("T", bound=Sequenced)
 
 
+def _seq(item: Sequenced) -> int:
+    return item.seq
+
+
 class TimedStream(Generic[T]):
     """See the module docstring; ``what`` names the items in timeout messages."""
 
@@ -35,6 +44,9 @@ class TimedStream(Generic[T]):
         self._next_seq = 1
         self._waiters: list[tuple[Callable[[T], bool], asyncio.Future[T], int]] = []
         self._subscribers: list[Callable[[T], None]] = []
+        #: Whether ``_items`` are in ``seq`` order (always, unless a caller appends an item
+        #: numbered before the last one: then every lookup scans, as it must).
+        self._ordered = True
 
     def next_seq(self) -> int:
         seq = self._next_seq
@@ -43,6 +55,8 @@ class TimedStream(Generic[T]):
 
     def append(self, item: T) -> T:
         """Add an item (on the bench loop) and wake the waiters it matches."""
+        if self._items and item.seq < self._items[-1].seq:
+            self._ordered = False
         self._items.append(item)
         for subscriber in list(self._subscribers):
             subscriber(item)
@@ -67,13 +81,21 @@ class TimedStream(Generic[T]):
         """Sequence number of the last item so far; pass it as ``since`` to see only newer."""
         return self._items[-1].seq if self._items else 0
 
+    def _after(self, mark: int) -> list[T]:
+        """The items numbered after ``mark`` (a copy: the loop may append meanwhile)."""
+        items = self._items
+        if not self._ordered:
+            return [i for i in list(items) if i.seq > mark]
+        return items[bisect.bisect_right(items, mark, key=_seq):]
+
     def since(self, mark: int = 0, matcher: Callable[[T], bool] | None = None) -> list[T]:
-        return [i for i in list(self._items) if i.seq > mark and (matcher is None or matcher(i))]
+        after = self._after(mark)
+        return after if matcher is None else [i for i in after if matcher(i)]
 
     async def wait_for(self, matcher: Callable[[T], bool], timeout: float, since: int = 0) -> T:
         """The first item after ``since`` that matches, waiting up to ``timeout`` bench s."""
-        for item in self._items:
-            if item.seq > since and matcher(item):
+        for item in self._after(since):
+            if matcher(item):
                 return item
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         waiter = (matcher, future, since)

@@ -11,8 +11,6 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import holidays
-
 #: Working days are calendar days in England: an aware datetime (the bench clock is UTC) is
 #: taken by its date there, so 23:30 UTC on a summer evening is already the next day.
 ENGLAND = ZoneInfo("Europe/London")
@@ -20,6 +18,10 @@ ENGLAND = ZoneInfo("Europe/London")
 
 @lru_cache(maxsize=64)
 def _bank_holidays(year: int) -> frozenset[date]:
+    # Imported here: the package loads every country's calendar, which a process that never
+    # counts working days (most dmct commands) should not pay for.
+    import holidays
+
     return frozenset(holidays.country_holidays("GB", subdiv="ENG", years=year).keys())
 
 

@@ -30,10 +30,12 @@ def _pack_run_env(clean_run_env, monkeypatch):
     monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest")
 
 
-def rows(output: str, label: str) -> list[list[str]]:
-    """The summary table's test lines for ``label`` (``DMC/status``), split into columns."""
-    return [re.split(r"\s{2,}", line.strip(), maxsplit=4) for line in output.splitlines()
-            if line.startswith(label + " ")]
+def rows(output: str) -> list[list[str]]:
+    """The summary table's rows (plain output: a pipe), split into columns: outcome, test,
+    SRVs, reason (the DMC/status column and the closing list of failures left out)."""
+    output = output.split("== failed and blocked cases")[0]
+    split = [re.split(r"\s{2,}", line.strip(), maxsplit=4) for line in output.splitlines()]
+    return [cells[1:] for cells in split if len(cells) > 1 and cells[1] in OUTCOME_WORDS]
 
 
 def records_of(directory: Path) -> list[dict]:
@@ -45,7 +47,7 @@ def records_of(directory: Path) -> list[dict]:
 def test_run_on_the_emulated_bench_prints_a_line_per_test_and_totals(tmp_path, capsys,
                                                                      monkeypatch):
     monkeypatch.chdir(tmp_path)
-    code = main(["run", "--pack", "smoke", "--status", "dormant", "--out", "results"])
+    code = main(["run", "--pack", "smoke", "--status", "dormant", "--out", "results", "-v"])
     out, err = capsys.readouterr()
     assert code == 0, out + err
 
@@ -53,17 +55,14 @@ def test_run_on_the_emulated_bench_prints_a_line_per_test_and_totals(tmp_path, c
     records = records_of(run_dir)
     assert len(records) >= 8  # the smoke pack: 4 joins, 2 register reads, 2 refusals
     lines = out.splitlines()
-    header = next(i for i, line in enumerate(lines) if line.startswith("DMC/STATUS"))
-    assert re.split(r"\s{2,}", lines[header]) == ["DMC/STATUS", "TEST", "SRV", "OUTCOME",
-                                                  "REASON"]
-    table = rows(out, "REF-DMC-001/dormant")
+    header = lines.index("DMC/STATUS  OUTCOME  TEST  SRV  REASON")
+    table = rows(out)
+    # -v: the passed cases too, in the order they finished, right under the header
     assert [row[1] for row in table] == [r["id"].removeprefix("testpacks/") for r in records]
-    assert all(row[3] == "PASSED" and len(row) == 4 for row in table), table
+    assert all(row[0] == "PASSED" and len(row) == 3 for row in table), table
     n = len(records)
-    outcome_column = lines[header].index("OUTCOME")
-    for line in lines[header + 1:header + 1 + n]:  # right under the header, aligned with it
-        assert line.startswith("REF-DMC-001/dormant ")
-        assert line[outcome_column:].startswith("PASSED"), (lines[header], line)
+    assert [line.split("  ")[:2] for line in lines[header + 1:header + 1 + n]] == [
+        ["REF-DMC-001/dormant", "PASSED"]] * n
     assert (f"REF-DMC-001 / dormant: {n} tests: {n} passed, 0 failed, 0 blocked, "
             "0 not applicable") in out
     assert lines[-1].startswith("OK: ")
@@ -82,7 +81,8 @@ def test_console_script_runs_from_outside_the_repository(tmp_path):
     assert completed.returncode == 0, completed.stdout + completed.stderr
     records = records_of(tmp_path / "out" / "REF-DMC-001" / "dormant")
     assert {r["outcome"] for r in records} == {"passed"}
-    assert len(rows(completed.stdout, "REF-DMC-001/dormant")) == len(records)
+    assert rows(completed.stdout) == []  # every case passed: no row without -v
+    assert "failed and blocked cases" not in completed.stdout
     assert not (tmp_path / "dmct-results").exists()  # --out is where results go
 
 
@@ -96,14 +96,15 @@ def test_a_failing_test_makes_run_exit_1(lab_files, tmp_path, capsys):
     out, err = capsys.readouterr()
     assert code == 1, out + err
 
-    table = {row[1]: row for row in rows(out, f"{dmc}/dormant")}
-    assert set(table) == {f"smoke/test_smoke.py::test_register_over_zigbee_equals_optical_"
-                          f"readout[{role}]" for role in ("ESME", "GSME")}
-    failed = table["smoke/test_smoke.py::test_register_over_zigbee_equals_optical_readout[ESME]"]
-    assert failed[3] == "FAILED"
-    assert "metering" in failed[4]  # the reason: what the ESME could not do
-    assert table["smoke/test_smoke.py::test_register_over_zigbee_equals_optical_readout[GSME]"][
-        3] == "PASSED"
+    table = {row[1]: row for row in rows(out)}
+    failed_id = "smoke/test_smoke.py::test_register_over_zigbee_equals_optical_readout[ESME]"
+    assert set(table) == {failed_id}  # the passed GSME case is not shown without -v
+    assert table[failed_id][0] == "FAILED"
+    assert "metering" in table[failed_id][3]  # the reason: what the ESME could not do
+    # the closing list: the failure again, its reason on the line under it
+    closing = out[out.index("== failed and blocked cases (1)"):].splitlines()
+    assert closing[1].split() == ["FAILED", f"{dmc}/dormant", failed_id]
+    assert closing[2].startswith("    ") and "metering" in closing[2]
     assert f"{dmc} / dormant: 2 tests: 1 passed, 1 failed, 0 blocked, 0 not applicable" in out
     assert out.splitlines()[-1].startswith("FAILED: ")
 

@@ -44,7 +44,8 @@ pytestmark = WHOLE_RUNS
 
 DMCS = ("REF-DMC-001", "HONEYWELL-ELSTER-DMC-001")
 SELECTION = ["--dmc", DMCS[0], "--dmc", DMCS[1], "--status", "dormant",
-             "--pack", "smoke", "--pack", "srv", "--format", "md"]
+             "--pack", "smoke", "--pack", "srv", "--format", "md",
+             "--jobs", "1"]  # one entry at a time: Honeywell's not started at the kill
 #: Records written when the run is killed: inside the reference DMC's smoke pack.
 KILL_AFTER = 5
 #: What a bench time looks like in a reason ("bench day 2026-01-05"): a resumed run's bench
@@ -165,8 +166,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
         # A kill can also cut a record short: the resume must not glue its first record to it.
         with (killed / DMCS[0] / "dormant" / RECORDS_FILE).open("a") as handle:
             handle.write('{"id": "testpacks/smoke/test_smoke.py::torn", "na')
+        # -v: every case that runs is shown (without it, only those that did not pass)
         resume_exit, resume_output = Dmct.start(root / "resume.log", "--resume",
-                                                str(killed)).wait()
+                                                str(killed), "-v").wait()
         before_second = {f"{d}/{s}": _lines(p / RECORDS_FILE) for d, s, p in run_dirs(killed)}
         second_exit, second_output = Dmct.start(root / "second.log", "--resume",
                                                 str(killed)).wait()

@@ -4,4 +4,5 @@ import sys
 
 from harness.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not when multiprocessing's fork server imports the main module
+    sys.exit(main())

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.cli.collect import lab_pack_args
 from harness.cli.common import packs_dir
 from harness.cli.output import Table
 from harness.text import printable
@@ -73,7 +74,7 @@ def _pytest_command(args: argparse.Namespace, lab: Any, packs: Sequence[str], dm
     Allure results (the plugin's ``--dmct-resume``)."""
     return [
         sys.executable, "-m", "pytest", *[str(packs_dir() / p) for p in packs],
-        "-p", "harness.pytest_plugin",
+        *lab_pack_args(args), "-p", "harness.pytest_plugin",
         "--lab", str(lab.path), "--dmc", dmc_id, "--status", status,
         "--dmct-out", str(out), "--dmct-progress",
         "--alluredir", str(out / "allure-results"),
@@ -97,7 +98,7 @@ def run_one(args: argparse.Namespace, lab: Any, packs: Sequence[str], dmc_id: st
     from harness.pytest_plugin import PLAN_PREFIX, PROGRESS_PREFIX
     from harness.report.records import TestRecord
 
-    table = Table(dmc_id, status)
+    table = Table(dmc_id, status, verbose=args.verbose)
     table.printed.update(kept)
     tail: collections.deque[str] = collections.deque(maxlen=40)
     preexec = _die_with_parent(os.getpid())
@@ -106,12 +107,12 @@ def run_one(args: argparse.Namespace, lab: Any, packs: Sequence[str], dmc_id: st
         env[PARENT_WATCH_ENV] = str(os.getpid())
     command = _pytest_command(args, lab, packs, dmc_id, status, out, resume=bool(kept))
     lock = _lock
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, encoding="utf-8", errors="replace", env=env,
-                          process_group=0, preexec_fn=preexec,
-                          pass_fds=(lock.fd,) if lock is not None and lock.fd is not None
-                          else ()) as proc:
+    from harness.cli.entries import spawn_pytest
+
+    with table, spawn_pytest(command, env, preexec=preexec,
+                             keep_fd=lock.fd if lock is not None else None) as proc:
         assert proc.stdout is not None
+        _live.add(proc)
         if lock is not None:
             lock.add_child(proc.pid)
         try:
@@ -122,8 +123,8 @@ def run_one(args: argparse.Namespace, lab: Any, packs: Sequence[str], dmc_id: st
                 elif (at := line.find(PROGRESS_PREFIX)) >= 0:
                     data = json.loads(line[at + len(PROGRESS_PREFIX):])
                     table.row(TestRecord.from_dict(data))
-                elif args.verbose:  # pytest's output quotes what devices sent
-                    print(printable(line), flush=True)
+                elif args.verbose > 1:  # pytest's output quotes what devices sent
+                    table.echo(printable(line))
                 elif line.strip():
                     tail.append(line)
             returncode = proc.wait()
@@ -131,12 +132,28 @@ def run_one(args: argparse.Namespace, lab: Any, packs: Sequence[str], dmc_id: st
             stop(proc)
             raise
         finally:
+            _live.discard(proc)
             if lock is not None and proc.poll() is not None:
                 lock.remove_child(proc.pid)
     for record in read_records(out):  # anything the live table missed
         if record.id not in table.printed:
             table.row(record)
     return returncode, list(tail)
+
+
+#: The pytest processes running now (several when entries run in parallel).
+_live: set[Any] = set()
+
+
+def stop_all() -> None:
+    """Stop every running pytest process at once (SIGINT to each group), then wait for each
+    as :func:`stop` does; from the main thread when a stop signal ends a parallel run."""
+    procs = list(_live)
+    for proc in procs:
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGINT)
+    for proc in procs:
+        stop(proc)
 
 
 def stop(proc: subprocess.Popen[str]) -> None:

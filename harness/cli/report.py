@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.cli.common import EXIT_FAILED, EXIT_OK, UsageError, load_lab
-from harness.cli.output import RunResult
+from harness.cli.output import RunResult, say
 
 
 def write_epcl_summary(out_root: Path, catalogue: Any) -> None:
@@ -18,7 +18,7 @@ def write_epcl_summary(out_root: Path, catalogue: Any) -> None:
 
     written = write_summary(out_root, catalogue)
     if written:
-        print(f"EPCL summary: {', '.join(str(p) for p in written)}", flush=True)
+        say(f"EPCL summary: {', '.join(str(p) for p in written)}", flush=True)
 
 
 
@@ -90,6 +90,58 @@ def _report_lab(args: argparse.Namespace, root: Path) -> Any:
     return load_lab(recorded)
 
 
+def _record_register(args: argparse.Namespace, root: Path, at: Any) -> None:
+    """``--provided-to`` / ``--referral``: add to the referral register of every run directory
+    of ``root`` (all checked before any is written)."""
+    from datetime import date
+
+    from harness.report.finalise import today_in_england
+    from harness.report.rebuild import ReportDirError, find_run_dirs, read_existing
+    from harness.report.referrals import (
+        RegisterError,
+        add_provision,
+        add_referral,
+        read_register,
+        write_register,
+    )
+
+    if args.provided_to and args.referral:
+        raise UsageError("--provided-to and --referral are recorded one at a time")
+    if not (args.provided_to or args.referral):
+        if args.on is not None or args.note is not None:
+            raise UsageError("--on and --note go with --provided-to or --referral")
+        return
+    if args.note is not None and not args.referral:
+        raise UsageError("--note goes with --referral")
+    if args.final:
+        raise UsageError("record the register first, then finalise (--final) in a second "
+                         "command")
+    try:
+        on = date.fromisoformat(args.on) if args.on else today_in_england(at)
+    except ValueError:
+        raise UsageError(f"--on {args.on}: not a date (YYYY-MM-DD)") from None
+    supplier = " ".join((args.provided_to or args.referral).split())
+    if not supplier:
+        raise UsageError("the supplier's name is empty")
+    try:
+        registers = []
+        for _, _, directory in find_run_dirs(root):
+            existing = read_existing(directory)
+            if existing is not None and existing.get("state") == "final":
+                raise UsageError(f"{directory}: the report is final: its referral register "
+                                 "is closed")
+            register = read_register(directory)
+            if args.provided_to:
+                add_provision(register, supplier, on)
+            else:
+                add_referral(register, supplier, on, args.note)
+            registers.append((directory, register))
+    except (ReportDirError, RegisterError) as exc:
+        raise UsageError(str(exc)) from None
+    for directory, register in registers:
+        write_register(directory, register)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """``dmct report DIR``: rebuild, finalise and render the reports of a run's directory,
     only while no run holds the directory (:mod:`harness.report.lock`): a re-render racing a
@@ -104,6 +156,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from datetime import datetime
 
     from harness.report.allure import annotate_results
+    from harness.report.allure_env import write_allure_environment
     from harness.report.build import run_report
     from harness.report.finalise import FinaliseRefused, now
     from harness.report.rebuild import Plan, ReportDirError, find_run_dirs, plan
@@ -121,6 +174,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     root = Path(args.dir)
+    _record_register(args, root, at)
     labs: list[Any] = []  # loaded once, only when a report is rebuilt from records
 
     def build(directory: Path, dmc: str, status: str, complete: bool,
@@ -148,13 +202,16 @@ def _cmd_report(args: argparse.Namespace) -> int:
         report = item.report
         if item.changed:  # severities and issue links follow the rebuilt attribution
             annotate_results(item.directory / "allure-results", report)
-        print(f"{item.dmc}/{item.status}: {str(report['verdict']).replace('_', ' ')}; "
+            write_allure_environment(item.directory / "allure-results", report)
+        say(f"{item.dmc}/{item.status}: {str(report['verdict']).replace('_', ' ')}; "
               f"{report.get('state')}{'' if report.get('complete', True) else ', INCOMPLETE'}"
               f"; referral deadline {report.get('referral_deadline')}; {item.action}; wrote "
               f"{', '.join(p.name for p in written)} in {item.directory}")
-    single = [p.directory for p in plans] == [root]  # DIR is one <dmc>/<status> directory
-    write_epcl_summary(root.parent.parent if single else root,
-                        (labs[0] if labs else _report_lab(args, root)).catalogue)
+    single = [p.directory for p in plans] == [root]  # DIR is one run directory
+    if not single or (root.parent.name, root.name) == (plans[0].dmc, plans[0].status):
+        # the out root of dmct run's layout (a lab's own --dmct-out DIR has none)
+        write_epcl_summary(root.parent.parent if single else root,
+                           (labs[0] if labs else _report_lab(args, root)).catalogue)
     ok = all(p.report.get("verdict") == "meets_exit_criteria" for p in plans)
     return EXIT_OK if ok else EXIT_FAILED
 

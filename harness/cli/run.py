@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import shlex
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 from harness.cli import child
 from harness.cli.child import pytest_error, read_records, run_one
 from harness.cli.common import UsageError, available_packs, fail, harness_version, load_lab
-from harness.cli.output import RunResult, print_totals, totals_line
+from harness.cli.output import RunResult, print_interrupted, print_totals, say, totals_line
 from harness.cli.report import read_report, render_run_formats, report_formats, write_epcl_summary
 
 #: ``dmct run`` options that choose what runs: a resumed run takes them from its ``run.json``.
@@ -42,6 +41,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown pack {unknown[0]!r} (given with --pack); packs: "
                          f"{', '.join(available_packs())}")
     report_formats(args.format)  # checked before anything is written
+    _check_scheduling(args)
     _check_environment()
     _check_faults(args.fault, lab)
     out_root = Path(args.out) if args.out else lab.output_dir
@@ -52,12 +52,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if faults:  # a run with faults on purpose is an exercise of the bench, not a DMCT result
         partial.append(f"bench faults injected: {', '.join(faults)}")
     with run_guard(out_root, "dmct run") as stopped:
-        print(f"dmct run: bench {lab.bench} ({lab.path}); DMC {', '.join(lab.dmc_ids)}; "
-              f"status {', '.join(lab.installation_statuses)}; packs {', '.join(packs)}; "
-              f"results in {out_root}", flush=True)
+        say(f"dmct run: bench {lab.bench} ({lab.path}); DMC {', '.join(lab.dmc_ids)}; "
+            f"status {', '.join(lab.installation_statuses)}; packs {', '.join(packs)}; "
+            f"results in {out_root}", flush=True)
         if partial:
-            print(f"dmct run: PARTIAL selection ({'; '.join(partial)}): its reports say so "
-                  "and are never made final", flush=True)
+            say(f"dmct run: PARTIAL selection ({'; '.join(partial)}): its reports say so "
+                "and are never made final", flush=True)
         write_manifest(out_root, RunManifest(
             lab=str(Path(lab.path).absolute()), dmcs=list(lab.dmc_ids),
             statuses=list(lab.installation_statuses), packs=packs,
@@ -66,6 +66,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             partial_reasons=partial, faults=list(args.fault)))
         return _run_all(args, lab, packs, out_root, resume=False)
     return stopped.exit_code
+
+
+def _check_scheduling(args: argparse.Namespace) -> None:
+    """``--jobs`` and ``--scheduler`` exclude each other, checked before anything is written."""
+    if getattr(args, "scheduler", None) and getattr(args, "jobs", None):
+        raise UsageError("--jobs and --scheduler do not go together: the cluster's workers "
+                         "decide how many entries run at once")
 
 
 def _check_environment() -> None:
@@ -147,9 +154,7 @@ def run_guard(out_root: Path, command: str) -> Iterator[Stopped]:
             yield stopped
     except Interrupted as exc:
         stopped.exit_code = exc.exit_code
-        print(f"\ndmct: interrupted ({exc.name}): every case that finished is kept; resume "
-              f"with: dmct run --resume {shlex.quote(str(out_root))}", file=sys.stderr,
-              flush=True)
+        print_interrupted(out_root, exc.name)
     finally:
         child.share_lock(None)
         lock.release()
@@ -172,6 +177,7 @@ def _cmd_resume(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot resume {out_root}: no {MANIFEST_FILE} there (not the results "
                          "directory of a dmct run)")
     report_formats(args.format)
+    _check_scheduling(args)
     _check_environment()
     with run_guard(out_root, "dmct run --resume") as stopped:  # the run.json of no live run
         try:
@@ -189,10 +195,10 @@ def _cmd_resume(args: argparse.Namespace) -> int:
         args.fault = list(manifest.faults)
         args.format = list(args.format) or list(manifest.formats)  # else the run's own
         report_formats(args.format)
-        print(f"dmct run --resume: bench {lab.bench} ({lab.path}); DMC "
-              f"{', '.join(lab.dmc_ids)}; status {', '.join(lab.installation_statuses)}; packs "
-              f"{', '.join(manifest.packs)}; results in {out_root} (started "
-              f"{manifest.started_at})", flush=True)
+        say(f"dmct run --resume: bench {lab.bench} ({lab.path}); DMC "
+            f"{', '.join(lab.dmc_ids)}; status {', '.join(lab.installation_statuses)}; packs "
+            f"{', '.join(manifest.packs)}; results in {out_root} (started "
+            f"{manifest.started_at})", flush=True)
         return _run_all(args, lab, manifest.packs, out_root, resume=True)
     return stopped.exit_code
 
@@ -218,48 +224,156 @@ def _resume_plan(out: Path) -> tuple[str, list[str]]:
 def _run_all(args: argparse.Namespace, lab: Any, packs: Sequence[str], out_root: Path, *,
              resume: bool) -> int:
     """Run (or resume) every DMC and status of ``lab``; print the totals; the exit code."""
-    from harness.report.manifest import STATE_FILE, run_state
-    from harness.report.records import RECORDS_FILE
+    from harness.cli.entries import (
+        FORKSERVER_ENV,
+        EntryFailed,
+        catalogue_handed_down,
+        default_jobs,
+        environment,
+        pytest_server,
+        run_local,
+    )
 
-    results: list[RunResult] = []
+    _check_scheduling(args)
+    entries = _plan_entries(lab, out_root, resume=resume)
+    scheduler = getattr(args, "scheduler", None)
+    try:
+        with environment(DMCT_EVIDENCE=getattr(args, "evidence", None) or "failed"):
+            if scheduler:
+                results = _run_on_cluster(args, lab, packs, entries, scheduler)
+            else:
+                jobs = getattr(args, "jobs", None) or default_jobs()
+                # A fork server pays its imports once for every entry: not worth it for one.
+                single = {} if sum(e.action != "kept" for e in entries) > 1 else {
+                    FORKSERVER_ENV: "0"}
+                with catalogue_handed_down(lab.catalogue), pytest_server(), \
+                        environment(**single):
+                    results = run_local(entries,
+                                        lambda entry: _run_entry(args, lab, packs, entry),
+                                        jobs=jobs)
+    except EntryFailed as exc:
+        return fail(str(exc))
+    write_epcl_summary(out_root, lab.catalogue)
+    return print_totals(results)
+
+
+def _plan_entries(lab: Any, out_root: Path, *, resume: bool) -> list[Any]:
+    """The entries of a run in order (DMC, then status); a DMC with no EPCL entry for a status
+    is said and skipped."""
+    from harness.cli.entries import Entry
+
+    entries: list[Entry] = []
     for dmc_id in lab.dmc_ids:
         for status in lab.installation_statuses:
             if lab.catalogue.dmc(dmc_id).epcl_id(status) is None:
-                print(f"\n== {dmc_id} / {status}: skipped: the DMC has no EPCL entry for "
+                say(f"\n== {dmc_id} / {status}: skipped: the DMC has no EPCL entry for "
                       f"{status} installations", flush=True)
                 continue
             out = out_root / dmc_id / status
             out.mkdir(parents=True, exist_ok=True)
             action, kept = _resume_plan(out) if resume else ("run", [])
-            if action == "kept":
-                print(f"\n== {dmc_id} / {status}: kept: complete, {len(kept)} cases (nothing "
-                      "to run)", flush=True)
-                result = RunResult(dmc_id, status, out, read_records(out), read_report(out))
-                render_run_formats(args, result)  # formats asked for now, if not there yet
-                results.append(result)
-                print(totals_line(result), flush=True)
-                continue
-            if action == "resume":
-                state = run_state(out) if (out / STATE_FILE).exists() else None
-                planned = f" of {len(state.planned)}" if state and state.planned else ""
-                print(f"\n== {dmc_id} / {status}: resumed: {len(kept)}{planned} cases kept, "
-                      "running the rest", flush=True)
-            else:
-                (out / RECORDS_FILE).unlink(missing_ok=True)  # even if pytest never starts
-                (out / STATE_FILE).unlink(missing_ok=True)
-                print(f"\n== {dmc_id} / {status}", flush=True)
-            returncode, tail = run_one(args, lab, packs, dmc_id, status, out.absolute(),
-                                        kept=kept)
-            result = RunResult(dmc_id, status, out, read_records(out), read_report(out))
-            if returncode in (3, 4) or (returncode == 2 and not result.records):
-                return fail(f"pytest could not run the packs for {dmc_id}/{status} "
-                             f"(pytest exit {returncode}): {pytest_error(tail)}")
-            if not result.records:
-                print("(no test ran)")
-            render_run_formats(args, result)
-            results.append(result)
-            print(totals_line(result), flush=True)
-    write_epcl_summary(out_root, lab.catalogue)
-    return print_totals(results)
+            entries.append(Entry(dmc_id, status, out, action, tuple(kept)))  # type: ignore[arg-type]
+    return entries
 
 
+def _prepare_entry(entry: Any) -> None:
+    """Before the pytest process of an entry: its header line; a fresh entry loses the records
+    and state of an earlier run in its directory."""
+    from harness.report.manifest import STATE_FILE, run_state
+    from harness.report.records import RECORDS_FILE
+
+    dmc_id, status, out, kept = entry.dmc, entry.status, entry.out, entry.kept
+    if entry.action == "kept":
+        say(f"\n== {dmc_id} / {status}: kept: complete, {len(kept)} cases (nothing "
+            "to run)", flush=True)
+    elif entry.action == "resume":
+        state = run_state(out) if (out / STATE_FILE).exists() else None
+        planned = f" of {len(state.planned)}" if state and state.planned else ""
+        say(f"\n== {dmc_id} / {status}: resumed: {len(kept)}{planned} cases kept, "
+            "running the rest", flush=True)
+    else:
+        (out / RECORDS_FILE).unlink(missing_ok=True)  # even if pytest never starts
+        (out / STATE_FILE).unlink(missing_ok=True)
+        say(f"\n== {dmc_id} / {status}", flush=True)
+
+
+def _finish_entry(args: argparse.Namespace, entry: Any, returncode: int,
+                  tail: Sequence[str]) -> RunResult:
+    """After the pytest process of an entry: its report formats and totals line (raises
+    ``EntryFailed`` when pytest could not run the packs)."""
+    from harness.cli.entries import EntryFailed
+
+    result = RunResult(entry.dmc, entry.status, entry.out, read_records(entry.out),
+                       read_report(entry.out))
+    if entry.action != "kept":
+        if returncode in (3, 4) or (returncode == 2 and not result.records):
+            raise EntryFailed(f"pytest could not run the packs for {entry.dmc}/{entry.status} "
+                              f"(pytest exit {returncode}): {pytest_error(tail)}")
+        if not result.records:
+            say("(no test ran)")
+    render_run_formats(args, result)  # a kept entry: formats asked for now, if not there yet
+    say(totals_line(result), flush=True)
+    return _compact(result)
+
+
+def _run_entry(args: argparse.Namespace, lab: Any, packs: Sequence[str],
+               entry: Any) -> RunResult:
+    """One entry on this machine: its pytest process, its table printed live."""
+    _prepare_entry(entry)
+    returncode, tail = 0, list[str]()
+    if entry.action != "kept":
+        returncode, tail = run_one(args, lab, packs, entry.dmc, entry.status,
+                                   entry.out.absolute(), kept=entry.kept)
+    return _finish_entry(args, entry, returncode, tail)
+
+
+def _run_on_cluster(args: argparse.Namespace, lab: Any, packs: Sequence[str],
+                    entries: Sequence[Any], scheduler: str) -> list[RunResult]:
+    """Every entry as a task of the Dask cluster at ``scheduler``; each entry's table, report
+    and totals as it comes back (``harness.cli.entries``)."""
+    from harness.cli.entries import Ran, connect, run_dask
+    from harness.cli.output import Table
+
+    def finish(entry: Any, ran: Ran) -> RunResult:
+        if entry.action != "kept":
+            # the entry is over: its rows at once, as plain lines (no live progress line)
+            with Table(entry.dmc, entry.status, verbose=args.verbose, live=False) as table:
+                table.printed.update(entry.kept)
+                records = [r for r in read_records(entry.out) if r.id not in table.printed]
+                table.plan([{"id": r.id, "srv": list(r.srv)} for r in records])
+                for record in records:
+                    table.row(record)
+        return _finish_entry(args, entry, ran.returncode, ran.tail)
+
+    try:
+        client = connect(scheduler)
+    except OSError as exc:
+        raise UsageError(str(exc)) from None
+    with client:
+        say(f"dmct run: {len(entries)} entries on the Dask cluster at {scheduler}", flush=True)
+        return run_dask(client, entries, prepare=_prepare_entry, finish=finish,
+                        lab=str(Path(lab.path).absolute()), packs=packs,
+                        pytest_args=args.pytest_args, catalogue=lab.catalogue)
+
+
+class _Outcome:
+    """What the closing totals and list of failures need of a record (the parent keeps no more
+    per case)."""
+
+    __slots__ = ("id", "outcome", "reason")
+
+    def __init__(self, record: Any) -> None:
+        self.id = record.id
+        self.outcome = record.outcome
+        # the closing list of failures names why (a passed case's reason is never printed)
+        self.reason = record.reason if record.outcome in ("failed", "blocked") else None
+
+
+def _compact(result: RunResult) -> RunResult:
+    """``result`` with only what the closing totals read: the parent's memory stays flat in
+    the number of cases and entries."""
+    report = result.report
+    if report is not None:
+        report = {k: report[k] for k in ("verdict", "testing_issues") if k in report}
+    return RunResult(result.dmc, result.status, result.out,
+                     [_Outcome(r) for r in result.records], report)

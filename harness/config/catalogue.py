@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import difflib
 import importlib.resources
+import os
+import pickle
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,12 +30,19 @@ from harness.config.source import Loc, YamlDocument, load_yaml
 from harness.config.validation import looks_secret, validate_document
 
 __all__ = [
+    "CATALOGUE_CACHE_ENV",
     "Catalogue",
     "UnknownIdError",
     "load_catalogue",
     "packaged_profiles_dir",
     "validate_all",
+    "write_catalogue_cache",
 ]
+
+#: A file :func:`write_catalogue_cache` wrote: ``load_catalogue`` takes the catalogue from it
+#: when it was parsed from the same directories (``dmct run`` parses once, its pytest processes
+#: take it from there instead of parsing every file again).
+CATALOGUE_CACHE_ENV = "DMCT_CATALOGUE_CACHE"
 
 _SUFFIXES = (".yaml", ".yml")
 
@@ -103,11 +112,35 @@ def packaged_profiles_dir() -> Path:
 
 def load_catalogue(extra_paths: Sequence[str | Path] = ()) -> Catalogue:
     """Packaged profiles and DMCs plus those under ``extra_paths``; raises the first error."""
-    catalogue, errors = _load([packaged_profiles_dir(), *map(Path, extra_paths)])
+    roots = [packaged_profiles_dir(), *map(Path, extra_paths)]
+    cached = _cached(roots)
+    if cached is not None:
+        return cached
+    catalogue, errors = _load(roots)
     error = first_error(errors)
     if error is not None:
         raise error
     return catalogue
+
+
+def write_catalogue_cache(catalogue: Catalogue, path: Path) -> None:
+    """Keep a parsed (so valid) catalogue for the processes of the same run."""
+    path.write_bytes(pickle.dumps(catalogue, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _cached(roots: list[Path]) -> Catalogue | None:
+    """The catalogue of ``$DMCT_CATALOGUE_CACHE`` if parsed from ``roots``, else ``None``."""
+    path = os.environ.get(CATALOGUE_CACHE_ENV)
+    if not path:
+        return None
+    try:
+        catalogue = pickle.loads(Path(path).read_bytes())
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        return None  # parse the files as if there were no cache
+    if not isinstance(catalogue, Catalogue):
+        return None
+    wanted = [r.resolve() for r in roots]
+    return catalogue if [r.resolve() for r in catalogue.roots] == wanted else None
 
 
 def validate_all(extra_paths: Sequence[str | Path] = ()) -> list[ConfigError]:

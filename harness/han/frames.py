@@ -99,5 +99,9 @@ class FrameLog:
         return self._last
 
     def since(self, mark: int) -> list[CapturedFrame]:
+        """Frames after ``mark``, newest scanned first: costs what it returns, not the log's
+        length (frames are numbered in order)."""
         with self._lock:
-            return [f for f in self._frames if f.seq > mark]
+            newer = list(itertools.takewhile(lambda f: f.seq > mark, reversed(self._frames)))
+        newer.reverse()
+        return newer

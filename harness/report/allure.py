@@ -12,7 +12,8 @@ allure-pytest writes one ``*-result.json`` per case when pytest runs with ``--al
   (``security``, ``destructive``) stays;
 - **during the case**: a step per Service Request (:func:`service_request_step`, called by the
   DCC client) with the request, response and exchange attached as JSON, masked as ``dcc.json``
-  is; after the case, its evidence files as attachments (:func:`attach_evidence`);
+  is; after the case, its evidence files as attachments, linked, not copied
+  (:func:`attach_evidence`);
 - **at the end of the session** (:func:`annotate_results`): the Testing Issue of a case is only
   known once the report attributes every failure, so the result files are rewritten then with
   ``severity`` (from the case's issue; a case with none is ``normal``) and a link of type
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,13 +58,15 @@ TEXT_MIME = "text/plain"
 
 
 def report_anchor(issue_id: str) -> str:
-    """Where the HTML report lists an issue (relative: the report sits beside the results).
+    """Where the HTML report lists an issue, seen from the Allure report generated in the run
+    directory (``allure generate allure-results -o allure-report``): ``../dmct-report.html``.
 
     The fragment is the element id ``dmct-report.html`` gives the issue's row.
     """
+    from harness.report.allure_env import REPORT_FROM_ALLURE
     from harness.report.render_common import issue_anchor
 
-    return "dmct-report.html#" + issue_anchor(issue_id)
+    return f"{REPORT_FROM_ALLURE}#{issue_anchor(issue_id)}"
 
 
 def allure_active(config: pytest.Config) -> bool:
@@ -118,7 +122,7 @@ def service_request_step(title: str, *, parameters: Mapping[str, str],
     uuid = str(uuid4())
     hook.start_step(uuid=uuid, title=title, params=dict(parameters))
     for name, data in attachments.items():
-        hook.attach_data(body=json.dumps(data, indent=1, default=str), name=name,
+        hook.attach_data(body=json.dumps(data, default=str), name=name,
                          attachment_type=AttachmentType.JSON, extension=None)
     hook.stop_step(uuid=uuid, title=title, exc_type=type(error) if error else None,
                    exc_val=error, exc_tb=error.__traceback__ if error else None)
@@ -126,25 +130,61 @@ def service_request_step(title: str, *, parameters: Mapping[str, str],
 
 def attach_evidence(out: Path, evidence: Mapping[str, Any]) -> int:
     """Attach a finished case's evidence files (paths in ``evidence`` are relative to ``out``,
-    as its record has them) to the case's result; returns how many were attached."""
+    as its record has them) to the case's result; returns how many were attached.
+
+    Each file is **linked** into the results directory (a hard link: the evidence is on disk
+    once, whatever Allure shows), copied only where a link cannot be made (another file
+    system).
+    """
     if not allure_listening():
         return 0
-    import allure
-
-    attached = 0
+    files: list[tuple[Path, str, str, str]] = []
     for kind, (name, mime, extension) in EVIDENCE_ATTACHMENTS.items():
         path = evidence.get(kind)
         if isinstance(path, str) and (out / path).is_file():
-            allure.attach.file(str(out / path), name=name, attachment_type=mime,
-                               extension=extension)
-            attached += 1
+            files.append((out / path, name, mime, extension))
     for path in evidence.get("transcripts", []) or []:
         source = out / path
         if source.is_file():
-            allure.attach.file(str(source), name=f"serial transcript ({source.name})",
-                               attachment_type=TEXT_MIME, extension="txt")
-            attached += 1
-    return attached
+            files.append((source, f"serial transcript ({source.name})", TEXT_MIME, "txt"))
+    for source, name, mime, extension in files:
+        _attach_linked(source, name, mime, extension)
+    return len(files)
+
+
+def _allure_writers() -> tuple[Any, Path] | None:
+    """allure-pytest's reporter (which keeps the case's result) and the results directory its
+    file logger writes, or ``None`` if either is not there."""
+    from allure_commons import plugin_manager
+    from allure_commons.logger import AllureFileLogger
+    from allure_pytest.listener import AllureListener
+
+    reporter, directory = None, None
+    for plugin in plugin_manager.get_plugins():
+        if isinstance(plugin, AllureListener):
+            reporter = plugin.allure_logger
+        elif isinstance(plugin, AllureFileLogger):
+            directory = Path(plugin._report_dir)
+    if reporter is None or directory is None or not hasattr(reporter, "_attach"):
+        return None
+    return reporter, directory
+
+
+def _attach_linked(source: Path, name: str, mime: str, extension: str) -> None:
+    """One attachment of the running case whose file is ``source`` itself, hard-linked."""
+    writers = _allure_writers()
+    if writers is None:  # an allure-pytest without these internals: its own copy
+        import allure
+
+        allure.attach.file(str(source), name=name, attachment_type=mime, extension=extension)
+        return
+    reporter, directory = writers
+    file_name = reporter._attach(uuid4(), name=name, attachment_type=mime, extension=extension)
+    target = directory / file_name
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
 
 
 # -- severity and issue links once the report is built -------------------------------------------
@@ -200,7 +240,11 @@ def _ours(link: Mapping[str, Any], issues: Mapping[str, Mapping[str, Any]]) -> b
         return False
     name = str(link.get("name", ""))
     url = link.get("url")
-    return url == report_anchor(name) or (name in issues and url == issues[name].get("url"))
+    from harness.report.render_common import issue_anchor
+
+    legacy = "dmct-report.html#" + issue_anchor(name)  # written before the ../ fix
+    return url in (report_anchor(name), legacy) or (name in issues
+                                                     and url == issues[name].get("url"))
 
 
 def _write_json(path: Path, data: Any) -> None:

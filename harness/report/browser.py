@@ -386,7 +386,11 @@ class BrowserPage:
             "displayHeaderFooter": True, "headerTemplate": "<div></div>",
             "footerTemplate": FOOTER_TEMPLATE,
         })["data"]
-        return _write_atomically(Path(path), base64.b64decode(data))
+        from harness.report.pdf_links import relative_links
+
+        printed = base64.b64decode(data)
+        printed = relative_links(printed, self.path.resolve().parent)  # as in the HTML
+        return _write_atomically(Path(path), printed)
 
 
 def print_pdf(html_path: Path, pdf_path: Path) -> None:

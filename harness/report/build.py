@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 from harness.report.dmct_report import DEFAULT, Threshold, build_report, write_report
 from harness.report.issues import load_registry
 from harness.report.manifest import report_selection
+from harness.report.provenance import limitations, run_provenance
 from harness.report.records import read_records
+from harness.report.referrals import apply_register, read_register
 
 if TYPE_CHECKING:
     from harness.config import LabConfig
@@ -29,14 +31,23 @@ def run_report(directory: Path, lab: LabConfig, *, complete: bool = True,
                produced_at: datetime | None = None) -> dict[str, Any]:
     """The report dict for the DMC and status of the run in ``directory``, not yet written
     (``dmct report`` checks every directory before it writes any)."""
-    return build_report(
-        list(read_records(directory)), dmc=lab.catalogue.dmc(lab.dmc_ids[0]),
+    records = list(read_records(directory))
+    dmc = lab.catalogue.dmc(lab.dmc_ids[0])
+    threshold = threshold_of(lab)
+    report = build_report(
+        records, dmc=dmc,
         catalogue=lab.catalogue, status=lab.installation_statuses[0],
-        registry=load_registry(lab.report.testing_issues), threshold=threshold_of(lab),
+        registry=load_registry(lab.report.testing_issues), threshold=threshold,
         produced_at=produced_at or datetime.now(UTC), bench=lab.bench,
         referral_working_days=lab.report.referral_working_days, complete=complete,
         selection=report_selection(directory),
+        provenance=run_provenance(directory, lab, records), evidence_root=directory,
+        limitations=limitations(lab, dmc, records, complete=complete,
+                                status=lab.installation_statuses[0],
+                                threshold_default=threshold.programme_set_default),
     )
+    apply_register(report, read_register(directory))  # a deadline counted from provision
+    return report
 
 
 def write_run_report(directory: Path, lab: LabConfig, *, complete: bool = True,

@@ -15,13 +15,17 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.report.issues import KnownIssue, attribute, case_id
+from harness.report.model import DmctReport
 from harness.report.records import OUTCOMES, TestRecord
+from harness.report.review import coverage, exclusions_20_29, lsc5
+from harness.report.timeline import failure_timeline
 from harness.workdays import add_working_days
 
 if TYPE_CHECKING:
@@ -71,9 +75,14 @@ def build_report(
     referral_working_days: int = DEFAULT_REFERRAL_WORKING_DAYS,
     complete: bool = True,
     selection: dict[str, Any] | None = None,
+    provenance: dict[str, Any] | None = None,
+    limitations: Sequence[str] = (),
+    evidence_root: Path | None = None,
 ) -> dict[str, Any]:
     """The report dict for one DMC and installation status; ``selection``: what the run was
-    asked to run (:func:`harness.report.manifest.report_selection`)."""
+    asked to run (:func:`harness.report.manifest.report_selection`); ``provenance`` and
+    ``limitations``: :mod:`harness.report.provenance`; ``evidence_root``: the run directory
+    the evidence paths are relative to, for the timeline of each failure."""
     faulted = [r for r in records if r.extra.get("bench_fault")]
     by_case, issues = attribute([r for r in records if not r.extra.get("bench_fault")],
                                 dmc.id, status, registry)
@@ -97,11 +106,14 @@ def build_report(
         reasons.append("the run did not finish: the report is partial")
     verdict = "fails_exit_criteria" if reasons else "meets_exit_criteria"
 
+    issue_dicts = [i.as_dict() for i in issues]
+    bench_kind = (provenance or {}).get("bench", {}).get("kind") or (
+        "emulated" if bench == "emulated" else "real")
     packs: dict[str, Counter[str]] = {}
     for record in records:
         packs.setdefault(record.pack or "-", Counter())[record.outcome] += 1
     devices = report_devices(dmc, catalogue)
-    return {
+    report = {
         "schema": SCHEMA,
         "dmc": {
             "id": dmc.id, "name": dmc.name, "epcl_entry": dmc.epcl_id(status),
@@ -133,16 +145,30 @@ def build_report(
              "testing_issue": by_case.get(case_id(r)), "reason": r.reason,
              "refused_by": refused_by(r),
              "evidence": r.evidence, "bench_time_start": r.bench_time_start,
-             "bench_time_end": r.bench_time_end}
+             "bench_time_end": r.bench_time_end, "traceback": r.traceback,
+             "timeline": (failure_timeline(evidence_root, r.evidence, r.reason)
+                          if evidence_root is not None and r.outcome in ("failed", "blocked")
+                          else [])}
             for r in records
         ],
-        "testing_issues": [i.as_dict() for i in issues],
+        "testing_issues": issue_dicts,
         "device_security": device_security(records, by_case),
         "dcc_access_control": dcc_access_control(records, by_case),
         "threshold": threshold.as_dict(dict(counted)),
         "verdict": verdict,
         "verdict_reasons": reasons,
+        "lsc5": lsc5(records, issue_dicts, dmc=dmc.id, status=status, verdict=verdict,
+                     threshold_met=threshold_met, complete=complete,
+                     emulated=bench_kind == "emulated"),
+        "coverage": coverage(records, dmc.roles),
+        "exclusions_20_29": exclusions_20_29(issue_dicts),
+        "referral_working_days": referral_working_days,
+        "referral_register": {"basis": "production", "provided": [], "referrals": []},
+        "limitations": list(limitations),
+        "provenance": provenance,
     }
+    # Read back through the typed model: a report that does not fit it is never written.
+    return DmctReport.from_json(report).to_json()
 
 
 def bench_fault_findings(records: list[TestRecord]) -> tuple[dict[str, str], list[Any]]:

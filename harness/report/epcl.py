@@ -19,7 +19,6 @@ root and writes ``epcl-summary.{json,md,html}`` there. Fields: ``docs/epcl-summa
 
 from __future__ import annotations
 
-import html
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.report.dmct_report import REPORT_FILE, report_devices
 from harness.report.dmct_report import SCHEMA as REPORT_SCHEMA
+from harness.report.templating import render, static
 
 if TYPE_CHECKING:
     from harness.config.catalogue import Catalogue
@@ -495,200 +495,24 @@ def _population_text(entry: Mapping[str, Any]) -> str:
     return text + (" (placeholder)" if population.get("placeholder") else "")
 
 
-def _md(value: Any) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
+def _context(summary: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "s": summary, "statuses": STATUSES, "group_titles": GROUP_TITLES,
+        "tables": (("overall", "Overall"), ("group_1", GROUP_TITLES[1]),
+                   ("group_2", GROUP_TITLES[2])),
+        "entries": _entries, "device_text": _device_text, "issues_text": _issues_text,
+        "table_rows": _table_rows, "population_text": _population_text,
+    }
 
 
 def render_markdown(summary: Mapping[str, Any]) -> str:
-    """``epcl-summary.md``: the tables, Annex A, the DMCs at target firmware, what is not asked."""
-    counts = summary["counts"]
-    out = [
-        "# EPCL summary", "",
-        f"Produced {summary['produced_at']}. {_entries(counts['requested'])} requested "
-        f"({counts['group_1']} tested via DMCT in Group 1, {counts['group_2']} substantively "
-        f"equivalent in Group 2); {counts['not_requested']} not requested.", "",
-    ]
-    for key, title in (("overall", "Overall"), ("group_1", GROUP_TITLES[1]),
-                       ("group_2", GROUP_TITLES[2])):
-        table = summary["tables"][key]
-        out += [f"## {title}", "",
-                "| | Installs Active | Installs Dormant | Installs Mixed "
-                "| Devices Active | Devices Dormant | Devices Mixed |",
-                "|---|--:|--:|--:|--:|--:|--:|"]
-        for name, values in _table_rows(table):
-            out.append(f"| {name} | " + " | ".join(f"{v:,}" for v in values) + " |")
-        totals = table["totals"]
-        out += [f"| Totals | {totals['installs']:,} | | | {totals['devices']:,} | | |", ""]
-        if table["placeholder_figures"]:
-            out += ["Includes placeholder (invented) figures.", ""]
-    out += ["## Requested EPCL entries (Annex A)", ""]
-    header = ["| EPCL entry | DMC | Status | Devices | Verdict | Testing Issues | Report "
-              "| Population |", "|---|---|---|---|---|---|---|---|"]
-    for group in (1, 2):
-        entries = [e for e in summary["requested"] if e["group"] == group]
-        out += [f"### {GROUP_TITLES[group]}", ""]
-        if not entries:
-            out += ["None.", ""]
-            continue
-        parents = [None] if group == 1 else sorted({e["parent"] for e in entries})
-        for parent in parents:
-            if parent is not None:
-                out += [f"#### Substantively equivalent to {parent}", ""]
-            out += header
-            for e in (x for x in entries if x["parent"] == parent):
-                devices = "<br>".join(_md(_device_text(d)) for d in e["devices"])
-                out.append(
-                    f"| {_md(e['epcl_entry'])} | {_md(e['dmc'])} | "
-                    f"{_label(e['installation_status'])} | {devices} | "
-                    f"{_md(_words(e['verdict']))} ({_md(e['state'])}) | "
-                    f"{_md(_issues_text(e))} | "
-                    f"[{_md(e['report'])}]({e['report']}) | {_md(_population_text(e))} |")
-            out.append("")
-    out += ["## DMCs requested at target firmware", ""]
-    for item in summary["dmcs_requested_at_target_firmware"]:
-        group = f"Group {item['group']}" + (f", under {item['parent']}" if item["parent"] else "")
-        statuses = ", ".join(_label(s) for s in item["installation_statuses"])
-        out.append(f"- **{_md(item['dmc'])}** ({_md(item['name'])}; {group}; {statuses}): "
-                   + "; ".join(_md(_device_text(d)) for d in item["devices"])
-                   + ("" if item["at_target_firmware"] else " (not every device at target)"))
-    if not summary["dmcs_requested_at_target_firmware"]:
-        out.append("None.")
-    out += ["", "## Not requested", ""]
-    for e in summary["not_requested"]:
-        out.append(f"- {_md(e['epcl_entry'] or '(no EPCL entry)')} {_md(e['dmc'])} "
-                   f"{_label(e['installation_status'])} (Group {e['group']}): "
-                   f"**{_words(e['reason'])}**: "
-                   + "; ".join(_md(d) for d in e["details"]))
-    if not summary["not_requested"]:
-        out.append("None.")
-    if summary["notes"]:
-        out += ["", "## Notes", ""] + [f"- {_md(n)}" for n in summary["notes"]]
-    return "\n".join(out) + "\n"
-
-
-_CSS = """
-body{font-family:system-ui,sans-serif;margin:2em;color:#1a1a1a;max-width:80em}
-h1{margin-bottom:.2em}h2{margin-top:1.6em;border-bottom:1px solid #ccc}
-table{border-collapse:collapse;margin:.6em 0 1em}
-th,td{border:1px solid #bbb;padding:.3em .6em;vertical-align:top;text-align:left}
-td.n{text-align:right;font-variant-numeric:tabular-nums}
-thead th{background:#eef1f5}tr.total td{font-weight:bold;background:#f7f7f7}
-.meets{color:#0a6b2d;font-weight:bold}.fails{color:#a11;font-weight:bold}
-.note{color:#555;font-size:.9em}ul.devices{margin:0;padding-left:1.1em}
-td.id{white-space:nowrap}
-"""
-
-
-def _h(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _html_table(table: Mapping[str, Any], caption: str) -> str:
-    head = ("<thead><tr><th rowspan=2>" + _h(caption) + "</th><th colspan=3>Installs</th>"
-            "<th colspan=3>Devices</th></tr><tr>"
-            + "".join(f"<th>{_label(s)}</th>" for s in STATUSES) * 2 + "</tr></thead>")
-    rows = []
-    for name, values in _table_rows(table):
-        cls = ' class="total"' if name == ROW_TITLES["totals_by_installation_status"] else ""
-        rows.append(f"<tr{cls}><th>{_h(name)}</th>"
-                    + "".join(f'<td class="n">{v:,}</td>' for v in values) + "</tr>")
-    totals = table["totals"]
-    rows.append(f'<tr class="total"><th>Totals</th><td class="n" colspan=3>'
-                f'{totals["installs"]:,}</td><td class="n" colspan=3>{totals["devices"]:,}</td>'
-                "</tr>")
-    note = ('<p class="note">Includes placeholder (invented) figures.</p>'
-            if table["placeholder_figures"] else "")
-    return f"<table>{head}<tbody>{''.join(rows)}</tbody></table>{note}"
-
-
-def _html_entries(entries: list[dict[str, Any]]) -> str:
-    head = ("<table><thead><tr><th>EPCL entry</th><th>DMC</th><th>Status</th><th>Devices</th>"
-            "<th>Verdict</th><th>Testing Issues</th><th>Report</th><th>Population</th></tr>"
-            "</thead><tbody>")
-    rows = []
-    for e in entries:
-        devices = "".join(f"<li>{_h(_device_text(d))}</li>" for d in e["devices"])
-        verdict_cls = "meets" if e["verdict"] == "meets_exit_criteria" else "fails"
-        issues = "".join(
-            f"<li>{_h(i['id'])} (severity {_h(i['severity'])}): {_h(i['title'])}</li>"
-            for i in e["testing_issues"]) or "none"
-        if e["testing_issues"]:
-            issues = f'<ul class="devices">{issues}</ul>'
-        rows.append(
-            f"<tr><td class=id>{_h(e['epcl_entry'])}</td><td>{_h(e['dmc'])}<br>"
-            f'<span class="note">{_h(e["name"])}</span></td>'
-            f"<td>{_label(e['installation_status'])}</td>"
-            f'<td><ul class="devices">{devices}</ul></td>'
-            f'<td><span class="{verdict_cls}">{_h(_words(e["verdict"]))}</span><br>'
-            f'<span class="note">{_h(e["state"])}, referral deadline '
-            f"{_h(e['referral_deadline'])}</span></td><td>{issues}</td>"
-            f'<td><a href="{_h(e["report"])}">{_h(e["report"])}</a></td>'
-            f"<td>{_h(_population_text(e))}</td></tr>")
-    return head + "".join(rows) + "</tbody></table>"
+    """``epcl-summary.md``: the tables, Annex A, the DMCs at target firmware, what is not asked
+    (``templates/epcl.md.j2``)."""
+    return render("epcl.md.j2", **_context(summary)).rstrip("\n") + "\n"
 
 
 def render_html(summary: Mapping[str, Any]) -> str:
-    """``epcl-summary.html``: self-contained (inline CSS, no script, no external URL)."""
-    counts = summary["counts"]
-    parts = [
-        "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
-        "<meta name=viewport content='width=device-width, initial-scale=1'>"
-        f"<title>EPCL summary</title><style>{_CSS}</style></head><body>",
-        "<h1>EPCL summary</h1>",
-        f"<p>Produced {_h(summary['produced_at'])}. "
-        f"<strong>{_entries(counts['requested'])}</strong> requested "
-        f"({counts['group_1']} tested via DMCT in Group 1, "
-        f"{counts['group_2']} substantively equivalent in Group 2); "
-        f"{counts['not_requested']} not requested.</p>",
-    ]
-    for key, title in (("overall", "Overall"), ("group_1", GROUP_TITLES[1]),
-                       ("group_2", GROUP_TITLES[2])):
-        parts += [f"<h2>{_h(title)}</h2>", _html_table(summary["tables"][key], title)]
-    parts.append("<h2>Requested EPCL entries (Annex A)</h2>")
-    for group in (1, 2):
-        entries = [e for e in summary["requested"] if e["group"] == group]
-        parts.append(f"<h3>{_h(GROUP_TITLES[group])}</h3>")
-        if not entries:
-            parts.append("<p>None.</p>")
-        elif group == 1:
-            parts.append(_html_entries(entries))
-        else:
-            for parent in sorted({e["parent"] for e in entries}):
-                parts.append(f"<h4>Substantively equivalent to {_h(parent)}</h4>")
-                parts.append(_html_entries([e for e in entries if e["parent"] == parent]))
-    parts.append("<h2>DMCs requested at target firmware</h2>")
-    items = summary["dmcs_requested_at_target_firmware"]
-    if items:
-        parts.append("<table><thead><tr><th>DMC</th><th>Group</th><th>Statuses</th>"
-                     "<th>Devices</th></tr></thead><tbody>")
-        for item in items:
-            devices = "".join(f"<li>{_h(_device_text(d))}</li>" for d in item["devices"])
-            group = f"{item['group']}" + (f", under {item['parent']}" if item["parent"] else "")
-            parts.append(
-                f"<tr><td>{_h(item['dmc'])}<br><span class=note>{_h(item['name'])}</span></td>"
-                f"<td>{_h(group)}</td><td>"
-                + _h(", ".join(_label(s) for s in item["installation_statuses"]))
-                + f'</td><td><ul class="devices">{devices}</ul></td></tr>')
-        parts.append("</tbody></table>")
-    else:
-        parts.append("<p>None.</p>")
-    parts.append("<h2>Not requested</h2>")
-    if summary["not_requested"]:
-        parts.append("<table><thead><tr><th>EPCL entry</th><th>DMC</th><th>Status</th>"
-                     "<th>Group</th><th>Reason</th><th>Details</th></tr></thead><tbody>")
-        for e in summary["not_requested"]:
-            details = "".join(f"<li>{_h(d)}</li>" for d in e["details"])
-            parts.append(
-                f"<tr><td class=id>{_h(e['epcl_entry'] or '(no EPCL entry)')}</td>"
-                f"<td>{_h(e['dmc'])}"
-                f"</td><td>{_label(e['installation_status'])}</td><td>{e['group']}</td>"
-                f'<td class="fails">{_h(_words(e["reason"]))}</td>'
-                f'<td><ul class="devices">{details}</ul></td></tr>')
-        parts.append("</tbody></table>")
-    else:
-        parts.append("<p>None.</p>")
-    if summary["notes"]:
-        parts.append("<h2>Notes</h2><ul>"
-                     + "".join(f"<li>{_h(n)}</li>" for n in summary["notes"]) + "</ul>")
-    parts.append("</body></html>\n")
-    return "\n".join(parts)
+    """``epcl-summary.html``: self-contained (inline CSS, no script, no external URL;
+    ``templates/epcl.html.j2``)."""
+    return render("epcl.html.j2", title="EPCL summary", style=static("epcl.css"), script="",
+                  **_context(summary))

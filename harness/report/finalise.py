@@ -67,6 +67,14 @@ def finalise(report: dict[str, Any], *, at: datetime, force: bool = False,
             f"the report is of a partial selection ({why}): a report is never final unless "
             "its run ran every case, even with --force; run the DMC and status with no --pack "
             "or pytest selection")
+    from harness.report.referrals import open_referrals
+
+    referred = open_referrals(report)
+    if referred and not force:
+        names = ", ".join(f"{r['supplier']} on {r['on']}" for r in referred)
+        raise FinaliseRefused(f"referred to the Secretary of State ({names}; SVTAD 20.40): "
+                              "finalise once determined, with --force --reason TEXT naming "
+                              "the determination")
     deadline = date.fromisoformat(str(report["referral_deadline"]))
     today = today_in_england(at)
     early = today < deadline
@@ -77,9 +85,9 @@ def finalise(report: dict[str, Any], *, at: datetime, force: bool = False,
             f"{'' if left == 1 else 's'} from today, {today.isoformat()}): suppliers may refer "
             "the draft until then; finalise on or after that day, or now with --force "
             "--reason TEXT")
-    if early and not (reason and reason.strip()):
-        raise FinaliseRefused("finalising before the referral deadline needs a reason "
-                              "(--reason TEXT)")
+    if (early or referred) and not (reason and reason.strip()):
+        raise FinaliseRefused("finalising before the referral deadline, or after a referral, "
+                              "needs a reason (--reason TEXT)")
     return {**report, "state": "final", "finalised_at": at.isoformat(),
             "finalised_early": early, "final_reason": " ".join(reason.split())
-            if early and reason else None}
+            if (early or referred) and reason else None}

@@ -27,8 +27,12 @@ from harness.report.records import TestRecord
 PROVISIONAL_SEVERITY = 2
 STATUSES = ("open", "fixed", "accepted")
 INSTALLATION_STATUSES = ("dormant", "active", "mixed")
+#: What a reviewer reads of an issue (free text, all optional; docs/testing-issues.md).
+#: ``not_counted_rationale``: why an issue should not count against the threshold (SVTAD 20.29).
+REVIEW_KEYS = ("description", "root_cause", "workaround", "fix", "regression",
+               "not_counted_rationale")
 _KEYS = {"id", "title", "severity", "status", "counted", "dmcs", "statuses", "cases", "reason",
-         "source", "notes", "url"}
+         "source", "notes", "url", *REVIEW_KEYS}
 #: What an issue's optional ``url`` (its entry in the programme's issue tracker) starts with.
 URL_SCHEMES = ("https://", "http://")
 
@@ -47,6 +51,8 @@ class KnownIssue:
     source: str
     #: The issue's page in the programme's tracker (Allure links to it), or None.
     url: str | None = None
+    #: Reviewer fields present in the registry (:data:`REVIEW_KEYS`), in that order.
+    review: tuple[tuple[str, str], ...] = ()
 
     def explains(self, record: TestRecord, dmc: str, status: str) -> bool:
         if self.status != "open":
@@ -74,11 +80,13 @@ class TestingIssue:
     cases: list[str] = field(default_factory=list)
     source: str = ""
     url: str | None = None
+    review: dict[str, str | None] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "title": self.title, "severity": self.severity,
                 "known": self.known, "counted": self.counted, "status": self.status,
-                "cases": self.cases, "source": self.source, "url": self.url}
+                "cases": self.cases, "source": self.source, "url": self.url,
+                **{key: self.review.get(key) for key in REVIEW_KEYS}}
 
 
 def case_id(record: TestRecord) -> str:
@@ -179,9 +187,16 @@ def _issue(doc: YamlDocument, loc: tuple[Any, ...], entry: Any) -> KnownIssue:
         if value not in INSTALLATION_STATUSES:
             raise doc.error((*loc, "statuses", position),
                             f"installation status is one of {', '.join(INSTALLATION_STATUSES)}")
+    review = []
+    for key in REVIEW_KEYS:
+        said = entry.get(key)
+        if said is not None and (not isinstance(said, str) or not said.strip()):
+            raise doc.error((*loc, key), f"{key} is text")
+        if said is not None:
+            review.append((key, " ".join(said.split())))
     return KnownIssue(
         id=str(issue_id), title=str(entry["title"]), severity=severity, status=status,
-        counted=counted,
+        counted=counted, review=tuple(review),
         dmcs=tuple(_strings(doc, (*loc, "dmcs"), dmcs, 'DMC ids (or "*")', empty=False)),
         statuses=tuple(statuses), cases=tuple(cases), reason=reason,
         source=str(entry.get("source", "")), url=url,
@@ -216,7 +231,7 @@ def attribute(
             issue = issues.setdefault(known.id, TestingIssue(
                 id=known.id, title=known.title, severity=known.severity, known=True,
                 counted=known.counted, status=known.status, source=known.source,
-                url=known.url))
+                url=known.url, review=dict(known.review)))
         else:
             cause = cause_of(case)
             issue_id = new_ids.get(cause)

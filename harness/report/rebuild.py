@@ -32,6 +32,7 @@ from harness.report.manifest import (
     run_state,
 )
 from harness.report.records import RECORDS_FILE
+from harness.report.referrals import RegisterError, apply_register, read_register
 
 STATUSES = ("dormant", "active", "mixed")
 
@@ -59,6 +60,21 @@ def _is_run_dir(path: Path) -> bool:
     return any((path / name).is_file() for name in (RECORDS_FILE, STATE_FILE, REPORT_FILE))
 
 
+def _dmc_and_status(directory: Path) -> tuple[str, str]:
+    """A run directory's DMC and status: from ``dmct run``'s layout (``<dmc>/<status>``), else
+    (a lab's own ``pytest --dmct-out DIR``) from the report the plugin wrote there."""
+    if directory.name in STATUSES:
+        return directory.parent.name, directory.name
+    existing = read_existing(directory)
+    dmc = ((existing or {}).get("dmc") or {}).get("id")
+    status = (existing or {}).get("installation_status")
+    if not dmc or status not in STATUSES:
+        raise ReportDirError(f"{directory}: not a <dmc>/<status> run directory and no "
+                             f"{REPORT_FILE} naming its DMC and status (the pytest plugin "
+                             "writes one when its session ends)")
+    return str(dmc), str(status)
+
+
 def find_run_dirs(root: Path) -> list[tuple[str, str, Path]]:
     """``(dmc, status, path)`` of ``root`` itself when it is a run directory, else of each
     ``<dmc>/<status>`` directory under it."""
@@ -67,7 +83,7 @@ def find_run_dirs(root: Path) -> list[tuple[str, str, Path]]:
     if not root.is_dir():
         raise ReportDirError(f"{root}: not a directory (give a dmct run's results directory)")
     if _is_run_dir(root):
-        found = [(root.parent.name, root.name, root)]
+        found = [(*_dmc_and_status(root), root)]
     else:
         found = [(dmc_dir.name, status_dir.name, status_dir)
                  for dmc_dir in sorted(p for p in root.iterdir() if p.is_dir())
@@ -157,6 +173,10 @@ def plan(directory: Path, dmc: str, status: str, *,
         report = build(directory, dmc, status, complete, produced_at)
         if existing is not None and existing.get("referral_deadline"):
             report["referral_deadline"] = existing["referral_deadline"]
+        try:  # provisions to suppliers move the deadline: it counts from them (20.37)
+            apply_register(report, read_register(directory))
+        except RegisterError as exc:
+            raise ReportDirError(str(exc)) from None
         action = "rebuilt from the records" + ("" if complete else " (run not finished)")
         changed = True
     if final:

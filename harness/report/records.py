@@ -14,8 +14,12 @@ A record (one JSON object per line, keys sorted):
 - ``bench_time_start`` / ``bench_time_end``: ISO 8601 bench time (virtual or wall), ``None`` for
   a test that ran before any bench was up; ``wall_s``: wall seconds spent;
 - ``evidence``: ``frame_count``, ``event_count`` and, when there are any, ``frames`` and
-  ``events`` (JSON files: the test's ZigBee frames with hex payloads, its HAN events) and
-  ``transcripts`` (serial logs); paths are relative to the directory of ``records.jsonl``.
+  ``events`` (JSON files: the test's ZigBee frames with hex payloads, its HAN events; the
+  frames only for failed and blocked cases when ``DMCT_EVIDENCE=failed``, ``dmct run``'s
+  default) and
+  ``transcripts`` (serial logs); paths are relative to the directory of ``records.jsonl``;
+- ``traceback``: the last lines of pytest's traceback of a failed (or errored) phase, key
+  material masked; ``None`` otherwise.
 """
 
 from __future__ import annotations
@@ -55,6 +59,8 @@ class TestRecord:
     wall_s: float = 0.0
     evidence: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The end of pytest's traceback of a failed or blocked case (key material masked).
+    traceback: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -246,16 +246,16 @@ def test_a_documented_daily_limit_is_checked_and_not_a_failure(tmp_path):
 
 
 def test_a_device_executing_an_srv_its_documentation_leaves_out_fails_that_case(tmp_path):
-    """``emulation.undocumented_srvs``: an ESME documented without 6.14.1 (``srvs``) that
+    """``emulation.undocumented_srvs``: an ESME documented without 6.5 (``srvs``) that
     executes it all the same fails exactly the unsupported case, one Testing Issue."""
     lab = LabFiles(tmp_path / "lab")
-    esme = lab.profile_variant("ref-esme", "srv-test-esme-undocumented", drop_srvs=["6.14.1"],
-                               emulation={"undocumented_srvs": ["6.14.1"]})
+    esme = lab.profile_variant("ref-esme", "srv-test-esme-undocumented", drop_srvs=["6.5"],
+                               emulation={"undocumented_srvs": ["6.5"]})
     dmc = made_dmc(lab, ESME=esme)
-    code, records, report = run_srv(tmp_path, dmc, lab=lab.lab(dmc=dmc), select="6.14.1")
+    code, records, report = run_srv(tmp_path, dmc, lab=lab.lab(dmc=dmc), select="6.5")
     assert code == 1
-    assert outcomes(records, "failed") == {"test_unsupported_srv_is_refused[6.14.1-ESME]"}
-    assert "answered I0" in records["test_unsupported_srv_is_refused[6.14.1-ESME]"]["reason"]
-    assert records["test_supported_srv_executes[6.14.1-ESME]"]["outcome"] == "not_applicable"
+    assert outcomes(records, "failed") == {"test_unsupported_srv_is_refused[6.5-ESME]"}
+    assert "answered I0" in records["test_unsupported_srv_is_refused[6.5-ESME]"]["reason"]
+    assert records["test_supported_srv_executes[6.5-ESME]"]["outcome"] == "not_applicable"
     [issue] = report["testing_issues"]
-    assert issue["cases"] == ["srv/test_srv.py::test_unsupported_srv_is_refused[6.14.1-ESME]"]
+    assert issue["cases"] == ["srv/test_srv.py::test_unsupported_srv_is_refused[6.5-ESME]"]

@@ -72,7 +72,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     out = tmp_path_factory.mktemp("allure-run")
     done = subprocess.run(
         [sys.executable, "-m", "harness.cli", "run", "--dmc", DMC, "--status", STATUS,
-         "--pack", "srv", "--out", str(out), "--", "-k", "6.7"],
+         "--pack", "srv", "--out", str(out), "--evidence", "all", "--", "-k", "6.7"],
         cwd=out, env=dmct_environment(), capture_output=True, text=True, timeout=300, check=False)
     assert (out / DMC / STATUS / "allure-results").is_dir(), done.stdout + done.stderr
     return Run(out / DMC / STATUS, done.returncode)
@@ -102,7 +102,7 @@ def test_a_failed_case_has_the_severity_and_link_of_its_testing_issue(run: Run) 
     result = run.result(FAILING)
     assert result["status"] == "failed"
     assert label(result, "severity") == SEVERITY_BY_ISSUE[known.severity] == "critical"
-    assert result["links"] == [{"name": ISSUE, "url": f"dmct-report.html#issue-{ISSUE}",
+    assert result["links"] == [{"name": ISSUE, "url": f"../dmct-report.html#issue-{ISSUE}",
                                 "type": "issue"}]
 
 
@@ -113,7 +113,7 @@ def test_the_issue_link_points_at_the_issue_row_of_the_html_report(run: Run) -> 
     for issue in run.report["testing_issues"]:
         fragment = report_anchor(issue["id"]).split("#", 1)[1]
         assert f'id="{fragment}"' in html
-    assert report_anchor("91339/91340") == "dmct-report.html#issue-91339_91340"
+    assert report_anchor("91339/91340") == "../dmct-report.html#issue-91339_91340"
 
 
 def test_cases_without_an_issue_are_normal_and_link_nothing(run: Run) -> None:
@@ -198,3 +198,29 @@ def test_annotating_again_is_idempotent_and_follows_a_new_attribution(run: Run,
     assert label(result, "severity") == "minor"
     assert [lk for lk in result["links"] if lk["type"] == "issue"] == [
         {"name": "K-9", "url": url, "type": "issue"}]
+
+
+def test_environment_executor_and_categories_describe_the_run(run: Run) -> None:
+    results = run.results_dir
+    lines = (results / "environment.properties").read_text(encoding="ascii").splitlines()
+    environment = dict(line.split("=", 1) for line in lines)
+    dmc = run.report["dmc"]
+    assert environment["DMC"] == f"{dmc['id']} ({dmc['name']})"
+    assert environment["Installation\\ status"] == STATUS
+    assert environment["EPCL\\ entry"] == dmc["epcl_entry"]
+    assert environment["Harness"].startswith("smets1-dmct ")
+    assert environment["sha256\\ lab\\ config"] == (
+        run.report["provenance"]["hashes"]["lab_config"].removeprefix("sha256:")[:16])
+    assert {f"Device\\ {d['role']}" for d in dmc["devices"]} <= set(environment)
+    executor = json.loads((results / "executor.json").read_text())
+    assert executor["reportUrl"] == "../dmct-report.html" and executor["name"] == "dmct"
+    categories = json.loads((results / "categories.json").read_text())
+    assert categories[0]["matchedStatuses"] == ["failed"]
+    assert {"skipped", "broken"} <= {s for c in categories for s in c["matchedStatuses"]}
+    # the issue links resolve from <run>/allure-report/ to the report's row of that issue
+    html = (run.directory / "dmct-report.html").read_text()
+    for result in run.results.get(FAILING, []):
+        for link in result.get("links", []):
+            target = run.directory / "allure-report" / link["url"].split("#")[0]
+            assert target.resolve() == (run.directory / "dmct-report.html").resolve()
+            assert f'id="{link["url"].split("#")[1]}"' in html

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -23,6 +24,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import pytest
 from runkit import WHOLE_RUNS
@@ -39,8 +41,9 @@ REPO = Path(__file__).resolve().parents[2]
 DMC = "HONEYWELL-ELSTER-DMC-001"
 STATUS = "dormant"
 #: The report's sections, in the order the page shows them (the DOM contract).
-SECTIONS = ("verdict", "dmc", "packs", "charts", "threshold", "testing-issues",
-            "device-security", "cases")
+SECTIONS = ("verdict", "failures", "limitations", "dmc", "packs", "coverage", "charts",
+            "threshold", "referrals", "testing-issues", "device-security", "cases",
+            "provenance")
 OUTCOMES = ("passed", "failed", "blocked", "not_applicable")
 
 
@@ -292,6 +295,70 @@ def test_the_pdf_shows_every_section_heading_in_order(pdf: Path, page: BrowserPa
     assert {section for section, _ in headings} >= set(SECTIONS)
     # The footer numbers the pages.
     assert f"page 1 of {len(pdf_pages)}" in text
+
+
+# --- failures first, their timeline, links that survive a move ---------------------------------
+
+def test_failures_come_first_each_with_its_reason_and_timeline(page: BrowserPage,
+                                                                report: dict[str, Any]):
+    order = page.evaluate("""Array.from(document.querySelectorAll('#dmct-report section[id]'))
+        .map(s => s.id)""")
+    assert order[:2] == ["verdict", "failures"]
+    shown = page.evaluate("""Array.from(document.querySelectorAll('#failures article.failure'))
+        .map(a => ({case: a.dataset.case, outcome: a.dataset.outcome,
+                    reason: a.querySelector('.reason')?.textContent ?? '',
+                    timeline: a.querySelectorAll('table.timeline tbody tr').length,
+                    traceback: a.querySelector('details.traceback pre')?.textContent ?? '',
+                    visible: a.getBoundingClientRect().height > 0}))""")
+    bad = [c for c in report["cases"] if c["outcome"] in ("failed", "blocked")]
+    assert [(a["case"], a["outcome"], a["reason"]) for a in shown] == [
+        (c["id"], c["outcome"], c["reason"]) for c in bad]
+    assert all(a["visible"] for a in shown)
+    for article, case in zip(shown, bad, strict=True):
+        assert article["timeline"] == len(case["timeline"])  # inline, as the JSON has it
+        assert article["traceback"] == (case["traceback"] or "")
+    failed = [a for a, c in zip(shown, bad, strict=True) if c["outcome"] == "failed"]
+    assert failed and all(a["timeline"] > 0 for a in failed)  # frames and events on a bench
+    assert all(a["traceback"].strip() for a in failed)  # pytest's traceback (or fail text)
+
+
+def _hrefs(page: BrowserPage) -> list[str]:
+    return page.evaluate("""Array.from(document.querySelectorAll('a[href]'))
+        .map(a => a.getAttribute('href'))""")
+
+
+def _relative(href: str) -> bool:
+    return not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", href) and not href.startswith("/")
+
+
+def test_every_link_of_the_html_and_the_pdf_is_relative(page: BrowserPage, pdf: Path,
+                                                         run_dir: Path):
+    from harness.report.pdf_links import pdf_uris
+
+    hrefs = _hrefs(page)
+    assert hrefs and all(_relative(h) for h in hrefs), [h for h in hrefs if not _relative(h)]
+    uris = pdf_uris(pdf)
+    assert uris, "the PDF links nothing"
+    assert all(_relative(u) for u in uris), [u for u in uris if not _relative(u)][:5]
+    for uri in uris:  # each names a file of the run directory
+        assert (run_dir / unquote(uri.split("#")[0])).is_file(), uri
+
+
+def test_a_moved_run_directory_still_opens_with_working_links(chrome: Chromium, run_dir: Path,
+                                                              html_path: Path,
+                                                              tmp_path: Path):
+    moved = tmp_path / "mailed" / "report-copy"
+    shutil.copytree(run_dir, moved)
+    with chrome.page(moved / html_path.name) as opened:
+        assert opened.errors == []
+        resolved = opened.evaluate("""Array.from(document.querySelectorAll('a[href]'))
+            .filter(a => !a.getAttribute('href').startsWith('#')).map(a => a.href)""")
+        anchors = opened.evaluate("""Array.from(document.querySelectorAll('a[href^="#"]'))
+            .map(a => document.getElementById(a.getAttribute('href').slice(1)) !== null)""")
+    assert resolved and all(url.startswith(moved.as_uri() + "/") for url in resolved)
+    for url in resolved:
+        assert Path(unquote(urlsplit(url).path)).is_file(), url
+    assert anchors and all(anchors)  # every in-page link (Testing Issues) has its target
 
 
 def test_the_blank_check_can_fail():

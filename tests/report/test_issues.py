@@ -154,7 +154,29 @@ def test_a_known_issue_collects_its_cases_and_keeps_its_attributes():
     [issue] = issues
     assert issue.as_dict() == {
         "id": "K-1", "title": "title of K-1", "severity": 4, "known": True, "counted": False,
-        "status": "open", "cases": cases, "source": "source of K-1", "url": None}
+        "status": "open", "cases": cases, "source": "source of K-1", "url": None,
+        "description": None, "root_cause": None, "workaround": None, "fix": None,
+        "regression": None, "not_counted_rationale": None}
+
+
+def test_reviewer_fields_come_from_the_registry_and_110031_needs_regression_testing():
+    [issue] = [i for i in load_registry() if i.id == "110031"]
+    review = dict(issue.review)
+    assert set(review) == {"description", "root_cause", "workaround", "fix", "regression"}
+    assert review["regression"].startswith("LSC 4: ")
+    assert "five minutes" in review["workaround"]
+    record = rec("active/test_active.py::test_key_rotation_confirmed_on_first_attempt")
+    record.reason = "first key rotation attempt not confirmed"
+    _, [found] = attribute([record], "ACLARA-IOC-DMC-001", "active", (issue,))
+    assert found.as_dict()["regression"] == review["regression"]
+
+
+def test_a_reviewer_field_must_be_text(tmp_path):
+    path = tmp_path / "issues.yaml"
+    path.write_text('issues:\n- id: "X-1"\n  title: t\n  severity: 3\n  cases: ["*"]\n'
+                    '  fix: 2026\n')
+    with pytest.raises(ConfigError, match=r"issues.yaml:6: issues\[0\]\.fix: fix is text"):
+        load_registry(path)
 
 
 def test_a_known_issue_passes_its_url_on_and_a_new_one_has_none():

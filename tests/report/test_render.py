@@ -28,8 +28,9 @@ from harness.report.render_markdown import render_markdown
 
 CATALOGUE = load_catalogue()
 PRODUCED = datetime(2026, 4, 1, 14, 0, tzinfo=UTC)
-SECTIONS = ["verdict", "dmc", "packs", "charts", "threshold", "testing-issues",
-            "device-security", "cases"]
+SECTIONS = ["verdict", "failures", "limitations", "dmc", "packs", "coverage", "charts",
+            "threshold", "referrals", "testing-issues", "device-security", "cases",
+            "provenance"]
 HOSTILE = ("""</td></tr><script>alert("x")</script> <img src=http://evil.example/x.png> """
            """& 'q' | *b*""")
 
@@ -217,7 +218,8 @@ def test_evidence_links_are_relative_to_the_report_and_never_leave_it(page: Page
 
 def test_hostile_text_is_escaped(html: str, page: Page):
     assert '<script>alert("x")</script>' not in html
-    assert "&lt;/td&gt;&lt;/tr&gt;&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
+    # markupsafe escapes a double quote as &#34;
+    assert "&lt;/td&gt;&lt;/tr&gt;&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
     assert "a &lt;new&gt; &amp; unknown defect" in html
     assert "title of 91333 &lt;b&gt;&amp;" in html
     assert 'alert("x")' not in "".join(page.scripts)
@@ -274,10 +276,11 @@ def test_a_report_with_no_case_still_renders():
 def test_markdown_has_every_section_and_a_row_per_case(report: dict[str, Any]):
     markdown = render_markdown(report)
     headings = re.findall(r"^## (.+)$", markdown, re.MULTILINE)
-    assert headings == ["Verdict", "DMC and devices", "Packs run", "Charts",
-                        "Testing Issue Threshold", "Testing Issues", "Device security testing",
-                        "Cases"]
-    cases = markdown.split("## Cases", 1)[1].strip().splitlines()
+    assert headings == ["Verdict", "Failed and blocked cases", "Limitations", "DMC and devices",
+                        "Packs run", "Coverage: packs, SRVs and devices", "Charts",
+                        "Testing Issue Threshold", "Referral register (SVTAD 20.36-20.40)",
+                        "Testing Issues", "Device security testing", "Cases", "Provenance"]
+    cases = markdown.split("## Cases", 1)[1].split("## Provenance")[0].strip().splitlines()
     assert cases[0].startswith("| Case | Pack | SRV | Outcome | Testing Issue | Reason |")
     rows = cases[2:]
     assert len(rows) == len(report["cases"])
@@ -288,7 +291,8 @@ def test_markdown_has_every_section_and_a_row_per_case(report: dict[str, Any]):
 
 def test_markdown_escapes_free_text(report: dict[str, Any]):
     markdown = render_markdown(report)
-    assert set(re.findall(r"(?<!\\)<[^>]*>", markdown)) <= {"<br>"}  # ours, between cases
+    ours = {"<br>", "</a>", *(f'<a id="issue-{i["id"]}">' for i in report["testing_issues"])}
+    assert set(re.findall(r"(?<!\\)<[^>]*>", markdown)) <= ours  # line breaks, issue anchors
     assert '\\<script\\>alert("x")\\</script\\>' in markdown
     assert "\\| \\*b\\*" in markdown
     assert "[frames.json](evidence/" in markdown

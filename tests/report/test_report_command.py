@@ -304,3 +304,65 @@ def test_pdf_without_a_browser_is_one_line_before_anything_runs(run, tmp_path, c
     code = dmct(["run", "--pack", "smoke", "--format", "pdf", "--out", str(tmp_path / "out")])
     assert code == 2 and "apt install chromium" in one_line(capsys.readouterr().err)
     assert not (tmp_path / "out" / "REF-DMC-001").exists()
+
+
+# -- the referral register (SVTAD 20.36-20.40) ---------------------------------------------------
+
+def test_the_deadline_counts_from_provision_to_each_supplier(run, capsys, monkeypatch):
+    produced = date.fromisoformat(report(run)["produced_at"][:10])
+    first, second = produced + timedelta(days=7), produced + timedelta(days=14)
+    code, _, err = command(capsys, monkeypatch, str(run), "--provided-to", "Supplier A",
+                           "--on", first.isoformat())
+    assert code == 0, err
+    command(capsys, monkeypatch, str(run), "--provided-to", "Supplier B", "--on",
+            second.isoformat())
+    data = report(run)
+    register = data["referral_register"]
+    assert register["basis"] == "provision"
+    assert [(p["supplier"], p["on"], p["deadline"]) for p in register["provided"]] == [
+        ("Supplier A", first.isoformat(), add_working_days(first, 10).isoformat()),
+        ("Supplier B", second.isoformat(), add_working_days(second, 10).isoformat())]
+    assert data["referral_deadline"] == add_working_days(second, 10).isoformat()
+    html = (run / RUN / "dmct-report.html").read_text()
+    assert "Supplier B" in html and "after the latest provision" in html
+    # not before the last supplier's deadline, then without force
+    day_before = add_working_days(second, 9)
+    code, _, err = command(capsys, monkeypatch, str(run), "--final", today=day_before)
+    assert code == 2 and add_working_days(second, 10).isoformat() in one_line(err)
+    code, _, _ = command(capsys, monkeypatch, str(run), "--final",
+                         today=add_working_days(second, 10))
+    assert code == 0 and report(run)["state"] == "final"
+    code, _, err = command(capsys, monkeypatch, str(run), "--provided-to", "Supplier C")
+    assert code == 2 and "final" in one_line(err)
+
+
+def test_a_referral_in_time_stops_finalising_until_determined(run, capsys, monkeypatch):
+    produced = date.fromisoformat(report(run)["produced_at"][:10])
+    command(capsys, monkeypatch, str(run), "--provided-to", "Supplier A", "--on",
+            produced.isoformat())
+    code, _, err = command(capsys, monkeypatch, str(run), "--referral", "Supplier B")
+    assert code == 2 and "--provided-to Supplier B" in one_line(err)  # never provided to B
+    on = add_working_days(produced, 3)
+    code, _, err = command(capsys, monkeypatch, str(run), "--referral", "Supplier A", "--on",
+                           on.isoformat(), "--note", "severity of NEW-001")
+    assert code == 0, err
+    [referral] = report(run)["referral_register"]["referrals"]
+    assert referral == {"supplier": "Supplier A", "on": on.isoformat(),
+                        "note": "severity of NEW-001", "within_deadline": True}
+    late = add_working_days(produced, 30)
+    code, _, err = command(capsys, monkeypatch, str(run), "--final", today=late)
+    assert code == 2 and "20.40" in one_line(err)
+    code, _, _ = command(capsys, monkeypatch, str(run), "--final", "--force", "--reason",
+                         "determined: severity stands", today=late)
+    assert code == 0 and report(run)["final_reason"] == "determined: severity stands"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--on", "2026-04-01"], "--on and --note go with"),
+    (["--provided-to", "A", "--referral", "B"], "one at a time"),
+    (["--provided-to", "A", "--on", "1 April"], "not a date"),
+    (["--provided-to", "A", "--note", "x"], "--note goes with --referral"),
+])
+def test_register_options_are_checked(run, capsys, monkeypatch, args, message):
+    code, _, err = command(capsys, monkeypatch, str(run), *args)
+    assert code == 2 and message in one_line(err)

@@ -99,7 +99,8 @@ def run(tmp_path_factory: pytest.TempPathFactory
     out = tmp_path_factory.mktemp("secrets-run")
     done = subprocess.run(
         [sys.executable, "-m", "harness.cli", "run", "--dmc", DMC, "--status", STATUS,
-         "--pack", "smoke", "--pack", "dormant", "--out", str(out), "-v", "--",
+         "--pack", "smoke", "--pack", "dormant", "--out", str(out), "-v",
+         "--evidence", "all", "--",
          "--log-level=DEBUG"],
         cwd=out, env=dmct_environment(), capture_output=True, timeout=300, check=False)
     return out, done

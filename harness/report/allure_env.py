@@ -1,0 +1,102 @@
+"""What Allure shows beside the cases: ``environment.properties`` (the DMC, status, bench and
+provenance of the run), ``executor.json`` (dmct, and a link back to the DMCT Testing Report) and
+``categories.json`` (failures of the device apart from blocked, not applicable and broken
+harness runs), written into ``allure-results`` from the report once it is built.
+
+Links from the Allure report point at the DMCT Testing Report relative to the Allure report
+generated in the run directory (``allure generate allure-results -o allure-report``, as
+``docs/dmct-report.md`` says): ``../dmct-report.html``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+#: The DMCT Testing Report seen from ``<run>/allure-report/index.html``.
+REPORT_FROM_ALLURE = "../dmct-report.html"
+
+#: Allure categories, first match wins. allure-pytest marks an assertion failure ``failed``,
+#: any other exception ``broken``, a skip ``skipped`` (the plugin's not applicable / blocked).
+CATEGORIES: list[dict[str, Any]] = [
+    {"name": "Device failures (a Testing Issue)", "matchedStatuses": ["failed"],
+     "description": "The device did not do what the pack expects; the DMCT Testing Report "
+                    "attributes each to a Testing Issue."},
+    {"name": "Blocked: testing did not complete", "matchedStatuses": ["skipped", "broken"],
+     "messageRegex": "(?s).*blocked.*"},
+    {"name": "Not applicable to this DMC or status", "matchedStatuses": ["skipped"],
+     "messageRegex": "(?s).*not applicable.*"},
+    {"name": "Harness or bench errors", "matchedStatuses": ["broken"],
+     "description": "An exception other than an assertion: the case could not judge the device."},
+]
+
+
+def environment(report: Mapping[str, Any]) -> dict[str, str]:
+    """Allure's environment table: who was tested, on what, by which harness."""
+    dmc = report.get("dmc") or {}
+    prov = report.get("provenance") or {}
+    bench = prov.get("bench") or {}
+    harness = prov.get("harness") or {}
+    hashes = prov.get("hashes") or {}
+    values = {
+        "DMC": f"{dmc.get('id')} ({dmc.get('name')})",
+        "EPCL entry": dmc.get("epcl_entry"),
+        "Installation status": report.get("installation_status"),
+        "Verdict": str(report.get("verdict", "")).replace("_", " "),
+        "Report state": report.get("state"),
+        "Bench": f"{bench.get('name', report.get('bench'))} ({bench.get('kind', '-')}, radio "
+                 f"{bench.get('radio', '-')}, {bench.get('clock', '-')} clock)",
+        "Seed": prov.get("seed"),
+        "Harness": f"smets1-dmct {harness.get('version', '-')}"
+                   + (f" commit {harness['commit'][:12]}" if harness.get("commit") else ""),
+        **{f"sha256 {name.replace('_', ' ')}": (digest or "-").removeprefix("sha256:")[:16]
+           for name, digest in hashes.items()},
+    }
+    for device in dmc.get("devices") or []:
+        values[f"Device {device.get('role')}"] = (
+            f"{device.get('manufacturer')} {device.get('model')}, firmware "
+            f"{device.get('firmware')}" + (" (placeholder)" if device.get("placeholder") else ""))
+    return {k: " ".join(str(v).split()) for k, v in values.items() if v is not None}
+
+
+def _properties(values: Mapping[str, str]) -> str:
+    """Java properties text: backslashes doubled, a key's spaces, ``:`` and ``=`` escaped,
+    anything beyond ASCII as a ``\\u`` escape."""
+    def esc(text: str, key: bool) -> str:
+        text = text.replace("\\", "\\\\")
+        if key:
+            for ch in (" ", ":", "="):
+                text = text.replace(ch, "\\" + ch)
+        return "".join(c if ord(c) < 128 else f"\\u{ord(c):04x}" for c in text)
+
+    return "".join(f"{esc(k, True)}={esc(v, False)}\n" for k, v in values.items())
+
+
+def executor(report: Mapping[str, Any]) -> dict[str, Any]:
+    dmc = (report.get("dmc") or {}).get("id")
+    status = report.get("installation_status")
+    return {"name": "dmct", "type": "dmct", "buildName": f"{dmc} / {status}",
+            "reportName": f"DMCT Testing Report {dmc} {status}",
+            "reportUrl": REPORT_FROM_ALLURE}
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_allure_environment(results: Path, report: Mapping[str, Any]) -> list[Path]:
+    """``environment.properties``, ``executor.json`` and ``categories.json`` in ``results``
+    (nothing when there is no such directory: Allure was not active)."""
+    if not results.is_dir():
+        return []
+    written = [results / "environment.properties", results / "executor.json",
+               results / "categories.json"]
+    _write(written[0], _properties(environment(report)))
+    _write(written[1], json.dumps(executor(report), indent=1))
+    _write(written[2], json.dumps(CATEGORIES, indent=1))
+    return written

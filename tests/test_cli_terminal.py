@@ -1,0 +1,138 @@
+"""What ``dmct`` shows on a terminal and off it: the live view in an 80-column pty, ``--version``,
+``dmct list``, ``dmct run --collect-only`` and the message of an interrupted run.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import select
+import shutil
+import struct
+import subprocess
+import termios
+from pathlib import Path
+
+import pytest
+from runkit import RUN_TIMEOUT_S, dmct_environment
+
+from harness.cli import main
+from harness.cli.output import fit_id, interrupted_message
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+OUTCOMES = ("PASSED", "FAILED", "BLOCKED", "NOT_APPLICABLE")
+
+
+def run_in_pty(command: list[str], cwd: Path, columns: int) -> tuple[int, str]:
+    """``command`` with its stdout on a pty ``columns`` wide: (exit code, what it wrote)."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    env = {k: v for k, v in dmct_environment().items()
+           if k not in ("COLUMNS", "LINES", "NO_COLOR", "FORCE_COLOR")}
+    env["TERM"] = "xterm-256color"
+    proc = subprocess.Popen(command, stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env)
+    os.close(slave)
+    data = b""
+    try:
+        while True:
+            ready, _, _ = select.select([master], [], [], RUN_TIMEOUT_S)
+            if not ready:
+                proc.kill()
+                pytest.fail(f"no output for {RUN_TIMEOUT_S} s from {command}")
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the pty
+                break
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(master)
+    return proc.wait(timeout=RUN_TIMEOUT_S), data.decode("utf-8", "replace")
+
+
+def screen_lines(written: str) -> list[str]:
+    """What a terminal shows, line by line, and every state of a line rewritten in place (the
+    progress line): colours and cursor moves dropped, each ``\\r`` starting a line anew."""
+    plain = ANSI.sub("", written)
+    return [part for line in plain.split("\n") for part in line.split("\r")]
+
+
+def test_an_80_column_terminal_gets_fitted_rows_a_progress_line_and_the_failures(tmp_path):
+    dmct = shutil.which("dmct")
+    assert dmct is not None
+    code, written = run_in_pty([dmct, "run", "--dmc", "ITRON-DMC-001", "--status", "dormant",
+                                "--pack", "dormant", "--out", "out"], tmp_path, columns=80)
+    assert code == 1, written[-3000:]
+    assert "\x1b[" in written  # colour on a terminal
+    lines = screen_lines(written)
+    wide = [line for line in lines if len(line) > 80]
+    assert not wide, wide  # nothing the terminal would wrap
+    # the live progress line: done/total, failed so far, ETA
+    assert any(re.search(r"ITRON-DMC-001/dormant .*\b10/10 2 failed ETA", line) for line in lines)
+    table = lines[:lines.index("== failed and blocked cases (2)")]
+    rows = [line for line in table if line.split(" ", 1)[0] in OUTCOMES]
+    assert [row.split()[0] for row in rows] == ["FAILED", "FAILED"]  # passed ones: only with -v
+    assert rows[0].split()[1].startswith("test_change_of_supplier_alert_")
+    # the end: the list of failures with their reasons, then the verdict
+    shown = [line.rstrip() for line in ANSI.sub("", written).replace("\r\n", "\n").split("\n")
+             if line.strip() and "\r" not in line]
+    at = shown.index("== failed and blocked cases (2)")
+    closing = shown[at + 1:]
+    assert closing[-1] == "FAILED: exit criteria not met in ITRON-DMC-001/dormant"
+    assert closing[0].startswith("FAILED  ITRON-DMC-001/dormant  test_change_of_supplier")
+    assert closing[1].startswith("    ESME: 2 of 12 change of supplier events raised no CoS")
+    assert any(line.startswith("FAILED  ITRON-DMC-001/dormant  test_no_alert_flood")
+               for line in closing)
+
+
+@pytest.mark.parametrize(("width", "expected"), [
+    (80, "dormant/test_dormant.py::test_x[8.11-CHF]"),
+    (33, "test_dormant.py::test_x[8.11-CHF]"),
+    (30, "test_x[8.11-CHF]"),
+    (12, "test_x[8.11…"),
+])
+def test_a_test_id_is_fitted_keeping_what_tells_cases_apart(width, expected):
+    fitted = fit_id("dormant/test_dormant.py::test_x[8.11-CHF]", width)
+    assert len(fitted) <= width
+    assert fitted == expected
+
+
+def test_fit_id_keeps_the_parameters_of_a_long_name():
+    fitted = fit_id("srv/test_srv.py::test_supported_srv_executes[6.14.1-ESME]", 30)
+    assert len(fitted) == 30 and fitted.endswith("…[6.14.1-ESME]")
+
+
+def test_version_names_the_version_and_the_checkout(capsys):
+    assert main(["--version"]) == 0
+    out = capsys.readouterr().out.strip()
+    assert re.fullmatch(r"dmct \d+\.\d+\.\d+\S*( \(commit [0-9a-f]{12}(, with uncommitted "
+                        r"changes)?\))?", out), out
+
+
+@pytest.mark.parametrize(("what", "expected"), [
+    ("packs", ["smoke", "dormant", "security"]),
+    ("dmcs", ["ITRON-DMC-001", "PH-ITR-001-D", "ESME itron-esme-ph1"]),
+    ("profiles", ["itron-esme-ph1", "* placeholder"]),
+])
+def test_list(what, expected, capsys):
+    assert main(["list", what]) == 0
+    out = capsys.readouterr().out
+    for text in expected:
+        assert text in out
+
+
+def test_collect_only_says_what_would_run_and_runs_nothing(tmp_path, capsys, clean_run_env):
+    code = main(["run", "--dmc", "ITRON-DMC-001", "--status", "dormant", "--pack", "smoke",
+                 "--out", str(tmp_path / "out"), "--collect-only", "-v"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "== ITRON-DMC-001 / dormant (EPCL entry PH-ITR-001-D): 8 cases: 8 to run" in out
+    assert "smoke/test_smoke.py::test_register_over_zigbee_equals_optical_readout[ESME]" in out
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_interrupted_run_says_how_to_resume(tmp_path):
+    message = interrupted_message(tmp_path / "results")
+    assert f"dmct run --resume {tmp_path / 'results'}" in message
