@@ -87,6 +87,26 @@ def test_an_80_column_terminal_gets_fitted_rows_a_progress_line_and_the_failures
                for line in closing)
 
 
+def test_parallel_entries_on_an_80_column_terminal_print_whole_fitted_lines(tmp_path):
+    """Two entries at once share the terminal: no live line, but every row still fits 80
+    columns, and the run ends with its failures (both statuses' CoS alert cases)."""
+    dmct = shutil.which("dmct")
+    assert dmct is not None
+    code, written = run_in_pty([dmct, "run", "--dmc", "ITRON-DMC-001", "--status", "dormant",
+                                "--status", "active", "--pack", "dormant", "--pack", "active",
+                                "--jobs", "2", "--out", "out"], tmp_path, columns=80)
+    assert code == 1, written[-3000:]
+    lines = screen_lines(written)
+    wide = [line for line in lines if len(line) > 80]
+    assert not wide, wide
+    rows = [line for line in lines if line.startswith("ITRON-DMC-001/")]
+    assert {row.split()[0] for row in rows} == {"ITRON-DMC-001/dormant", "ITRON-DMC-001/active"}
+    shown = [line.rstrip() for line in ANSI.sub("", written).replace("\r\n", "\n").split("\n")
+             if line.strip()]
+    assert any(line.startswith("== failed and blocked cases") for line in shown)
+    assert shown[-1].startswith("FAILED: exit criteria not met in ITRON-DMC-001/")
+
+
 @pytest.mark.parametrize(("width", "expected"), [
     (80, "dormant/test_dormant.py::test_x[8.11-CHF]"),
     (33, "test_dormant.py::test_x[8.11-CHF]"),

@@ -117,6 +117,10 @@ class LineAtomic(io.TextIOBase):
     def writable(self) -> bool:
         return True
 
+    def isatty(self) -> bool:
+        """A terminal behind it still is one (rows are fitted to its width)."""
+        return bool(getattr(self.target, "isatty", lambda: False)())
+
     def write(self, text: str) -> int:
         buffer = self._buffer()
         buffer.append(text)

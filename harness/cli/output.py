@@ -238,6 +238,8 @@ class Table:
         srv = ",".join(record.srv) or "-"
         reason = (record.reason or "") if record.outcome != "passed" else ""
         if not self.live:  # the DMC/status first: a CI log's lines can be grepped by it
+            if self.console.is_terminal:  # a terminal shared by parallel entries: fitted
+                return self._fitted_plain_row(record.outcome, test_id, reason)
             cells = [self.label, record.outcome.upper(), test_id, srv] + (
                 [reason] if reason else [])
             return Text("  ".join(cells), style=STYLES.get(record.outcome, ""))
@@ -255,6 +257,21 @@ class Table:
                         style=STYLES.get(record.outcome, ""))
         line.rstrip()
         return line
+
+
+    def _fitted_plain_row(self, outcome: str, test_id: str, reason: str) -> Text:
+        """A whole line no wider than the terminal: DMC/status, outcome, test, reason."""
+        width = self.console.width - 1
+        head = f"{self.label}  {outcome.upper()}  "
+        room = max(width - len(head), 20)
+        test = fit_id(test_id, room if not reason else max(min(room, len(test_id)),
+                                                           room - MIN_REASON_WIDTH - 2))
+        line = head + test
+        if reason and width - len(line) - 2 >= MIN_REASON_WIDTH:
+            for said in ("not applicable: ", "blocked: "):  # the outcome says it already
+                reason = reason.removeprefix(said)
+            line += "  " + cut(" ".join(reason.split()), width - len(line) - 2)
+        return Text(cut(line, width), style=STYLES.get(outcome, ""))
 
 
 def totals_line(result: RunResult) -> str:
