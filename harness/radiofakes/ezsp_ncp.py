@@ -312,6 +312,7 @@ class EzspNcp:
         self.trust_centre.set_install_code_only(False, now)
         for eui in self.transient_keys:
             self.trust_centre.remove_key(eui)
+        self.trust_centre.set_wildcard_key(None, now)
         self.transient_keys = {}
         for timer in self._timers:
             timer.cancel()
@@ -572,6 +573,8 @@ class EzspNcp:
         self.transient_keys[eui] = TransientKey(key, self.now() + timeout)
         if eui != WILDCARD_EUI:
             self.trust_centre.add_install_code_key(eui, key, self.now())
+        else:  # any joiner without a key of its own may use it, install-code-only or not
+            self.trust_centre.set_wildcard_key(key, self.now())
         return f.u8(EmberStatus.SUCCESS)
 
     def _clear_key_table(self, r: f.Reader) -> bytes:
@@ -944,7 +947,10 @@ class EzspNcp:
         for eui, transient in list(self.transient_keys.items()):
             if transient.expires <= now:
                 del self.transient_keys[eui]
-                self.trust_centre.remove_key(eui)
+                if eui == WILDCARD_EUI:
+                    self.trust_centre.set_wildcard_key(None, now)
+                else:
+                    self.trust_centre.remove_key(eui)
 
     def describe(self) -> str:
         devices = ", ".join(f"{format_eui(d.ieee)}={'joined' if d.joined else 'out'}"
