@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +71,13 @@ class BellowsPermitWithoutPrePermit:
 
     async def permit(self, time_s: int = 60, node: Any = None) -> None:
         await ControllerApplication.permit(self, time_s, node)  # type: ignore[arg-type]
+
+    async def forget_link_key(self, ieee: t.EUI64) -> None:
+        """A removed device's install-code key must not outlive its removal: EmberZNet keeps a
+        transient key for minutes, and the device would rejoin under another device's window.
+        EZSP v8 cannot erase one transient entry, so it is overwritten with a random key."""
+        ezsp: Any = self._ezsp  # type: ignore[attr-defined]
+        await ezsp.add_transient_link_key(ieee, t.KeyData(secrets.token_bytes(16)))
 
 
 class RadioStartError(RuntimeError):

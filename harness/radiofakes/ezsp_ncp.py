@@ -277,6 +277,10 @@ class EzspNcp:
         self.auto_join = False
         #: Seconds between a permit opening and the waiting devices' join attempts.
         self.auto_join_delay_s = 0.05
+        #: Seconds a device that left waits before it tries to join again (as the ZNP fake's
+        #: devices do): it does not rejoin in the same breath as the host removes it.
+        self.rejoin_after_leave_s = 0.2
+        self._left_at: dict[bytes, float] = {}
         self.trust_centre = trust_centre or TrustCentre()
         self.devices: dict[bytes, ScriptedDevice] = {}
         self.nvm: NetworkNvm | None = None
@@ -564,8 +568,15 @@ class EzspNcp:
 
     def _join_waiting_devices(self) -> None:
         for device in list(self.devices.values()):
-            if not device.joined and device.powered and self.network_up:
+            if self.wants_to_join(device):
                 self.join(device)
+
+    def wants_to_join(self, device: ScriptedDevice) -> bool:
+        """Whether a device left in joining mode tries to join now."""
+        left_at = self._left_at.get(device.ieee)
+        recently_left = left_at is not None and self.now() - left_at < self.rejoin_after_leave_s
+        return (not device.joined and device.powered and self.network_up
+                and not recently_left)
 
     def _add_transient_link_key(self, r: f.Reader) -> bytes:
         eui, key = r.eui64(), r.key()
@@ -938,6 +949,7 @@ class EzspNcp:
     def device_left(self, device: ScriptedDevice) -> None:
         """``device`` leaves the network (told to, or by itself): DEVICE_LEFT to the host."""
         nwk = device.nwk or 0xFFFE
+        self._left_at[device.ieee] = self.now()
         self.trust_centre.leave(device, self.now())
         self.callback(Cmd.TRUST_CENTER_JOIN_HANDLER,
                       f.u16(nwk) + device.ieee + f.u8(DeviceUpdate.DEVICE_LEFT)

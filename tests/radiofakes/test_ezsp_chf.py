@@ -24,7 +24,7 @@ import pytest
 
 from harness.config import InstallCode
 from harness.han.chf import Chf, NotJoined
-from harness.han.events import HanEventStream
+from harness.han.events import HanEventStream, match
 from harness.han.frames import FrameLog
 from harness.han.radio import real_radio_class, zigpy_config
 from harness.radiofakes.devices import ScriptedDevice, TimelineEntry, smart_energy_device
@@ -70,6 +70,7 @@ class EzspHan:
     runtime: BenchRuntime
     fake: EzspFake
     chf: Chf
+    events: HanEventStream
 
     def now(self) -> float:
         return self.runtime.clock.monotonic()
@@ -100,7 +101,7 @@ def han() -> Iterator[EzspHan]:
         runtime.run(app.startup(auto_form=True))
         events = HanEventStream(runtime.clock, runtime)
         chf = Chf(runtime, app, events, request_timeout=5.0, retries=2)
-        made = EzspHan(runtime, fake, chf)
+        made = EzspHan(runtime, fake, chf, events)
         yield made
         runtime.run(app.shutdown(), timeout=30)
     finally:
@@ -172,3 +173,26 @@ def test_a_device_with_a_wrong_install_code_does_not_join(han: EzspHan) -> None:
         han.chf.wait_for_join(EUI[2], 60)
     refusals = [e for e in han.timeline() if e.what == "refused" and EUI[2] in e.detail]
     assert refusals and all("link key does not match" in e.detail for e in refusals)
+
+
+def test_an_unlisted_joiner_is_made_to_leave_and_reported(han: EzspHan) -> None:
+    """A stray permit without install-code-only (another tool on the dongle) lets a device
+    with the well-known key in at the radio: the CHF refuses it all the same."""
+    import bellows.types as bt
+
+    app: Any = han.chf.app
+    rogue = ScriptedDevice(ROGUE_EUI, join="none")
+    mark = han.events.mark()
+    han.runtime.run(app._ezsp.setPolicy(policyId=bt.EzspPolicyId.TRUST_CENTER_POLICY,
+                                        decisionId=bt.EzspDecisionBitmask.ALLOW_JOINS))
+    han.runtime.run(app.permit_ncp(60))
+    han.in_loop(lambda fake: fake.add_device(rogue))
+    refused = han.runtime.run(
+        han.events.wait_for(match("join_refused", device=ROGUE_EUI), 30, since=mark))
+    assert refused.details["reason"] == "not in the CHF device log"
+    han.runtime.run(app.permit_ncp(0))
+    han.sleep(5)
+    assert not han.chf.is_joined(ROGUE_EUI)
+    timeline = han.timeline()
+    assert [e for e in timeline if e.what == "joined" and ROGUE_EUI in e.detail]
+    assert [e for e in timeline if e.what == "left" and ROGUE_EUI in e.detail]
