@@ -196,3 +196,20 @@ def test_an_unlisted_joiner_is_made_to_leave_and_reported(han: EzspHan) -> None:
     timeline = han.timeline()
     assert [e for e in timeline if e.what == "joined" and ROGUE_EUI in e.detail]
     assert [e for e in timeline if e.what == "left" and ROGUE_EUI in e.detail]
+
+
+def test_a_removed_device_does_not_rejoin_under_another_devices_window(han: EzspHan) -> None:
+    """Its install-code key goes with it (EmberZNet would keep the transient key minutes)."""
+    han.chf.add_device(EUI[1], code_for(1), 240)
+    han.chf.wait_for_join(EUI[1], 240)
+    han.chf.add_device(EUI[2], code_for(2), 240)
+    han.chf.wait_for_join(EUI[2], 240)
+    han.chf.remove_device(EUI[1])
+    removed_at = han.now()
+    han.sleep(30)
+    assert han.permitting(), "the other device's window should still be open"
+    rejoins = [e for e in han.timeline()
+               if e.what == "joined" and EUI[1] in e.detail and e.time > removed_at]
+    assert not rejoins
+    assert not han.chf.is_joined(EUI[1])
+    assert_never_open_without_install_code_only(han)
