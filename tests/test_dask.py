@@ -54,7 +54,7 @@ def test_a_worker_lost_mid_entry_has_its_entry_run_again_with_nothing_duplicated
                                   host="127.0.0.1", dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
         run = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", *SELECTION,
-                                "--out", str(dask_out), "--scheduler",
+                                "--out", str(dask_out), "-v", "--scheduler",
                                 cluster.scheduler_address], env=env, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         killed: tuple[str, int] | None = None
@@ -94,7 +94,7 @@ def test_a_worker_lost_mid_entry_has_its_entry_run_again_with_nothing_duplicated
         assert (dask_out / "REF-DMC-001" / status / "dmct-report.html").exists() is False
         assert any((dask_out / "REF-DMC-001" / status / "evidence").iterdir())
     assert (dask_out / "epcl-summary.json").exists()
-    # Rows printed as the entries came back, each whole and prefixed.
+    # Rows (every one, with -v) printed as the entries came back, each whole and prefixed.
     rows = [line for line in output.splitlines() if line.startswith("REF-DMC-001/")]
     assert len(rows) == CASES * len(STATUSES)
 

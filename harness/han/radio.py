@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +50,36 @@ REAL_PERMIT_MARGIN_S = 2.0
 RADIO_MAX_PAYLOAD: dict[str, int] = {"znp": 230}
 
 
+#: bellows' TRUST_CENTER_POLICY decision (EZSP v8+ bitmask) made install-code-only:
+#: ALLOW_JOINS | JOINS_USE_INSTALL_CODE_KEY. bellows sets it as its default policy at start-up
+#: and restores it after every permit task of its own, so it never restores anything looser.
+EZSP_INSTALL_CODE_ONLY_POLICY = 0x11
+
+
+class BellowsPermitWithoutPrePermit:
+    """bellows' ``permit`` without its ``pre_permit`` task.
+
+    bellows' ``permit(time_s)`` starts ``pre_permit``: it adds the well-known key
+    ``ZigBeeAlliance09`` as a wildcard transient key (any joiner may use it, even under an
+    install-code-only policy), sets a policy that is not install-code-only, and ``time_s + 2``
+    seconds later restores the default policy. Every ``permit(0)`` (zigpy's at start-up, the
+    CHF's to close joining) would so leave a window the CHF opens next open to a device with the
+    well-known key. Here ``permit`` is zigpy's own (the ZDO broadcast and the NCP's
+    ``permitJoining``) and nothing else; the CHF opens joining only with
+    ``permit_with_link_key``, which sets install-code-only itself.
+    """
+
+    async def permit(self, time_s: int = 60, node: Any = None) -> None:
+        await ControllerApplication.permit(self, time_s, node)  # type: ignore[arg-type]
+
+    async def forget_link_key(self, ieee: t.EUI64) -> None:
+        """A removed device's install-code key must not outlive its removal: EmberZNet keeps a
+        transient key for minutes, and the device would rejoin under another device's window.
+        EZSP v8 cannot erase one transient entry, so it is overwritten with a random key."""
+        ezsp: Any = self._ezsp  # type: ignore[attr-defined]
+        await ezsp.add_transient_link_key(ieee, t.KeyData(secrets.token_bytes(16)))
+
+
 class RadioStartError(RuntimeError):
     """The radio did not start; the message is one line: radio, port and the likely cause."""
 
@@ -60,7 +91,10 @@ def han_application_class(base: type[ControllerApplication],
         return base
     extra: dict[str, Any] = {"permit_margin_s": REAL_PERMIT_MARGIN_S, "radio_type": radio_type,
                              "max_payload": RADIO_MAX_PAYLOAD.get(radio_type or "")}
-    return type(f"Han{base.__name__}", (HanApplicationMixin, base), extra)
+    bases: tuple[type, ...] = (HanApplicationMixin, base)
+    if radio_type == "ezsp":
+        bases = (HanApplicationMixin, BellowsPermitWithoutPrePermit, base)
+    return type(f"Han{base.__name__}", bases, extra)
 
 
 def real_radio_class(radio_type: str) -> type[ControllerApplication]:
@@ -116,6 +150,9 @@ def zigpy_config(
     if radio_type == "ezsp":
         # bellows otherwise starts a non-daemon thread that can keep the process alive.
         config["use_thread"] = False
+        # Install-code-only as bellows' default trust-centre policy: whatever bellows restores
+        # (at start-up, after a permit of its own) never lets the well-known key in.
+        config["ezsp_policies"] = {"TRUST_CENTER_POLICY": EZSP_INSTALL_CODE_ONLY_POLICY}
     return config
 
 

@@ -1,7 +1,8 @@
-"""Serve the ZNP fake with a lab config's devices: ``python -m harness.radiofakes LAB [PORT]``.
+"""Serve a fake dongle with a lab config's devices: ``python -m harness.radiofakes LAB [PORT]``.
 
-The lab config names the radio (``type: znp``, ``port: socket://127.0.0.1:PORT``) and the
-installation whose devices the fake puts in range (install codes from the lab's secrets).
+The lab config names the radio (``type: znp`` for the Z-Stack ZNP fake, ``type: ezsp`` for the
+EmberZNet EZSP fake; ``port: socket://127.0.0.1:PORT``) and the installation whose devices the
+fake puts in range (install codes from the lab's secrets).
 Runs until interrupted; then ``dmct lab check --lab LAB`` in another shell talks to it.
 """
 
@@ -18,7 +19,7 @@ def main(argv: list[str]) -> int:
         print(__doc__.strip())
         return 0 if argv else 2
     from harness.config import ConfigError, load_lab_config
-    from harness.radiofakes.lab import ServedFake, devices_for_lab
+    from harness.radiofakes.lab import FAKE_RADIOS, ServedFake, devices_for_lab
 
     try:
         lab = load_lab_config(Path(argv[0]))
@@ -26,10 +27,15 @@ def main(argv: list[str]) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    radio = lab.radio.type
+    if radio not in FAKE_RADIOS:
+        print(f"error: {argv[0]}: radio.type: {radio!r} has no fake dongle; one of "
+              f"{', '.join(FAKE_RADIOS)}", file=sys.stderr)
+        return 2
     port = int(argv[1]) if len(argv) > 1 else _lab_port(lab)
-    with ServedFake(devices, port=port) as served:
-        print(f"ZNP fake on {served.url} with {len(devices)} device(s); Ctrl-C stops it",
-              flush=True)
+    with ServedFake(devices, port=port, radio=radio) as served:
+        print(f"{radio.upper()} fake on {served.url} with {len(devices)} device(s); "
+              "Ctrl-C stops it", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
     return 0

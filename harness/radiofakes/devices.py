@@ -303,6 +303,9 @@ class TrustCentre:
     def __init__(self, *, first_nwk: int = 0x1001) -> None:
         self.install_code_only = False
         self.keys: dict[bytes, bytes] = {}
+        #: A key for any device with no entry of its own (EmberZNet's wildcard transient key,
+        #: EUI-64 FF..FF): bellows' ``pre_permit`` puts the well-known key there.
+        self.wildcard_key: bytes | None = None
         self.permit_until = 0.0
         self.timeline: list[TimelineEntry] = []
         self.known: set[bytes] = set()
@@ -331,6 +334,11 @@ class TrustCentre:
     def remove_key(self, ieee: bytes) -> None:
         self.keys.pop(bytes(ieee), None)
 
+    def set_wildcard_key(self, key: bytes | None, now: float) -> None:
+        if key != self.wildcard_key:
+            self._log(now, "wildcard_key", "added" if key is not None else "removed")
+        self.wildcard_key = key
+
     # -- the air ----------------------------------------------------------------------------
     def admit(self, device: ScriptedDevice, now: float) -> Admission:
         """A device asks to join: the permit window and the key decide."""
@@ -339,7 +347,7 @@ class TrustCentre:
         if not self.permitting(now):
             return self._refused(device, now, "joining is not permitted now")
         key = device.presented_key()
-        table_key = self.keys.get(device.ieee)
+        table_key = self.keys.get(device.ieee, self.wildcard_key)
         if table_key is not None:
             ok = key == table_key
         elif self.install_code_only:

@@ -277,6 +277,10 @@ class EzspNcp:
         self.auto_join = False
         #: Seconds between a permit opening and the waiting devices' join attempts.
         self.auto_join_delay_s = 0.05
+        #: Seconds a device that left waits before it tries to join again (as the ZNP fake's
+        #: devices do): it does not rejoin in the same breath as the host removes it.
+        self.rejoin_after_leave_s = 0.2
+        self._left_at: dict[bytes, float] = {}
         self.trust_centre = trust_centre or TrustCentre()
         self.devices: dict[bytes, ScriptedDevice] = {}
         self.nvm: NetworkNvm | None = None
@@ -312,6 +316,7 @@ class EzspNcp:
         self.trust_centre.set_install_code_only(False, now)
         for eui in self.transient_keys:
             self.trust_centre.remove_key(eui)
+        self.trust_centre.set_wildcard_key(None, now)
         self.transient_keys = {}
         for timer in self._timers:
             timer.cancel()
@@ -563,8 +568,15 @@ class EzspNcp:
 
     def _join_waiting_devices(self) -> None:
         for device in list(self.devices.values()):
-            if not device.joined and device.powered and self.network_up:
+            if self.wants_to_join(device):
                 self.join(device)
+
+    def wants_to_join(self, device: ScriptedDevice) -> bool:
+        """Whether a device left in joining mode tries to join now."""
+        left_at = self._left_at.get(device.ieee)
+        recently_left = left_at is not None and self.now() - left_at < self.rejoin_after_leave_s
+        return (not device.joined and device.powered and self.network_up
+                and not recently_left)
 
     def _add_transient_link_key(self, r: f.Reader) -> bytes:
         eui, key = r.eui64(), r.key()
@@ -572,6 +584,8 @@ class EzspNcp:
         self.transient_keys[eui] = TransientKey(key, self.now() + timeout)
         if eui != WILDCARD_EUI:
             self.trust_centre.add_install_code_key(eui, key, self.now())
+        else:  # any joiner without a key of its own may use it, install-code-only or not
+            self.trust_centre.set_wildcard_key(key, self.now())
         return f.u8(EmberStatus.SUCCESS)
 
     def _clear_key_table(self, r: f.Reader) -> bytes:
@@ -935,6 +949,7 @@ class EzspNcp:
     def device_left(self, device: ScriptedDevice) -> None:
         """``device`` leaves the network (told to, or by itself): DEVICE_LEFT to the host."""
         nwk = device.nwk or 0xFFFE
+        self._left_at[device.ieee] = self.now()
         self.trust_centre.leave(device, self.now())
         self.callback(Cmd.TRUST_CENTER_JOIN_HANDLER,
                       f.u16(nwk) + device.ieee + f.u8(DeviceUpdate.DEVICE_LEFT)
@@ -944,7 +959,10 @@ class EzspNcp:
         for eui, transient in list(self.transient_keys.items()):
             if transient.expires <= now:
                 del self.transient_keys[eui]
-                self.trust_centre.remove_key(eui)
+                if eui == WILDCARD_EUI:
+                    self.trust_centre.set_wildcard_key(None, now)
+                else:
+                    self.trust_centre.remove_key(eui)
 
     def describe(self) -> str:
         devices = ", ".join(f"{format_eui(d.ieee)}={'joined' if d.joined else 'out'}"

@@ -151,7 +151,7 @@ class EzspFake:
         assert self.join_retry_s
         if self.tc.permitting(self.ncp.now()):
             for device in list(self.ncp.devices.values()):
-                if not device.joined and device.powered and self.ncp.network_up:
+                if self.ncp.wants_to_join(device):
                     self.ncp.join(device)
         self._retry = asyncio.get_running_loop().call_later(self.join_retry_s,
                                                             self._retry_joins)

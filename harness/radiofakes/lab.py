@@ -1,10 +1,11 @@
 """A lab config's installation as scripted devices, and a fake served in a thread of its own.
 
-A lab config that names a real radio on ``socket://127.0.0.1:PORT`` can be run against a fake
-dongle: :func:`devices_for_lab` puts the installation's devices (EUI-64, the install code the
-lab's secrets give, the profile's endpoint, clusters, manufacturer and model) in range, and
-:class:`ServedFake` serves the fake from a background thread, so a bench on the real clock (or
-``dmct lab check`` in another process) talks to it as to a dongle.
+A lab config that names a real radio (``znp`` or ``ezsp``) on ``socket://127.0.0.1:PORT`` can be
+run against a fake dongle of that type: :func:`devices_for_lab` puts the installation's devices
+(EUI-64, the install code the lab's secrets give, the profile's endpoint, clusters, manufacturer
+and model) in range, and :class:`ServedFake` serves the fake (Z-Stack ZNP or EmberZNet EZSP)
+from a background thread, so a bench on the real clock (or ``dmct lab check`` in another
+process) talks to it as to a dongle.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from harness.radiofakes.devices import ScriptedDevice, smart_energy_device
+from harness.radiofakes.ezsp_server import EzspFake
 from harness.radiofakes.znp import ZnpFake
 
 if TYPE_CHECKING:
@@ -25,6 +27,24 @@ T = TypeVar("T")
 
 #: Join attempts of a device on a real-clock bench: often, so a test does not wait for one.
 LAB_JOIN_RETRY_S = 0.2
+#: Radio types a fake dongle exists for.
+FAKE_RADIOS = ("znp", "ezsp")
+
+RadioFake = ZnpFake | EzspFake
+
+
+def make_fake(radio_type: str, devices: Iterable[ScriptedDevice] = (),
+              **options: Any) -> RadioFake:
+    """The fake dongle for ``radio_type``; its devices join whenever joining is opened for
+    them (and again every ``join_retry_s`` while it is open), as devices left in joining
+    mode do."""
+    if radio_type == "znp":
+        return ZnpFake(devices, **options)
+    if radio_type == "ezsp":
+        options.setdefault("auto_join", True)
+        return EzspFake(devices, **options)
+    raise ValueError(f"no fake dongle for radio type {radio_type!r}; there are: "
+                     f"{', '.join(FAKE_RADIOS)}")
 
 
 def devices_for_lab(lab: LabConfig, env: Mapping[str, str] | None = None,
@@ -62,19 +82,21 @@ def devices_for_lab(lab: LabConfig, env: Mapping[str, str] | None = None,
 
 
 class ServedFake:
-    """A :class:`ZnpFake` in a daemon thread with its own event loop (real time).
+    """A fake dongle (:class:`ZnpFake`, or :class:`EzspFake` for ``radio="ezsp"``) in a daemon
+    thread with its own event loop (real time).
 
     ``with ServedFake(devices) as served: served.url`` is the ``socket://`` URL; ``call``
     runs a function on the fake in its thread (power a device off, read the timeline).
     """
 
     def __init__(self, devices: Iterable[ScriptedDevice] = (), *, port: int = 0,
-                 **options: Any) -> None:
+                 radio: str = "znp", **options: Any) -> None:
         options.setdefault("join_retry_s", LAB_JOIN_RETRY_S)
-        self.fake = ZnpFake(devices, **options)
+        self.radio = radio
+        self.fake: RadioFake = make_fake(radio, devices, **options)
         self._port = port
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="znp-fake",
+        self._thread = threading.Thread(target=self._loop.run_forever, name=f"{radio}-fake",
                                         daemon=True)
         self.url = ""
 
@@ -84,7 +106,7 @@ class ServedFake:
             self.fake.serve(port=self._port), self._loop).result(10)
         return self
 
-    def call(self, function: Callable[[ZnpFake], T]) -> T:
+    def call(self, function: Callable[[Any], T]) -> T:
         done: Future[T] = Future()
 
         def run() -> None:

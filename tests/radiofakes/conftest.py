@@ -4,7 +4,8 @@
 loop on ``socket://127.0.0.1:PORT`` (loopback bytes are readable at once, so the loop never
 jumps time past an answer in flight): JoinTimePeriods of minutes cost no wall time.
 ``znp_lab``: a lab config (radio ``znp`` on the fake's port, real clock, install codes from a
-secrets file) with the fake served from a thread, for ``dmct lab check`` and whole packs.
+secrets file) with the fake served from a thread, for ``dmct lab check`` and whole packs;
+``ezsp_lab`` the same with radio ``ezsp`` and the EZSP fake, driven by bellows.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ ROLES = ("ESME", "GSME", "PPMID", "IHD")
 needs_znp = pytest.mark.skipif(
     importlib.util.find_spec("zigpy_znp") is None and not os.environ.get("DMCT_REQUIRE_TOOLS"),
     reason="zigpy-znp is not installed (pip install 'smets1-dmct[znp]')")
+#: The same for bellows (the ``ezsp`` extra).
+needs_bellows = pytest.mark.skipif(
+    importlib.util.find_spec("bellows") is None and not os.environ.get("DMCT_REQUIRE_TOOLS"),
+    reason="bellows is not installed (pip install 'smets1-dmct[ezsp]')")
 
 
 def code_for(index: int) -> InstallCode:
@@ -122,12 +127,12 @@ def znp_han() -> Iterator[ZnpHan]:
 # -- a lab on the fake ------------------------------------------------------------------------
 
 
-def lab_text(port: int | str, root: Path, *, extra_radio: str = "") -> str:
+def lab_text(port: int | str, root: Path, *, extra_radio: str = "", radio: str = "znp") -> str:
     devices = "".join(
         f"      - role: {role}\n        eui64: 00-1B-C5-0C-00-00-00-{i:02X}\n"
         f"        install_code: {{secret: {role.lower()}}}\n"
         for i, role in enumerate(ROLES, 1))
-    return (f"bench: znp-fake\nradio:\n  type: znp\n  port: socket://127.0.0.1:{port}\n"
+    return (f"bench: {radio}-fake\nradio:\n  type: {radio}\n  port: socket://127.0.0.1:{port}\n"
             f"  channel: 15\n  pan_id: 0x1A62\n{extra_radio}"
             f"installations:\n  - id: home-1\n    devices:\n{devices}"
             "dmc: [REF-DMC-001]\ninstallation_status: [dormant]\n"
@@ -141,19 +146,30 @@ class ZnpLab:
     served: ServedFake
 
 
-@pytest.fixture
-def znp_lab(tmp_path: Path) -> Iterator[ZnpLab]:
-    """A real-clock lab config whose radio is the ZNP fake (served from a thread) holding
-    the installation's devices with the secrets file's install codes."""
+def served_lab(tmp_path: Path, radio: str) -> Iterator[ZnpLab]:
+    """A real-clock lab config whose radio is the ``radio`` fake (served from a thread)
+    holding the installation's devices with the secrets file's install codes."""
     secrets = "install_codes:\n" + "".join(
         f'  {role.lower()}: "{code_for(i).reveal()}"\n' for i, role in enumerate(ROLES, 1))
     (tmp_path / "secrets.yaml").write_text(secrets)
     path = tmp_path / "lab.yaml"
-    path.write_text(lab_text(1, tmp_path))
-    served = ServedFake(devices_for_lab(load_lab_config(path, env={})))
+    path.write_text(lab_text(1, tmp_path, radio=radio))
+    served = ServedFake(devices_for_lab(load_lab_config(path, env={})), radio=radio)
     served.start()
     try:
         path.write_text(re.sub(r"socket://127.0.0.1:\d+", served.url, path.read_text()))
         yield ZnpLab(path, load_lab_config(path, env={}), served)
     finally:
         served.stop()
+
+
+@pytest.fixture
+def znp_lab(tmp_path: Path) -> Iterator[ZnpLab]:
+    """A real-clock lab on the ZNP fake (see :func:`served_lab`)."""
+    yield from served_lab(tmp_path, "znp")
+
+
+@pytest.fixture
+def ezsp_lab(tmp_path: Path) -> Iterator[ZnpLab]:
+    """A real-clock lab on the EZSP fake, driven by bellows (see :func:`served_lab`)."""
+    yield from served_lab(tmp_path, "ezsp")

@@ -28,7 +28,7 @@ from harness.radiofakes.devices import (
     TimelineEntry,
     smart_energy_device,
 )
-from harness.radiofakes.ezsp_ncp import IMPLEMENTED_COMMANDS
+from harness.radiofakes.ezsp_ncp import IMPLEMENTED_COMMANDS, WILDCARD_EUI
 from harness.radiofakes.ezsp_server import EzspFake
 from harness.runtime import BenchRuntime
 
@@ -343,25 +343,45 @@ def test_a_device_switched_off_cannot_be_reached_and_rejoins_when_on(
     assert success == {CURRENT_SUMMATION_DELIVERED: 123456}
 
 
-def test_a_plain_permit_lets_a_device_without_an_install_code_join(
-    coordinator: Coordinator,
-) -> None:
-    """bellows' own permit() opens joining to the well-known key: install-code-only is off.
-
-    The fake does not refuse every stranger: whether a join is refused is the trust centre's
-    policy, which the host sets.
-    """
+def test_the_harness_permit_keeps_install_code_only_joining(coordinator: Coordinator) -> None:
+    """The harness's bellows application's permit() is zigpy's own, without bellows'
+    pre_permit: no wildcard well-known key, the policy stays install-code-only, and a device
+    with the well-known key is refused while joining is open."""
     stranger = smart_energy_device("00-1B-C5-0C-00-00-10-09", None, manufacturer="X",
                                    model="Y", join="none")
-    coordinator.run(coordinator.app.permit(1))
-    coordinator.wait_for(lambda: not coordinator.fake.call(
-        lambda: coordinator.fake.ncp.trust_centre.install_code_only))
+    since = len(coordinator.fake.timeline())
+    coordinator.run(coordinator.app.permit(5))
+    assert coordinator.fake.call(lambda: coordinator.fake.ncp.trust_centre.install_code_only)
+    admission = coordinator.fake.join(stranger)
+    assert not admission.accepted
+    assert admission.reason == "no install-code key for this device"
+    assert not [e for e in coordinator.fake.timeline()[since:] if e.what == "wildcard_key"]
+    coordinator.run(coordinator.app.permit(0))
+
+
+def test_bellows_own_permit_lets_the_well_known_key_in(coordinator: Coordinator) -> None:
+    """Why the harness never runs bellows' permit(): its pre_permit adds the well-known key as
+    a wildcard transient key, which admits a device with no install code even while the policy
+    is install-code-only."""
+    import bellows.zigbee.application as bellows_app
+
+    stranger = smart_energy_device("00-1B-C5-0C-00-00-10-0D", None, manufacturer="X",
+                                   model="Y", join="none")
+    coordinator.run(bellows_app.ControllerApplication.permit(coordinator.app, 5))
+    coordinator.wait_for(lambda: bool([e for e in coordinator.fake.timeline()
+                                       if e.what == "wildcard_key"]))
     admission = coordinator.fake.join(stranger)
     assert admission.accepted
-    joins = [e for e in coordinator.fake.timeline() if e.what == "joined"]
-    assert joins[-1].detail == f"{stranger.eui} install_code_only=off"
     coordinator.wait_for(lambda: t.EUI64(stranger.ieee) in coordinator.events.joined)
+    coordinator.run(bellows_app.ControllerApplication.permit_ncp(coordinator.app, 0))
     coordinator.settle_policy()
+
+    def forget_wildcard() -> None:  # the module's other tests share the NCP
+        ncp = coordinator.fake.ncp
+        ncp.transient_keys.pop(WILDCARD_EUI, None)
+        ncp.trust_centre.set_wildcard_key(None, ncp.now())
+
+    coordinator.fake.call(forget_wildcard)
 
 
 def test_no_join_while_joining_is_closed(coordinator: Coordinator) -> None:

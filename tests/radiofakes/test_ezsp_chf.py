@@ -4,12 +4,11 @@ The fake's trust-centre timeline is the radio's side of the story: every permit,
 install-code-only joining (the TRUST_CENTER_POLICY bellows sets), every join and refusal, at
 bench time. The CHF's promises are checked against it, not against what the CHF says it did.
 
-A defect this shows: zigpy's start-up ``permit(0)`` runs bellows' ``pre_permit`` task, which two
-seconds later restores bellows' default trust-centre policy (ALLOW_PRECONFIGURED_KEY_JOINS: not
-install-code-only). A JoinTimePeriod opened in those two seconds (or a window open when any
-``app.permit()`` call's task ends) loses install-code-only joining, and a device with the
-well-known key joins. Making install-code-only bellows' default policy
-(``ezsp_policies: {TRUST_CENTER_POLICY: 0x11}`` in the zigpy config) closes it.
+bellows' own ``permit`` runs ``pre_permit``: the well-known key as a wildcard transient key, a
+policy that is not install-code-only, and 2 s later bellows' default policy restored. The
+harness's bellows application never runs it (``harness.han.radio.BellowsPermitWithoutPrePermit``)
+and makes install-code-only bellows' default policy; the 300 s JoinTimePeriod below, with a
+well-known-key device trying throughout, checks both.
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ import pytest
 
 from harness.config import InstallCode
 from harness.han.chf import Chf, NotJoined
-from harness.han.events import HanEventStream
+from harness.han.events import HanEventStream, match
 from harness.han.frames import FrameLog
 from harness.han.radio import real_radio_class, zigpy_config
 from harness.radiofakes.devices import ScriptedDevice, TimelineEntry, smart_energy_device
@@ -71,6 +70,7 @@ class EzspHan:
     runtime: BenchRuntime
     fake: EzspFake
     chf: Chf
+    events: HanEventStream
 
     def now(self) -> float:
         return self.runtime.clock.monotonic()
@@ -88,27 +88,20 @@ class EzspHan:
         return self.in_loop(lambda fake: list(fake.tc.timeline))
 
 
-#: bellows' TRUST_CENTER_POLICY made install-code-only: ALLOW_JOINS | JOINS_USE_INSTALL_CODE_KEY.
-INSTALL_CODE_ONLY_POLICY = {"ezsp_policies": {"TRUST_CENTER_POLICY": 0x11}}
-
-
 @pytest.fixture
-def han(request: pytest.FixtureRequest) -> Iterator[EzspHan]:
-    """``indirect`` parameter: extra zigpy config (none: the harness's config as it is)."""
-    extra: dict[str, Any] = getattr(request, "param", {})
+def han() -> Iterator[EzspHan]:
     runtime = BenchRuntime(virtual=True)
     fake = EzspFake([scripted(1), scripted(2), scripted(3)], auto_join=True, join_retry_s=2.0)
     try:
         url = runtime.run(fake.serve())
-        config = {**zigpy_config(path=url, radio_type="ezsp", channel=15, pan_id=0x1A62),
-                  **extra}
+        config = zigpy_config(path=url, radio_type="ezsp", channel=15, pan_id=0x1A62)
         app = runtime.call(lambda: real_radio_class("ezsp")(config))
         app.attach_bench(runtime.clock, FrameLog())  # type: ignore[attr-defined]
         # No bench timeout on a start: serialx opens the port in an executor thread.
         runtime.run(app.startup(auto_form=True))
         events = HanEventStream(runtime.clock, runtime)
         chf = Chf(runtime, app, events, request_timeout=5.0, retries=2)
-        made = EzspHan(runtime, fake, chf)
+        made = EzspHan(runtime, fake, chf, events)
         yield made
         runtime.run(app.shutdown(), timeout=30)
     finally:
@@ -146,7 +139,11 @@ def test_a_device_joins_through_the_chf_is_interviewed_and_read(han: EzspHan) ->
     assert_never_open_without_install_code_only(han)
 
 
-def _join_time_period_of_300_s_with_a_rogue_trying(han: EzspHan) -> None:
+def test_a_300_s_join_time_period_admits_no_rogue(han: EzspHan) -> None:
+    """A JoinTimePeriod of 300 s opened right after start-up (inside the 2 s bellows' start-up
+    ``permit(0)`` task would have had), spanning two permits, with a device presenting the
+    well-known key trying to join all through it: joining is never open without
+    install-code-only, the well-known key is never a wildcard key, the rogue never joins."""
     rogue = ScriptedDevice(ROGUE_EUI, join="none")  # no install code: the well-known key
     han.in_loop(lambda fake: fake.add_device(rogue))
     han.in_loop(lambda fake: fake.power_off(EUI[3]))
@@ -160,23 +157,13 @@ def _join_time_period_of_300_s_with_a_rogue_trying(han: EzspHan) -> None:
 
     assert not han.permitting(), "joining still open after the JoinTimePeriod ended"
     timeline = han.timeline()
+    assert len([e for e in timeline if e.what == "permit" and e.detail != "0"]) >= 2
     assert not [e for e in timeline if e.what == "joined" and ROGUE_EUI in e.detail]
-    assert [e for e in timeline if e.what == "refused" and ROGUE_EUI in e.detail]
+    refusals = [e.time for e in timeline if e.what == "refused" and ROGUE_EUI in e.detail]
+    assert refusals and min(refusals) < window.opened_at + 10
+    assert max(refusals) > window.closes_at - 50
+    assert not [e for e in timeline if e.what == "wildcard_key"]
     assert_never_open_without_install_code_only(han)
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    "defect: bellows' pre_permit task from zigpy's start-up permit(0) restores bellows' default "
-    "trust-centre policy 2 s later, turning install-code-only joining off while the CHF's "
-    "window is open; a well-known-key device joins"))
-def test_a_300_s_join_time_period_admits_no_rogue(han: EzspHan) -> None:
-    _join_time_period_of_300_s_with_a_rogue_trying(han)
-
-
-@pytest.mark.parametrize("han", [INSTALL_CODE_ONLY_POLICY], indirect=True)
-def test_with_install_code_only_as_bellows_default_policy_no_rogue_joins(han: EzspHan) -> None:
-    """The fix, shown: bellows' own default policy install-code-only."""
-    _join_time_period_of_300_s_with_a_rogue_trying(han)
 
 
 def test_a_device_with_a_wrong_install_code_does_not_join(han: EzspHan) -> None:
@@ -186,3 +173,43 @@ def test_a_device_with_a_wrong_install_code_does_not_join(han: EzspHan) -> None:
         han.chf.wait_for_join(EUI[2], 60)
     refusals = [e for e in han.timeline() if e.what == "refused" and EUI[2] in e.detail]
     assert refusals and all("link key does not match" in e.detail for e in refusals)
+
+
+def test_an_unlisted_joiner_is_made_to_leave_and_reported(han: EzspHan) -> None:
+    """A stray permit without install-code-only (another tool on the dongle) lets a device
+    with the well-known key in at the radio: the CHF refuses it all the same."""
+    import bellows.types as bt
+
+    app: Any = han.chf.app
+    rogue = ScriptedDevice(ROGUE_EUI, join="none")
+    mark = han.events.mark()
+    han.runtime.run(app._ezsp.setPolicy(policyId=bt.EzspPolicyId.TRUST_CENTER_POLICY,
+                                        decisionId=bt.EzspDecisionBitmask.ALLOW_JOINS))
+    han.runtime.run(app.permit_ncp(60))
+    han.in_loop(lambda fake: fake.add_device(rogue))
+    refused = han.runtime.run(
+        han.events.wait_for(match("join_refused", device=ROGUE_EUI), 30, since=mark))
+    assert refused.details["reason"] == "not in the CHF device log"
+    han.runtime.run(app.permit_ncp(0))
+    han.sleep(5)
+    assert not han.chf.is_joined(ROGUE_EUI)
+    timeline = han.timeline()
+    assert [e for e in timeline if e.what == "joined" and ROGUE_EUI in e.detail]
+    assert [e for e in timeline if e.what == "left" and ROGUE_EUI in e.detail]
+
+
+def test_a_removed_device_does_not_rejoin_under_another_devices_window(han: EzspHan) -> None:
+    """Its install-code key goes with it (EmberZNet would keep the transient key minutes)."""
+    han.chf.add_device(EUI[1], code_for(1), 240)
+    han.chf.wait_for_join(EUI[1], 240)
+    han.chf.add_device(EUI[2], code_for(2), 240)
+    han.chf.wait_for_join(EUI[2], 240)
+    han.chf.remove_device(EUI[1])
+    removed_at = han.now()
+    han.sleep(30)
+    assert han.permitting(), "the other device's window should still be open"
+    rejoins = [e for e in han.timeline()
+               if e.what == "joined" and EUI[1] in e.detail and e.time > removed_at]
+    assert not rejoins
+    assert not han.chf.is_joined(EUI[1])
+    assert_never_open_without_install_code_only(han)
