@@ -85,6 +85,8 @@ class TestEvidence:
     transcripts: list[Path] = field(default_factory=list)
     #: Service Requests, responses, envelopes and alerts, in order (install codes masked).
     dcc: list[Any] = field(default_factory=list)
+    #: What the case said about how it observed (a shortened watch window, say).
+    notes: list[str] = field(default_factory=list)
 
 
 class BenchDevice:
@@ -258,6 +260,7 @@ class Bench:
         self._dcc: Dcc | None = None
         self._evidence_dir: Path | None = None
         self._transcripts: list[Path] = []
+        self._notes: list[str] = []
         self._marks: tuple[int, int, int] = (0, 0, 0)
 
     # -- construction -----------------------------------------------------------------------
@@ -296,7 +299,8 @@ class Bench:
             # is reported at once). Without a dcc section the test PKI of __init__ stays.
             self.keystore = Keystore.from_lab(lab, secrets, lab.seed)
         self.runtime = runtime = backend.make_runtime()
-        self.timeline = ProcessTimeline(runtime.clock, runtime.sleep)
+        self.timeline = ProcessTimeline(runtime.clock, runtime.sleep,
+                                        watch_s=lab.process.watch_s)
         self.events = HanEventStream(runtime.clock, runtime)
         self.app = app = runtime.call(lambda: backend.make_radio(runtime, self.frames))
         try:
@@ -409,6 +413,7 @@ class Bench:
         """Start collecting evidence for one test (frames, events, serial transcripts)."""
         self._evidence_dir = evidence_dir
         self._transcripts = []
+        self._notes = []
         dcc_mark = self._dcc.evidence.mark() if self._dcc is not None else 0
         self._marks = (self.frames.mark(), self.events.mark(), dcc_mark)
         for device in self.devices.values():
@@ -421,7 +426,12 @@ class Bench:
             events=self.events.since(events_mark),
             transcripts=list(dict.fromkeys(self._transcripts)),
             dcc=self._dcc.evidence.since(dcc_mark) if self._dcc is not None else [],
+            notes=list(self._notes),
         )
+
+    def note(self, text: str) -> None:
+        """Put a line in the current case's evidence (how it observed, when that matters)."""
+        self._notes.append(text)
 
     def transcript_path(self, name: str) -> Path:
         base = self._evidence_dir or (self.lab.output_dir / "transcripts")

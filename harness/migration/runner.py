@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import zigpy.exceptions
 
 from harness.dcc.firmware_image import image_parameters
+from harness.dcc.tunnel import TunnelError
 from harness.han.chf import NotJoined
 from harness.han.device import ZclError
 from harness.migration.model import STEPS, MigrationPlan, MigrationRecord, StepRecord
@@ -39,6 +40,7 @@ ACTION_HOUR = time(9, 0)
 #: recorded as such, and rolled back), it is not a crash of the migration.
 HAN_ERRORS: tuple[type[BaseException], ...] = (
     zigpy.exceptions.ZigbeeException, TimeoutError, NotJoined, ZclError,
+    TunnelError,  # the device refused or dropped the DCC's tunnel: the step failed on it
 )
 #: Steps whose effect a rollback undoes (the others changed nothing, or nothing that can be
 #: undone: a notice sent, a firmware upgrade, which a rollback does not downgrade).
@@ -353,9 +355,16 @@ class Migration:
         if "replace_credentials" in done:
             original = {r.eui: r.responsible_supplier for r in self.dcc.registration_data()}
             for device in self._meters():
-                response = self.dcc.operate(
-                    "6.15.1", device.role, CredentialType="SupplierCertificate",
-                    NewCredentialOwner=original[device.eui])
+                try:
+                    response = self.dcc.operate(
+                        "6.15.1", device.role, CredentialType="SupplierCertificate",
+                        NewCredentialOwner=original[device.eui])
+                except HAN_ERRORS as exc:  # the device did not take it: not restored
+                    rollback.note(undone="replace_credentials", device=device.role,
+                                  error=f"{type(exc).__name__}: {exc}")
+                    problems.append(f"{device.role} supplier credentials not restored: "
+                                    f"{type(exc).__name__}: {exc}")
+                    continue
                 rollback.note(undone="replace_credentials", device=device.role,
                               code=response.code)
                 if response.code != "I0":
