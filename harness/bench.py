@@ -38,8 +38,9 @@ from harness.dcc.keys import Keystore
 from harness.faults import BenchFault
 from harness.han.chf import Chf, JoinTimePeriodRejected, NotJoined
 from harness.han.device import HanDevice
-from harness.han.events import HanEventStream, normalise_eui
+from harness.han.events import HanEventStream, match, normalise_eui
 from harness.han.frames import CapturedFrame, FrameLog
+from harness.han.mirror import METERING_CLUSTER
 from harness.han.radio import RadioStartError
 from harness.runtime import BenchRuntime
 from harness.serial.console import Console
@@ -62,6 +63,9 @@ DEFAULT_JOIN_TIME_PERIOD_S = 240
 #: channel, or on a real bench by a person asked to): a device that gave up trying to join tries
 #: again after power-on.
 POWER_CYCLE_AFTER_S = 30.0
+#: Longest a read of a sleepy meter's mirror waits for the meter's next poll when the mirror
+#: does not hold the attributes yet (GSMEs in the field wake at least every 30 minutes).
+SLEEPY_POLL_WAIT_S = 1800.0
 
 
 class NotApplicable(LookupError):
@@ -156,9 +160,38 @@ class BenchDevice:
     def wait_joined(self, timeout: float) -> HanDevice:
         return self._bench.chf.wait_for_join(self.eui, timeout)
 
+    @property
+    def is_sleepy(self) -> bool:
+        """A sleepy end device: its node descriptor says its receiver is off when idle (a GSME
+        in the field). It is read through the CHF's Metering mirror, not over the air."""
+        desc = getattr(self.zigbee.zigpy_device, "node_desc", None)
+        return desc is not None and not desc.is_receiver_on_when_idle
+
+    def read_metering(self, *names: str) -> dict[str, Any]:
+        """Metering attributes of the meter: over the air, or for a sleepy meter from the
+        CHF's mirror (what it last pushed there at its poll). A sleepy meter whose mirror does
+        not hold them yet is asked over the air; if it sleeps through that, the read waits at
+        most one poll (:data:`SLEEPY_POLL_WAIT_S`) for it to report (:class:`MirrorEmpty` if
+        it does not)."""
+        if not self.is_sleepy:
+            return self.zigbee.read("metering", *names)
+        mirror = self._bench.chf.mirror(self.eui)
+        if all(n in mirror.values for n in names):
+            return mirror.read(*names)
+        events = self._bench.events
+        mark = events.mark()
+        try:
+            return self.zigbee.read("metering", *names)
+        except TimeoutError:
+            with contextlib.suppress(TimeoutError):  # then the mirror names what is missing
+                events.expect(match("attribute_report", device=self.eui,
+                                    cluster=METERING_CLUSTER), SLEEPY_POLL_WAIT_S, since=mark)
+        return mirror.read(*names)
+
     def read_register_kwh(self) -> Decimal:
-        """The main register over ZigBee, scaled by the meter's multiplier and divisor."""
-        values = self.zigbee.read("metering", "current_summ_delivered", "multiplier", "divisor")
+        """The main register (over ZigBee, or the mirror of a sleepy meter), scaled by the
+        meter's multiplier and divisor."""
+        values = self.read_metering("current_summ_delivered", "multiplier", "divisor")
         divisor = int(values["divisor"]) or 1
         return Decimal(int(values["current_summ_delivered"]) * int(values["multiplier"])) / divisor
 

@@ -115,7 +115,7 @@ def test_devices_operational_after_migration(bench: Bench, migration: MigrationR
     for meter in meters(bench):
         response = dcc.send("7.4", meter.role, user=supplier_of(bench, meter.role))
         assert response.code == "I0", f"{meter.role} 7.4: {response}"
-        on_han = int(meter.zigbee.read_one("metering", "supply_status"))
+        on_han = int(meter.read_metering("supply_status")["supply_status"])
         names = {0: "Off", 1: "Armed", 2: "On"}
         assert response.body.get("SupplyStatus") == names[on_han], (
             f"{meter.role} 7.4 says {response.body}, the meter {names[on_han]}")
