@@ -71,6 +71,10 @@ class MigratingDevice(Protocol):
 
     def read_register_kwh(self) -> Decimal: ...
 
+    def read_metering(self, *names: str) -> dict[str, Any]:
+        """Metering attributes (a sleepy meter's from the CHF's mirror)."""
+        ...
+
     def wait_joined(self, timeout: float) -> HanDevice: ...
 
 
@@ -194,7 +198,7 @@ class Migration:
             target = self.plan.target_firmware.get(device.role, device.profile.firmware.version)
             state: dict[str, Any] = {"firmware": firmware}
             if device.role in METERS:
-                state["supply"] = int(han.read_one("metering", "supply_status"))
+                state["supply"] = int(device.read_metering("supply_status")["supply_status"])
                 state["register_kwh"] = str(device.read_register_kwh())
             self.record.before[device.role] = state
             step.note(device=device.role, eui=device.eui, firmware=firmware, target=target)
@@ -413,7 +417,8 @@ class Migration:
                 han = device.zigbee
                 now: dict[str, Any] = {"firmware": str(han.read_one("basic", "sw_build_id"))}
                 if role in METERS:
-                    now["supply"] = int(han.read_one("metering", "supply_status"))
+                    now["supply"] = int(
+                        device.read_metering("supply_status")["supply_status"])
                     now["register_kwh"] = str(device.read_register_kwh())
             except HAN_ERRORS as exc:
                 problems.append(f"{role} does not answer on the HAN after rollback (left dumb): "
