@@ -6,6 +6,12 @@ is watched for the lab's ``process.watch_s`` of wall time only. The run must end
 for every case (the scripted devices model Basic and part of Metering, not the DCC's tunnel, so
 cases that need more fail: that is the device's verdict, not a lost case) and never sleep
 longer than a device's own response (``DMCT_WALL_SLEEP_LOG`` records each wall sleep).
+
+On the fake the migration gets through its pre-checks and the 15 working days of notice (on the
+timeline) and fails at replace_credentials (a scripted device answers no DCC tunnel), so its
+cases fail with that reason; the rollback case is blocked until a person switches the GSME (no
+relay). The watch window itself is proved in ``tests/migration/test_process_watch.py`` and the
+bounded rotation repeats in ``tests/migration/test_migration.py``.
 """
 
 from __future__ import annotations
@@ -46,5 +52,8 @@ def test_the_dormant_pack_completes_on_a_real_clock(znp_lab: ZnpLab, tmp_path: P
             if c["outcome"] not in ("passed", "failed", "skipped", "not_applicable", "blocked")
             or "timed out" in str(c.get("reason")) or "wall time" in str(c.get("reason"))}
     assert not lost, lost
+    migrated = cases["test_migration_completes"]
+    assert migrated["outcome"] == "failed" and "replace_credentials" in migrated["reason"], (
+        migrated)  # past the notice period: 15 working days passed without sleeping them
     walls = [float(line) for line in sleeps.read_text().split()] if sleeps.exists() else []
     assert max(walls, default=0.0) <= DEVICE_RESPONSE_BOUND_S, sorted(walls)[-5:]
