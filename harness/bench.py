@@ -39,8 +39,9 @@ from harness.dcc.keys import Keystore
 from harness.faults import BenchFault
 from harness.han.chf import Chf, JoinTimePeriodRejected, NotJoined
 from harness.han.device import HanDevice
-from harness.han.events import HanEventStream, normalise_eui
+from harness.han.events import HanEventStream, match, normalise_eui
 from harness.han.frames import CapturedFrame, FrameLog
+from harness.han.mirror import METERING_CLUSTER
 from harness.han.radio import RadioStartError
 from harness.runtime import BenchRuntime
 from harness.serial.console import Console
@@ -63,6 +64,9 @@ DEFAULT_JOIN_TIME_PERIOD_S = 240
 #: channel, or on a real bench by a person asked to): a device that gave up trying to join tries
 #: again after power-on.
 POWER_CYCLE_AFTER_S = 30.0
+#: Longest a read of a sleepy meter's mirror waits for the meter's next poll when the mirror
+#: does not hold the attributes yet (GSMEs in the field wake at least every 30 minutes).
+SLEEPY_POLL_WAIT_S = 1800.0
 
 
 class NotApplicable(LookupError):
@@ -86,6 +90,8 @@ class TestEvidence:
     transcripts: list[Path] = field(default_factory=list)
     #: Service Requests, responses, envelopes and alerts, in order (install codes masked).
     dcc: list[Any] = field(default_factory=list)
+    #: What the case said about how it observed (a shortened watch window, say).
+    notes: list[str] = field(default_factory=list)
 
 
 class BenchDevice:
@@ -155,9 +161,38 @@ class BenchDevice:
     def wait_joined(self, timeout: float) -> HanDevice:
         return self._bench.chf.wait_for_join(self.eui, timeout)
 
+    @property
+    def is_sleepy(self) -> bool:
+        """A sleepy end device: its node descriptor says its receiver is off when idle (a GSME
+        in the field). It is read through the CHF's Metering mirror, not over the air."""
+        desc = getattr(self.zigbee.zigpy_device, "node_desc", None)
+        return desc is not None and not desc.is_receiver_on_when_idle
+
+    def read_metering(self, *names: str) -> dict[str, Any]:
+        """Metering attributes of the meter: over the air, or for a sleepy meter from the
+        CHF's mirror (what it last pushed there at its poll). A sleepy meter whose mirror does
+        not hold them yet is asked over the air; if it sleeps through that, the read waits at
+        most one poll (:data:`SLEEPY_POLL_WAIT_S`) for it to report (:class:`MirrorEmpty` if
+        it does not)."""
+        if not self.is_sleepy:
+            return self.zigbee.read("metering", *names)
+        mirror = self._bench.chf.mirror(self.eui)
+        if all(n in mirror.values for n in names):
+            return mirror.read(*names)
+        events = self._bench.events
+        mark = events.mark()
+        try:
+            return self.zigbee.read("metering", *names)
+        except TimeoutError:
+            with contextlib.suppress(TimeoutError):  # then the mirror names what is missing
+                events.expect(match("attribute_report", device=self.eui,
+                                    cluster=METERING_CLUSTER), SLEEPY_POLL_WAIT_S, since=mark)
+        return mirror.read(*names)
+
     def read_register_kwh(self) -> Decimal:
-        """The main register over ZigBee, scaled by the meter's multiplier and divisor."""
-        values = self.zigbee.read("metering", "current_summ_delivered", "multiplier", "divisor")
+        """The main register (over ZigBee, or the mirror of a sleepy meter), scaled by the
+        meter's multiplier and divisor."""
+        values = self.read_metering("current_summ_delivered", "multiplier", "divisor")
         divisor = int(values["divisor"]) or 1
         return Decimal(int(values["current_summ_delivered"]) * int(values["multiplier"])) / divisor
 
@@ -259,6 +294,7 @@ class Bench:
         self._dcc: Dcc | None = None
         self._evidence_dir: Path | None = None
         self._transcripts: list[Path] = []
+        self._notes: list[str] = []
         self._marks: tuple[int, int, int] = (0, 0, 0)
 
     # -- construction -----------------------------------------------------------------------
@@ -297,7 +333,8 @@ class Bench:
             # is reported at once). Without a dcc section the test PKI of __init__ stays.
             self.keystore = Keystore.from_lab(lab, secrets, lab.seed)
         self.runtime = runtime = backend.make_runtime()
-        self.timeline = ProcessTimeline(runtime.clock, runtime.sleep)
+        self.timeline = ProcessTimeline(runtime.clock, runtime.sleep,
+                                        watch_s=lab.process.watch_s)
         self.events = HanEventStream(runtime.clock, runtime)
         self.app = app = runtime.call(lambda: backend.make_radio(runtime, self.frames))
         try:
@@ -416,6 +453,7 @@ class Bench:
         """Start collecting evidence for one test (frames, events, serial transcripts)."""
         self._evidence_dir = evidence_dir
         self._transcripts = []
+        self._notes = []
         dcc_mark = self._dcc.evidence.mark() if self._dcc is not None else 0
         self._marks = (self.frames.mark(), self.events.mark(), dcc_mark)
         for device in self.devices.values():
@@ -428,7 +466,12 @@ class Bench:
             events=self.events.since(events_mark),
             transcripts=list(dict.fromkeys(self._transcripts)),
             dcc=self._dcc.evidence.since(dcc_mark) if self._dcc is not None else [],
+            notes=list(self._notes),
         )
+
+    def note(self, text: str) -> None:
+        """Put a line in the current case's evidence (how it observed, when that matters)."""
+        self._notes.append(text)
 
     def transcript_path(self, name: str) -> Path:
         base = self._evidence_dir or (self.lab.output_dir / "transcripts")

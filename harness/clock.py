@@ -148,6 +148,40 @@ class BenchClock:
         self._sleep(seconds)
 
 
+#: Wall seconds a process-length watch observes on a real bench (the lab's ``process.watch_s``).
+DEFAULT_WATCH_S = 600.0
+
+
+@dataclass(frozen=True)
+class Watched:
+    """What a process-length watch asked for and what it actually observed of the devices."""
+
+    asked_s: float
+    observed_s: float
+
+    @property
+    def shortened(self) -> bool:
+        return self.observed_s < self.asked_s
+
+    @property
+    def window(self) -> str:
+        """The window observed, as a reason says it ("24 h", "5 s")."""
+        return _span(self.observed_s)
+
+    def describe(self) -> str:
+        """The window, for a case's reason or evidence (says so when it was shortened)."""
+        if not self.shortened:
+            return f"watched {_span(self.asked_s)}"
+        return (f"watched {_span(self.observed_s)} of wall time of the {_span(self.asked_s)} "
+                "period (real clock: the rest passed on the process timeline unobserved)")
+
+
+def _span(seconds: float) -> str:
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds / 3600:g} h"
+    return f"{seconds:g} s"
+
+
 class ProcessTimeline:
     """Bench time for the programme's process waits: notification periods (15 working days
     before a dormant migration) and the deadlines counted from them (the 7-day key rotation
@@ -166,10 +200,12 @@ class ProcessTimeline:
     (as long as the device needs, no longer).
     """
 
-    def __init__(self, clock: Clock, sleep: Callable[[float], None]) -> None:
+    def __init__(self, clock: Clock, sleep: Callable[[float], None], *,
+                 watch_s: float = DEFAULT_WATCH_S) -> None:
         self._clock = clock
         self._sleep = sleep
         self._skipped = 0.0
+        self.watch_s = watch_s
 
     @property
     def is_virtual(self) -> bool:
@@ -197,6 +233,20 @@ class ProcessTimeline:
     def sleep(self, seconds: float) -> None:
         """Let ``seconds`` of bench time pass for the devices too (wall time on a real bench)."""
         self._sleep(max(0.0, seconds))
+
+    def watch(self, seconds: float) -> Watched:
+        """Watch the devices for a process-length period (a day of steady supply, say).
+
+        Skipping the period on the timeline would observe nothing, and sleeping it is days of
+        wall time: under the virtual clock the devices live through all of it; on a real bench
+        they are watched for at most :attr:`watch_s` of wall time and the rest of the period
+        passes on the timeline. The case says which window it observed (:meth:`Watched.describe`).
+        """
+        seconds = max(0.0, seconds)
+        observed = seconds if self._clock.is_virtual else min(seconds, self.watch_s)
+        self._sleep(observed)
+        self._skipped += seconds - observed
+        return Watched(seconds, observed)
 
     def wait_until(self, when: datetime) -> None:
         """Let process time pass until ``when`` (nothing if it is past)."""

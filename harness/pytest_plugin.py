@@ -661,6 +661,8 @@ def _dmct_evidence(request: pytest.FixtureRequest) -> Any:
             if evidence.transcripts:
                 files["transcripts"] = [_relative(p, request.config)
                                         for p in evidence.transcripts]
+        if evidence.notes:
+            files["notes"] = evidence.notes
         files["frame_count"] = len(evidence.frames)
         files["event_count"] = len(evidence.events)
         files["dcc_count"] = len(evidence.dcc)

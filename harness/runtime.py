@@ -12,6 +12,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import os
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
@@ -32,6 +33,10 @@ LOGGER = logging.getLogger(__name__)
 #: Wall-time guard on one bench call under the virtual clock. A call that needs longer is stuck
 #: (waiting on real I/O that never comes), not slow: fail it instead of hanging CI.
 VIRTUAL_WALL_GUARD_S = 120.0
+
+
+#: A file each wall-clock bench sleep of a real-clock run is appended to (seconds, one a line).
+WALL_SLEEP_LOG_ENV = "DMCT_WALL_SLEEP_LOG"
 
 
 class BenchCallTimeout(TimeoutError):
@@ -55,6 +60,7 @@ class BenchRuntime:
         self._thread = threading.Thread(target=self._run_loop, name="bench-loop", daemon=True)
         self._thread.start()
         self._closed = False
+        self.longest_wall_sleep_s = 0.0
 
     def _run_loop(self) -> None:
         asyncio.set_event_loop(self.loop)
@@ -127,7 +133,17 @@ class BenchRuntime:
         return self.run(_call())
 
     def sleep(self, seconds: float) -> None:
-        """Let ``seconds`` of bench time pass (instant under the virtual clock)."""
+        """Let ``seconds`` of bench time pass (instant under the virtual clock).
+
+        On a real clock this is wall time: the longest is kept (``longest_wall_sleep_s``) and,
+        with ``DMCT_WALL_SLEEP_LOG`` naming a file, each one is appended to it, so a run can
+        show it never slept longer than a device needs (process waits go on the timeline)."""
+        if not self.virtual:
+            self.longest_wall_sleep_s = max(self.longest_wall_sleep_s, seconds)
+            log = os.environ.get(WALL_SLEEP_LOG_ENV)
+            if log:
+                with open(log, "a", encoding="utf-8") as file:
+                    file.write(f"{seconds:.3f}\n")
         self.run(asyncio.sleep(seconds), wall_timeout=None if self.virtual else seconds + 30.0)
 
     def shutdown(self) -> None:

@@ -342,6 +342,15 @@ class MigrationConfig(ConfigModel):
     notification_working_days: int = Field(15, ge=0, le=60)
 
 
+class ProcessConfig(ConfigModel):
+    """How the programme's process periods are lived through on a real bench."""
+
+    #: Wall seconds a process-length watch (a day of steady supply watched for alerts) observes
+    #: on a real clock; the rest of its period passes on the process timeline, and the case
+    #: says which window it observed. The virtual clock always watches the whole period.
+    watch_s: float = Field(600.0, ge=0, le=30 * 86400)
+
+
 class ReportConfig(ConfigModel):
     """How the DMCT Testing Report is produced."""
 
@@ -376,6 +385,7 @@ class LabConfig(ConfigModel):
     dcc: DccConfig | None = None
     thresholds: ThresholdConfig | None = None
     migration: MigrationConfig = MigrationConfig()
+    process: ProcessConfig = ProcessConfig()
     report: ReportConfig = ReportConfig()
     safety: SafetyConfig = SafetyConfig()
     #: Bench faults injected during every run of this bench (:mod:`harness.fault_injection`).

@@ -184,6 +184,18 @@ class HanLeaveEmulation(ConfigModel):
     rejoins: bool = True
 
 
+class SleepyEmulation(ConfigModel):
+    """A battery meter that sleeps as in the field (a GSME): it answers only while awake, at each
+    poll, and then pushes its Metering attributes to the hub's mirror."""
+
+    #: Seconds between wakes.
+    poll_s: float = Field(gt=0, le=86400.0, allow_inf_nan=False)
+    #: Seconds it stays awake (answering) after each wake.
+    awake_s: float = Field(1.0, gt=0, le=600.0, allow_inf_nan=False)
+    #: Seconds it stays awake after joining (fast poll while the hub interviews it).
+    commissioning_awake_s: float = Field(60.0, gt=0, le=3600.0, allow_inf_nan=False)
+
+
 class AlertsEmulation(ConfigModel):
     """Alert behaviour (risk 11: Power and Voltage alert flood, threshold not settable)."""
 
@@ -210,6 +222,9 @@ class Emulation(ConfigModel):
     dno_certificate_replaceable: bool = True
     alerts: AlertsEmulation = AlertsEmulation()
     response_delay_s: float = Field(0.0, ge=0.0, le=600.0, allow_inf_nan=False)
+    #: A sleepy meter (GSMEs in the field): answers only at its poll, read through the CHF's
+    #: Metering mirror (``None``: always listening, as the emulator has always been).
+    sleepy: SleepyEmulation | None = None
     #: Defect: the device leaves the HAN after a named migration step (``None``: it stays).
     han_leave: HanLeaveEmulation | None = None
     #: Defect: SRVs the emulated device (and its S1SP adapter) executes although the profile's

@@ -322,6 +322,10 @@ def build_device(
         join_retry_interval_s=emulation.join.retry_interval_s,
         join_attempt_for_s=emulation.join.attempt_for_s,
         response_delay_s=emulation.response_delay_s,
+        sleep_poll_s=emulation.sleepy.poll_s if emulation.sleepy else None,
+        awake_s=emulation.sleepy.awake_s if emulation.sleepy else 1.0,
+        commissioning_awake_s=emulation.sleepy.commissioning_awake_s if emulation.sleepy
+        else 60.0,
     )
     meter = None
     if role in METER_KIND and emulation.meter is not None:

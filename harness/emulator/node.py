@@ -51,6 +51,9 @@ class EmulatedNode:
         join_retry_interval_s: float = 5.0,
         join_attempt_for_s: float = 3600.0,
         response_delay_s: float = 0.0,
+        sleep_poll_s: float | None = None,
+        awake_s: float = 1.0,
+        commissioning_awake_s: float = 60.0,
     ) -> None:
         self.radio = radio
         self.clock = clock
@@ -64,6 +67,14 @@ class EmulatedNode:
         self.join_retry_interval_s = join_retry_interval_s
         self.join_attempt_for_s = join_attempt_for_s
         self.response_delay_s = response_delay_s
+        #: A sleepy end device: wakes every ``sleep_poll_s``, answers for ``awake_s``, and
+        #: pushes its Metering attributes to the hub's mirror at each wake (``None``: awake).
+        self.sleep_poll_s = sleep_poll_s
+        self.awake_s = awake_s
+        self.commissioning_awake_s = commissioning_awake_s
+        self.awake = sleep_poll_s is None
+        self.wakes = 0
+        self._wake_timer: asyncio.TimerHandle | None = None
 
         #: The :class:`~harness.emulator.devices.EmulatedDevice` whose state this node serves.
         self.device: Any = None
@@ -116,10 +127,14 @@ class EmulatedNode:
             self.nwk = None
             self.start_joining()
         self._schedule_reports()
+        self._schedule_wake()
 
     def power_off(self) -> None:
         self.powered = False
         self._cancel_join()
+        if self._wake_timer is not None:
+            self._wake_timer.cancel()
+            self._wake_timer = None
         if self._report_timer is not None:
             self._report_timer.cancel()
             self._report_timer = None
@@ -180,6 +195,11 @@ class EmulatedNode:
     def _announce(self) -> None:
         if self.nwk is None:
             return
+        if self.sleep_poll_s is not None:
+            # Joined: polls fast while it is commissioned (interviewed), then sleeps.
+            self.awake = True
+            loop = asyncio.get_running_loop()
+            loop.call_later(self.commissioning_awake_s, self._fall_asleep)
         capability = 0x8E if self.is_router else 0x84
         data = t.serialize(
             [t.uint8_t(self._next_tsn()), self.nwk, self.ieee, t.uint8_t(capability)],
@@ -235,7 +255,7 @@ class EmulatedNode:
         try:
             if packet.dst_ep == 0:
                 self._receive_zdo(packet, data)
-            elif packet.dst_ep == self.endpoint:
+            elif packet.dst_ep == self.endpoint and self.awake:  # asleep: the frame is lost
                 self._receive_zcl(packet, data)
         except Exception:  # an emulated device must survive any frame; count it as evidence
             self.malformed_frames += 1
@@ -311,9 +331,10 @@ class EmulatedNode:
             reserved=0,
             aps_flags=0,
             frequency_band=zdo_t.NodeDescriptor.FrequencyBand.Freq2400MHz,
-            # Mains powered, receiver on when idle (an always-listening end device for
-            # battery meters too: the emulator does not model polling).
-            mac_capability_flags=0x8E if self.is_router else 0x8C,
+            # Mains powered, receiver on when idle (an always-listening end device); a sleepy
+            # meter (emulation.sleepy): battery, receiver off when idle, as a field GSME.
+            mac_capability_flags=0x8E if self.is_router else (
+                0x80 if self.sleep_poll_s is not None else 0x8C),
             manufacturer_code=self.manufacturer_code,
             maximum_buffer_size=82,
             maximum_incoming_transfer_size=128,
@@ -494,6 +515,36 @@ class EmulatedNode:
         if not self.joined:
             return
         self._send_cluster(cluster, self._next_tsn(), name, args)
+
+    # -- sleeping (a battery meter) ----------------------------------------------------------
+    def _schedule_wake(self) -> None:
+        if self.sleep_poll_s is None or not self.powered or self._wake_timer is not None:
+            return
+        self._wake_timer = asyncio.get_running_loop().call_later(self.sleep_poll_s, self._wake)
+
+    def _wake(self) -> None:
+        """Poll: awake for ``awake_s``, the Metering attributes pushed to the hub's mirror."""
+        self._wake_timer = None
+        if not self.powered:
+            return
+        self.awake = True
+        self.wakes += 1
+        self.push_to_mirror()
+        loop = asyncio.get_running_loop()
+        loop.call_later(self.awake_s, self._fall_asleep)
+        self._schedule_wake()
+
+    def _fall_asleep(self) -> None:
+        self.awake = False
+
+    def push_to_mirror(self) -> None:
+        """Report every Metering attribute the meter has to the hub (its mirror's copy)."""
+        metering = self.server_clusters.get(0x0702)
+        if metering is None:
+            return
+        names = [a.name for a in metering.cluster.attributes.values()
+                 if not isinstance(metering.read_attribute(a), Status)]
+        metering.report_now(*names)
 
     # -- attribute reporting ----------------------------------------------------------------
     def _schedule_reports(self) -> None:

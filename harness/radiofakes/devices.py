@@ -394,10 +394,12 @@ def smart_energy_device(
     device_id: int = 0x0501,
     metering: dict[str, int] | None = None,
     extra_clusters: Iterable[int] = (),
+    sw_build_id: str | None = None,
     **options: Any,
 ) -> ScriptedDevice:
-    """A Smart Energy device with a Basic cluster and, given ``metering``, a Metering server
-    (``current_summ_delivered``, ``multiplier``, ``divisor``, ``instantaneous_demand``)."""
+    """A Smart Energy device with a Basic cluster (``sw_build_id``: the firmware it reports,
+    if given) and, given ``metering``, a Metering server (``current_summ_delivered``,
+    ``multiplier``, ``divisor``, ``instantaneous_demand``, ``supply_status`` if given)."""
     clusters = [BASIC, *extra_clusters]
     if metering is not None:
         clusters.append(METERING)
@@ -407,12 +409,16 @@ def smart_energy_device(
     device.set_attribute(BASIC, 0x0004, 0x42, manufacturer)
     device.set_attribute(BASIC, 0x0005, 0x42, model)
     device.set_attribute(BASIC, 0x0007, 0x30, 1)  # power source: mains
+    if sw_build_id is not None:
+        device.set_attribute(BASIC, 0x4000, 0x42, sw_build_id)
     if metering is not None:
         device.set_attribute(METERING, 0x0000, 0x25, metering.get("current_summ_delivered", 0))
         device.set_attribute(METERING, 0x0301, 0x22, metering.get("multiplier", 1))
         device.set_attribute(METERING, 0x0302, 0x22, metering.get("divisor", 1000))
         device.set_attribute(METERING, 0x0400, 0x2A, metering.get("instantaneous_demand", 0))
         device.set_attribute(METERING, 0x0300, 0x30, 0)  # unit of measure: kWh
+        if "supply_status" in metering:
+            device.set_attribute(METERING, 0x0014, 0x30, metering["supply_status"])
     return device
 
 

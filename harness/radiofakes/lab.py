@@ -70,12 +70,14 @@ def devices_for_lab(lab: LabConfig, env: Mapping[str, str] | None = None,
             manufacturer=profile.manufacturer, model=profile.model,
             device_id=zigbee.device_id,
             metering=({"current_summ_delivered": meter.initial_register,
-                       "instantaneous_demand": int(getattr(meter, "demand", 0))}
+                       "instantaneous_demand": int(getattr(meter, "demand", 0)),
+                       "supply_status": 2}  # On
                       if meter is not None else None),
             extra_clusters=extra, endpoint=zigbee.endpoint,
             out_clusters=[int(cluster_by_name(name).cluster_id)
                           for name in zigbee.client_clusters],
             manufacturer_code=zigbee.manufacturer_code or 0,
+            sw_build_id=profile.firmware.version,
         )
         devices.append(scripted)
     return devices

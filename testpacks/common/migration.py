@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 METERS = ("ESME", "GSME")
 #: Change of supplier events for the CoS alert case (the seeds: alerts lost in 1/3 of events).
 COS_EVENTS = 12
-#: Bench time watched for unsolicited alerts after migration, and how many are tolerable.
+#: Bench time watched for unsolicited alerts after migration, and how many are tolerable. On a
+#: real bench the wall time watched is bounded by the lab's ``process.watch_s`` (the case says
+#: so): the rest of the day passes on the process timeline.
 ALERT_WATCH_S = 24 * 3600
 ALERT_BUDGET = 2
 
@@ -115,7 +117,7 @@ def test_devices_operational_after_migration(bench: Bench, migration: MigrationR
     for meter in meters(bench):
         response = dcc.send("7.4", meter.role, user=supplier_of(bench, meter.role))
         assert response.code == "I0", f"{meter.role} 7.4: {response}"
-        on_han = int(meter.zigbee.read_one("metering", "supply_status"))
+        on_han = int(meter.read_metering("supply_status")["supply_status"])
         names = {0: "Off", 1: "Armed", 2: "On"}
         assert response.body.get("SupplyStatus") == names[on_han], (
             f"{meter.role} 7.4 says {response.body}, the meter {names[on_han]}")
@@ -233,14 +235,17 @@ def _cos_events(bench: Bench, meter: Any) -> tuple[list[int], list[str]]:
 
 
 def test_no_alert_flood_after_migration(bench: Bench, migration: MigrationRecord) -> None:
-    """A day of steady supply raises (almost) no Power or Voltage alerts (risk 11)."""
+    """A day of steady supply raises (almost) no Power or Voltage alerts (risk 11); on a real
+    bench the window actually watched is the lab's ``process.watch_s``, and the case says so."""
     require_migrated(migration)
     dcc = bench.dcc
     mark = dcc.alerts.mark()
-    bench.sleep(ALERT_WATCH_S)
+    watched = bench.timeline.watch(ALERT_WATCH_S)
+    bench.note(f"alert flood: {watched.describe()}")
     raised = [a for a in dcc.alerts.since(mark) if a.code in ("POWER_ALERT", "VOLTAGE_ALERT")]
     assert len(raised) <= ALERT_BUDGET, (
-        f"{len(raised)} Power/Voltage alerts in {ALERT_WATCH_S // 3600} h of steady supply")
+        f"{len(raised)} Power/Voltage alerts in {watched.window} of steady supply"
+        + (f" ({watched.describe()})" if watched.shortened else ""))
 
 
 def test_rollback_leaves_devices_as_they_were(bench: Bench, migration: MigrationRecord) -> None:

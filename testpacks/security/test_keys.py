@@ -68,12 +68,24 @@ def rotate_management_key(bench: Bench, ctx: SrvContext) -> None:
     :data:`ROTATION_RETRY_S` apart within :data:`ROTATION_WINDOW_S` of bench time; a response
     without a code is not a confirmation."""
     codes: list[str | None] = []
-    started = bench.clock.monotonic()
+    timeline = bench.timeline  # the window is counted on it (the bench clock when virtual)
+    started = timeline.monotonic()
+    repeated_s = 0.0
+    watched = ""
     while True:
         if codes:
-            if bench.clock.monotonic() - started + ROTATION_RETRY_S > ROTATION_WINDOW_S:
+            elapsed = timeline.monotonic() - started
+            if elapsed + ROTATION_RETRY_S > ROTATION_WINDOW_S:
                 break
-            bench.sleep(ROTATION_RETRY_S)
+            if not timeline.is_virtual and repeated_s + ROTATION_RETRY_S > timeline.watch_s:
+                # A real bench repeats for at most the lab's watch window, not 7 days.
+                timeline.wait(ROTATION_WINDOW_S - elapsed)
+                watched = (f" (real clock: repeated for {repeated_s:g} s of wall time, "
+                           f"process.watch_s; the rest of the window passed unobserved)")
+                bench.note(f"key rotation: {watched.strip(' ()')}")
+                break
+            timeline.sleep(ROTATION_RETRY_S)  # the device's timing: bench time
+            repeated_s += ROTATION_RETRY_S
         response = ctx.send("6.15.1", CredentialType="ManagementKey")
         codes.append(response.code)
         if response.code == "I0":
@@ -84,7 +96,7 @@ def rotate_management_key(bench: Bench, ctx: SrvContext) -> None:
     shown = ", ".join(str(c) for c in codes[:5]) + (", ..." if len(codes) > 5 else "")
     pytest.fail(f"the {ctx.role}'s management key rotation (6.15.1) was not confirmed within "
                 f"{ROTATION_WINDOW_S // 86400} days ({len(codes)} attempts {ROTATION_RETRY_S} s "
-                f"apart): {shown}", pytrace=False)
+                f"apart){watched}: {shown}", pytrace=False)
 
 
 def attack_envelope(dcc: Any, eui: str, key: KeyPair | None) -> Envelope:

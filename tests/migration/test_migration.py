@@ -543,3 +543,36 @@ def test_the_timeline_waits_by_sleeping_under_the_virtual_clock(start, reference
     assert bench.clock.monotonic() - before == 3 * 24 * 3600
     assert bench.timeline.skipped_s == 0
     assert (bench.timeline.now() - now).total_seconds() == 3 * 24 * 3600
+
+
+def test_on_a_real_clock_an_unconfirmed_rotation_repeats_within_the_watch_window(
+        start, reference_lab, real_timeline):
+    """A rotation that never confirms on a real bench is repeated 5 real minutes apart for at
+    most the lab's watch window (not 7 days of wall time); the rest of the 7-day window passes
+    on the timeline and the step says which window was observed."""
+    from harness.clock import ProcessTimeline
+    from harness.migration import Migration
+
+    bench = start(reference_lab, status="active")
+    node = node_of(bench, "GSME")
+    slept: list[float] = []
+
+    def device_sleep(seconds: float) -> None:
+        slept.append(seconds)
+        bench.sleep(seconds)
+
+    def silence() -> None:
+        node.radio_silent = True
+
+    timeline = ProcessTimeline(real_timeline.runtime.clock, device_sleep, watch_s=600)
+    plan = MigrationPlan(status="active", target_firmware=dict(bench.dmc.target_firmware))
+    record = Migration(bench.dcc, plan, timeline=timeline, devices=bench.devices,
+                       before_step={"key_rotation": silence}).run()
+    node.radio_silent = False
+    assert record.failed_step == "key_rotation", record.summary()
+    assert slept == [KEY_ROTATION_RETRY_S, KEY_ROTATION_RETRY_S]
+    gsme = record.key_rotation["GSME"]
+    assert gsme["confirmed_after_s"] is None and len(gsme["attempts"]) == 3
+    watched = [e["watched"] for e in record.step("key_rotation").evidence if "watched" in e]
+    assert watched and "600 s" in watched[0] and "process timeline" in watched[0]
+    assert timeline.skipped_s > KEY_ROTATION_DEADLINE_S - 2 * KEY_ROTATION_RETRY_S - 60
