@@ -417,11 +417,21 @@ class Chf:
 
     async def wait_for_join_async(self, eui: str, timeout: float) -> HanDevice:
         eui = normalise_eui(eui)
-        if eui in self._initialized and eui in self._joined:
-            return self._handle(eui)
-        mark = self.events.mark()
-        await self.events.wait_for(match("initialized", device=eui), timeout, since=mark)
-        return self._handle(eui)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            # Joined and interviewed, and still there: an earlier refusal of the same device
+            # (told to leave before it was in the device log) may remove it after a new join.
+            if eui in self._initialized and eui in self._joined and self._present(eui):
+                return self._handle(eui)
+            mark = self.events.mark()
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError(f"{eui} did not join within {timeout:g} s")
+            await self.events.wait_for(match("initialized", device=eui), remaining, since=mark)
+
+    def _present(self, eui: str) -> bool:
+        return t.EUI64.convert(eui.replace("-", ":")) in self.app.devices
 
     def device(self, eui: str) -> HanDevice:
         """The joined, interviewed device; raises :class:`NotJoined` otherwise."""
@@ -474,11 +484,15 @@ class Chf:
         LOGGER.warning("CHF refused %s on the HAN: %s", eui, reason)
 
         async def _leave() -> None:
+            # Each step checks again: a device refused a moment ago may since have been added
+            # to the device log and admitted in its window, and must not be thrown out then.
             try:
-                with contextlib.suppress(Exception):
-                    await device.zdo.leave()
-                with contextlib.suppress(Exception):
-                    await self.app.remove(device.ieee)
+                if eui not in self._admitted:
+                    with contextlib.suppress(Exception):
+                        await device.zdo.leave()
+                if eui not in self._admitted:
+                    with contextlib.suppress(Exception):
+                        await self.app.remove(device.ieee)
             finally:
                 self._evicting.discard(eui)
 
