@@ -38,10 +38,16 @@ def run_or_collect(args: argparse.Namespace) -> int:
     return cmd_run(args)
 
 
+def lab_pack_paths(args: argparse.Namespace) -> list[str]:
+    """The ``--pack-path`` directories, absolute and each once (as ``run.json`` records them)."""
+    return list(dict.fromkeys(str(Path(p).absolute())
+                              for p in getattr(args, "pack_path", None) or []))
+
+
 def lab_pack_args(args: argparse.Namespace) -> list[str]:
     """pytest arguments for ``--pack-path``: each directory to collect, and the plugin option
     that names its packs (``harness.pytest_plugin``)."""
-    paths = [str(Path(p).absolute()) for p in getattr(args, "pack_path", None) or []]
+    paths = lab_pack_paths(args)
     return [*paths, *(f"--dmct-pack-path={p}" for p in paths)]
 
 

@@ -124,6 +124,8 @@ class Selection(_Frozen):
     """What the run was asked to run (``run.json``); ``partial``: it may leave cases out."""
 
     packs: list[str] = Field(default_factory=list)
+    #: A lab's own pack directories (``dmct run --pack-path``), run beside ``packs``.
+    pack_paths: list[str] = Field(default_factory=list)
     statuses: list[str] = Field(default_factory=list)
     dmcs: list[str] = Field(default_factory=list)
     pytest_args: list[str] = Field(default_factory=list)

@@ -79,6 +79,42 @@ def test_dmct_run_pack_path_runs_a_labs_own_pack_beside_the_packaged_ones(tmp_pa
     assert packs["test_register_over_zigbee_equals_optical_readout[ESME]"] == "smoke"
     assert "lab_checks/test_lab_checks.py::test_a_lab_check_that_fails" in printed
 
+    # run.json and the report's selection say the lab's packs ran...
+    lab_packs = str((tmp_path / "lab-packs").absolute())
+    out = tmp_path / "out"
+    assert json.loads((out / "run.json").read_text())["pack_paths"] == [lab_packs]
+    run_dir = out / "REF-DMC-001" / "dormant"
+    report = json.loads((run_dir / "dmct-report.json").read_text())
+    assert report["selection"]["pack_paths"] == [lab_packs]
+    assert f"Lab's own packs: `{lab_packs}`" in (run_dir / "dmct-report.md").read_text()
+    # ...and their content is in the packs' hash: a change to the lab's pack changes it
+    hashed = report["provenance"]["hashes"]["packs"]
+    (pack / "test_lab_checks.py").write_text(LAB_TESTS + "\n# changed\n")
+    assert main(["report", str(out), "--format", "json"]) == 1
+    rebuilt = json.loads((run_dir / "dmct-report.json").read_text())
+    assert rebuilt["provenance"]["hashes"]["packs"] != hashed
+    (pack / "test_lab_checks.py").write_text(LAB_TESTS)
+
+    # --resume runs the lab's packs again: the lab's cases lost from the records come back
+    kept = [line for line in (run_dir / "records.jsonl").read_text().splitlines()
+            if '"lab_checks"' not in line]
+    assert len(kept) < len(records)
+    (run_dir / "records.jsonl").write_text("\n".join(kept) + "\n")
+    capsys.readouterr()
+    assert main(["run", "--resume", str(out)]) == 1
+    assert lab_packs in capsys.readouterr().out
+    resumed = [json.loads(line) for line in (run_dir / "records.jsonl").read_text().splitlines()]
+    assert sorted(r["name"] for r in resumed) == sorted(r["name"] for r in records)
+    assert {r["name"]: r["pack"] for r in resumed}["test_a_lab_check_that_fails"] == "lab_checks"
+
+    # --pack-path is the run's selection: not given with --resume; a vanished one refuses it
+    assert main(["run", "--resume", str(out), "--pack-path", lab_packs]) == 2
+    assert "--pack-path cannot be given with it" in capsys.readouterr().err
+    (tmp_path / "lab-packs").rename(tmp_path / "moved")
+    assert main(["run", "--resume", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"pack_paths: {lab_packs}: not a directory" in err
+
 
 def test_a_missing_pack_path_is_a_usage_error(tmp_path: Path, capsys):
     assert main(["run", "--pack-path", str(tmp_path / "nowhere"), "--collect-only"]) == 2
