@@ -91,8 +91,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
                          f"{', '.join(available_packs())}")
     out = console()
     out.print(Text(f"dmct run --collect-only: bench {lab.bench}; DMC {', '.join(lab.dmc_ids)};"
-                   f" status {', '.join(lab.installation_statuses)}; packs {', '.join(packs)}"
-                   " (nothing is run)"))
+                   f" status {', '.join(lab.installation_statuses)}; packs "
+                   f"{', '.join([*packs, *lab_pack_paths(args)])} (nothing is run)"))
     for dmc_id in lab.dmc_ids:
         for status in lab.installation_statuses:
             epcl = lab.catalogue.dmc(dmc_id).epcl_id(status)

@@ -116,6 +116,18 @@ def test_dmct_run_pack_path_runs_a_labs_own_pack_beside_the_packaged_ones(tmp_pa
     assert err.count("\n") == 1 and f"pack_paths: {lab_packs}: not a directory" in err
 
 
+def test_collect_only_lists_a_labs_own_pack(tmp_path: Path, capsys):
+    pack = tmp_path / "lab-packs" / "lab_checks"
+    pack.mkdir(parents=True)
+    (pack / "test_lab_checks.py").write_text(LAB_TESTS)
+    code = main(["run", "--pack", "smoke", "--pack-path", str(tmp_path / "lab-packs"),
+                 "--status", "dormant", "--collect-only", "-v"])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert f"packs smoke, {tmp_path / 'lab-packs'} (nothing is run)" in printed
+    assert "lab_checks/test_lab_checks.py::test_a_lab_check_that_fails" in printed
+
+
 def test_a_missing_pack_path_is_a_usage_error(tmp_path: Path, capsys):
     assert main(["run", "--pack-path", str(tmp_path / "nowhere"), "--collect-only"]) == 2
     assert "--pack-path" in capsys.readouterr().err
