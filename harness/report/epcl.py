@@ -32,7 +32,7 @@ from pydantic import ValidationError
 
 from harness.report.dmct_report import REPORT_FILE, report_devices
 from harness.report.dmct_report import SCHEMA as REPORT_SCHEMA
-from harness.report.model import DmctReport
+from harness.report.model import DmctReport, as_report
 from harness.report.templating import render, static
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ def build_epcl_summary(
     an entry is in scope and not requested. Scope: every tested parent of a DMC that has a report
     (the top of its substantive-equivalence chain), and that parent's children.
     """
-    models = [r if isinstance(r, DmctReport) else DmctReport.from_json(dict(r)) for r in reports]
+    models = [as_report(r) for r in reports]
     by_key = {(r.dmc.id, r.installation_status): r for r in models}
     broken = dict(unreadable or {})
     builder = _Builder(catalogue, by_key, broken)

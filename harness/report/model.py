@@ -9,6 +9,7 @@ an error here rather than an empty cell in a report.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -228,3 +229,8 @@ class DmctReport(_Frozen):
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
+
+
+def as_report(report: DmctReport | Mapping[str, Any]) -> DmctReport:
+    """The typed report a renderer reads: a ``dmct-report.json`` dict is read into it once."""
+    return report if isinstance(report, DmctReport) else DmctReport.from_json(dict(report))

@@ -67,3 +67,13 @@ def test_an_epcl_summary_lists_a_report_the_model_refuses_as_unreadable(tmp_path
     assert entry["details"] == ["REF-DMC-001/dormant/dmct-report.json: testing_issues.0.severity: "
                                 "Input should be a valid integer, unable to parse string as an "
                                 "integer"]
+
+
+def test_allure_reads_the_report_through_the_model_too():
+    from harness.report.allure_env import environment, executor
+
+    report = make_report()
+    model = DmctReport.from_json(report)
+    assert environment(report) == environment(model)
+    assert environment(model)["Verdict"] == "fails exit criteria"
+    assert executor(report) == executor(model)
