@@ -131,3 +131,25 @@ def test_collect_only_lists_a_labs_own_pack(tmp_path: Path, capsys):
 def test_a_missing_pack_path_is_a_usage_error(tmp_path: Path, capsys):
     assert main(["run", "--pack-path", str(tmp_path / "nowhere"), "--collect-only"]) == 2
     assert "--pack-path" in capsys.readouterr().err
+
+
+def test_a_dask_task_runs_the_labs_own_packs_too(tmp_path: Path):
+    """``--scheduler``: an entry's task carries the lab's pack directories (run on a worker
+    that sees them, as it sees the lab config); here the task runs in this process."""
+    from harness.cli.entries import Entry, _unzip, dask_spec, run_entry_task
+    from harness.config import default_lab_config_path
+
+    pack = tmp_path / "lab-packs" / "lab_checks"
+    pack.mkdir(parents=True)
+    (pack / "test_lab_checks.py").write_text(LAB_TESTS)
+    spec = dask_spec(Entry("REF-DMC-001", "dormant", tmp_path / "out"),
+                     lab=str(default_lab_config_path()), packs=[], pytest_args=[],
+                     pack_paths=[str(tmp_path / "lab-packs")])
+    done = run_entry_task(spec)
+    _unzip(done["archive"], tmp_path / "back")
+    records = [json.loads(line) for line in
+               (tmp_path / "back" / "records.jsonl").read_text().splitlines()]
+    assert done["returncode"] == 1, done["tail"]
+    assert {(r["name"], r["pack"], r["outcome"]) for r in records} == {
+        ("test_the_esme_register_reads", "lab_checks", "passed"),
+        ("test_a_lab_check_that_fails", "lab_checks", "failed")}
