@@ -18,7 +18,7 @@ import pytest
 from runkit import RUN_TIMEOUT_S, dmct_environment
 
 from harness.cli import main
-from harness.cli.output import fit_id, interrupted_message
+from harness.cli.output import fit_id, interrupted_message, short_id
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 OUTCOMES = ("PASSED", "FAILED", "BLOCKED", "NOT_APPLICABLE")
@@ -156,3 +156,64 @@ def test_collect_only_says_what_would_run_and_runs_nothing(tmp_path, capsys, cle
 def test_an_interrupted_run_says_how_to_resume(tmp_path):
     message = interrupted_message(tmp_path / "results")
     assert f"dmct run --resume {tmp_path / 'results'}" in message
+
+
+LONG_REASON = ("ESME: 2 of 12 change of supplier events raised no CoS alert within the "
+               "JoinTimePeriod of 300 s; the last frame seen was a ZCL Default Response")
+
+
+def test_every_case_of_a_whole_itron_run_fits_80_columns(monkeypatch, clean_run_env):
+    """The pty runs above are one or two packs; this takes every case ``dmct run --dmc
+    ITRON-DMC-001`` collects (every pack and status, the longest ids among them) through the
+    same rows and closing list, each case failed, blocked or not applicable with a long
+    reason: not one line is wider than the terminal's 80 columns."""
+    import io
+
+    from rich.console import Console
+
+    from harness.cli import output
+    from harness.cli.collect import collect
+    from harness.cli.common import available_packs, load_lab
+    from harness.cli.output import RunResult, Table, print_failures
+    from harness.cli.parser import build_parser
+    from harness.report.records import TestRecord
+
+    args = build_parser().parse_args(["run", "--dmc", "ITRON-DMC-001"])
+    args.pytest_args = []  # harness.cli.main sets them from what follows "--"
+    lab = load_lab(None).select(["ITRON-DMC-001"], None)
+    screen = io.StringIO()
+    terminal = Console(file=screen, width=80, force_terminal=True, color_system=None,
+                       markup=False, highlight=False, emoji=False)
+    monkeypatch.setattr(output, "console", lambda: terminal)
+    results, outcomes = [], ("failed", "blocked", "not_applicable")
+    for status in lab.installation_statuses:
+        if lab.catalogue.dmc("ITRON-DMC-001").epcl_id(status) is None:
+            continue
+        tests = collect(args, lab.select(["ITRON-DMC-001"], [status]), available_packs(),
+                        "ITRON-DMC-001", status)
+        records = [TestRecord(id=t["id"], name=t["id"].rsplit("::", 1)[-1], pack=t.get("pack"),
+                              outcome=outcomes[i % 3], srv=list(t.get("srv") or ()),  # type: ignore[arg-type]
+                              reason=LONG_REASON) for i, t in enumerate(tests)]
+        for live in (True, False):  # a terminal of its own; one shared by parallel entries
+            with Table("ITRON-DMC-001", status, verbose=1, out=terminal, live=live) as table:
+                for record in records:
+                    table.row(record)
+        results.append(RunResult("ITRON-DMC-001", status, Path("out"), records, None))
+    print_failures(results)
+    lines = screen.getvalue().splitlines()
+    records = [r for res in results for r in res.records]
+    assert len(records) > 100 and max(len(short_id(r.id)) for r in records) > 80
+    assert lines and not [line for line in lines if len(line) > 80]
+    # and none was wrapped to fit: one line per row, nothing but rows, headers and reasons
+    at = lines.index(f"== failed and blocked cases ({len(records) - len(records) // 3})")
+    assert lines[at - 1] == ""
+    table, closing = lines[:at - 1], lines[at + 1:]
+    live_rows = [line for line in table if line.split(" ", 1)[0] in OUTCOMES]
+    shared_rows = [line for line in table if line.startswith("ITRON-DMC-001/")]
+    headers = [line for line in table if line.startswith(("OUTCOME ", "DMC/STATUS "))]
+    assert len(live_rows) == len(shared_rows) == len(records)
+    assert len(table) == len(live_rows) + len(shared_rows) + len(headers)
+    heads = [line for line in closing if line.split(" ", 1)[0] in OUTCOMES]
+    assert len(heads) == len(records) - len(records) // 3
+    assert all(line.startswith("    ") for line in closing if line not in heads)
+    assert closing[-1].startswith("    ")  # the closing list ends with a reason

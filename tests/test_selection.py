@@ -60,7 +60,8 @@ def test_the_selection_goes_from_run_json_into_each_report(tmp_path):
     data = json.loads((tmp_path / "run.json").read_text())
     assert data["partial"] is True and data["pytest_args"] == ["-k", "8.11"]
     selection = report_selection(tmp_path / "REF-DMC-001" / "dormant")
-    assert selection == {"packs": ["srv"], "statuses": ["dormant"], "dmcs": ["REF-DMC-001"],
+    assert selection == {"packs": ["srv"], "pack_paths": [], "statuses": ["dormant"],
+                         "dmcs": ["REF-DMC-001"],
                          "pytest_args": ["-k", "8.11"], "partial": True,
                          "partial_reasons": manifest.partial_reasons}
     assert report_selection(tmp_path / "elsewhere" / "x" / "y") is None

@@ -38,10 +38,16 @@ def run_or_collect(args: argparse.Namespace) -> int:
     return cmd_run(args)
 
 
+def lab_pack_paths(args: argparse.Namespace) -> list[str]:
+    """The ``--pack-path`` directories, absolute and each once (as ``run.json`` records them)."""
+    return list(dict.fromkeys(str(Path(p).absolute())
+                              for p in getattr(args, "pack_path", None) or []))
+
+
 def lab_pack_args(args: argparse.Namespace) -> list[str]:
     """pytest arguments for ``--pack-path``: each directory to collect, and the plugin option
     that names its packs (``harness.pytest_plugin``)."""
-    paths = [str(Path(p).absolute()) for p in getattr(args, "pack_path", None) or []]
+    paths = lab_pack_paths(args)
     return [*paths, *(f"--dmct-pack-path={p}" for p in paths)]
 
 
@@ -85,8 +91,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
                          f"{', '.join(available_packs())}")
     out = console()
     out.print(Text(f"dmct run --collect-only: bench {lab.bench}; DMC {', '.join(lab.dmc_ids)};"
-                   f" status {', '.join(lab.installation_statuses)}; packs {', '.join(packs)}"
-                   " (nothing is run)"))
+                   f" status {', '.join(lab.installation_statuses)}; packs "
+                   f"{', '.join([*packs, *lab_pack_paths(args)])} (nothing is run)"))
     for dmc_id in lab.dmc_ids:
         for status in lab.installation_statuses:
             epcl = lab.catalogue.dmc(dmc_id).epcl_id(status)

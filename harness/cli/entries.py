@@ -504,7 +504,9 @@ def run_entry_task(spec: dict[str, Any], catalogue: bytes | None = None) -> dict
             cache.write_bytes(catalogue)
             env[CATALOGUE_CACHE_ENV] = str(cache)
         command = _pytest_command(
-            argparse.Namespace(pytest_args=list(spec["pytest_args"])),
+            argparse.Namespace(pytest_args=list(spec["pytest_args"]),
+                               pack_path=list(spec.get("pack_paths", ())),
+                               fault=list(spec.get("faults", ()))),
             argparse.Namespace(path=spec["lab"]), spec["packs"], spec["dmc"], spec["status"],
             out, resume=bool(spec.get("resume")))
         completed = subprocess.run(
@@ -517,14 +519,16 @@ def run_entry_task(spec: dict[str, Any], catalogue: bytes | None = None) -> dict
                 "archive": _zip_dir(out)}
 
 
-def dask_spec(entry: Entry, *, lab: str, packs: Sequence[str],
-              pytest_args: Sequence[str]) -> dict[str, Any]:
-    """The task input of ``entry``: a resumed entry carries its directory."""
+def dask_spec(entry: Entry, *, lab: str, packs: Sequence[str], pytest_args: Sequence[str],
+              pack_paths: Sequence[str] = (), faults: Sequence[str] = ()) -> dict[str, Any]:
+    """The task input of ``entry``: a resumed entry carries its directory. ``lab`` and
+    ``pack_paths`` are paths the worker must see as this machine does (a shared file system)."""
     resume = entry.action == "resume"
     from harness.pytest_plugin import EVIDENCE_ENV
 
     env = {EVIDENCE_ENV: os.environ[EVIDENCE_ENV]} if EVIDENCE_ENV in os.environ else {}
     return {"dmc": entry.dmc, "status": entry.status, "lab": lab, "packs": list(packs),
+            "pack_paths": list(pack_paths), "faults": list(faults),
             "pytest_args": list(pytest_args), "resume": resume, "env": env,
             "archive": _zip_dir(entry.out) if resume else None}
 
@@ -545,7 +549,8 @@ def connect(address: str) -> Any:
 
 def run_dask(client: Any, entries: Sequence[Entry], *, prepare: Callable[[Entry], None],
              finish: Callable[[Entry, Ran], T], lab: str, packs: Sequence[str],
-             pytest_args: Sequence[str], catalogue: Any = None) -> list[T]:
+             pytest_args: Sequence[str], catalogue: Any = None, pack_paths: Sequence[str] = (),
+             faults: Sequence[str] = ()) -> list[T]:
     """Every entry as a task of ``client``'s cluster; ``finish`` as each comes back (its
     directory unpacked into ``entry.out`` first). Results in entry order."""
     from distributed import as_completed
@@ -560,7 +565,8 @@ def run_dask(client: Any, entries: Sequence[Entry], *, prepare: Callable[[Entry]
         if entry.action == "kept":
             results[index] = finish(entry, Ran(0))
             continue
-        spec = dask_spec(entry, lab=lab, packs=packs, pytest_args=pytest_args)
+        spec = dask_spec(entry, lab=lab, packs=packs, pytest_args=pytest_args,
+                         pack_paths=pack_paths, faults=faults)
         future = client.submit(run_entry_task, spec, shared, pure=False,
                                key=f"dmct-entry-{entry.dmc}-{entry.status}-{os.urandom(4).hex()}")
         futures[future] = index

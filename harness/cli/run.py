@@ -16,12 +16,13 @@ from typing import Any
 
 from harness.cli import child
 from harness.cli.child import pytest_error, read_records, run_one
+from harness.cli.collect import lab_pack_paths
 from harness.cli.common import UsageError, available_packs, fail, harness_version, load_lab
 from harness.cli.output import RunResult, print_interrupted, print_totals, say, totals_line
 from harness.cli.report import read_report, render_run_formats, report_formats, write_epcl_summary
 
 #: ``dmct run`` options that choose what runs: a resumed run takes them from its ``run.json``.
-SELECTION_OPTIONS = ("lab", "dmc", "status", "pack", "out", "fault")
+SELECTION_OPTIONS = ("lab", "dmc", "status", "pack", "pack_path", "out", "fault")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -53,7 +54,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         partial.append(f"bench faults injected: {', '.join(faults)}")
     with run_guard(out_root, "dmct run") as stopped:
         say(f"dmct run: bench {lab.bench} ({lab.path}); DMC {', '.join(lab.dmc_ids)}; "
-            f"status {', '.join(lab.installation_statuses)}; packs {', '.join(packs)}; "
+            f"status {', '.join(lab.installation_statuses)}; packs "
+            f"{', '.join([*packs, *lab_pack_paths(args)])}; "
             f"results in {out_root}", flush=True)
         if partial:
             say(f"dmct run: PARTIAL selection ({'; '.join(partial)}): its reports say so "
@@ -63,7 +65,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             statuses=list(lab.installation_statuses), packs=packs,
             pytest_args=list(args.pytest_args), started_at=datetime.now(UTC).isoformat(),
             version=harness_version(), formats=list(args.format),
-            partial_reasons=partial, faults=list(args.fault)))
+            partial_reasons=partial, faults=list(args.fault),
+            pack_paths=lab_pack_paths(args)))
         return _run_all(args, lab, packs, out_root, resume=False)
     return stopped.exit_code
 
@@ -165,7 +168,8 @@ def _cmd_resume(args: argparse.Namespace) -> int:
     missing from each DMC and status."""
     from harness.report.manifest import MANIFEST_FILE, ManifestError, read_manifest
 
-    given = [f"--{name}" for name in SELECTION_OPTIONS if getattr(args, name)]
+    given = [f"--{name.replace('_', '-')}" for name in SELECTION_OPTIONS
+             if getattr(args, name, None)]
     if args.pytest_args:
         given.append("pytest arguments after '--'")
     if given:
@@ -191,14 +195,19 @@ def _cmd_resume(args: argparse.Namespace) -> int:
         if unknown:
             raise UsageError(f"cannot resume: {out_root / MANIFEST_FILE}: unknown pack "
                              f"{unknown[0]!r}")
+        gone = [p for p in manifest.pack_paths if not Path(p).is_dir()]
+        if gone:
+            raise UsageError(f"cannot resume: {out_root / MANIFEST_FILE}: pack_paths: "
+                             f"{gone[0]}: not a directory (the lab's own packs of the run)")
         args.pytest_args = list(manifest.pytest_args)
         args.fault = list(manifest.faults)
+        args.pack_path = list(manifest.pack_paths)
         args.format = list(args.format) or list(manifest.formats)  # else the run's own
         report_formats(args.format)
         say(f"dmct run --resume: bench {lab.bench} ({lab.path}); DMC "
             f"{', '.join(lab.dmc_ids)}; status {', '.join(lab.installation_statuses)}; packs "
-            f"{', '.join(manifest.packs)}; results in {out_root} (started "
-            f"{manifest.started_at})", flush=True)
+            f"{', '.join([*manifest.packs, *manifest.pack_paths])}; results in {out_root} "
+            f"(started {manifest.started_at})", flush=True)
         return _run_all(args, lab, manifest.packs, out_root, resume=True)
     return stopped.exit_code
 
@@ -353,6 +362,7 @@ def _run_on_cluster(args: argparse.Namespace, lab: Any, packs: Sequence[str],
         say(f"dmct run: {len(entries)} entries on the Dask cluster at {scheduler}", flush=True)
         return run_dask(client, entries, prepare=_prepare_entry, finish=finish,
                         lab=str(Path(lab.path).absolute()), packs=packs,
+                        pack_paths=lab_pack_paths(args), faults=list(args.fault or ()),
                         pytest_args=args.pytest_args, catalogue=lab.catalogue)
 
 

@@ -37,6 +37,8 @@ from uuid import uuid4
 if TYPE_CHECKING:
     import pytest
 
+    from harness.report.model import DmctReport, Issue
+
 #: Allure severity of a case by the severity (1..4) of its Testing Issue.
 SEVERITY_BY_ISSUE = {1: "blocker", 2: "critical", 3: "normal", 4: "minor"}
 #: Allure severity of a case without a Testing Issue (passed, blocked, not applicable): Allure's
@@ -189,13 +191,11 @@ def _attach_linked(source: Path, name: str, mime: str, extension: str) -> None:
 
 # -- severity and issue links once the report is built -------------------------------------------
 
-def _issue_link(issue: Mapping[str, Any]) -> dict[str, str]:
-    issue_id = str(issue["id"])
-    return {"name": issue_id, "url": issue.get("url") or report_anchor(issue_id),
-            "type": "issue"}
+def _issue_link(issue: Issue) -> dict[str, str]:
+    return {"name": issue.id, "url": issue.url or report_anchor(issue.id), "type": "issue"}
 
 
-def annotate_results(results: Path, report: Mapping[str, Any]) -> int:
+def annotate_results(results: Path, report: DmctReport | Mapping[str, Any]) -> int:
     """Give every result in ``results`` that belongs to a case of ``report`` the severity and
     the issue link of that case's Testing Issue; returns how many results were rewritten.
 
@@ -205,8 +205,11 @@ def annotate_results(results: Path, report: Mapping[str, Any]) -> int:
     """
     if not results.is_dir():
         return 0
-    issues = {str(i["id"]): i for i in report.get("testing_issues", [])}
-    by_case = {c["id"]: c.get("testing_issue") for c in report.get("cases", [])}
+    from harness.report.model import as_report
+
+    model = as_report(report)
+    issues = {i.id: i for i in model.testing_issues}
+    by_case = {c.id: c.testing_issue for c in model.cases}
     changed = 0
     for path in sorted(results.glob("*-result.json")):
         try:
@@ -218,7 +221,7 @@ def annotate_results(results: Path, report: Mapping[str, Any]) -> int:
         if case not in by_case:
             continue
         issue = issues.get(by_case[case] or "")
-        severity = (SEVERITY_BY_ISSUE.get(int(issue["severity"]), NO_ISSUE_SEVERITY)
+        severity = (SEVERITY_BY_ISSUE.get(issue.severity, NO_ISSUE_SEVERITY)
                     if issue else NO_ISSUE_SEVERITY)
         new_labels = [lb for lb in labels if lb.get("name") != "severity"]
         new_labels.append({"name": "severity", "value": severity})
@@ -234,7 +237,7 @@ def annotate_results(results: Path, report: Mapping[str, Any]) -> int:
     return changed
 
 
-def _ours(link: Mapping[str, Any], issues: Mapping[str, Mapping[str, Any]]) -> bool:
+def _ours(link: Mapping[str, Any], issues: Mapping[str, Issue]) -> bool:
     """Whether ``link`` is an issue link :func:`annotate_results` wrote."""
     if link.get("type") != "issue":
         return False
@@ -244,7 +247,7 @@ def _ours(link: Mapping[str, Any], issues: Mapping[str, Mapping[str, Any]]) -> b
 
     legacy = "dmct-report.html#" + issue_anchor(name)  # written before the ../ fix
     return url in (report_anchor(name), legacy) or (name in issues
-                                                     and url == issues[name].get("url"))
+                                                     and url == issues[name].url)
 
 
 def _write_json(path: Path, data: Any) -> None:

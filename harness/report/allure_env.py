@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from harness.report.model import DmctReport, as_report
+
 #: The DMCT Testing Report seen from ``<run>/allure-report/index.html``.
 REPORT_FROM_ALLURE = "../dmct-report.html"
 
@@ -34,20 +36,21 @@ CATEGORIES: list[dict[str, Any]] = [
 ]
 
 
-def environment(report: Mapping[str, Any]) -> dict[str, str]:
+def environment(report: DmctReport | Mapping[str, Any]) -> dict[str, str]:
     """Allure's environment table: who was tested, on what, by which harness."""
-    dmc = report.get("dmc") or {}
-    prov = report.get("provenance") or {}
+    r = as_report(report)
+    dmc = r.dmc
+    prov = r.provenance or {}  # free-form by design (model.py)
     bench = prov.get("bench") or {}
     harness = prov.get("harness") or {}
     hashes = prov.get("hashes") or {}
     values = {
-        "DMC": f"{dmc.get('id')} ({dmc.get('name')})",
-        "EPCL entry": dmc.get("epcl_entry"),
-        "Installation status": report.get("installation_status"),
-        "Verdict": str(report.get("verdict", "")).replace("_", " "),
-        "Report state": report.get("state"),
-        "Bench": f"{bench.get('name', report.get('bench'))} ({bench.get('kind', '-')}, radio "
+        "DMC": f"{dmc.id} ({dmc.name})",
+        "EPCL entry": dmc.epcl_entry,
+        "Installation status": r.installation_status,
+        "Verdict": r.verdict.replace("_", " "),
+        "Report state": r.state,
+        "Bench": f"{bench.get('name', r.bench)} ({bench.get('kind', '-')}, radio "
                  f"{bench.get('radio', '-')}, {bench.get('clock', '-')} clock)",
         "Seed": prov.get("seed"),
         "Harness": f"smets1-dmct {harness.get('version', '-')}"
@@ -55,10 +58,10 @@ def environment(report: Mapping[str, Any]) -> dict[str, str]:
         **{f"sha256 {name.replace('_', ' ')}": (digest or "-").removeprefix("sha256:")[:16]
            for name, digest in hashes.items()},
     }
-    for device in dmc.get("devices") or []:
-        values[f"Device {device.get('role')}"] = (
-            f"{device.get('manufacturer')} {device.get('model')}, firmware "
-            f"{device.get('firmware')}" + (" (placeholder)" if device.get("placeholder") else ""))
+    for device in dmc.devices:
+        values[f"Device {device.role}"] = (
+            f"{device.manufacturer} {device.model}, firmware "
+            f"{device.firmware}" + (" (placeholder)" if device.placeholder else ""))
     return {k: " ".join(str(v).split()) for k, v in values.items() if v is not None}
 
 
@@ -75,9 +78,9 @@ def _properties(values: Mapping[str, str]) -> str:
     return "".join(f"{esc(k, True)}={esc(v, False)}\n" for k, v in values.items())
 
 
-def executor(report: Mapping[str, Any]) -> dict[str, Any]:
-    dmc = (report.get("dmc") or {}).get("id")
-    status = report.get("installation_status")
+def executor(report: DmctReport | Mapping[str, Any]) -> dict[str, Any]:
+    r = as_report(report)
+    dmc, status = r.dmc.id, r.installation_status
     return {"name": "dmct", "type": "dmct", "buildName": f"{dmc} / {status}",
             "reportName": f"DMCT Testing Report {dmc} {status}",
             "reportUrl": REPORT_FROM_ALLURE}
@@ -89,14 +92,16 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_allure_environment(results: Path, report: Mapping[str, Any]) -> list[Path]:
+def write_allure_environment(results: Path,
+                             report: DmctReport | Mapping[str, Any]) -> list[Path]:
     """``environment.properties``, ``executor.json`` and ``categories.json`` in ``results``
     (nothing when there is no such directory: Allure was not active)."""
     if not results.is_dir():
         return []
     written = [results / "environment.properties", results / "executor.json",
                results / "categories.json"]
-    _write(written[0], _properties(environment(report)))
-    _write(written[1], json.dumps(executor(report), indent=1))
+    model = as_report(report)
+    _write(written[0], _properties(environment(model)))
+    _write(written[1], json.dumps(executor(model), indent=1))
     _write(written[2], json.dumps(CATEGORIES, indent=1))
     return written

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from harness.report.dmct_report import DEFAULT, Threshold, build_report, write_report
 from harness.report.issues import load_registry
 from harness.report.manifest import report_selection
-from harness.report.provenance import limitations, run_provenance
+from harness.report.provenance import limitations, packs_root, run_provenance
 from harness.report.records import read_records
 from harness.report.referrals import apply_register, read_register
 
@@ -34,14 +34,19 @@ def run_report(directory: Path, lab: LabConfig, *, complete: bool = True,
     records = list(read_records(directory))
     dmc = lab.catalogue.dmc(lab.dmc_ids[0])
     threshold = threshold_of(lab)
+    selection = report_selection(directory)
+    # the lab's own packs judged the device too: their content is in the packs' hash
+    lab_packs = [Path(p) for p in (selection or {}).get("pack_paths") or ()]
     report = build_report(
         records, dmc=dmc,
         catalogue=lab.catalogue, status=lab.installation_statuses[0],
         registry=load_registry(lab.report.testing_issues), threshold=threshold,
         produced_at=produced_at or datetime.now(UTC), bench=lab.bench,
         referral_working_days=lab.report.referral_working_days, complete=complete,
-        selection=report_selection(directory),
-        provenance=run_provenance(directory, lab, records), evidence_root=directory,
+        selection=selection,
+        provenance=run_provenance(directory, lab, records,
+                                  [packs_root(), *lab_packs] if lab_packs else ()),
+        evidence_root=directory,
         limitations=limitations(lab, dmc, records, complete=complete,
                                 status=lab.installation_statuses[0],
                                 threshold_default=threshold.programme_set_default),

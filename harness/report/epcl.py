@@ -13,8 +13,10 @@ under an out root (``<dmc>/<status>/dmct-report.json``) and the catalogue:
 - the catalogue's ``population`` of each requested entry fills the tables (a missing one counts
   as 0 and the summary says so).
 
-``build_epcl_summary`` is pure (report dicts in, a dict out); ``write_epcl_summary`` reads an out
-root and writes ``epcl-summary.{json,md,html}`` there. Fields: ``docs/epcl-summary.md``.
+``build_epcl_summary`` is pure (reports in, a dict out); it reads each report through the typed
+model every renderer shares (:class:`harness.report.model.DmctReport`), so a report dict is
+validated once rather than read through string keys. ``write_epcl_summary`` reads an out root and
+writes ``epcl-summary.{json,md,html}`` there. Fields: ``docs/epcl-summary.md``.
 """
 
 from __future__ import annotations
@@ -26,8 +28,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from harness.report.dmct_report import REPORT_FILE, report_devices
 from harness.report.dmct_report import SCHEMA as REPORT_SCHEMA
+from harness.report.model import DmctReport, as_report
 from harness.report.templating import render, static
 
 if TYPE_CHECKING:
@@ -80,19 +85,21 @@ def report_path(dmc_id: str, status: str) -> str:
 
 
 def build_epcl_summary(
-    reports: Iterable[Mapping[str, Any]],
+    reports: Iterable[DmctReport | Mapping[str, Any]],
     catalogue: Catalogue,
     *,
     unreadable: Mapping[tuple[str, str], str] | None = None,
     produced_at: datetime | None = None,
 ) -> dict[str, Any]:
-    """The EPCL summary of ``reports`` (``dmct-report.json`` dicts) as a JSON-ready dict.
+    """The EPCL summary of ``reports`` (the model, or ``dmct-report.json`` dicts read through
+    it) as a JSON-ready dict.
 
     ``unreadable`` maps ``(dmc id, status)`` to why a report file there could not be read: such
     an entry is in scope and not requested. Scope: every tested parent of a DMC that has a report
     (the top of its substantive-equivalence chain), and that parent's children.
     """
-    by_key = {(r["dmc"]["id"], r["installation_status"]): r for r in reports}
+    models = [as_report(r) for r in reports]
+    by_key = {(r.dmc.id, r.installation_status): r for r in models}
     broken = dict(unreadable or {})
     builder = _Builder(catalogue, by_key, broken)
     roots = sorted({builder.root_of(dmc_id) for dmc_id, _status in [*by_key, *broken]})
@@ -109,7 +116,7 @@ class _Builder:
     def __init__(
         self,
         catalogue: Catalogue,
-        reports: dict[tuple[str, str], Mapping[str, Any]],
+        reports: dict[tuple[str, str], DmctReport],
         unreadable: dict[tuple[str, str], str],
     ) -> None:
         self.catalogue = catalogue
@@ -169,7 +176,7 @@ class _Builder:
             assert report is not None
             self.requested.append({
                 **base,
-                "devices": list(report["dmc"].get("devices", [])),
+                "devices": _devices(report),
                 **_report_facts(report, dmc_id, status),
                 "tested_directly": True,
                 "population": self._population(dmc, dmc_id, status),
@@ -197,7 +204,7 @@ class _Builder:
             elif (child.id, status) in self.unreadable:
                 reason = "report_unreadable"
                 details.append(f"its own report: {self.unreadable[(child.id, status)]}")
-            elif own is not None and own.get("verdict") != "meets_exit_criteria":
+            elif own is not None and own.verdict != "meets_exit_criteria":
                 reason = "fails_exit_criteria"
                 details += [f"its own DMCT Testing Report: {r}" for r in _fail_details(own)]
             if reason is not None:
@@ -215,14 +222,14 @@ class _Builder:
             })
 
     def _refusal(self, dmc_id: str, status: str,
-                 report: Mapping[str, Any] | None) -> tuple[str, list[str]] | None:
+                 report: DmctReport | None) -> tuple[str, list[str]] | None:
         if (dmc_id, status) in self.unreadable:
             return "report_unreadable", [self.unreadable[(dmc_id, status)]]
         if report is None:
             return "not_tested", [f"no DMCT Testing Report for {dmc_id}/{status} in this run"]
-        if not report.get("complete", True):
+        if not report.complete:
             return "incomplete", _fail_details(report)
-        if report.get("verdict") != "meets_exit_criteria":
+        if report.verdict != "meets_exit_criteria":
             return "fails_exit_criteria", _fail_details(report)
         return None
 
@@ -274,17 +281,22 @@ class _Builder:
         }
 
 
-def _entry_id(dmc: Dmc | None, status: str, report: Mapping[str, Any] | None) -> str | None:
+def _entry_id(dmc: Dmc | None, status: str, report: DmctReport | None) -> str | None:
     """The EPCL entry id a report was tested as, else the catalogue's."""
-    if report is not None and report["dmc"].get("epcl_entry"):
-        return str(report["dmc"]["epcl_entry"])
+    if report is not None and report.dmc.epcl_entry:
+        return report.dmc.epcl_entry
     return dmc.epcl_id(status) if dmc is not None else None
 
 
 def _entry_base(entry_id: str | None, dmc_id: str, dmc: Dmc | None,
-                report: Mapping[str, Any] | None, status: str, *, group: int,
+                report: DmctReport | None, status: str, *, group: int,
                 parent: str | None) -> dict[str, Any]:
-    name = dmc.name if dmc is not None else (report or {}).get("dmc", {}).get("name", dmc_id)
+    if dmc is not None:
+        name: str | None = dmc.name
+    elif report is not None and "name" in report.dmc.model_fields_set:
+        name = report.dmc.name
+    else:
+        name = dmc_id
     return {
         "epcl_entry": entry_id,
         "dmc": dmc_id,
@@ -296,34 +308,39 @@ def _entry_base(entry_id: str | None, dmc_id: str, dmc: Dmc | None,
     }
 
 
-def _report_facts(report: Mapping[str, Any], dmc_id: str, status: str) -> dict[str, Any]:
+def _devices(report: DmctReport) -> list[dict[str, Any]]:
+    """A report's devices as its JSON lists them (no field it did not have)."""
+    return [d.model_dump(mode="json", exclude_unset=True) for d in report.dmc.devices]
+
+
+def _report_facts(report: DmctReport, dmc_id: str, status: str) -> dict[str, Any]:
     """What Annex A says about the testing an entry rests on."""
     return {
-        "verdict": report.get("verdict"),
-        "state": report.get("state"),
-        "produced_at": report.get("produced_at"),
-        "referral_deadline": report.get("referral_deadline"),
+        "verdict": report.verdict,
+        "state": report.state,
+        "produced_at": report.produced_at,
+        "referral_deadline": report.referral_deadline,
         "testing_issues": [
-            {key: issue.get(key) for key in ("id", "title", "severity", "known", "counted",
-                                             "status")}
-            for issue in report.get("testing_issues", [])
+            {"id": i.id, "title": i.title, "severity": i.severity, "known": i.known,
+             "counted": i.counted, "status": i.status}
+            for i in report.testing_issues
         ],
         "report": report_path(dmc_id, status),
     }
 
 
-def _path_if(report: Mapping[str, Any] | None, dmc_id: str, status: str) -> str | None:
+def _path_if(report: DmctReport | None, dmc_id: str, status: str) -> str | None:
     return report_path(dmc_id, status) if report is not None else None
 
 
-def _fail_details(report: Mapping[str, Any]) -> list[str]:
+def _fail_details(report: DmctReport) -> list[str]:
     """The report's verdict reasons, then each counted open Testing Issue with its severity."""
-    details = [str(r) for r in report.get("verdict_reasons", [])]
-    for issue in report.get("testing_issues", []):
-        if issue.get("counted") and issue.get("status") in ("open", "awaiting_triage"):
-            details.append(f"Testing Issue {issue.get('id')} (severity {issue.get('severity')}): "
-                           f"{issue.get('title')}")
-    return details or [f"verdict {report.get('verdict')}"]
+    details = list(report.verdict_reasons)
+    for issue in report.testing_issues:
+        if issue.counted and issue.status in ("open", "awaiting_triage"):
+            details.append(f"Testing Issue {issue.id} (severity {issue.severity}): "
+                           f"{issue.title}")
+    return details or [f"verdict {report.verdict}"]
 
 
 def _catalogue_devices(dmc: Dmc, catalogue: Catalogue) -> list[dict[str, Any]]:
@@ -387,9 +404,9 @@ def _at_target(device: Mapping[str, Any]) -> dict[str, Any]:
 
 def find_reports(
     out_root: Path,
-) -> tuple[list[dict[str, Any]], dict[tuple[str, str], str]]:
+) -> tuple[list[DmctReport], dict[tuple[str, str], str]]:
     """The reports under ``out_root/<dmc>/<status>/``, and why any that is there cannot be read."""
-    reports: list[dict[str, Any]] = []
+    reports: list[DmctReport] = []
     unreadable: dict[tuple[str, str], str] = {}
     if not out_root.is_dir():
         return reports, unreadable
@@ -408,8 +425,19 @@ def find_reports(
             if problem is not None:
                 unreadable[key] = f"{report_path(*key)}: {problem}"
                 continue
-            reports.append(data)
+            try:
+                reports.append(DmctReport.from_json(data))
+            except ValidationError as exc:
+                unreadable[key] = f"{report_path(*key)}: {_first_error(exc)}"
     return reports, unreadable
+
+
+def _first_error(exc: ValidationError) -> str:
+    """``testing_issues.0.severity: Input should be a valid integer`` (one line, the first)."""
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"]) or "report"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where}: {' '.join(str(error['msg']).split())}{more}"
 
 
 def _layout_problem(data: Any, key: tuple[str, str]) -> str | None:

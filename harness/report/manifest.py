@@ -3,9 +3,10 @@
 directory besides its records.
 
 ``run.json`` sits at the out root, written by ``dmct run`` before anything runs: the lab config,
-DMCs, installation statuses, packs and extra pytest arguments, when it started and the dmct
-version, and whether that selection is *partial* (some packs left out, or pytest arguments that
-may leave cases out: :func:`partial_reasons`). A resumed run re-reads it, so it runs the same
+DMCs, installation statuses, packs, the lab's own pack directories (``--pack-path``) and extra
+pytest arguments, when it started and the dmct version, and whether that selection is
+*partial* (some packs left out, or pytest arguments that may leave cases out:
+:func:`partial_reasons`). A resumed run re-reads it, so it runs the same
 selection; every report of the run carries it (:func:`report_selection`), and a report of a
 partial selection is never made final.
 
@@ -59,6 +60,8 @@ class RunManifest:
     #: Bench faults injected with ``--fault`` (:mod:`harness.fault_injection`; the lab config's own
     #: ``faults:`` come with the lab config).
     faults: list[str] = field(default_factory=list)
+    #: A lab's own pack directories (``--pack-path``), absolute: run beside ``packs``.
+    pack_paths: list[str] = field(default_factory=list)
 
     @property
     def partial(self) -> bool:
@@ -69,7 +72,8 @@ class RunManifest:
 
     def selection(self) -> dict[str, Any]:
         """The ``selection`` of each report of the run (``dmct-report.json``)."""
-        return {"packs": list(self.packs), "statuses": list(self.statuses),
+        return {"packs": list(self.packs), "pack_paths": list(self.pack_paths),
+                "statuses": list(self.statuses),
                 "dmcs": list(self.dmcs), "pytest_args": list(self.pytest_args),
                 "partial": self.partial, "partial_reasons": list(self.partial_reasons)}
 
@@ -207,7 +211,8 @@ def read_manifest(out_root: Path) -> RunManifest | None:
     if not isinstance(data.get("lab"), str) or not data["lab"]:
         raise ManifestError(f"{path}: lab: expected the lab config's path")
     # Absent from manifests written before they existed.
-    optional = {key: data.get(key, []) for key in ("formats", "partial_reasons", "faults")}
+    optional = {key: data.get(key, []) for key in ("formats", "partial_reasons", "faults",
+                                                      "pack_paths")}
     for key, value in optional.items():
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ManifestError(f"{path}: {key}: expected a list of strings")

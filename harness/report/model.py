@@ -9,6 +9,7 @@ an error here rather than an empty cell in a report.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -124,6 +125,8 @@ class Selection(_Frozen):
     """What the run was asked to run (``run.json``); ``partial``: it may leave cases out."""
 
     packs: list[str] = Field(default_factory=list)
+    #: A lab's own pack directories (``dmct run --pack-path``), run beside ``packs``.
+    pack_paths: list[str] = Field(default_factory=list)
     statuses: list[str] = Field(default_factory=list)
     dmcs: list[str] = Field(default_factory=list)
     pytest_args: list[str] = Field(default_factory=list)
@@ -226,3 +229,8 @@ class DmctReport(_Frozen):
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
+
+
+def as_report(report: DmctReport | Mapping[str, Any]) -> DmctReport:
+    """The typed report a renderer reads: a ``dmct-report.json`` dict is read into it once."""
+    return report if isinstance(report, DmctReport) else DmctReport.from_json(dict(report))

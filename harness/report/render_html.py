@@ -15,19 +15,18 @@ rows are a contract with the browser tests (``docs/dmct-report.md``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from harness.report.model import DmctReport
+from harness.report.model import DmctReport, as_report
 from harness.report.templating import render, static
 
 
-def render_html(report: dict[str, Any]) -> str:
-    """The whole page for one report dict."""
-    dmc = report.get("dmc") or {}
-    state = "final" if report.get("state") == "final" else "draft"
-    complete = "true" if report.get("complete", True) else "false"
-    title = (f"DMCT Testing Report: {dmc.get('id', '-')} {report.get('installation_status', '')}"
-             f" ({state}{'' if complete == 'true' else ', incomplete'})")
-    return render("report.html.j2", r=DmctReport.from_json(report), state=state,
-                  complete=complete, title=title, style=static("report.css"),
-                  script=static("filter.js"))
+def render_html(report: DmctReport | Mapping[str, Any]) -> str:
+    """The whole page for one report (its dict read into the model)."""
+    r = as_report(report)
+    complete = "true" if r.complete else "false"
+    title = (f"DMCT Testing Report: {r.dmc.id} {r.installation_status}"
+             f" ({r.state}{'' if r.complete else ', incomplete'})")
+    return render("report.html.j2", r=r, state=r.state, complete=complete, title=title,
+                  style=static("report.css"), script=static("filter.js"))

@@ -9,9 +9,10 @@ in a reason is shown, never interpreted; ids go in code spans.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from harness.report.model import DmctReport
+from harness.report.model import DmctReport, as_report
 from harness.report.render_charts import SEVERITIES
 from harness.report.templating import code, md, render
 
@@ -21,19 +22,17 @@ __all__ = ["code", "render_markdown", "text"]
 text = md
 
 
-def render_markdown(report: dict[str, Any]) -> str:
-    """The whole Markdown document for one report dict."""
-    packs = report.get("packs") or []
+def render_markdown(report: DmctReport | Mapping[str, Any]) -> str:
+    """The whole Markdown document for one report (its dict read into the model)."""
+    r = as_report(report)
     severities = {s: 0 for s in SEVERITIES}
-    for issue in report.get("testing_issues") or []:
-        if issue.get("severity") in severities:
-            severities[issue["severity"]] += 1
+    for issue in r.testing_issues:
+        if issue.severity in severities:
+            severities[issue.severity] += 1
     rendered = render(
-        "report.md.j2", r=DmctReport.from_json(report),
-        state="final" if report.get("state") == "final" else "draft",
-        severities=severities, largest_severity=max(severities.values()),
-        largest_pack=max((int(p.get("cases", 0)) for p in packs), default=0),
-        largest_failures=max((int(p.get("failed", 0)) + int(p.get("blocked", 0))
-                              for p in packs), default=0),
+        "report.md.j2", r=r, state=r.state, severities=severities,
+        largest_severity=max(severities.values()),
+        largest_pack=max((p.cases for p in r.packs), default=0),
+        largest_failures=max((p.failed + p.blocked for p in r.packs), default=0),
     )
     return rendered.rstrip("\n") + "\n"

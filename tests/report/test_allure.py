@@ -187,7 +187,8 @@ def test_annotating_again_is_idempotent_and_follows_a_new_attribution(run: Run,
 
     report = json.loads(json.dumps(run.report))
     url = "https://issues.example.org/K-9"
-    report["testing_issues"] = [{"id": "K-9", "severity": 4, "url": url, "cases": [FAILING]}]
+    report["testing_issues"] = [{"id": "K-9", "title": "a known issue", "severity": 4,
+                                 "url": url, "cases": [FAILING]}]
     for case in report["cases"]:
         case["testing_issue"] = "K-9" if case["id"] == FAILING else None
     assert annotate_results(results, report) == 1

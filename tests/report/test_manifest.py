@@ -28,9 +28,10 @@ def test_manifest_round_trip_and_absent(tmp_path):
     assert read_manifest(tmp_path) is None
     manifest = RunManifest(lab="/lab.yaml", dmcs=["REF-DMC-001"], statuses=["dormant"],
                            packs=["smoke"], pytest_args=["-k", "x"], started_at="t", version="1",
-                           formats=["pdf"])
+                           formats=["pdf"], pack_paths=["/lab/packs"])
     write_manifest(tmp_path, manifest)
     assert read_manifest(tmp_path) == manifest
+    assert manifest.selection()["pack_paths"] == ["/lab/packs"]
     assert not list(tmp_path.glob("*.tmp"))
 
 
@@ -41,12 +42,13 @@ GOOD = ('{"schema": "smets1-dmct/run/1", "lab": "x", "dmcs": [], "statuses": [],
 def test_a_manifest_from_before_formats_reads_as_the_default_formats(tmp_path):
     (tmp_path / "run.json").write_text(GOOD + "}")
     manifest = read_manifest(tmp_path)
-    assert manifest is not None and manifest.formats == []
+    assert manifest is not None and manifest.formats == [] and manifest.pack_paths == []
 
 
 @pytest.mark.parametrize("content", ["{", "[]", '{"schema": "other"}',
                                      '{"schema": "smets1-dmct/run/1", "lab": "x", "dmcs": "A"}',
-                                     GOOD + ', "formats": "pdf"}'])
+                                     GOOD + ', "formats": "pdf"}',
+                                     GOOD + ', "pack_paths": [1]}'])
 def test_a_broken_manifest_is_one_line(tmp_path, content):
     (tmp_path / "run.json").write_text(content)
     with pytest.raises(ManifestError) as raised:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from pydantic import ValidationError
 
+from harness.config import load_catalogue
+from harness.report.dmct_report import write_report
+from harness.report.epcl import build_epcl_summary, write_epcl_summary
 from harness.report.model import DmctReport
+from report.test_epcl import ITRON, PRODUCED, REF, report
 from report.test_render import make_report
 
 
@@ -36,3 +42,38 @@ def test_a_misspelt_outcome_is_an_error():
     report["cases"][0]["outcome"] = "passd"
     with pytest.raises(ValidationError, match="outcome"):
         DmctReport.from_json(report)
+
+
+# -- the EPCL summary reads the reports through the model too ------------------------------------
+
+def test_the_epcl_summary_reads_models_and_dicts_alike():
+    catalogue = load_catalogue()
+    reports = [report(REF), report(ITRON, ok=False)]
+    from_dicts = build_epcl_summary(reports, catalogue, produced_at=PRODUCED)
+    models = [DmctReport.from_json(r) for r in reports]
+    assert build_epcl_summary(models, catalogue, produced_at=PRODUCED) == from_dicts
+    assert from_dicts["requested"][0]["devices"] == reports[0]["dmc"]["devices"]
+
+
+def test_an_epcl_summary_lists_a_report_the_model_refuses_as_unreadable(tmp_path):
+    bad = report(REF, ok=False)
+    bad["testing_issues"][0]["severity"] = "high"  # a hand-edited report
+    write_report(tmp_path / REF / "dormant", bad)
+    written = write_epcl_summary(tmp_path, load_catalogue())
+    summary = json.loads(written[0].read_text())
+    (entry,) = [e for e in summary["not_requested"]
+                if (e["dmc"], e["installation_status"]) == (REF, "dormant")]
+    assert entry["reason"] == "report_unreadable"
+    assert entry["details"] == ["REF-DMC-001/dormant/dmct-report.json: testing_issues.0.severity: "
+                                "Input should be a valid integer, unable to parse string as an "
+                                "integer"]
+
+
+def test_allure_reads_the_report_through_the_model_too():
+    from harness.report.allure_env import environment, executor
+
+    report = make_report()
+    model = DmctReport.from_json(report)
+    assert environment(report) == environment(model)
+    assert environment(model)["Verdict"] == "fails exit criteria"
+    assert executor(report) == executor(model)
