@@ -29,10 +29,10 @@ CATALOGUE = load_sr_catalogue()
 #: (E2, E4, E5, E19: DCC Boxed's devices beyond ESME, GSME and the CHF are not on the bench),
 #: the model (E11), a Command Variant SMETS1 has not (E12), the device's answer (E20, E21).
 GENERIC_REFUSALS = frozenset({"E2", "E4", "E5", "E11", "E12", "E19", "E20", "E21"})
-#: Run last, in this order: they change what later templates find (8.11 adds DCC Boxed's
-#: ESME, that is the bench's, to the CHF's log afresh with another install code, so it must
-#: join again; 8.3 decommissions it).
-LAST = ("8.11", "8.3")
+#: Run last, in this order: they change what later templates find (6.23 makes another
+#: supplier responsible for the ESME; 8.11 adds DCC Boxed's ESME, that is the bench's, to the
+#: CHF's log afresh with another install code, so it must join again; 8.3 decommissions it).
+LAST = ("6.23", "8.11", "8.3")
 
 
 @pytest.fixture(scope="module")

@@ -158,7 +158,12 @@ def build_request(definition: SrvDefinition, request_id: RequestId, command_vari
     etree.SubElement(header, SR + "ServiceReferenceVariant").text = definition.srv
     body = etree.SubElement(etree.SubElement(root, SR + "Body"), SR + definition.body)
     by_path = {p.xml: p.name for p in definition.parameters.values() if p.xml}
-    for path in definition.xml_layout():
+    from harness.dcc.duis.bodies import CODECS
+
+    codec = CODECS.get(definition.srv)
+    writer = codec.write if codec is not None else None
+    written: set[str] = writer(body, params, target) if writer is not None else set()
+    for path in () if writer is not None else definition.xml_layout():
         name = by_path.get(path)
         if name is not None and params.get(name) is not None:
             _set_path(body, path, _text(params[name]))
@@ -168,8 +173,8 @@ def build_request(definition: SrvDefinition, request_id: RequestId, command_vari
                      else fixed)
             _set_path(body, path, value)
     own = {name: value for name, value in params.items()
-           if value is not None and (name not in definition.parameters
-                                     or not definition.parameters[name].xml)}
+           if value is not None and name not in written
+           and (name not in definition.parameters or not definition.parameters[name].xml)}
     if own or definition.harness_body:
         # A harness body always says so, parameters or none (the gateway recognises it).
         text = json.dumps(own, sort_keys=True, separators=(",", ":"), default=str)
@@ -239,6 +244,12 @@ def read_request(root: etree._Element, catalogue: SrCatalogue) -> DuisRequest:
             text = _get_path(body, path)
             if text:
                 target = text.strip().split(",")[0]
+    from harness.dcc.duis.bodies import CODECS
+
+    codec = CODECS.get(definition.srv)
+    if codec is not None:
+        # A body the element paths cannot express (may raise BodyRefused: a DUIS code).
+        params.update(codec.read(body))
     own = _instruction(body, PARAMETERS_PI)
     harness = own is not None
     if own is not None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from harness.dcc.duis.bodies import BodyRefused
 from harness.dcc.duis.documents import (
     PARAMETERS_PI,
     DocumentRefused,
@@ -92,6 +93,8 @@ def admit(data: bytes, *, catalogue: SrCatalogue, keystore: Keystore,
         return Refusal(coded_detail, code=coded, **known)
     try:
         document = read_request(signed, catalogue)
+    except BodyRefused as exc:
+        return Refusal(str(exc), code=exc.code, **known)
     except DocumentRefused as exc:
         return Refusal(str(exc), http_status=400, **known)
     originator = document.request_id.originator
