@@ -21,7 +21,16 @@ from lxml import etree  # type: ignore[import-untyped]
 from harness.bench import Bench
 from harness.dcc.catalogue import load_sr_catalogue
 from harness.dcc.duis.bodies import CODECS, BodyRefused, certificate_eui
-from harness.dcc.duis.documents import NS, SR, build_request, read_request
+from harness.dcc.duis.documents import (
+    NS,
+    SR,
+    build_request,
+    parse_document,
+    read_request,
+    serialise,
+)
+from harness.dcc.duis.signing import Signer
+from harness.dcc.duis.tools import DuisTools
 from harness.dcc.firmware_image import image_parameters
 from harness.dcc.requests import RequestId
 
@@ -134,3 +143,21 @@ def test_a_duis_6_23_body_changes_the_supplier_to_the_user_its_certificate_names
     # The new supplier, now responsible, hands it back by name (the harness's own form).
     assert dcc.send("6.23", "ESME", user="import-supplier-b",
                     NewSupplier="import-supplier").code == "I0"
+
+
+
+def test_a_valid_duis_body_the_model_does_not_carry_out_is_e11_never_http_400(
+        duis_tools: DuisTools, dcc_bench: Bench) -> None:
+    """6.13's ALCSEvent log is valid DUIS the S1SP model has no log for: a signed E11."""
+    dcc = dcc_bench.dcc
+    request = dcc.build("6.13", "ESME", role="IS", LogType="Event")
+    unsigned = dcc.document(request, sign=False)
+    assert b"<sr:LogToRead>Event<" in unsigned
+    root = parse_document(unsigned.replace(b"<sr:LogToRead>Event<", b"<sr:LogToRead>ALCSEvent<"))
+    sender = dcc.user(name="import-supplier")
+    assert sender.certificate is not None
+    signed = serialise(Signer(sender.signing_key(), sender.certificate).sign(root))
+    response = dcc.submit_document(signed)
+    assert (response.code, response.http_status) == ("E11", 200), str(response)
+    assert b"ResponseCode>E11<" in response.document
+    assert "does not carry out this DUIS body" in response.detail

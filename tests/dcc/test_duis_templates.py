@@ -65,13 +65,9 @@ def _judge(srv: str, response: ServiceResponse, *, user: bool) -> str:
         return "documented" if response.code == "E11" else "unexpected"
     definition = CATALOGUE[srv]
     if response.http_status == 400:
-        # The harness models a subset of DUIS bodies: an SRV whose body it does not model, a
-        # body variant without the elements it reads (polyphase voltage, a decimal gas flow
-        # rate) or a value it does not carry out (6.13's ALCSEvent) is refused at the
-        # interface; nothing else may be.
-        modelled = ("is required for SR", "must be one of")
-        return ("documented" if definition.harness_body
-                or any(text in response.detail for text in modelled) else "unexpected")
+        # Every template is XSD-valid: none may be refused at the interface (DUIS answers a
+        # valid request with a code; a body the model does not carry out is E11).
+        return "unexpected"
     if response.code in GENERIC_REFUSALS or response.code in definition.response_codes:
         return "documented"
     return "unexpected"
