@@ -132,6 +132,19 @@ def test_a_tariff_is_read_as_its_first_price_and_standing_charge_in_harness_unit
     assert read == {"StandingCharge": 2000, "UnitRate": 210}
 
 
+@pytest.mark.parametrize("device_type, prices", [("ESME", "ElectricityPriceElements"),
+                                                  ("GSME", "GasPriceElements")])
+def test_the_harness_writes_a_one_rate_tariff_of_the_targets_commodity(
+        device_type: str, prices: str) -> None:
+    definition = CATALOGUE["1.1.1"]
+    given = {"UnitRate": 1523, "StandingCharge": 4100}
+    root = build_request(definition, RequestId(USER, ESME, 9), 4, given, target=ESME, now=NOW,
+                         device_type=device_type)
+    assert root.find(f".//{SR}{prices}") is not None
+    assert not any(isinstance(node, etree._ProcessingInstruction) for node in root.iter())
+    assert {k: read_request(root, CATALOGUE).params[k] for k in given} == given
+
+
 def test_a_duis_6_23_body_changes_the_supplier_to_the_user_its_certificate_names(
         dcc_bench: Bench) -> None:
     dcc = dcc_bench.dcc
@@ -161,3 +174,7 @@ def test_a_valid_duis_body_the_model_does_not_carry_out_is_e11_never_http_400(
     assert (response.code, response.http_status) == ("E11", 200), str(response)
     assert b"ResponseCode>E11<" in response.document
     assert "does not carry out this DUIS body" in response.detail
+    # A negative price is valid DUIS; the model's tariff starts at 0.
+    response = dcc.send("1.1.1", "ESME", role="IS", UnitRate=-1, StandingCharge=10)
+    assert (response.code, response.http_status) == ("E11", 200), str(response)
+    assert "UnitRate -1 is below the minimum 0" in response.detail

@@ -38,7 +38,8 @@ class BodyRefused(ValueError):
 
 
 Reader = Callable[[etree._Element], dict[str, Any]]
-Writer = Callable[[etree._Element, dict[str, Any], str], set[str]]
+#: ``(body element, parameters, target EUI-64, target device type or None)`` -> names written.
+Writer = Callable[[etree._Element, dict[str, Any], str, str | None], set[str]]
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,8 @@ def _boost_reader(flag: str) -> Reader:
 
 
 def _boost_writer(flag: str) -> Writer:
-    def write(body: etree._Element, params: dict[str, Any], target: str) -> set[str]:
+    def write(body: etree._Element, params: dict[str, Any], target: str,
+              device_type: str | None) -> set[str]:
         load = params.get("AuxiliaryLoad")
         for index in range(1, 6):
             element = etree.SubElement(body, SR + flag, index=str(index))
@@ -86,7 +88,8 @@ def _firmware_read(body: etree._Element) -> dict[str, Any]:
     return params
 
 
-def _firmware_write(body: etree._Element, params: dict[str, Any], target: str) -> set[str]:
+def _firmware_write(body: etree._Element, params: dict[str, Any], target: str,
+                    device_type: str | None) -> set[str]:
     image = bytes.fromhex(str(params.get("Image", "")))
     etree.SubElement(body, SR + "FirmwareImage").text = base64.b64encode(image).decode()
     version = str(params.get("FirmwareVersion", ""))
@@ -180,6 +183,75 @@ def _tariff_read(body: etree._Element) -> dict[str, Any]:
     return params
 
 
+def _sub(parent: etree._Element, name: str, text: object = None, **attributes: str
+         ) -> etree._Element:
+    element = etree.SubElement(parent, SR + name, **attributes)
+    if text is not None:
+        element.text = str(text)
+    return element
+
+
+def _start_date(parent: etree._Element, gas: bool) -> None:
+    """1 January 2014 (the XSD's earliest year), any day of the week."""
+    date = _sub(parent, "SeasonStartDate")
+    prefix, suffix = ("Gas", "WithWildcards") if gas else ("", "")
+    _sub(_sub(date, f"{prefix}Year{suffix}"), "SpecifiedYear", 2014)
+    _sub(_sub(date, f"{prefix}Month{suffix}"), "SpecifiedMonth", "01")
+    _sub(_sub(date, f"{prefix}DayOfMonth{suffix}"), "SpecifiedDayOfMonth", "01")
+    _sub(_sub(date, f"{prefix}DayOfWeek{suffix}"), "NonSpecifiedDayOfWeek")
+
+
+def _tariff_write(body: etree._Element, params: dict[str, Any], target: str,
+                  device_type: str | None) -> set[str]:
+    """The one-rate tariff the S1SP model sets: one day profile (TOU rate 1 all day) every day
+    of one season, no special days, no block thresholds; prices in the harness's 1/10000 GBP
+    (scale -4; gas prices carry no scale, read as that unit)."""
+    gas = device_type == "GSME"
+    elements = _sub(body, "GasTariffElements" if gas else "ElecTariffElements")
+    if not gas:
+        _sub(elements, "CurrencyUnits", "GBP")
+    table = _sub(elements, "SwitchingTable")
+    day = _sub(_sub(table, "DayProfiles"), "DayProfile")
+    _sub(day, "DayName", 1)
+    if gas:
+        _sub(day, "TOUTariffAction", 1)
+    else:
+        schedule = _sub(day, "ProfileSchedule")
+        _sub(schedule, "StartTime", "00:00:00.00Z")
+        _sub(schedule, "TOUTariffAction", 1)
+    week = _sub(_sub(table, "WeekProfiles"), "WeekProfile")
+    _sub(week, "WeekName", 1)
+    for weekday in range(1, 8):
+        _sub(week, "ReferencedDayName", 1, index=str(weekday))
+    season = _sub(_sub(table, "Seasons"), "Season")
+    if not gas:
+        _sub(season, "SeasonName", "all")
+    _start_date(season, gas)
+    _sub(season, "ReferencedWeekName", 1)
+    _sub(elements, "SpecialDays")
+    matrix = _sub(elements, "ThresholdMatrix")
+    if gas:
+        _sub(matrix, "BlockThreshold", 4294967295, index="1")
+    else:
+        for rate in range(1, 9):  # no block thresholds: the highest value
+            _sub(_sub(matrix, "Thresholds", index=str(rate)), "BlockThreshold", 4294967295,
+                 index="1")
+    prices = _sub(_sub(body, "PriceElements"),
+                  "GasPriceElements" if gas else "ElectricityPriceElements")
+    if gas:
+        _sub(prices, "CurrencyUnits", "GBP")
+    # Values go in as given: a missing or out-of-range one fails the XSD (HTTP 400), as DUIS.
+    if params.get("StandingCharge") is not None:
+        _sub(prices, "StandingCharge", params["StandingCharge"])
+    if not gas:
+        _sub(prices, "StandingChargeScale", _HARNESS_SCALE)
+        _sub(prices, "PriceScale", _HARNESS_SCALE)
+    tou = _sub(prices, "TOUTariff")
+    if params.get("UnitRate") is not None:
+        _sub(tou, "TOUPrice", params["UnitRate"], index="1")
+    return {"UnitRate", "StandingCharge"}
+
+
 CODECS: dict[str, BodyCodec] = {
     "7.9": BodyCodec(_boost_reader("AddToBoostButton"), _boost_writer("AddToBoostButton")),
     "7.10": BodyCodec(_boost_reader("RemoveFromBoostButton"),
@@ -188,5 +260,5 @@ CODECS: dict[str, BodyCodec] = {
     "11.4": BodyCodec(_firmware_read, _firmware_write),
     "6.15.1": BodyCodec(_krp_read),
     "6.23": BodyCodec(_cos_read),
-    "1.1.1": BodyCodec(_tariff_read),
+    "1.1.1": BodyCodec(_tariff_read, _tariff_write),
 }

@@ -147,8 +147,10 @@ def _get_path(parent: etree._Element, path: str) -> str | None:
 
 
 def build_request(definition: SrvDefinition, request_id: RequestId, command_variant: int,
-                  params: dict[str, Any], *, target: str, now: datetime) -> etree._Element:
-    """The unsigned DUIS request document of an SR as the harness sends it."""
+                  params: dict[str, Any], *, target: str, now: datetime,
+                  device_type: str | None = None) -> etree._Element:
+    """The unsigned DUIS request document of an SR as the harness sends it (``device_type``:
+    the target's, for bodies that differ by commodity: 1.1.1's gas or electricity tariff)."""
     root = etree.Element(SR + "Request", nsmap=NSMAP)
     root.set("schemaVersion", SCHEMA_VERSION)
     header = etree.SubElement(root, SR + "Header")
@@ -162,7 +164,7 @@ def build_request(definition: SrvDefinition, request_id: RequestId, command_vari
 
     codec = CODECS.get(definition.srv)
     writer = codec.write if codec is not None else None
-    written: set[str] = writer(body, params, target) if writer is not None else set()
+    written: set[str] = writer(body, params, target, device_type) if writer is not None else set()
     for path in () if writer is not None else definition.xml_layout():
         name = by_path.get(path)
         if name is not None and params.get(name) is not None:
