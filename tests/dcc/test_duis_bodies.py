@@ -32,6 +32,8 @@ from harness.dcc.duis.documents import (
 from harness.dcc.duis.signing import Signer
 from harness.dcc.duis.tools import DuisTools
 from harness.dcc.firmware_image import image_parameters
+from harness.dcc.keys import KeyPair
+from harness.dcc.keys import test_certificate as bench_certificate
 from harness.dcc.requests import RequestId
 
 CATALOGUE = load_sr_catalogue()
@@ -105,6 +107,11 @@ def test_firmware_travels_as_duis_base64_and_the_dcc_hashes_it(version: str) -> 
 def test_certificates_name_their_owner_and_krp_roles_map_to_credential_types() -> None:
     supplier = certificate(USER)
     assert certificate_eui(supplier) == USER
+    # The bench's own test certificates name the EUI-64 as their commonName.
+    own = bench_certificate(KeyPair.derive("a-supplier", 1), USER, 1)
+    assert certificate_eui(base64.b64encode(
+        own.public_bytes(serialization.Encoding.DER)).decode()) == USER
+    assert certificate_eui("bm90IGEgY2VydGlmaWNhdGU=") is None
     read = CODECS["6.15.1"].read(body(
         "<sr:X><sr:RemotePartyRole>Supplier</sr:RemotePartyRole><sr:ReplacementCertificates>"
         f"<sr:DigitalSigningCertificate>{supplier}</sr:DigitalSigningCertificate>"

@@ -24,6 +24,7 @@ from cryptography.x509.oid import NameOID
 from lxml import etree  # type: ignore[import-untyped]  # lxml ships no type hints
 
 from harness.dcc.duis.documents import SR
+from harness.han.events import normalise_eui
 
 #: DUIS's FirmwareVersion is 1..8 characters.
 FIRMWARE_VERSION_MAX = 8
@@ -109,17 +110,24 @@ def _firmware_write(body: etree._Element, params: dict[str, Any], target: str,
 # -- 6.15.1 / 6.23: certificates -----------------------------------------------------------------
 def certificate_eui(text: str) -> str | None:
     """The EUI-64 an SMKI certificate's subject names (its x500UniqueIdentifier, a BIT STRING
-    of the 8 octets), ``None`` if none."""
+    of the 8 octets; the harness's own test certificates name it as their commonName),
+    ``None`` if none."""
     try:
         certificate = x509.load_der_x509_certificate(base64.b64decode("".join(text.split())))
         attributes = certificate.subject.get_attributes_for_oid(NameOID.X500_UNIQUE_IDENTIFIER)
+        names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     except (ValueError, binascii.Error):
         return None
-    if not attributes:
-        return None
-    value = attributes[0].value
-    data = value if isinstance(value, bytes) else str(value).encode("latin-1")
-    return "-".join(f"{b:02X}" for b in data[-8:]) if len(data) >= 8 else None
+    if attributes:
+        value = attributes[0].value
+        data = value if isinstance(value, bytes) else str(value).encode("latin-1")
+        return "-".join(f"{b:02X}" for b in data[-8:]) if len(data) >= 8 else None
+    for name in names:
+        try:
+            return normalise_eui(str(name.value))
+        except ValueError:
+            continue
+    return None
 
 
 _KRP_CREDENTIALS = {"Supplier": "SupplierCertificate",
