@@ -294,9 +294,11 @@ class Dcc:
         """The DUIS request document of ``request``, signed by its User (or ``key``, under
         the User's certificate) unless ``sign`` is false."""
         definition = self.catalogue[request.srv]
+        record = self.inventory.get(request.target)
         root = build_request(definition, request.request_id, request.command_variant,
                              dict(request.params), target=request.target,
-                             now=self._runtime.clock.now())
+                             now=self._runtime.clock.now(),
+                             device_type=record.device_type if record is not None else None)
         if sign:
             sender = (self.keystore.user_by_eui(request.request_id.originator, request.role)
                       or self.keystore.user_for_role(request.role))

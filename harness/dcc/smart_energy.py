@@ -29,6 +29,7 @@ from harness.han.events import normalise_eui
 
 if TYPE_CHECKING:
     from harness.dcc.inventory import DeviceRecord
+    from harness.dcc.keys import Keystore, User
     from harness.dcc.requests import ServiceRequest
     from harness.dcc.tunnel import Exchange
 
@@ -269,12 +270,12 @@ class SmartEnergyAdapter:
         sender = ctx.keystore.user_by_eui(request.request_id.originator)
         owner_name = (request.params.get("NewCredentialOwner")
                       or (sender.name if sender else None))
-        try:
-            owner = ctx.keystore.user(str(owner_name))
-        except KeyError as exc:
-            return AdapterResult(REFUSAL_CODES["6.15.1"], detail=str(exc))
         slot_role = (SUPPLIER_ROLE if slot == "supplier" else NETWORK_ROLE).get(
             record.device_type)
+        try:
+            owner = _named_user(ctx.keystore, str(owner_name), slot_role)
+        except KeyError as exc:
+            return AdapterResult(REFUSAL_CODES["6.15.1"], detail=str(exc))
         # A slot holds a certificate of its own role's Users, or the DCC's (migration puts
         # the DCC's in the supplier slot).
         if owner.role not in (slot_role, "DCC"):
@@ -320,7 +321,8 @@ class SmartEnergyAdapter:
     async def change_of_supplier(self, ctx: AdapterContext, request: ServiceRequest,
                                  record: DeviceRecord) -> AdapterResult:
         try:
-            new = ctx.keystore.user(str(request.params["NewSupplier"]))
+            new = _named_user(ctx.keystore, str(request.params["NewSupplier"]),
+                              SUPPLIER_ROLE.get(record.device_type))
         except KeyError as exc:
             return AdapterResult("E062301", detail=str(exc))
         if new.role != SUPPLIER_ROLE.get(record.device_type):
@@ -428,3 +430,19 @@ HANDLERS: dict[str, Handler] = {
     "11.1": SmartEnergyAdapter.firmware,
     "11.4": SmartEnergyAdapter.firmware,
 }
+
+
+def _named_user(keystore: Keystore, ref: str, role: str | None) -> User:
+    """A User by name, or by the EUI-64 a DUIS body's certificate names (of ``role`` first
+    when one EUI-64 has several); ``KeyError`` naming it otherwise."""
+    try:
+        return keystore.user(ref)
+    except KeyError:
+        try:
+            eui = normalise_eui(ref)
+        except ValueError:
+            raise KeyError(f"no DCC User named {ref!r}") from None
+    users = keystore.users_by_eui(eui)
+    if not users:
+        raise KeyError(f"no DCC User has EUI-64 {eui}")
+    return next((u for u in users if u.role == role), users[0])

@@ -52,9 +52,10 @@ def refused(response, code: str | None, *, http_status: int = 200) -> None:
 @pytest.mark.parametrize(("srv", "params", "why"), [
     ("9.99", {}, "SRV 9.99 is not a DUIS service"),
     ("7.2", {"Bogus": 1}, "unknown parameter 'Bogus' for SR 7.2"),
-    ("1.1.1", {"UnitRate": 10}, "StandingCharge is required for SR 1.1.1"),
-    ("1.1.1", {"UnitRate": -1, "StandingCharge": 10}, "UnitRate -1 is below the minimum 0"),
-    ("1.1.1", {"UnitRate": "10", "StandingCharge": 10}, "UnitRate must be an integer"),
+    # 1.1.1's DUIS body: a missing StandingCharge or a price that is no number fails the XSD.
+    ("1.1.1", {"UnitRate": 10}, "Expected is ( {http://www.dccinterface.co.uk/"
+                                "ServiceUserGateway}StandingCharge )"),
+    ("1.1.1", {"UnitRate": "ten", "StandingCharge": 10}, "TOUPrice': the value is not a valid"),
     ("6.13", {"LogType": "Debug"}, "GSMESecurity"),  # the values LogToRead takes
 ])
 def test_schema_failure_is_http_400_without_a_code(dcc_bench, srv, params, why):
@@ -137,7 +138,7 @@ def test_e1_tampered_body_after_signing(dcc_bench):
     dcc = dcc_bench.dcc
     request = dcc.build("1.1.1", "ESME", role="IS", UnitRate=2000, StandingCharge=4000)
     document = dcc.document(request)
-    tampered = document.replace(b'"UnitRate":2000', b'"UnitRate":1')
+    tampered = document.replace(b'<sr:TOUPrice index="1">2000<', b'<sr:TOUPrice index="1">1<')
     assert tampered != document
     response = dcc.submit_document(tampered)
     refused(response, "E1")

@@ -147,8 +147,10 @@ def _get_path(parent: etree._Element, path: str) -> str | None:
 
 
 def build_request(definition: SrvDefinition, request_id: RequestId, command_variant: int,
-                  params: dict[str, Any], *, target: str, now: datetime) -> etree._Element:
-    """The unsigned DUIS request document of an SR as the harness sends it."""
+                  params: dict[str, Any], *, target: str, now: datetime,
+                  device_type: str | None = None) -> etree._Element:
+    """The unsigned DUIS request document of an SR as the harness sends it (``device_type``:
+    the target's, for bodies that differ by commodity: 1.1.1's gas or electricity tariff)."""
     root = etree.Element(SR + "Request", nsmap=NSMAP)
     root.set("schemaVersion", SCHEMA_VERSION)
     header = etree.SubElement(root, SR + "Header")
@@ -158,7 +160,12 @@ def build_request(definition: SrvDefinition, request_id: RequestId, command_vari
     etree.SubElement(header, SR + "ServiceReferenceVariant").text = definition.srv
     body = etree.SubElement(etree.SubElement(root, SR + "Body"), SR + definition.body)
     by_path = {p.xml: p.name for p in definition.parameters.values() if p.xml}
-    for path in definition.xml_layout():
+    from harness.dcc.duis.bodies import CODECS
+
+    codec = CODECS.get(definition.srv)
+    writer = codec.write if codec is not None else None
+    written: set[str] = writer(body, params, target, device_type) if writer is not None else set()
+    for path in () if writer is not None else definition.xml_layout():
         name = by_path.get(path)
         if name is not None and params.get(name) is not None:
             _set_path(body, path, _text(params[name]))
@@ -168,8 +175,8 @@ def build_request(definition: SrvDefinition, request_id: RequestId, command_vari
                      else fixed)
             _set_path(body, path, value)
     own = {name: value for name, value in params.items()
-           if value is not None and (name not in definition.parameters
-                                     or not definition.parameters[name].xml)}
+           if value is not None and name not in written
+           and (name not in definition.parameters or not definition.parameters[name].xml)}
     if own or definition.harness_body:
         # A harness body always says so, parameters or none (the gateway recognises it).
         text = json.dumps(own, sort_keys=True, separators=(",", ":"), default=str)
@@ -239,6 +246,12 @@ def read_request(root: etree._Element, catalogue: SrCatalogue) -> DuisRequest:
             text = _get_path(body, path)
             if text:
                 target = text.strip().split(",")[0]
+    from harness.dcc.duis.bodies import CODECS
+
+    codec = CODECS.get(definition.srv)
+    if codec is not None:
+        # A body the element paths cannot express (may raise BodyRefused: a DUIS code).
+        params.update(codec.read(body))
     own = _instruction(body, PARAMETERS_PI)
     harness = own is not None
     if own is not None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from harness.dcc.duis.bodies import BodyRefused
 from harness.dcc.duis.documents import (
     PARAMETERS_PI,
     DocumentRefused,
@@ -92,6 +93,8 @@ def admit(data: bytes, *, catalogue: SrCatalogue, keystore: Keystore,
         return Refusal(coded_detail, code=coded, **known)
     try:
         document = read_request(signed, catalogue)
+    except BodyRefused as exc:
+        return Refusal(str(exc), code=exc.code, **known)
     except DocumentRefused as exc:
         return Refusal(str(exc), http_status=400, **known)
     originator = document.request_id.originator
@@ -103,6 +106,9 @@ def admit(data: bytes, *, catalogue: SrCatalogue, keystore: Keystore,
     if srv not in catalogue:
         return Refusal(f"SRV {srv} is not one the harness's S1SP model carries out",
                        code="E11", **known)
+    unmodelled = _unmodelled_body(catalogue, document) if schema is not None else None
+    if unmodelled is not None:
+        return Refusal(unmodelled, code="E11", **known)
     try:
         target = normalise_eui(document.target)
     except ValueError:
@@ -113,6 +119,25 @@ def admit(data: bytes, *, catalogue: SrCatalogue, keystore: Keystore,
         role=user.role, command_variant=document.command_variant, target=target,
         params=dict(document.params))
     return Admitted(request, document, user, tuple(candidates[1:]))
+
+
+def _unmodelled_body(catalogue: SrCatalogue, document: DuisRequest) -> str | None:
+    """Why a User's XSD-valid DUIS body is one the S1SP model does not carry out (a value or
+    variant it has no parameter for: 6.13's ALCSEvent log, 6.5's polyphase thresholds), or
+    ``None``. DUIS answers a valid request with a code, never HTTP 400: E11, the SRV not
+    available in this form on the model. A code the SRV gives a parameter itself (8.11's
+    JoinTimePeriod) is left to the S1SP, and so is a document with the harness's own
+    parameters (its client's checks answer those)."""
+    if document.harness_parameters or document.srv not in catalogue:
+        return None
+    definition = catalogue[document.srv]
+    if definition.coded_failure(dict(document.params)) is not None:
+        return None
+    problems = definition.check_parameters(dict(document.params))
+    if not problems:
+        return None
+    return ("the harness's S1SP model does not carry out this DUIS body: "
+            + "; ".join(problems))
 
 
 def _request_id_problem(text: str) -> str | None:
