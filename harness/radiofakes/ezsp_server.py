@@ -207,7 +207,47 @@ class EzspFake:
             self._pending_ack_losses += count
 
 
-class EzspFakeServer:
+class EzspFakeCalls:
+    """The fake's air and counters, called from the caller's thread: what a test does to
+    the radio's surroundings. A subclass says how a call reaches the fake's loop (its own
+    thread, :class:`EzspFakeServer`, or a bench's loop)."""
+
+    fake: EzspFake
+    ncp: EzspNcp
+
+    def call(self, function: Callable[[], T]) -> T:
+        raise NotImplementedError
+
+    def add_device(self, device: ScriptedDevice) -> None:
+        self.call(lambda: self.fake.add_device(device))
+
+    def join(self, device: ScriptedDevice) -> Admission:
+        """``device`` tries to join now; returns the trust centre's decision."""
+        return self.call(lambda: self.fake.join(device))
+
+    def rejoin(self, device: ScriptedDevice) -> Admission:
+        return self.call(lambda: self.fake.rejoin(device))
+
+    def lose_acks(self, count: int) -> None:
+        """Lose the ASH acknowledgement of the host's next ``count`` DATA frames."""
+        self.call(lambda: self.fake.lose_acks(count))
+
+    def host_retransmissions(self) -> int:
+        """DATA frames the host sent again because their ACK did not come (all links)."""
+        return self.call(lambda: sum(link.host_retransmissions for link in self.fake.links))
+
+    def timeline(self) -> list[TimelineEntry]:
+        return self.call(lambda: list(self.ncp.trust_centre.timeline))
+
+    def commands_seen(self) -> dict[str, int]:
+        return self.call(lambda: dict(self.ncp.counters.commands))
+
+    def invalid_commands(self) -> list[int]:
+        return self.call(lambda: list(self.ncp.counters.invalid_commands))
+
+
+
+class EzspFakeServer(EzspFakeCalls):
     """An :class:`EzspFake` listening on 127.0.0.1 from a thread of its own."""
 
     def __init__(
@@ -275,32 +315,3 @@ class EzspFakeServer:
     def call_async(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Run ``coroutine`` on the server's loop and return its result."""
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=10)
-
-    # -- the air, from the caller's thread -------------------------------------------------
-
-    def add_device(self, device: ScriptedDevice) -> None:
-        self.call(lambda: self.fake.add_device(device))
-
-    def join(self, device: ScriptedDevice) -> Admission:
-        """``device`` tries to join now; returns the trust centre's decision."""
-        return self.call(lambda: self.fake.join(device))
-
-    def rejoin(self, device: ScriptedDevice) -> Admission:
-        return self.call(lambda: self.fake.rejoin(device))
-
-    def lose_acks(self, count: int) -> None:
-        """Lose the ASH acknowledgement of the host's next ``count`` DATA frames."""
-        self.call(lambda: self.fake.lose_acks(count))
-
-    def host_retransmissions(self) -> int:
-        """DATA frames the host sent again because their ACK did not come (all links)."""
-        return self.call(lambda: sum(link.host_retransmissions for link in self.fake.links))
-
-    def timeline(self) -> list[TimelineEntry]:
-        return self.call(lambda: list(self.ncp.trust_centre.timeline))
-
-    def commands_seen(self) -> dict[str, int]:
-        return self.call(lambda: dict(self.ncp.counters.commands))
-
-    def invalid_commands(self) -> list[int]:
-        return self.call(lambda: list(self.ncp.counters.invalid_commands))

@@ -10,8 +10,6 @@ by the module: the network is formed once and each test brings its own devices o
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -23,33 +21,20 @@ from zigpy.application import ControllerApplication
 
 from harness.han.radio import real_radio_class, zigpy_config
 from harness.radiofakes.devices import (
-    Admission,
     ScriptedDevice,
-    TimelineEntry,
     smart_energy_device,
 )
 from harness.radiofakes.ezsp_ncp import IMPLEMENTED_COMMANDS, WILDCARD_EUI
-from harness.radiofakes.ezsp_server import EzspFake
+from harness.radiofakes.ezsp_server import EzspFake, EzspFakeCalls
 from harness.runtime import BenchRuntime
+from tests.radiofakes.conftest import needs_bellows
 
 T = TypeVar("T")
 
 
-def _require_bellows() -> None:
-    """bellows is the ``ezsp`` extra: skipped without it, but a failure in CI
-    (``DMCT_REQUIRE_TOOLS=1``, where ``.ci/run`` installs the radio extras)."""
-    if importlib.util.find_spec("bellows") is not None:
-        return
-    message = "bellows is not installed (pip install -e '.[ezsp]')"
-    if os.environ.get("DMCT_REQUIRE_TOOLS") == "1":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message, allow_module_level=True)
 
 
-_require_bellows()
-
-
-pytestmark = pytest.mark.slow
+pytestmark = [needs_bellows, pytest.mark.slow]
 
 #: Test install codes (16 bytes + CRC), made up for these tests.
 INSTALL_CODES = {
@@ -81,7 +66,7 @@ class Events:
         pass
 
 
-class FakeOnLoop:
+class FakeOnLoop(EzspFakeCalls):
     """The fake's calls, run on the bench loop that serves it."""
 
     def __init__(self, fake: EzspFake, runtime: BenchRuntime, url: str) -> None:
@@ -92,27 +77,6 @@ class FakeOnLoop:
 
     def call(self, function: Callable[[], T]) -> T:
         return self._runtime.call(function)
-
-    def join(self, device: ScriptedDevice) -> Admission:
-        return self.call(lambda: self.fake.join(device))
-
-    def rejoin(self, device: ScriptedDevice) -> Admission:
-        return self.call(lambda: self.fake.rejoin(device))
-
-    def lose_acks(self, count: int) -> None:
-        self.call(lambda: self.fake.lose_acks(count))
-
-    def host_retransmissions(self) -> int:
-        return self.call(lambda: sum(link.host_retransmissions for link in self.fake.links))
-
-    def timeline(self) -> list[TimelineEntry]:
-        return self.call(lambda: list(self.fake.tc.timeline))
-
-    def commands_seen(self) -> dict[str, int]:
-        return self.call(lambda: dict(self.ncp.counters.commands))
-
-    def invalid_commands(self) -> list[int]:
-        return self.call(lambda: list(self.ncp.counters.invalid_commands))
 
 
 @dataclass

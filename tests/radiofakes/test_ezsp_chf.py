@@ -13,9 +13,7 @@ well-known-key device trying throughout, checks both.
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -30,24 +28,13 @@ from harness.han.radio import real_radio_class, zigpy_config
 from harness.radiofakes.devices import ScriptedDevice, TimelineEntry, smart_energy_device
 from harness.radiofakes.ezsp_server import EzspFake
 from harness.runtime import BenchRuntime
+from tests.radiofakes.conftest import needs_bellows
 
 T = TypeVar("T")
 
 
-def _require_bellows() -> None:
-    """bellows is the ``ezsp`` extra: skipped without it, but a failure in CI
-    (``DMCT_REQUIRE_TOOLS=1``, where ``.ci/run`` installs the radio extras)."""
-    if importlib.util.find_spec("bellows") is not None:
-        return
-    message = "bellows is not installed (pip install -e '.[ezsp]')"
-    if os.environ.get("DMCT_REQUIRE_TOOLS") == "1":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message, allow_module_level=True)
 
-
-_require_bellows()
-
-pytestmark = pytest.mark.slow
+pytestmark = [needs_bellows, pytest.mark.slow]
 
 EUI = {i: f"00-1B-C5-0C-00-00-30-{i:02X}" for i in range(1, 4)}
 ROGUE_EUI = "00-1B-C5-0C-00-00-30-66"

@@ -8,8 +8,6 @@ does, and answer the interview and the register reads.
 
 from __future__ import annotations
 
-import importlib.util
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,23 +16,9 @@ import pytest
 from harness.cli import main
 from harness.radiofakes.devices import ScriptedDevice, smart_energy_device
 from harness.radiofakes.ezsp_server import EzspFakeServer
+from tests.radiofakes.conftest import needs_bellows
 
-
-def _require_bellows() -> None:
-    """bellows is the ``ezsp`` extra: skipped without it, but a failure in CI
-    (``DMCT_REQUIRE_TOOLS=1``, where ``.ci/run`` installs the radio extras)."""
-    if importlib.util.find_spec("bellows") is not None:
-        return
-    message = "bellows is not installed (pip install -e '.[ezsp]')"
-    if os.environ.get("DMCT_REQUIRE_TOOLS") == "1":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message, allow_module_level=True)
-
-
-_require_bellows()
-
-
-pytestmark = pytest.mark.slow
+pytestmark = [needs_bellows, pytest.mark.slow]
 
 #: Made-up install codes for this test (16 bytes + CRC-16/X-25).
 ESME_CODE = "83FED3407A939723A5C639B26916D505C3B5"
