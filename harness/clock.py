@@ -248,6 +248,23 @@ class ProcessTimeline:
         self._skipped += seconds - observed
         return Watched(seconds, observed)
 
+    def device_wait(self, seconds: float, why: str) -> None:
+        """Let ``seconds`` of bench time pass that the devices must live through (their own
+        day has to turn, say), which skipping on the timeline cannot give. Under the virtual
+        clock it is a bench sleep; on a real bench it is slept only within :attr:`watch_s`,
+        and a longer one raises :class:`~harness.faults.BenchFault` (the case is blocked with
+        the reason, to be run when the wait is short: a bench never sleeps hours through it).
+        """
+        from harness.faults import BenchFault
+
+        seconds = max(0.0, seconds)
+        if not self._clock.is_virtual and seconds > self.watch_s:
+            hours = seconds / 3600
+            raise BenchFault(f"{why} is {hours:.1f} h of wall time away, more than the "
+                             f"{self.watch_s:g} s a real bench waits (process.watch_s); run "
+                             "this case when it is near")
+        self._sleep(seconds)
+
     def wait_until(self, when: datetime) -> None:
         """Let process time pass until ``when`` (nothing if it is past)."""
         self.wait((when - self.now()).total_seconds())

@@ -112,10 +112,13 @@ def _no_code(ctx: SrvContext, srv: str, response: ServiceResponse, problem: str 
 
 
 def _next_day(bench: Bench) -> None:
-    """Move bench time to just after the next midnight (bench clock's time zone)."""
+    """Move bench time to just after the next midnight (bench clock's time zone): the device's
+    day must turn, so it is lived through, never skipped; on a real bench a wait longer than
+    the lab's process.watch_s blocks the case instead of sleeping hours."""
     now = bench.clock.now()
     midnight = datetime.combine(now.date() + timedelta(days=1), time(0), tzinfo=now.tzinfo)
-    bench.sleep((midnight - now).total_seconds() + NEXT_DAY_AT_S)
+    bench.timeline.device_wait((midnight - now).total_seconds() + NEXT_DAY_AT_S,
+                               "the device's next day (daily SRV limits count per day)")
 
 
 def _sent_today(bench: Bench, dcc: Any, srv: str, eui: str) -> bool:

@@ -44,3 +44,19 @@ def test_the_virtual_clock_watches_the_whole_period() -> None:
 def test_a_watch_shorter_than_watch_s_is_watched_whole_on_a_real_bench() -> None:
     timeline, slept = _timeline(virtual=False, watch_s=600)
     assert not timeline.watch(120).shortened and slept == [120]
+
+
+def test_a_device_wait_is_lived_through_and_never_slept_for_hours_on_a_real_bench() -> None:
+    import pytest
+
+    from harness.faults import BenchFault
+
+    timeline, slept = _timeline(virtual=True, watch_s=30)
+    timeline.device_wait(15 * 3600, "the device's next day")
+    assert slept == [15 * 3600] and timeline.skipped_s == 0
+    timeline, slept = _timeline(virtual=False, watch_s=30)
+    timeline.device_wait(20, "the device's next day")
+    assert slept == [20]
+    with pytest.raises(BenchFault, match=r"the device's next day is 15\.0 h of wall time away"):
+        timeline.device_wait(15 * 3600, "the device's next day")
+    assert slept == [20] and timeline.skipped_s == 0  # nothing slept, nothing skipped
