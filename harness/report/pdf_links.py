@@ -1,7 +1,8 @@
 """Relative links in a printed PDF: the report's folder can be moved or mailed.
 
-Chromium prints every link of a page as an absolute URI (``file:///home/lab/results/...``): in
-the lab's PDF they point at the lab's machine, and anywhere else at nothing. This rewrites each
+Chromium prints every link of a page as an absolute ``file:`` URI, the folder's full path on the
+machine that printed it: in the lab's PDF they point at the lab's machine, and anywhere else at
+nothing. This rewrites each
 link annotation under the report's own directory to the path relative to it (a PDF reader
 resolves a relative URI against the PDF's location), and drops any other ``file:`` link, which
 could only name the machine it was printed on. pypdf does the PDF object work.
