@@ -65,6 +65,7 @@ Build devices for a lab with :func:`smart_energy_device`, which fills the Basic 
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -295,6 +296,24 @@ class TimelineEntry:
     time: float
     what: str
     detail: str = ""
+
+
+def open_spans(timeline: list[TimelineEntry], until: float) -> list[tuple[float, float, bool]]:
+    """(start, end, install_code_only) of every stretch of time joining was open, from a trust
+    centre's timeline up to ``until``: what a test of join security asserts over."""
+    spans = []
+    permit_until = 0.0
+    ic_only = False
+    for entry, following in itertools.pairwise([*timeline, TimelineEntry(until, "end")]):
+        if entry.what == "permit":
+            seconds = int(entry.detail)
+            permit_until = entry.time + seconds if seconds else 0.0
+        elif entry.what == "install_code_only":
+            ic_only = entry.detail == "on"
+        end = min(following.time, permit_until)
+        if end > entry.time:
+            spans.append((entry.time, end, ic_only))
+    return spans
 
 
 class TrustCentre:

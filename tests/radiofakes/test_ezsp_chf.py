@@ -13,7 +13,6 @@ well-known-key device trying throughout, checks both.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -25,7 +24,12 @@ from harness.han.chf import Chf, NotJoined
 from harness.han.events import HanEventStream, match
 from harness.han.frames import FrameLog
 from harness.han.radio import real_radio_class, zigpy_config
-from harness.radiofakes.devices import ScriptedDevice, TimelineEntry, smart_energy_device
+from harness.radiofakes.devices import (
+    ScriptedDevice,
+    TimelineEntry,
+    open_spans,
+    smart_energy_device,
+)
 from harness.radiofakes.ezsp_server import EzspFake
 from harness.runtime import BenchRuntime
 from tests.radiofakes.conftest import needs_bellows
@@ -95,22 +99,6 @@ def han() -> Iterator[EzspHan]:
         runtime.run(fake.close(), timeout=30)
         runtime.shutdown()
 
-
-def open_spans(timeline: list[TimelineEntry], until: float) -> list[tuple[float, float, bool]]:
-    """(start, end, install_code_only) of every stretch of time joining was open."""
-    spans = []
-    permit_until = 0.0
-    ic_only = False
-    for entry, following in itertools.pairwise([*timeline, TimelineEntry(until, "end")]):
-        if entry.what == "permit":
-            seconds = int(entry.detail)
-            permit_until = entry.time + seconds if seconds else 0.0
-        elif entry.what == "install_code_only":
-            ic_only = entry.detail == "on"
-        end = min(following.time, permit_until)
-        if end > entry.time:
-            spans.append((entry.time, end, ic_only))
-    return spans
 
 
 def assert_never_open_without_install_code_only(han: EzspHan) -> None:

@@ -7,15 +7,13 @@ checked against it, not against what the CHF says it did.
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 import zigpy.types as t
 
 from harness.han.app import PayloadTooLarge
 from harness.han.chf import MAX_PERMIT_S, NotJoined
 from harness.han.events import match
-from harness.radiofakes.devices import ScriptedDevice, TimelineEntry
+from harness.radiofakes.devices import ScriptedDevice, open_spans
 from tests.radiofakes.conftest import (
     ZnpHan,
     code_for,
@@ -30,23 +28,6 @@ ROGUE_EUI = "00-1B-C5-0C-00-00-00-66"
 
 pytestmark = needs_znp
 
-
-def open_spans(timeline: list[TimelineEntry], until: float) -> list[tuple[float, float, bool]]:
-    """(start, end, install_code_only) of every stretch of time joining was open."""
-    spans = []
-    permit_until = 0.0
-    ic_only = False
-    entries = [*timeline, TimelineEntry(until, "end")]
-    for entry, following in itertools.pairwise(entries):
-        if entry.what == "permit":
-            seconds = int(entry.detail)
-            permit_until = entry.time + seconds if seconds else 0.0
-        elif entry.what == "install_code_only":
-            ic_only = entry.detail == "on"
-        end = min(following.time, permit_until)
-        if end > entry.time:
-            spans.append((entry.time, end, ic_only))
-    return spans
 
 
 def assert_never_open_without_install_code_only(han: ZnpHan) -> None:
