@@ -146,7 +146,8 @@ class BenchDevice:
                 return chf.wait_for_join(self.eui, 0)
         chf.add_device(self.eui, install_code or self.install_code, join_time_period_s,
                        endpoint=self.profile.zigbee.endpoint)
-        # Without a relay nothing can make the device try again: wait out the whole window.
+        # With no way to switch it (an emulated device with no relay channel; a real one has a
+        # relay or a person) nothing can make the device try again: wait out the whole window.
         first_wait = (min(float(join_time_period_s), POWER_CYCLE_AFTER_S)
                       if self.power is not None else float(join_time_period_s))
         try:

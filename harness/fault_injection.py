@@ -39,7 +39,7 @@ counted on from the kept cases reaches it.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,9 +63,6 @@ __all__ = ["BACK_WITHIN_S", "FAULTS_FILE", "KINDS", "Fault", "FaultError", "Faul
 BACK_WITHIN_S = 120.0
 #: Bench seconds between two reads of a device that is coming back.
 BACK_POLL_S = 5.0
-#: Record field of the bench seconds since the (first part of the) run's bench started, at the
-#: end of a case: where a resumed run's bench time counts on from.
-ELAPSED_FIELD = "bench_elapsed_s"
 
 
 @dataclass
@@ -275,6 +272,3 @@ def _read_lines(path: Path) -> list[dict[str, Any]]:
             lines.append(entry)
     return lines
 
-
-def fault_dict(fault: Fault) -> dict[str, Any]:
-    return asdict(fault)

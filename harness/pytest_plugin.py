@@ -813,8 +813,10 @@ def outcome_of(
     if setup is not None and setup.failed:
         return "blocked", f"set-up failed: {_reason(setup, reasons)}"
     if call is not None and call.failed:
+        from harness.faults import BENCH_FAULT_PREFIX
+
         failure = _reason(call, reasons)
-        if failure is not None and failure.startswith("blocked: bench fault"):
+        if failure is not None and failure.startswith(BENCH_FAULT_PREFIX):
             return "blocked", failure  # harness.faults.BenchFault: the device was not judged
         return "failed", failure
     if teardown is not None and teardown.failed:

@@ -60,7 +60,7 @@ class BenchRuntime:
         self._thread = threading.Thread(target=self._run_loop, name="bench-loop", daemon=True)
         self._thread.start()
         self._closed = False
-        self.longest_wall_sleep_s = 0.0
+        self._wall_sleep_log = os.environ.get(WALL_SLEEP_LOG_ENV)
 
     def _run_loop(self) -> None:
         asyncio.set_event_loop(self.loop)
@@ -135,12 +135,11 @@ class BenchRuntime:
     def sleep(self, seconds: float) -> None:
         """Let ``seconds`` of bench time pass (instant under the virtual clock).
 
-        On a real clock this is wall time: the longest is kept (``longest_wall_sleep_s``) and,
-        with ``DMCT_WALL_SLEEP_LOG`` naming a file, each one is appended to it, so a run can
-        show it never slept longer than a device needs (process waits go on the timeline)."""
+        On a real clock this is wall time: with ``DMCT_WALL_SLEEP_LOG`` naming a file, each one
+        is appended to it, so a run can show it never slept longer than a device needs
+        (process waits go on the timeline)."""
         if not self.virtual:
-            self.longest_wall_sleep_s = max(self.longest_wall_sleep_s, seconds)
-            log = os.environ.get(WALL_SLEEP_LOG_ENV)
+            log = self._wall_sleep_log
             if log:
                 with open(log, "a", encoding="utf-8") as file:
                     file.write(f"{seconds:.3f}\n")

@@ -170,8 +170,6 @@ class User:
 #: Issuer of the test PKI's certificates (a stand-in for the SMKI Organisation CA).
 TEST_CA_NAME = x509.Name([x509.NameAttribute(x509.oid.NameOID.ORGANIZATIONAL_UNIT_NAME, "07"),
                           x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "DMCT test CA")])
-#: x500UniqueIdentifier: SMKI Organisation certificates carry the User's EUI-64 there.
-UNIQUE_IDENTIFIER = x509.ObjectIdentifier("2.5.4.45")
 
 
 def test_certificate(key: KeyPair, eui: str, seed: int | str) -> x509.Certificate:

@@ -33,6 +33,7 @@ import zigpy.types as t
 from zigpy.application import ControllerApplication
 from zigpy.zcl import foundation
 
+from harness.config.types import eui64_to_zigpy
 from harness.han.app import HanApplicationMixin
 from harness.han.device import HanDevice
 from harness.han.events import HanEventStream, match, normalise_eui
@@ -246,7 +247,7 @@ class Chf:
             entry.window.closed_at = asyncio.get_running_loop().time()
         self._admitted.discard(eui)
         await self._reconcile()  # its window ends now: joining closes, the others re-open
-        ieee = t.EUI64.convert(eui.replace("-", ":"))
+        ieee = eui64_to_zigpy(eui)
         await self.app.forget_link_key(ieee)  # type: ignore[attr-defined]
         if eui in self._joined:
             device = self.app.devices.get(ieee)
@@ -333,7 +334,7 @@ class Chf:
 
     async def _permit(self, window: JoinWindow, install_code: InstallCode, seconds: int) -> None:
         """Start the radio's install-code permit for ``window`` as a tracked task."""
-        ieee = t.EUI64.convert(window.eui.replace("-", ":"))
+        ieee = eui64_to_zigpy(window.eui)
         loop = asyncio.get_running_loop()
         # Some radios (zigpy-znp) await the whole window inside permit_with_link_key: carry
         # on once the call has sent its permit (HanApplicationMixin.permit says so).
@@ -431,7 +432,7 @@ class Chf:
             await self.events.wait_for(match("initialized", device=eui), remaining, since=mark)
 
     def _present(self, eui: str) -> bool:
-        return t.EUI64.convert(eui.replace("-", ":")) in self.app.devices
+        return eui64_to_zigpy(eui) in self.app.devices
 
     def device(self, eui: str) -> HanDevice:
         """The joined, interviewed device; raises :class:`NotJoined` otherwise."""
@@ -441,7 +442,7 @@ class Chf:
         return self._handle(eui)
 
     def _handle(self, eui: str) -> HanDevice:
-        ieee = t.EUI64.convert(eui.replace("-", ":"))
+        ieee = eui64_to_zigpy(eui)
         zdev = self.app.devices[ieee]
         assert isinstance(zdev, zigpy.device.Device)
         handle = self._handles.get(eui)

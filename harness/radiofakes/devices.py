@@ -74,6 +74,8 @@ from typing import Any, Literal
 import zigpy.util
 from zigpy.zcl import foundation
 
+from harness.config.secrets import crc16_x25
+
 #: The well-known default trust-centre link key a device without an install code presents.
 DEFAULT_TC_LINK_KEY = b"ZigBeeAlliance09"
 SE_PROFILE_ID = 0x0109
@@ -447,12 +449,7 @@ def _u16(value: int) -> bytes:
 
 def _crc_coded(code: bytes) -> bytes:
     """``code`` with its CRC-16/X-25 appended (a well-formed install code)."""
-    crc = 0xFFFF
-    for byte in code:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
-    return code + (crc ^ 0xFFFF).to_bytes(2, "little")
+    return code + crc16_x25(code).to_bytes(2, "little")
 
 
 __all__ = [

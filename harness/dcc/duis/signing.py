@@ -58,19 +58,17 @@ class Signer:
 
     def key_info(self) -> etree._Element:
         """KeyInfo naming the certificate by issuer and serial number, as DCC Boxed writes it
-        (built once per signer; each signature gets a copy)."""
-        cached = _KEY_INFO.get(id(self))
-        if cached is None or cached[0] is not self:
-            key_info = etree.Element(f"{{{DS}}}KeyInfo", nsmap={"ds": DS})
-            data = etree.SubElement(key_info, f"{{{DS}}}X509Data")
+        (built once per certificate; each signature gets a copy)."""
+        name = (self.certificate.issuer.rfc4514_string(), self.certificate.serial_number)
+        cached = _KEY_INFO.get(name)
+        if cached is None:
+            cached = etree.Element(f"{{{DS}}}KeyInfo", nsmap={"ds": DS})
+            data = etree.SubElement(cached, f"{{{DS}}}X509Data")
             issuer_serial = etree.SubElement(data, f"{{{DS}}}X509IssuerSerial")
-            etree.SubElement(issuer_serial, f"{{{DS}}}X509IssuerName").text = (
-                self.certificate.issuer.rfc4514_string())
-            etree.SubElement(issuer_serial, f"{{{DS}}}X509SerialNumber").text = str(
-                self.certificate.serial_number)
-            cached = (self, key_info)
-            _KEY_INFO[id(self)] = cached
-        return copy.deepcopy(cached[1])
+            etree.SubElement(issuer_serial, f"{{{DS}}}X509IssuerName").text = name[0]
+            etree.SubElement(issuer_serial, f"{{{DS}}}X509SerialNumber").text = str(name[1])
+            _KEY_INFO[name] = cached
+        return copy.deepcopy(cached)
 
     def sign(self, root: etree._Element) -> etree._Element:
         """``root`` with an enveloped signature appended (a new tree; ``root`` unchanged)."""
@@ -87,8 +85,9 @@ class Signer:
         return signed
 
 
-#: KeyInfo elements per signer (keyed by id; the signer is kept with it so the id stays its).
-_KEY_INFO: dict[int, tuple[Signer, etree._Element]] = {}
+#: KeyInfo elements by the certificate they name (issuer, serial): one per User certificate,
+#: however many Signers a session makes.
+_KEY_INFO: dict[tuple[str, int], etree._Element] = {}
 
 
 def signer_of(root: etree._Element) -> tuple[str, int]:

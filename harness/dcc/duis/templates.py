@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.dcc.duis.documents import SR, parse_document
-from harness.dcc.duis.tools import BOXED_DEVICES, DuisTools
+from harness.dcc.duis.tools import BOXED_DEVICES
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,3 @@ def retarget(data: bytes, devices: dict[str, str]) -> bytes:
         text = text.replace(boxed, eui)
     return text.encode("utf-8")
 
-
-def resign(tools: DuisTools, data: bytes) -> bytes:
-    """Signed again by DCC Boxed's tool as the User the RequestID names (counter kept)."""
-    return tools.sign(data, preserve_counter=True)
