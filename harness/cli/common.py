@@ -51,13 +51,3 @@ def available_packs() -> list[str]:
     found = [p.name for p in root.iterdir()
              if p.is_dir() and (p / "__init__.py").exists() and any(p.glob("test_*.py"))]
     return sorted(found, key=lambda n: (PACK_ORDER.index(n) if n in PACK_ORDER else 99, n))
-
-
-def harness_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("smets1-dmct")
-    except PackageNotFoundError:
-        return "unknown"
-

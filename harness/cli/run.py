@@ -17,9 +17,10 @@ from typing import Any
 from harness.cli import child
 from harness.cli.child import pytest_error, read_records, run_one
 from harness.cli.collect import lab_pack_paths
-from harness.cli.common import UsageError, available_packs, fail, harness_version, load_lab
+from harness.cli.common import UsageError, available_packs, fail, load_lab
 from harness.cli.output import RunResult, print_interrupted, print_totals, say, totals_line
 from harness.cli.report import read_report, render_run_formats, report_formats, write_epcl_summary
+from harness.report.provenance import harness_version
 
 #: ``dmct run`` options that choose what runs: a resumed run takes them from its ``run.json``.
 SELECTION_OPTIONS = ("lab", "dmc", "status", "pack", "pack_path", "out", "fault")

@@ -477,17 +477,8 @@ def write_epcl_summary(out_root: Path, catalogue: Catalogue) -> list[Path]:
 # -- rendering ----------------------------------------------------------------------------------
 
 
-def _label(status: str) -> str:
-    return status.capitalize()
-
-
 def _entries(count: int) -> str:
     return f"{count} EPCL entr{'y' if count == 1 else 'ies'}"
-
-
-def _words(value: Any) -> str:
-    """``meets_exit_criteria`` -> ``meets exit criteria``, for people rather than programs."""
-    return str(value).replace("_", " ")
 
 
 def _device_text(device: Mapping[str, Any]) -> str:

@@ -14,12 +14,9 @@ from typing import Any
 
 from harness.report.model import DmctReport, as_report
 from harness.report.render_charts import SEVERITIES
-from harness.report.templating import code, md, render
+from harness.report.templating import render
 
-__all__ = ["code", "render_markdown", "text"]
-
-#: Kept for callers of the old name: free text, escaped.
-text = md
+__all__ = ["render_markdown"]
 
 
 def render_markdown(report: DmctReport | Mapping[str, Any]) -> str:
