@@ -253,7 +253,7 @@ def test_lost_ash_acks_are_retransmitted_by_bellows(coordinator: Coordinator) ->
 def test_dropped_mac_acks_fail_the_delivery(coordinator: Coordinator) -> None:
     meter = _meter("00-1B-C5-0C-00-00-10-07", 2)
     device = coordinator.join_and_interview(meter)
-    meter.drop_mac_acks = 10
+    meter.drop_mac_acks = 1000  # more than every retry bellows and zigpy may make
     cluster = device.endpoints[1].in_clusters[METERING]
     with pytest.raises(zigpy.exceptions.DeliveryError):
         coordinator.run(cluster.read_attributes([CURRENT_SUMMATION_DELIVERED]))

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 import pytest
+from runkit import WHOLE_RUNS
 
 from harness.cli import main
 from tests.radiofakes.conftest import ZnpLab, needs_znp
@@ -21,6 +22,7 @@ from tests.radiofakes.conftest import ZnpLab, needs_znp
 pytestmark = needs_znp
 
 
+@WHOLE_RUNS  # a whole dmct run on wall time: on two busy cores, more than 120 s
 def test_the_smoke_pack_passes_on_the_znp_fake(znp_lab: ZnpLab, tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str],
                                               monkeypatch: pytest.MonkeyPatch) -> None:
