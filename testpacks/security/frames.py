@@ -302,12 +302,27 @@ def _field_value(kind: type) -> st.SearchStrategy[Any]:
     return st.just(_zero(kind))
 
 
-def state_changing(cluster: Cluster) -> st.SearchStrategy[bytes]:
+@dataclass(frozen=True)
+class Requests:
+    """The state-changing requests a cluster takes (those :func:`state_changing` draws from):
+    one strategy per command the cluster receives, with drawn field values, and one per
+    attribute, a write with its own type; and each of them with zero-valued fields (what a
+    device that takes any of them is sent first)."""
+
+    commands: list[st.SearchStrategy[bytes]]
+    writes: list[st.SearchStrategy[bytes]]
+    zero_valued: list[bytes]
+
+
+def state_changing_requests(cluster: Cluster) -> Requests:
     direction = cluster.direction
-    kinds: list[st.SearchStrategy[bytes]] = []
+    commands: list[st.SearchStrategy[bytes]] = []
+    writes: list[st.SearchStrategy[bytes]] = []
+    zero_valued: list[bytes] = []
     for command_id, definition in sorted(cluster.incoming().items()):
         try:
             fields = [(f.name, _field_value(f.type)) for f in definition.schema.fields]
+            zeros = {f.name: _zero(f.type) for f in definition.schema.fields}
         except ValueError:  # a field without a zero value: the command is left out
             continue
 
@@ -320,10 +335,12 @@ def state_changing(cluster: Cluster) -> st.SearchStrategy[bytes]:
             return header(command_id, cluster_specific=True, direction=direction,
                           tsn=tsn) + body
 
-        kinds.append(st.builds(build, _tsn(), st.fixed_dictionaries(dict(fields))))
+        commands.append(st.builds(build, _tsn(), st.fixed_dictionaries(dict(fields))))
+        zero_valued.append(build(0, zeros))
     for attribute in cluster.attributes():
         try:
             value = _field_value(attribute.type)
+            zero = _zero(attribute.type)
         except ValueError:
             continue
 
@@ -337,10 +354,26 @@ def state_changing(cluster: Cluster) -> st.SearchStrategy[bytes]:
                 return b""
             return header(command, cluster_specific=False, direction=direction, tsn=tsn) + body
 
-        kinds.append(st.builds(write, _tsn(), st.sampled_from(WRITES), value))
+        writes.append(st.builds(write, _tsn(), st.sampled_from(WRITES), value))
+        zero_valued.append(write(0, GC.Write_Attributes, zero))
+    return Requests(commands, writes, [f for f in zero_valued if f])
+
+
+def state_changing(cluster: Cluster) -> st.SearchStrategy[bytes]:
+    requests = state_changing_requests(cluster)
+    kinds = [*requests.commands, *requests.writes]
     if not kinds:
         return st.just(b"")
     return st.one_of(kinds)
+
+
+def takes_state_changing_requests(clusters: list[Cluster]) -> bool:
+    """Whether any of the clusters takes a state-changing request (:func:`state_changing`
+    can send the device something): a device that takes none has nothing for that kind."""
+    by_key = {(c.cluster_id, c.server): c for c in clusters}
+    return any(acts_on_device(frame, cluster.cluster_id, by_key)
+               for cluster in clusters
+               for frame in state_changing_requests(cluster).zero_valued)
 
 
 KINDS = {

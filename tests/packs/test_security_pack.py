@@ -145,6 +145,20 @@ def test_every_kind_of_frame_can_be_drawn_for_a_cluster():
                for v in frames.valid_frames(METERING))
 
 
+def test_state_changing_is_not_applicable_to_a_device_that_takes_no_such_request():
+    """A device with nothing that acts on it gets no ``state_changing`` frame: the case is
+    not applicable (not a pass that observed nothing)."""
+    from types import SimpleNamespace
+
+    empty = frames.Cluster(0xFC00, True, SimpleNamespace(  # type: ignore[arg-type]
+        name="Empty", server_commands={}, client_commands={}, attributes={}))
+    assert not frames.takes_state_changing_requests([empty])
+    assert frames.state_changing_requests(empty).zero_valued == []
+    assert frames.takes_state_changing_requests([empty, METERING])
+    zero = frames.state_changing_requests(METERING).zero_valued
+    assert zero and all(frames.acts_on_device(f, 0x0702, CLUSTERS) for f in zero)
+
+
 def test_random_console_input_never_types_a_command():
     words = frozenset({"status", "boost", "power"})
     assert types_a_command(b"xx boost", words)
