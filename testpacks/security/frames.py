@@ -22,6 +22,8 @@ Kinds (one strategy each, for one cluster):
   HAN node could send them: every command the cluster receives with drawn field values
   (small values likely: a supply status, a load number), a write of an attribute with its
   own type. Reporting configuration is left out (it changes only what the device reports).
+  The pack sends all of a cluster's commands in each example
+  (:func:`every_state_changing_request`).
 
 In the malformed kinds, a frame that turns out to be a well-formed request that would act on the
 device (a cluster command that parses, a write with the right types, a reporting configuration)
@@ -365,6 +367,16 @@ def state_changing(cluster: Cluster) -> st.SearchStrategy[bytes]:
     if not kinds:
         return st.just(b"")
     return st.one_of(kinds)
+
+
+def every_state_changing_request(cluster: Cluster) -> st.SearchStrategy[list[bytes]]:
+    """Every command the cluster receives, with drawn field values, and a write of one of its
+    attributes: all in each example, so that a device obeying any one of them is found at the
+    simplest example (zero-valued fields: a supply switched off), not only when a draw among
+    the cluster's hundred-odd requests happens to pick it."""
+    requests = state_changing_requests(cluster)
+    parts = [*requests.commands, *([st.one_of(requests.writes)] if requests.writes else [])]
+    return st.tuples(*parts).map(list)
 
 
 def takes_state_changing_requests(clusters: list[Cluster]) -> bool:

@@ -4,7 +4,7 @@ Hypothesis draws new examples on every larger run; the frames here are sent on e
 literal bytes, so that a shape that once broke a device (or is known to break ZCL parsers:
 headers cut short, a manufacturer code cut in half, a string length running past the frame)
 stays tested whatever hypothesis draws. A crash found by ``test_malformed.py`` is added here
-with the frame hypothesis shrank it to and the device or defect it broke.
+with the frame that broke the device and the device or defect it broke.
 
 ``test_known_malformed_frame_leaves_the_device_unchanged[<name>-<ROLE>]`` sends the frame to
 every cluster the device announced, then checks as ``test_malformed.py`` does: still joined,

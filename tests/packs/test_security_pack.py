@@ -9,7 +9,8 @@ emulated bench.
 - a Liberty 110 ESME whose emulation no longer restricts anything (boost writable through the
   DCC) while its expectations still document the restriction fails the restriction cases; an
   ESME whose wrong DNO certificate cannot be replaced (risk 9) fails the DNO case, attributed
-  to RISK-9;
+  to RISK-9; a meter obeying supply changes on the HAN (``accepts_han_supply_change``) fails
+  the targeted cases and the ``state_changing`` fuzz case, which the reference ESME passes;
 - the harness survives a device that answers garbage (fault injection on the emulated ESME's
   console): requests end as E21 or a ZigBee error, nothing hangs, the run goes on, and the
   garbage is in the test's evidence.
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import Phase
 from labkit import LabFiles
 from runkit import WHOLE_RUNS, run_once_each, shared_root
 from zigpy.zcl import foundation
@@ -95,6 +97,9 @@ def test_fuzzing_is_bounded_reproducible_and_documented():
     settings = test_malformed.fuzz
     assert settings.derandomize is True and settings.database is None
     assert settings.deadline is None
+    # A failure stops the case unshrunk: the device is not reset between examples.
+    assert Phase.shrink not in settings.phases and Phase.explain not in settings.phases
+    assert settings.report_multiple_bugs is False
     assert test_malformed.DEFAULT_FUZZ_EXAMPLES <= 10
     command = "DMCT_FUZZ_EXAMPLES=500 dmct run --pack security -- -k malformed"
     assert command in (REPO / "README.md").read_text()
@@ -209,7 +214,7 @@ RUNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "variants": (("SEC-TEST-UNRESTRICTED", "SEC-TEST-RISK9", "SEC-TEST-HAN-SUPPLY",
                   "SEC-TEST-OLD-KEY"),
                  ("--", "-k", "restrict or boost or dno or supply_change_on_the_han or "
-                  "old_management_key")),
+                  "old_management_key or (state_changing and ESME)")),
     "chf": (("SEC-TEST-CHF-CLAMP", "SEC-TEST-CHF-CUT"), ("--", "-k", "period_ends")),
 }
 
@@ -304,23 +309,45 @@ def test_every_case_of_the_pack_says_who_refuses_it():
 
 
 HAN_SUPPLY = "security/test_han_commands.py::test_a_supply_change_on_the_han_is_refused"
+STATE_CHANGING = ("security/test_malformed.py::"
+                  "test_malformed_zcl_frames_leave_the_device_unchanged[state_changing-ESME]")
 
 
 def test_a_meter_that_obeys_supply_changes_on_the_han_fails_them(runs):
     """The defect the emulator had: a meter acting on ChangeSupply / LocalChangeSupply from
-    any HAN node. Found by observation alone, one Testing Issue, a device anomaly."""
+    any HAN node. Found by observation alone, one Testing Issue, a device anomaly (the fuzz
+    case finds it too: its own Testing Issue, one check, next test)."""
     report = report_of(runs, "variants", "SEC-TEST-HAN-SUPPLY")
     failed = cases(report, "failed")
     expected = {f"{HAN_SUPPLY}[{attack}-ESME]" for attack in
                 ("change_supply_off", "local_change_supply_off",
                  "local_restore_of_a_disabled_supply")}
-    assert set(failed) == expected, {c: r["reason"] for c, r in failed.items()}
-    for case in failed.values():
-        assert "acted on a ZCL" in case["reason"] and "Metering SupplyStatus" in case["reason"]
-    [issue] = report["testing_issues"]
+    assert set(failed) == expected | {STATE_CHANGING}, {
+        c: r["reason"] for c, r in failed.items()}
+    for case in expected:
+        reason = failed[case]["reason"]
+        assert "acted on a ZCL" in reason and "Metering SupplyStatus" in reason
+    issue = next(i for i in report["testing_issues"] if STATE_CHANGING not in i["cases"])
     assert set(issue["cases"]) == expected and issue["severity"] == 2
-    assert {a["case"] for a in report["device_security"]["anomalies"]} == expected
+    assert {a["case"] for a in report["device_security"]["anomalies"]} == expected | {
+        STATE_CHANGING}
     assert f"{HAN_SUPPLY}[change_supply_off-GSME]" in cases(report, "passed")
+
+
+def test_the_state_changing_fuzz_finds_a_meter_obeying_supply_changes_on_the_han(runs):
+    """``accepts_han_supply_change``, found by the fuzz alone: each example sends every
+    command of every cluster, so the simplest one (zero-valued fields) switches the defective
+    meter off; the healthy reference ESME (and a variant whose only defect is elsewhere)
+    passes the same case."""
+    report = report_of(runs, "variants", "SEC-TEST-HAN-SUPPLY")
+    case = cases(report, "failed")[STATE_CHANGING]
+    assert case["reason"].startswith("the ESME after malformed ZCL frames (state changing): "
+                                     "its supply status went from 2 to "), case["reason"]
+    issue = next(i for i in report["testing_issues"] if STATE_CHANGING in i["cases"])
+    assert issue["cases"] == [STATE_CHANGING] and issue["severity"] == 2
+    assert case["refused_by"] == "device"
+    assert STATE_CHANGING in cases(report_of(runs, "reference", "REF-DMC-001"), "passed")
+    assert STATE_CHANGING in cases(report_of(runs, "variants", "SEC-TEST-RISK9"), "passed")
 
 
 def test_honeywell_fails_exactly_the_join_time_periods_above_255_s(runs):
