@@ -143,7 +143,7 @@ def build_report(
         "cases": [
             {"id": case_id(r), "pack": r.pack, "srv": r.srv, "outcome": r.outcome,
              "testing_issue": by_case.get(case_id(r)), "reason": r.reason,
-             "refused_by": refused_by(r),
+             "note": case_note(r), "refused_by": refused_by(r),
              "evidence": r.evidence, "bench_time_start": r.bench_time_start,
              "bench_time_end": r.bench_time_end, "traceback": r.traceback,
              "timeline": (failure_timeline(evidence_root, r.evidence, r.reason)
@@ -195,6 +195,14 @@ def bench_fault_findings(records: list[TestRecord]) -> tuple[dict[str, str], lis
         finding.cases.append(case_id(record))
         by_case[case_id(record)] = finding_id
     return by_case, list(findings.values())
+
+
+def case_note(record: TestRecord) -> str | None:
+    """The case's evidence notes (``Bench.note``: how it observed) as one line, if any."""
+    notes = (record.evidence or {}).get("notes")
+    if not isinstance(notes, list) or not notes:
+        return None
+    return "; ".join(str(note) for note in notes)
 
 
 def refused_by(record: TestRecord) -> str | None:

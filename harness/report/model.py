@@ -71,6 +71,9 @@ class Case(_Frozen):
     outcome: Outcome
     testing_issue: str | None = None
     reason: str | None = None
+    #: How the case observed, when that qualifies its outcome (its evidence notes, e.g. an SRV
+    #: judged by its response code only); else ``None``.
+    note: str | None = None
     #: A security case: who refuses its attempt (``device`` or ``dcc``); else ``None``.
     refused_by: Literal["device", "dcc"] | None = None
     evidence: dict[str, Any] = Field(default_factory=dict)

@@ -25,6 +25,9 @@ class Exercise:
     destructive: bool = False
     #: What :meth:`observe` shows, for messages.
     what: str = "device state"
+    #: How the case judges, when it is less than the table says (a line in the case's
+    #: evidence and the report's ``note``); ``None``: code, change and body as described.
+    note: str | None = None
 
     def observe(self, ctx: SrvContext) -> Any:
         """A snapshot of the state the SRV acts on (``None``: nothing observable)."""
@@ -92,9 +95,16 @@ def other_value(value: int, step: int, maximum: int) -> int:
     return value + step if value + step <= maximum else value - step
 
 
+#: The note of a case judged by its Service Response's code alone.
+RESPONSE_CODE_ONLY = "response code only"
+
+
 class Unmodelled(Exercise):
     """An SRV of the DUIS catalogue whose body the harness does not model yet (6.12, 6.14.x,
-    6.22, 7.7, 7.8, 7.12, 7.13): sent without parameters, judged by its response code only."""
+    6.22, 7.7, 7.8, 7.12, 7.13): sent without parameters, judged by its response code only,
+    which the case's note says (a pass is not an observed change of the device)."""
 
     def __init__(self, srv: str) -> None:
         self.srv = srv
+        self.note = (f"{RESPONSE_CODE_ONLY}: the harness does not model SR {srv}'s body or "
+                     "its effect on the device; judged by the Service Response's code alone")

@@ -18,6 +18,7 @@ from harness.cli import main
 from harness.config import load_catalogue
 from harness.dcc.catalogue import load_sr_catalogue
 from testpacks.srv import plan
+from testpacks.srv.exercise import Unmodelled
 from testpacks.srv.exercises import EXERCISES
 
 PACK_DIR = Path(testpacks.srv.__file__).parent
@@ -182,6 +183,27 @@ def test_the_reference_dmc_passes_every_case(seeded):
     skipped = [r for r in records.values() if r["outcome"] == "not_applicable"]
     assert skipped and all(r["reason"].startswith("not applicable:") for r in skipped)
     assert records["test_supported_srv_executes[1.1.1-ESME]"]["srv"] == ["1.1.1"]
+
+
+def test_srvs_judged_by_their_response_code_alone_say_so_in_the_report(seeded):
+    """The SRVs whose body the harness does not model (``Unmodelled``) pass on their response
+    code alone: each of their cases that ran carries the note "response code only" in the
+    report, and no other srv case carries a note."""
+    report = json.loads((seeded / "REF-DMC-001" / "dormant" / "dmct-report.json").read_text())
+    unmodelled = {srv for srv, exercise in EXERCISES.items() if isinstance(exercise, Unmodelled)}
+    assert unmodelled == {"6.12", "6.14.1", "6.14.2", "6.14.3", "6.22", "7.7", "7.8", "7.12",
+                          "7.13"}
+    ran = [c for c in report["cases"] if c["pack"] == "srv" and c["outcome"] == "passed"]
+    noted = {c["id"] for c in ran if set(c["srv"]) & unmodelled}
+    assert noted, "no case of an unmodelled SRV ran"
+    for case in ran:
+        if case["id"] in noted:
+            assert case["note"].startswith("response code only: "), case
+            assert f"SR {case['srv'][0]}" in case["note"]
+        else:
+            assert case["note"] is None, case
+    html = (seeded / "REF-DMC-001" / "dormant" / "dmct-report.html").read_text()
+    assert html.count('<span class="note">response code only: ') == len(noted)
 
 
 def test_itron_fails_only_its_gas_flow_repeat_and_voltage_configuration(seeded):

@@ -299,6 +299,31 @@ def test_markdown_escapes_free_text(report: dict[str, Any]):
     assert "passwd" not in markdown.split("## Cases", 1)[1].split("test_paths", 1)[1]
 
 
+def test_a_case_note_is_in_the_json_and_shown_under_the_reason():
+    """A case's evidence notes (``Bench.note``) are its ``note``: a passed case judged by its
+    response code only says so in every rendering; its outcome stays passed."""
+    note = "response code only: the harness does not model the body of SR 6.12"
+    records = [rec("srv/test_srv.py::test_supported_srv_executes[6.12-ESME]", srv=("6.12",),
+                   evidence={"notes": [note]}),
+               rec("srv/test_srv.py::test_supported_srv_executes[7.12-ESME]", "failed",
+                   "answered E21", srv=("7.12",), evidence={"notes": [note, "second"]}),
+               rec("srv/test_srv.py::test_supported_srv_executes[7.4-ESME]", srv=("7.4",))]
+    report = build_report(records, dmc=CATALOGUE.dmc("REF-DMC-001"), catalogue=CATALOGUE,
+                          status="dormant", registry=(), produced_at=PRODUCED, bench="emulated")
+    cases = {c["id"].split("[")[1].split("-")[0]: c for c in report["cases"]}
+    assert (cases["6.12"]["outcome"], cases["6.12"]["note"]) == ("passed", note)
+    assert cases["7.12"]["note"] == f"{note}; second" and cases["7.4"]["note"] is None
+    assert report["packs"][0]["passed"] == 2
+    html = render_html(report)
+    assert html.count(f'<span class="note">{note}</span>') == 1
+    assert html.count('<dd class="note">') == 1  # the failed case's details
+    markdown = render_markdown(report)
+    assert f"- Note: {note}; second" in markdown
+    row = next(line for line in markdown.splitlines() if "6.12-ESME" in line)
+    assert f"| {note} |" in row
+    assert "| answered E21; response code only" in markdown
+
+
 # -- formats ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("given", "expected"), [
