@@ -17,8 +17,9 @@ case that does not apply is skipped as *not applicable* with its reason, never d
   restricts) is refused with E11 and the same observations show no change.
 - ``test_every_response_carries_a_response_code[<sampling>]``: cheap reads shared among the
   meters, each answered with a response code (91339/91340 is the known failure); as many as
-  detect a rate of 1% (``DMCT_MISSING_CODE_RATE``) with 95% confidence, which the case id
-  states (``detects-1pct-at-95pct-299-requests``).
+  detect a rate of 1% (``DMCT_MISSING_CODE_RATE`` sets another: a fraction, 0.0001 to below
+  1; anything else is one line, exit 2) with 95% confidence, which the case id states
+  (``detects-1pct-at-95pct-299-requests``).
 - ``test_srv_repeat_in_one_day[<srv>-<ROLE>]``: a configuration SRV sent 12 times in one bench
   day (more than any plausible limit) is accepted every time, unless
   ``expectations.srv_daily_limits`` documents a limit (then the one over the limit is refused

@@ -8,12 +8,13 @@ DMC and its profiles decide only which of them apply.
 from __future__ import annotations
 
 import math
-import os
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from harness.config.environment import missing_code_rate
 from harness.dcc.catalogue import load_sr_catalogue
 from testpacks.srv.context import NOT_SUPPORTED, SrvContext, success_code
 from testpacks.srv.exercise import restoring
@@ -34,17 +35,30 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.pack("srv")
 
 #: The rate of Service Responses without a response code the response-code case detects with
-#: :data:`RESPONSE_CODE_CONFIDENCE` (``DMCT_MISSING_CODE_RATE`` in the environment sets
-#: another): the requests sent are the fewest that meet at least one such response with that
-#: probability, ``ceil(ln(1 - confidence) / ln(1 - rate))``, shared among the meters.
-DETECTABLE_MISSING_CODE_RATE = float(os.environ.get("DMCT_MISSING_CODE_RATE") or 0.01)
+#: :data:`RESPONSE_CODE_CONFIDENCE` unless ``DMCT_MISSING_CODE_RATE`` sets another (read when
+#: the case is collected; the plugin refuses a bad one in one line before that).
+DEFAULT_MISSING_CODE_RATE = 0.01
 RESPONSE_CODE_CONFIDENCE = 0.95
-RESPONSE_CODE_REQUESTS = math.ceil(math.log(1 - RESPONSE_CODE_CONFIDENCE)
-                                   / math.log(1 - DETECTABLE_MISSING_CODE_RATE))
-#: The case's parameter: the sampling, so that the report's case id states it.
-RESPONSE_CODE_SAMPLING = (f"detects-{DETECTABLE_MISSING_CODE_RATE * 100:g}pct-at-"
-                          f"{RESPONSE_CODE_CONFIDENCE * 100:g}pct-"
-                          f"{RESPONSE_CODE_REQUESTS}-requests")
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """The response-code case's sample: the fewest requests that meet at least one response
+    without a code with :data:`RESPONSE_CODE_CONFIDENCE` when ``rate`` of them lack one,
+    ``ceil(ln(1 - confidence) / ln(1 - rate))``, shared among the meters."""
+
+    rate: float
+
+    @property
+    def requests(self) -> int:
+        return math.ceil(math.log(1 - RESPONSE_CODE_CONFIDENCE) / math.log(1 - self.rate))
+
+    @property
+    def id(self) -> str:
+        """The case's parameter id, so that the report's case id states the sampling."""
+        return (f"detects-{self.rate * 100:g}pct-at-{RESPONSE_CODE_CONFIDENCE * 100:g}pct-"
+                f"{self.requests}-requests")
+
 #: Requests of a configuration SRV sent in one bench day by the repeat case: more than any
 #: plausible daily limit (the seeds' 91333 is once a day), so the limit a device enforces is
 #: observed, not guessed.
@@ -67,6 +81,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         cases = _cases(metafunc.config, supported=False)
     elif name == "test_srv_repeat_in_one_day":
         cases = _cases(metafunc.config, supported=True, srvs=CONFIGURATION_SRVS)
+    elif name == "test_every_response_carries_a_response_code":
+        sampling = Sampling(missing_code_rate(DEFAULT_MISSING_CODE_RATE))
+        metafunc.parametrize("sampling", [pytest.param(sampling, id=sampling.id)])
+        return
     else:
         return
     metafunc.parametrize("target", cases)
@@ -186,11 +204,11 @@ def test_unsupported_srv_is_refused(bench: Bench, dcc: Any, target: Target) -> N
 
 
 @pytest.mark.srv("4.1.1", "7.4")
-@pytest.mark.parametrize("sampling", [RESPONSE_CODE_SAMPLING])
-def test_every_response_carries_a_response_code(bench: Bench, dcc: Any, sampling: str) -> None:
+def test_every_response_carries_a_response_code(bench: Bench, dcc: Any,
+                                                sampling: Sampling) -> None:
     """Every Service Response to a cheap read carries a response code (91339/91340).
-    :data:`RESPONSE_CODE_REQUESTS` reads in all, shared among the meters, detect a rate of
-    :data:`DETECTABLE_MISSING_CODE_RATE` with 95% confidence (the case id says so)."""
+    ``sampling.requests`` reads in all, shared among the meters, detect a rate of
+    ``sampling.rate`` with 95% confidence (the case id says so)."""
     reads_by_meter: dict[str, tuple[SrvContext, str]] = {}
     for role, reads in CHEAP_READS.items():
         if role not in bench.dmc.roles:
@@ -202,7 +220,7 @@ def test_every_response_carries_a_response_code(bench: Bench, dcc: Any, sampling
     if not reads_by_meter:
         pytest.skip(f"not applicable: no meter of DMC {bench.dmc.id} supports "
                     f"{' or '.join(sorted({s for r in CHEAP_READS.values() for s in r}))}")
-    share = math.ceil(RESPONSE_CODE_REQUESTS / len(reads_by_meter))
+    share = math.ceil(sampling.requests / len(reads_by_meter))
     missing = {key: sum(1 for _ in range(share) if ctx.send(srv).code is None)
                for key, (ctx, srv) in reads_by_meter.items()}
     total = share * len(missing)
@@ -210,7 +228,7 @@ def test_every_response_carries_a_response_code(bench: Bench, dcc: Any, sampling
     assert count == 0, (
         f"{count} of {total} Service Responses ({100 * count / total:.1f}%) carried no "
         f"response code: " + ", ".join(f"{k}: {v}/{share}" for k, v in missing.items())
-        + f" ({total} requests detect a rate of {DETECTABLE_MISSING_CODE_RATE:.1%} with "
+        + f" ({total} requests detect a rate of {sampling.rate:.1%} with "
         f"{RESPONSE_CODE_CONFIDENCE:.0%} confidence)")
 
 

@@ -16,6 +16,7 @@ from runkit import WHOLE_RUNS, seeded_runs
 import testpacks.srv
 from harness.cli import main
 from harness.config import load_catalogue
+from harness.config.environment import BadEnvironment, missing_code_rate
 from harness.dcc.catalogue import load_sr_catalogue
 from testpacks.srv import plan
 from testpacks.srv.exercise import Unmodelled
@@ -121,6 +122,36 @@ def test_applicability_says_why_a_case_does_not_apply():
     assert supported.skip is not None and supported.skip.startswith("not applicable:")
     assert plan.applicability(target, sr_catalogue, liberty, catalogue,
                               want_supported=False).skip is None
+
+
+def test_the_response_code_sampling_states_itself_in_the_case_id():
+    from testpacks.srv.test_srv import DEFAULT_MISSING_CODE_RATE, Sampling
+
+    assert f"[{Sampling(DEFAULT_MISSING_CODE_RATE).id}]" in RESPONSE_CODE_CASE
+    assert (Sampling(0.05).requests, Sampling(0.05).id) == (59, "detects-5pct-at-95pct-59-"
+                                                            "requests")
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "1", "1.5", "-0.01", "nan", "inf", "1e-9",
+                                   "\u0665", "0.01\x1b[2J"])
+def test_a_bad_missing_code_rate_is_one_line_naming_the_variable(value):
+    with pytest.raises(BadEnvironment) as bad:
+        missing_code_rate(0.01, {"DMCT_MISSING_CODE_RATE": value})
+    message = str(bad.value)
+    assert message.startswith("environment variable DMCT_MISSING_CODE_RATE=")
+    assert "\n" not in message and "\x1b" not in message and len(message) < 200
+    assert missing_code_rate(0.01, {"DMCT_MISSING_CODE_RATE": " 0.05 "}) == 0.05
+    assert missing_code_rate(0.01, {}) == 0.01
+
+
+def test_dmct_run_refuses_a_bad_missing_code_rate_before_it_writes(tmp_path, capsys, monkeypatch):
+    """Checked with the run's other settings: one line, exit 2, nothing written (it was read
+    at the srv pack's import, a traceback in every entry)."""
+    monkeypatch.setenv("DMCT_MISSING_CODE_RATE", "1%")
+    assert main(["run", "--pack", "srv", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "DMCT_MISSING_CODE_RATE=1%" in err
+    assert not (tmp_path / "out").exists()
 
 
 def test_the_pack_never_reaches_into_the_emulator():
