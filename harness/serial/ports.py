@@ -17,11 +17,13 @@ import contextlib
 import errno
 import os
 import select
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import serial
 import serial.tools.list_ports
+from serial.tools.list_ports_common import ListPortInfo
 
 from harness.serial.errors import PortNotFoundError, PortVanished, SerialError
 
@@ -83,18 +85,20 @@ class PortSpec:
         return f"device {self.path}"
 
 
-def resolve_port(spec: PortSpec) -> str:
+def resolve_port(spec: PortSpec, listed: Sequence[ListPortInfo] | None = None) -> str:
     """Return the path or URL to open for ``spec``.
 
     For a USB serial number, look it up among the ports the OS lists now (so a re-plugged
-    adapter is found under its new ``/dev`` name). Exact match first, then case-insensitive:
-    some drivers report serial numbers in a different case than the label on the adapter.
+    adapter is found under its new ``/dev`` name), or among ``listed``, a scan the caller
+    already made. Exact match first, then case-insensitive: some drivers report serial numbers
+    in a different case than the label on the adapter.
     """
     if spec.path is not None:
         return spec.path
     wanted = spec.usb_serial
     assert wanted is not None
-    ports = sorted(serial.tools.list_ports.comports(), key=lambda p: p.device)
+    scanned = serial.tools.list_ports.comports() if listed is None else listed
+    ports = sorted(scanned, key=lambda p: p.device)
     matches = [p for p in ports if p.serial_number == wanted]
     if not matches:
         matches = [
@@ -182,8 +186,10 @@ class PortIdentity:
         return self.target
 
 
-def identify(spec: PortSpec, target: str) -> PortIdentity:
-    """The identity of the device at ``target`` now; :class:`PortNotFoundError` if none."""
+def identify(spec: PortSpec, target: str,
+             listed: Sequence[ListPortInfo] | None = None) -> PortIdentity:
+    """The identity of the device at ``target`` now; :class:`PortNotFoundError` if none.
+    ``listed``: the OS's ports as the caller just scanned them (else scanned here if needed)."""
     if spec.is_url:
         return PortIdentity(target)
     real = os.path.realpath(target)
@@ -193,7 +199,7 @@ def identify(spec: PortSpec, target: str) -> PortIdentity:
         raise PortNotFoundError(f"serial port {target} does not exist ({spec.describe()})") \
             from None
     if not real.startswith("/dev/pts/"):  # ptys have no USB identity; skip the sysfs scan
-        for info in serial.tools.list_ports.comports():
+        for info in serial.tools.list_ports.comports() if listed is None else listed:
             if info.serial_number and os.path.realpath(info.device) == real:
                 usb_id = f"{info.vid or 0:04x}:{info.pid or 0:04x}"
                 return PortIdentity(target, usb_serial=info.serial_number, usb_id=usb_id)
@@ -254,8 +260,12 @@ class StablePort:
             assert self.identity is not None
             raise PortVanished(f"{self.name}: {self.identity.describe()} vanished (hung up); it "
                                "is not re-opened under another device")
+        # A port named by serial number is found and identified from one scan of the USB
+        # ports (a sysfs walk each), not two.
+        listed = (serial.tools.list_ports.comports() if self.spec.usb_serial is not None
+                  else None)
         try:
-            current = identify(self.spec, resolve_port(self.spec))
+            current = identify(self.spec, resolve_port(self.spec, listed), listed)
         except PortNotFoundError as exc:
             if self.identity is not None:
                 raise PortVanished(f"{self.name}: {self.identity.describe()} vanished ({exc}); "

@@ -17,7 +17,14 @@ import serial.tools.list_ports
 from serial.tools.list_ports_common import ListPortInfo
 
 from harness.faults import BenchFault
-from harness.serial import PortLost, PortNotFoundError, PortSpec, PortVanished, StablePort
+from harness.serial import (
+    PortLost,
+    PortNotFoundError,
+    PortSpec,
+    PortVanished,
+    SerialError,
+    StablePort,
+)
 from harness.serial.ports import PortIdentity, identify
 
 #: How many ptys to open at most while waiting for the kernel to hand a freed number out again.
@@ -136,6 +143,28 @@ def test_a_usb_adapter_is_known_by_its_serial_number_wherever_it_is(monkeypatch)
     plug("D30A1B2C")  # another adapter under the same name
     with pytest.raises(PortVanished, match="USB adapter 0403:6015 serial A10K5TRW"):
         stable.open(baudrate=300)
+
+
+def test_a_port_named_by_usb_serial_number_is_found_and_identified_from_one_scan(monkeypatch):
+    """Each open of a port named by serial number walks the OS's USB ports once (resolving the
+    name and identifying the adapter from the same listing), not twice."""
+    info = ListPortInfo("/dev/null", skip_link_detection=True)
+    info.serial_number, info.vid, info.pid = "A10K5TRW", 0x0403, 0x6015
+    scans: list[int] = []
+
+    def comports(*args: object, **kwargs: object) -> list[ListPortInfo]:
+        scans.append(1)
+        return [info]
+
+    monkeypatch.setattr(serial.tools.list_ports, "comports", comports)
+    stable = StablePort(PortSpec(usb_serial="A10K5TRW"), "esme-optical")
+    stable.bind()
+    assert stable.identity == PortIdentity("/dev/null", usb_serial="A10K5TRW",
+                                           usb_id="0403:6015")
+    assert len(scans) == 1
+    with pytest.raises(SerialError):  # /dev/null is no serial port: it fails after the check
+        stable.open(baudrate=300)
+    assert len(scans) == 2
 
 
 def test_a_url_is_what_it_names():
