@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
+from harness.report.files import write_atomic
+
 if TYPE_CHECKING:
     import pytest
 
@@ -252,6 +254,4 @@ def _ours(link: Mapping[str, Any], issues: Mapping[str, Issue]) -> bool:
 
 def _write_json(path: Path, data: Any) -> None:
     """Replace ``path`` atomically: Allure never reads half a result."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(data))

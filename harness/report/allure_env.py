@@ -11,11 +11,11 @@ generated in the run directory (``allure generate allure-results -o allure-repor
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from harness.report.files import write_atomic
 from harness.report.model import DmctReport, as_report
 
 #: The DMCT Testing Report seen from ``<run>/allure-report/index.html``.
@@ -86,12 +86,6 @@ def executor(report: DmctReport | Mapping[str, Any]) -> dict[str, Any]:
             "reportUrl": REPORT_FROM_ALLURE}
 
 
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_allure_environment(results: Path,
                              report: DmctReport | Mapping[str, Any]) -> list[Path]:
     """``environment.properties``, ``executor.json`` and ``categories.json`` in ``results``
@@ -101,7 +95,7 @@ def write_allure_environment(results: Path,
     written = [results / "environment.properties", results / "executor.json",
                results / "categories.json"]
     model = as_report(report)
-    _write(written[0], _properties(environment(model)))
-    _write(written[1], json.dumps(executor(model), indent=1))
-    _write(written[2], json.dumps(CATEGORIES, indent=1))
+    write_atomic(written[0], _properties(environment(model)))
+    write_atomic(written[1], json.dumps(executor(model), indent=1))
+    write_atomic(written[2], json.dumps(CATEGORIES, indent=1))
     return written

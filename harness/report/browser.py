@@ -30,6 +30,8 @@ from typing import Any
 
 import websocket
 
+from harness.report.files import write_atomic
+
 #: Executable names tried on PATH, in order, when ``DMCT_CHROMIUM`` is not set.
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "chrome-headless-shell")
 CHROMIUM_ENV = "DMCT_CHROMIUM"
@@ -409,10 +411,7 @@ def _element(selector: str) -> str:
 def _write_atomically(path: Path, data: bytes) -> Path:
     """Write via a temporary file so a failure never leaves half a file in place of a good one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_bytes(data)
-    os.replace(partial, path)
-    return path
+    return write_atomic(path, data)
 
 
 def _end_process_group(process: subprocess.Popen[bytes]) -> None:

@@ -13,7 +13,6 @@ defaults below are UNVERIFIED and the report says so unless the lab config gives
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.report.files import write_atomic
 from harness.report.issues import KnownIssue, attribute, case_id
 from harness.report.model import DmctReport
 from harness.report.records import OUTCOMES, TestRecord
@@ -250,10 +250,7 @@ def write_report(directory: Path, report: dict[str, Any]) -> Path:
     """Write ``dmct-report.json`` atomically (a reader never sees half a report)."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / REPORT_FILE
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(report, indent=2, sort_keys=False, default=str))
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, json.dumps(report, indent=2, sort_keys=False, default=str))
 
 
 def report_devices(dmc: Dmc, catalogue: Catalogue) -> list[dict[str, Any]]:

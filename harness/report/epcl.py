@@ -22,7 +22,6 @@ writes ``epcl-summary.{json,md,html}`` there. Fields: ``docs/epcl-summary.md``.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +31,7 @@ from pydantic import ValidationError
 
 from harness.report.dmct_report import REPORT_FILE, report_devices
 from harness.report.dmct_report import SCHEMA as REPORT_SCHEMA
+from harness.report.files import write_atomic
 from harness.report.model import DmctReport, as_report
 from harness.report.templating import render, static
 
@@ -466,11 +466,7 @@ def write_epcl_summary(out_root: Path, catalogue: Catalogue) -> list[Path]:
         (".md", render_markdown(summary)),
         (".html", render_html(summary)),
     ):
-        path = out_root / f"{SUMMARY_STEM}{suffix}"
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # runs may share the root
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-        written.append(path)
+        written.append(write_atomic(out_root / f"{SUMMARY_STEM}{suffix}", text))
     return written
 
 

@@ -22,12 +22,12 @@ finished case (:func:`is_complete`).
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from harness.report.files import write_atomic
 from harness.report.records import RECORDS_FILE, TestRecord, finished_records
 
 MANIFEST_FILE = "run.json"
@@ -164,13 +164,7 @@ class RunState:
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     """Write ``data`` so that a reader (or a kill) never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    # A temporary name of this process's own: two runs writing one out root never share it.
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=1)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(data, indent=1), durable=True)
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 import subprocess
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+from harness.report.files import write_atomic
 
 #: Files hashed for a directory of packs or profiles: what decides a verdict, not caches.
 HASHED_SUFFIXES = (".py", ".yaml", ".yml", ".md")
@@ -109,10 +110,7 @@ def record_session(directory: Path, session: dict[str, Any], *, fresh: bool) -> 
     written atomically."""
     sessions = [] if fresh else read_sessions(directory)
     sessions.append(session)
-    path = directory / SESSIONS_FILE
-    tmp = path.with_name(SESSIONS_FILE + ".tmp")
-    tmp.write_text(json.dumps(sessions, indent=1, default=str), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(directory / SESSIONS_FILE, json.dumps(sessions, indent=1, default=str))
 
 
 # -- what a report records of where it comes from --------------------------------------------------

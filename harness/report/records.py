@@ -31,6 +31,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from harness.report.files import write_atomic
+
 Outcome = Literal["passed", "failed", "blocked", "not_applicable"]
 OUTCOMES: tuple[Outcome, ...] = ("passed", "failed", "blocked", "not_applicable")
 
@@ -131,11 +133,6 @@ def keep_finished(directory: Path) -> list[TestRecord]:
     if not path.exists():
         return []
     kept = finished_records(path)
-    tmp = path.with_name(RECORDS_FILE + ".tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        for record in kept:
-            handle.write(json.dumps(record.as_dict(), sort_keys=True, default=str) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, "".join(json.dumps(record.as_dict(), sort_keys=True, default=str) + "\n"
+                               for record in kept), durable=True)
     return kept

@@ -13,11 +13,11 @@ it; with no provision recorded, the deadline stays counted from production.
 from __future__ import annotations
 
 import json
-import os
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from harness.report.files import write_atomic
 from harness.workdays import add_working_days
 
 REGISTER_FILE = "referrals.json"
@@ -42,10 +42,7 @@ def read_register(directory: Path) -> dict[str, list[dict[str, Any]]]:
 
 
 def write_register(directory: Path, register: dict[str, list[dict[str, Any]]]) -> None:
-    path = directory / REGISTER_FILE
-    tmp = path.with_name(REGISTER_FILE + ".tmp")
-    tmp.write_text(json.dumps(register, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(directory / REGISTER_FILE, json.dumps(register, indent=1) + "\n")
 
 
 def add_provision(register: dict[str, list[dict[str, Any]]], supplier: str, on: date) -> None:

@@ -9,12 +9,12 @@ replacement is whole.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from harness.report.dmct_report import REPORT_FILE, write_report
+from harness.report.files import write_atomic
 from harness.report.render_html import render_html
 from harness.report.render_markdown import render_markdown
 
@@ -51,12 +51,6 @@ def parse_formats(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(name for name in FORMATS if name in chosen)
 
 
-def _write_text(path: Path, content: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(content, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_formats(directory: Path, report: dict[str, Any],
                   formats: Iterable[str] = DEFAULT_FORMATS, *,
                   write_json: bool = True) -> list[Path]:
@@ -72,7 +66,7 @@ def write_formats(directory: Path, report: dict[str, Any],
     for name in chosen:
         if name in _TEXT_RENDERERS:
             path = directory / FORMATS[name]
-            _write_text(path, _TEXT_RENDERERS[name](report))
+            write_atomic(path, _TEXT_RENDERERS[name](report))
             written.append(path)
     if "pdf" in chosen:
         from harness.report.browser import print_pdf
