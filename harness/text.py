@@ -32,16 +32,28 @@ def printable(text: str, *, keep_newlines: bool = True) -> str:
     return text if keep_newlines else text.replace("\n", "\\n")
 
 
-#: A run of 18 or more hex digits (``:``/``-`` between them allowed): an install code (16, 20,
-#: 28 or 36 digits with its CRC) or key pasted somewhere, never shown in an error. An EUI-64
-#: (16 digits), which errors do name, stays.
-_SECRET_LIKE = re.compile(r"[0-9A-Fa-f](?:[:-]?[0-9A-Fa-f]){17,}")
+#: A run of hex digits, written together or with one separator throughout: ``:`` or ``-``
+#: between groups of any size (``83FE-D340-...``, ``5a:5a:...`` as zigpy prints a key), a
+#: space between octets (``5a 5a ...``, as radio libraries print one).
+_HEX_RUN = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}(?: [0-9A-Fa-f]{2})+"
+                      r"|[0-9A-Fa-f]+(?:([:-])[0-9A-Fa-f]+(?:\1[0-9A-Fa-f]+)*)?)(?![0-9A-Fa-f])")
+#: Digits from which a run may be an install code (16, 20, 28 or 36 digits with its CRC) or a
+#: key (32 and up). An EUI-64 (16), which errors and logs do name, stays; so does a DUIS
+#: RequestID (EUI-64s joined by ``:``, octets by ``-``: the separators change every 16 digits).
+SECRET_DIGITS = 18
 MASKED = "(a long hex string, not shown)"
 
 
+def _masked(match: re.Match[str]) -> str:
+    run = match.group()
+    digits = sum(char not in ":- " for char in run)
+    return MASKED if digits >= SECRET_DIGITS else run
+
+
 def mask_secrets(text: str) -> str:
-    """``text`` with every run that could be an install code or key replaced by a mask."""
-    return _SECRET_LIKE.sub(MASKED, text)
+    """``text`` with every run that could be an install code or key replaced by a mask: the
+    one rule for errors, reports and logs (:mod:`harness.log_redaction`)."""
+    return _HEX_RUN.sub(_masked, text)
 
 
 def clip(text: str, limit: int) -> str:
