@@ -22,6 +22,7 @@ from typing import Any
 
 from harness.config.source import YamlDocument, load_yaml
 from harness.report.records import TestRecord
+from harness.text import clip
 
 #: Severity given to a failure no known issue explains, until it is triaged.
 PROVISIONAL_SEVERITY = 2
@@ -238,7 +239,7 @@ def attribute(
             if issue_id is None:
                 new += 1
                 issue_id = new_ids[cause] = f"NEW-{new:03d}"
-            reason = (record.reason or "failed").splitlines()[0][:160]
+            reason = clip((record.reason or "failed").splitlines()[0], 160)
             issue = issues.setdefault(issue_id, TestingIssue(
                 id=issue_id, title=f"{record.name}: {reason}", severity=PROVISIONAL_SEVERITY,
                 known=False, counted=True, status="awaiting_triage",

@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 from harness.report.files import write_atomic
 from harness.report.records import RECORDS_FILE, TestRecord, finished_records
+from harness.text import clip
 
 MANIFEST_FILE = "run.json"
 STATE_FILE = "run-state.json"
@@ -120,10 +121,8 @@ def partial_reasons(packs: list[str], all_packs: list[str], pytest_args: list[st
             arg = f"-p {value}"
         selecting.append(arg)
     if selecting:
-        quoted = " ".join(selecting)
-        if len(quoted) > _ARGS_QUOTED:
-            quoted = quoted[:_ARGS_QUOTED] + "..."
-        reasons.append(f"pytest arguments that may leave cases out: {quoted}")
+        reasons.append(f"pytest arguments that may leave cases out: "
+                       f"{clip(' '.join(selecting), _ARGS_QUOTED)}")
     return reasons
 
 

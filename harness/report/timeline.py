@@ -15,6 +15,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from harness.text import clip
+
 #: Entries kept from the end of a failed case (besides the events its reason cites).
 TIMELINE_ENTRIES = 12
 _TEXT_LIMIT = 160
@@ -33,7 +35,7 @@ def _load(directory: Path, relative: Any) -> list[dict[str, Any]]:
 
 def _short(value: Any) -> str:
     text = json.dumps(value, sort_keys=True, default=str) if not isinstance(value, str) else value
-    return text if len(text) <= _TEXT_LIMIT else text[: _TEXT_LIMIT - 1] + "…"
+    return clip(text, _TEXT_LIMIT)
 
 
 def _frame_text(frame: dict[str, Any]) -> str:
