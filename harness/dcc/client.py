@@ -19,13 +19,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from harness.dcc.adapters import AdapterContext, DeviceAdapter, adapter_for
-from harness.dcc.alerts import Alert, AlertMatcher, AlertStream
+from harness.dcc.alerts import ALERT_CODES, Alert, AlertMatcher, AlertStream
 from harness.dcc.catalogue import (
     SrCatalogue,
     SrvDefinition,
     load_sr_catalogue,
     split_install_code,
 )
+from harness.dcc.duis.alerts import build_alert
 from harness.dcc.duis.documents import build_request, build_response, schema_or_none, serialise
 from harness.dcc.duis.gateway import Admitted, Refusal, admit
 from harness.dcc.duis.signing import Signer
@@ -140,7 +141,7 @@ class Dcc:
         #: docs/duis.md for how a lab provides it).
         self.schema = schema_or_none()
         self.keystore = keystore
-        self.alerts = AlertStream(runtime.clock, runtime)
+        self.alerts = AlertStream(runtime.clock, runtime, render=self._alert_document)
         self.evidence: TimedStream[EvidenceItem] = TimedStream(runtime, "DCC exchange")
         self.tunnel = TunnelClient(chf, self.keystore, response_timeout_s=envelope_timeout_s,
                                    record=self._record)
@@ -235,6 +236,22 @@ class Dcc:
         details = {k: v for k, v in envelope.payload.items() if k != "alert"}
         raised = self.alerts.emit(code, envelope.device, recipient=recipient, **details)
         self._record("alert", raised.evidence())
+
+    def _alert_document(self, raised: Alert) -> bytes:
+        """The signed DUIS alert document the DCC sends ``raised``'s recipient (one without a
+        recipient goes to the device's responsible supplier, else its network operator)."""
+        record = self.inventory.get(raised.device)
+        name = raised.recipient or (record.responsible_supplier or record.network_operator
+                                    if record is not None else None)
+        user = self.keystore.users.get(name) if name else None
+        recipient = user.eui if user is not None else DCC_EUI
+        form = ALERT_CODES.get(raised.code)
+        device_alert = form is None or form.kind == "device"
+        root = build_alert(raised, originator=raised.device if device_alert else DCC_EUI,
+                           recipient=recipient, counter=raised.seq)
+        if self._dcc_signer is None:
+            self._dcc_signer = Signer.of(self.keystore.dcc)
+        return serialise(self._dcc_signer.sign(root))
 
     # -- targets and users ------------------------------------------------------------------
     def eui_of(self, target: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import urllib.error
 import urllib.request
@@ -13,9 +12,11 @@ import pytest
 from harness.cli import main
 from harness.cli.duis import _DuisServer
 from harness.config import load_lab_config
+from harness.dcc.duis.alerts import read_alert, verify_alert
 from harness.dcc.duis.documents import parse_document, response_code_of
 from harness.dcc.duis.templates import bench_devices, retarget
 from harness.dcc.duis.tools import DuisTools, boxed_lab
+from harness.dcc.keys import Keystore
 
 from .conftest import bench_euis, start_bench
 
@@ -112,5 +113,10 @@ def test_send_writes_the_alerts_a_request_raised_beside_its_response(
     out = tmp_path / "out"
     assert main(["duis", "send", "--out", str(out), str(request)]) == 0
     assert capsys.readouterr().out.strip() == f"{request}  6.23  I0"
-    alerts = json.loads((out / "cos.alerts.json").read_text())
-    assert [(a["code"], a["recipient"]) for a in alerts] == [("COS_LOSS", "import-supplier")]
+    # The old supplier's CoS loss alert: a DUIS DCC Alert signed by the DCC.
+    assert sorted(p.name for p in out.iterdir() if "alert" in p.name) == ["cos.alert-1.xml"]
+    data = (out / "cos.alert-1.xml").read_bytes()
+    alert = read_alert(data)
+    old = Keystore.test_pki(reference_lab.seed).user("import-supplier")
+    assert (alert.code, alert.kind, alert.recipient) == ("COS_LOSS", "dcc", old.eui)
+    assert verify_alert(data, Keystore.test_pki(reference_lab.seed)).role == "DCC"
