@@ -12,11 +12,15 @@ with the same evidence attached (:mod:`harness.report.allure`).
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from harness.dcc.adapters import AdapterContext, DeviceAdapter, adapter_for
 from harness.dcc.alerts import ALERT_CODES, Alert, AlertMatcher, AlertStream
@@ -27,6 +31,7 @@ from harness.dcc.catalogue import (
     split_install_code,
 )
 from harness.dcc.duis.alerts import build_alert
+from harness.dcc.duis.bodies import CA_PARAM, CERTIFICATE_PARAM
 from harness.dcc.duis.documents import build_request, build_response, schema_or_none, serialise
 from harness.dcc.duis.gateway import Admitted, Refusal, admit
 from harness.dcc.duis.signing import Signer
@@ -38,7 +43,7 @@ from harness.dcc.inventory import (
     Inventory,
     inventory_for_bench,
 )
-from harness.dcc.keys import DCC_EUI, KeyPair, Keystore, User
+from harness.dcc.keys import DCC_EUI, KeyPair, Keystore, User, test_ca_certificate
 from harness.dcc.requests import RequestId, ServiceRequest, ServiceResponse
 from harness.dcc.s1sp import S1SP
 from harness.dcc.tunnel import Exchange, TunnelClient
@@ -94,6 +99,10 @@ def _duis_spelling(definition: SrvDefinition, params: dict[str, Any],
     if definition.srv == "2.2" and out.get("UTRN") is None and isinstance(out.get("Amount"), int):
         out["UTRN"] = f"{counter % 10**14:014d}{out['Amount'] % 10**6:06d}"
     return out
+
+
+def _der_base64(certificate: x509.Certificate) -> str:
+    return base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode()
 
 
 class AlertsSinceStart:
@@ -313,7 +322,7 @@ class Dcc:
         definition = self.catalogue[request.srv]
         record = self.inventory.get(request.target)
         root = build_request(definition, request.request_id, request.command_variant,
-                             dict(request.params), target=request.target,
+                             self._document_params(request), target=request.target,
                              now=self._runtime.clock.now(),
                              device_type=record.device_type if record is not None else None)
         if sign:
@@ -323,6 +332,24 @@ class Dcc:
             signer = Signer(key or sender.signing_key(), sender.certificate)
             root = signer.sign(root)
         return serialise(root)
+
+    def _document_params(self, request: ServiceRequest) -> dict[str, Any]:
+        """The parameters a document of ``request`` is written from: for 6.15.1 and 6.23 also
+        the new owner's certificate and its issuer's, which DUIS's body carries (an owner the
+        bench does not know keeps the harness's own body: its client's checks answer it)."""
+        params = dict(request.params)
+        owner: str | None = None
+        if request.srv == "6.23":
+            owner = params.get("NewSupplier")
+        elif request.srv == "6.15.1" and params.get("CredentialType") in (
+                "SupplierCertificate", "NetworkOperatorCertificate"):
+            sender = self.keystore.user_by_eui(request.request_id.originator, request.role)
+            owner = params.get("NewCredentialOwner") or (sender.name if sender else None)
+        user = self.keystore.users.get(str(owner)) if owner is not None else None
+        if user is not None and user.certificate is not None:
+            params[CERTIFICATE_PARAM] = _der_base64(user.certificate)
+            params[CA_PARAM] = _der_base64(test_ca_certificate(self.keystore.seed))
+        return params
 
     def submit(self, request: ServiceRequest, *, sign: bool = True,
                key: KeyPair | None = None) -> ServiceResponse:

@@ -177,7 +177,7 @@ def build_request(definition: SrvDefinition, request_id: RequestId, command_vari
     own = {name: value for name, value in params.items()
            if value is not None and name not in written
            and (name not in definition.parameters or not definition.parameters[name].xml)}
-    if own or definition.harness_body:
+    if own or (definition.harness_body and not written):
         # A harness body always says so, parameters or none (the gateway recognises it).
         text = json.dumps(own, sort_keys=True, separators=(",", ":"), default=str)
         body.append(etree.ProcessingInstruction(PARAMETERS_PI, text.replace(">", "\\u003e")))
