@@ -102,7 +102,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(404, b"no DUIS web service here", "text/plain")
             return
         length = int(self.headers.get("Content-Length") or 0)
-        data = self.rfile.read(length)
+        data = self.rfile.read(length)  # outside the lock: a slow sender holds up no one
         with self.server.lock:
             response = self.server.bench.dcc.submit_document(
                 data, command_variants=variants)
@@ -124,10 +124,20 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _DuisServer(ThreadingHTTPServer):
+    """A thread per connection, so one client's socket (a slow upload, an unread answer, a
+    connection left open) never holds up another's request; the lock serialises only the
+    submission itself. That must be serial: the DCC checks and records each User's RequestID
+    counter (replays) and keeps one evidence stream, and the bench is one event loop whose
+    devices answer one SR's exchange at a time, as the S1SP model expects. The XML and
+    signature checks under the lock are CPU under the GIL, so no thread would run them
+    sooner."""
+
+    daemon_threads = True
+
     def __init__(self, port: int, bench: Bench) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
         self.bench = bench
-        self.lock = threading.Lock()  # one request at a time through the bench
+        self.lock = threading.Lock()
 
 
 def cmd_duis_serve(args: argparse.Namespace) -> int:

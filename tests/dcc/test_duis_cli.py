@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import urllib.error
 import urllib.request
@@ -92,6 +93,13 @@ def test_serve_answers_on_dcc_boxeds_web_service_paths(
         assert status == 200 and response_code_of(parse_document(body))[0] == "E12"
         assert _post(port, "/api/v1/serviceS", b"<broken")[0] == 400
         assert _post(port, "/api/v2/other", read.read_bytes())[0] == 404
+        # A client that announces a body and stalls holds up no other client's request (here
+        # the 7.4 sent before again: answered, as a replay).
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as stalled:
+            stalled.sendall(b"POST /api/v1/serviceS HTTP/1.1\r\nHost: x\r\n"
+                            b"Content-Type: application/xml\r\nContent-Length: 100000\r\n\r\n<")
+            status, body = _post(port, "/api/v1/serviceS", read.read_bytes())
+            assert status == 200 and response_code_of(parse_document(body))[0] == "E1"
     finally:
         server.shutdown()
         server.server_close()
