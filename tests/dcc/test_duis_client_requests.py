@@ -17,11 +17,9 @@ from cryptography.hazmat.primitives import serialization
 from harness.bench import Bench
 from harness.dcc.duis.tools import DuisTools
 
-#: Requests whose body is the harness's own (docs/duis.md, "What is the harness's own"): SRVs
-#: the S1SP model does not carry out (7.7's DUIS body is empty: its document is DUIS's), and a
-#: management key, which DUIS has no form for.
-HARNESS_OWN = {"6.12", "6.14.1", "6.14.2", "6.14.3", "6.22", "7.8", "7.12", "7.13",
-               "6.15.1 ManagementKey"}
+#: Requests whose body is the harness's own (docs/duis.md, "What is the harness's own"): a
+#: management key rotation, which DUIS has no form for.
+HARNESS_OWN = {"6.15.1 ManagementKey"}
 
 
 def _requests(bench: Bench) -> dict[str, tuple[str, str, dict[str, object]]]:

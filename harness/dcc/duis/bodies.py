@@ -214,6 +214,21 @@ def _cos_read(body: etree._Element) -> dict[str, Any]:
     return {"NewSupplier": eui} if eui is not None else {}
 
 
+# -- 6.22: alert behaviour ------------------------------------------------------------------------
+def _alert_behaviour_read(body: etree._Element) -> dict[str, Any]:
+    return {}  # the S1SP model does not carry 6.22 out: nothing is read
+
+
+def _alert_behaviour_write(body: etree._Element, params: dict[str, Any], target: str,
+                           device_type: str | None) -> set[str]:
+    """A DUIS 6.22 body of the harness's choosing (the model does not act on it): enable the
+    supplier's 8145 alert (Clock adjusted), in the settings of the target's commodity."""
+    gas = device_type == "GSME"
+    settings = _sub(body, "GasSupplierAlerts" if gas else "ElectricitySupplierAlerts")
+    _sub(settings if gas else _sub(settings, "SupplierESMECommon"), "x8145", "Enable")
+    return set()
+
+
 # -- 1.1.1: tariff ------------------------------------------------------------------------------
 #: The harness's tariff unit: 1/10000 GBP.
 _HARNESS_SCALE = -4
@@ -326,4 +341,5 @@ CODECS: dict[str, BodyCodec] = {
     "6.15.1": BodyCodec(_krp_read, _krp_write),
     "6.23": BodyCodec(_cos_read, _cos_write),
     "1.1.1": BodyCodec(_tariff_read, _tariff_write),
+    "6.22": BodyCodec(_alert_behaviour_read, _alert_behaviour_write),
 }

@@ -129,7 +129,8 @@ def _set_path(parent: etree._Element, path: str, value: str) -> None:
     if last.startswith("@"):
         node.set(last[1:], value)
     else:
-        etree.SubElement(node, SR + last).text = value
+        # "" is an empty element (no text node: an XSD empty type allows no character content).
+        etree.SubElement(node, SR + last).text = value or None
 
 
 def _get_path(parent: etree._Element, path: str) -> str | None:
