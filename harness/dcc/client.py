@@ -32,7 +32,13 @@ from harness.dcc.catalogue import (
 )
 from harness.dcc.duis.alerts import build_alert
 from harness.dcc.duis.bodies import CA_PARAM, CERTIFICATE_PARAM
-from harness.dcc.duis.documents import build_request, build_response, schema_or_none, serialise
+from harness.dcc.duis.documents import (
+    Smets1Origin,
+    build_request,
+    build_response,
+    schema_or_none,
+    serialise,
+)
 from harness.dcc.duis.gateway import Admitted, Refusal, admit
 from harness.dcc.duis.signing import Signer
 from harness.dcc.envelope import Envelope, EnvelopeError, Kind
@@ -407,9 +413,11 @@ class Dcc:
                                    service_reference=refusal.service_reference)
 
     def _with_document(self, response: ServiceResponse, schema_version: str,
-                       request_id: str, *, service_reference: str = "") -> ServiceResponse:
+                       request_id: str, *, service_reference: str = "",
+                       from_device: bool = False) -> ServiceResponse:
         """``response`` with its DUIS document, signed by the DCC (none for a response without
-        a code: DUIS cannot express one)."""
+        a code: DUIS cannot express one). ``from_device``: the S1SP carried the request out on
+        its device; the answer (I0, or the device's own refusal) is a SMETS1 Response."""
         if response.code is None:
             return response
         entry = self.catalogue.codes.get(response.code)
@@ -417,9 +425,12 @@ class Dcc:
         reference = service_reference or (self.catalogue[response.srv].service_reference
                                           if response.srv in self.catalogue else response.srv)
         response_id = None
+        smets1 = None
         try:
             rid = RequestId.parse(request_id)
             response_id = str(RequestId(rid.target, rid.originator, rid.counter))
+            if from_device and (response.code == "I0" or own):
+                smets1 = Smets1Origin(rid.target, rid.originator, rid.counter)
         except ValueError:
             pass
         root = build_response(
@@ -427,7 +438,7 @@ class Dcc:
             code=entry.xml_code if own and entry is not None else response.code,
             harness_code=response.code if own else None, time=response.time,
             service_reference=reference, srv=response.srv, body=response.body,
-            schema_version=schema_version)
+            schema_version=schema_version, smets1=smets1)
         if self._dcc_signer is None:
             self._dcc_signer = Signer.of(self.keystore.dcc)
         signed = self._dcc_signer.sign(root)
@@ -450,7 +461,11 @@ class Dcc:
             self._allure_step(request, None, evidence_mark, error=exc)
             raise
         if schema_version is not None:
-            response = self._with_document(response, schema_version, str(request.request_id))
+            definition = self.catalogue.srvs.get(request.srv)
+            response = self._with_document(
+                response, schema_version, str(request.request_id),
+                from_device=definition is not None and not definition.non_device
+                and not definition.records_only)
         self._record("response", response.evidence())
         for raised in self.alerts.since(alerts_mark):
             self._record("alert", raised.evidence())

@@ -14,7 +14,8 @@ from harness.cli import main
 from harness.cli.duis import _DuisServer
 from harness.config import load_lab_config
 from harness.dcc.duis.alerts import read_alert, verify_alert
-from harness.dcc.duis.documents import parse_document, response_code_of
+from harness.dcc.duis.documents import DS, RA, SR, parse_document, response_code_of
+from harness.dcc.duis.signing import verify_single
 from harness.dcc.duis.templates import bench_devices, retarget
 from harness.dcc.duis.tools import DuisTools, boxed_lab
 from harness.dcc.keys import Keystore
@@ -128,3 +129,28 @@ def test_send_writes_the_alerts_a_request_raised_beside_its_response(
     old = Keystore.test_pki(reference_lab.seed).user("import-supplier")
     assert (alert.code, alert.kind, alert.recipient) == ("COS_LOSS", "dcc", old.eui)
     assert verify_alert(data, Keystore.test_pki(reference_lab.seed)).role == "DCC"
+
+
+def test_a_device_answer_is_a_smets1_response_and_a_dcc_refusal_a_response_message(
+        dcc_bench) -> None:
+    """I0 from the ESME comes in DUIS's SMETS1ResponseMessage (the MMC Header names the device,
+    the User and the request's counter; the one signature, the DCC's, sits in
+    SMETS1SignedResponse); the DCC's own refusal (E2) is a plain ResponseMessage."""
+    dcc = dcc_bench.dcc
+    request = dcc.build("4.1.1", "ESME", role="IS")
+    answered = dcc.submit(request)
+    refused = dcc.send("7.1", "ESME", role="ED")
+    assert (answered.code, refused.code) == ("I0", "E2")
+    root = parse_document(answered.document)
+    signed = root.find(f"{SR}Body/{SR}SMETS1ResponseMessage/{SR}SMETS1SignedResponse")
+    assert signed is not None
+    header = signed.find(f"{SR}SMETS1Response/{SR}Header")
+    assert [header.findtext(RA + n) for n in ("BusinessOriginatorID", "BusinessTargetID",
+                                              "OriginatorCounter")] == [
+        request.request_id.target, request.request_id.originator, str(request.request_id.counter)]
+    assert signed.find(f"{{{DS}}}Signature") is not None
+    assert verify_single(root, dcc.keystore).role == "DCC"
+    assert response_code_of(root) == ("I0", None)
+    other = parse_document(refused.document)
+    assert other.find(f"{SR}Body/{SR}ResponseMessage") is not None
+    assert verify_single(other, dcc.keystore).role == "DCC"

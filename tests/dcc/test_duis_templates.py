@@ -62,6 +62,11 @@ def _codes(alerts: list[Path]) -> dict[str, int]:
     return counts
 
 
+def _smets1(documents: list[Path]) -> int:
+    """How many responses are a SMETS1 device's (DUIS's SMETS1ResponseMessage)."""
+    return sum(b"SMETS1ResponseMessage" in d.read_bytes() for d in documents)
+
+
 def _judge(srv: str, response: ServiceResponse, *, user: bool) -> str:
     """accepted, documented or unexpected. ``user``: the originator is a User of the bench
     (DCC Boxed's templates also hold requests the DCC's own parties sign: E1 here)."""
@@ -132,7 +137,8 @@ def test_the_dcc_templates_are_accepted_or_refused_as_documented(
     accepted, documented = len(outcomes["accepted"]), len(outcomes["documented"])
     summary = (f"duis templates: {accepted} accepted, {documented} refused as documented, "
                f"{len(outcomes['unexpected'])} unexpected; responses valid: {len(passed)} of "
-               f"{len(documents)} ({accepted + documented - len(documents)} refused at the "
+               f"{len(documents)} ({_smets1(documents)} of them SMETS1 Responses; "
+               f"{accepted + documented - len(documents)} refused at the "
                f"interface with HTTP 400, no DUIS response; {len(unsignable)} not signable by "
                f"the DCC tool); alerts valid: {len(alerts_passed)} of {len(alerts)} ("
                + ", ".join(f"{n} {c}" for c, n in sorted(_codes(alerts).items())) + ")")

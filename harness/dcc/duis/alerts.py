@@ -26,19 +26,23 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from lxml import etree  # type: ignore[import-untyped]  # lxml ships no type hints
-from signxml import XMLVerifier
-from signxml.exceptions import InvalidInput, InvalidSignature
 
 from harness.dcc.alerts import ALERT_CODES, AlertForm
-from harness.dcc.duis.documents import NSMAP, SCHEMA_VERSION, SR, _xs_datetime, parse_document
-from harness.dcc.duis.signing import _CONFIG, DS, SignatureRefused
+from harness.dcc.duis.documents import (
+    NSMAP,
+    RA,
+    RA_NS,
+    SCHEMA_VERSION,
+    SR,
+    _xs_datetime,
+    parse_document,
+)
+from harness.dcc.duis.signing import DS, verify_single
 
 if TYPE_CHECKING:
     from harness.dcc.alerts import Alert
     from harness.dcc.keys import Keystore, User
 
-RA_NS = "http://www.dccinterface.co.uk/ResponseAndAlert"
-RA = f"{{{RA_NS}}}"
 ALERT_PI = "dmct-alert"
 #: The ResponseCode of an alert (DCC Boxed's receiver treats any other as an error).
 ALERT_RESPONSE_CODE = "I0"
@@ -141,18 +145,4 @@ def read_alert(data: bytes) -> DuisAlert:
 def verify_alert(data: bytes, keystore: Keystore) -> User:
     """The signer (the DCC) of an alert document, whose one signature must verify;
     :class:`SignatureRefused` otherwise."""
-    root = parse_document(data)
-    signatures = list(root.iter(f"{{{DS}}}Signature"))
-    if len(signatures) != 1:
-        raise SignatureRefused(f"the alert has {len(signatures)} signatures, not one")
-    serial = signatures[0].findtext(f".//{{{DS}}}X509SerialNumber") or ""
-    issuer = signatures[0].findtext(f".//{{{DS}}}X509IssuerName") or ""
-    user = (keystore.user_by_certificate(issuer.strip(), int(serial))
-            if serial.strip().isdigit() else None)
-    if user is None or user.certificate is None:
-        raise SignatureRefused("the alert's signer is not a party the bench trusts")
-    try:
-        XMLVerifier().verify(root, x509_cert=user.certificate, expect_config=_CONFIG)
-    except (InvalidSignature, InvalidInput) as exc:
-        raise SignatureRefused(f"the alert's signature does not verify: {exc}") from None
-    return user
+    return verify_single(parse_document(data), keystore)
