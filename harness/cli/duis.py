@@ -11,7 +11,6 @@ Non-Device; POST ``application/xml``), so a User's own DUIS client can drive a S
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -85,10 +84,10 @@ def cmd_duis_send(args: argparse.Namespace) -> int:
             response = bench.dcc.submit_document(path.read_bytes())
             if response.document:
                 (out / f"{path.stem}.response.xml").write_bytes(response.document)
-            alerts = [alert.evidence() for alert in bench.dcc.alerts.since(mark)]
-            if alerts:  # the harness's own JSON: alerts are not DUIS documents yet
-                (out / f"{path.stem}.alerts.json").write_text(
-                    json.dumps(alerts, indent=2) + "\n", encoding="utf-8")
+            # The alerts it raised, each the signed DUIS alert document the DCC sends.
+            for number, alert in enumerate(bench.dcc.alerts.since(mark), 1):
+                if alert.document:
+                    (out / f"{path.stem}.alert-{number}.xml").write_bytes(alert.document)
             ok = ok and response.ok
             print(f"{path}  {response.srv or '?'}  {outcome(response)}")
     return EXIT_OK if ok else EXIT_FAILED
@@ -103,7 +102,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(404, b"no DUIS web service here", "text/plain")
             return
         length = int(self.headers.get("Content-Length") or 0)
-        data = self.rfile.read(length)
+        data = self.rfile.read(length)  # outside the lock: a slow sender holds up no one
         with self.server.lock:
             response = self.server.bench.dcc.submit_document(
                 data, command_variants=variants)
@@ -125,10 +124,20 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _DuisServer(ThreadingHTTPServer):
+    """A thread per connection, so one client's socket (a slow upload, an unread answer, a
+    connection left open) never holds up another's request; the lock serialises only the
+    submission itself. That must be serial: the DCC checks and records each User's RequestID
+    counter (replays) and keeps one evidence stream, and the bench is one event loop whose
+    devices answer one SR's exchange at a time, as the S1SP model expects. The XML and
+    signature checks under the lock are CPU under the GIL, so no thread would run them
+    sooner."""
+
+    daemon_threads = True
+
     def __init__(self, port: int, bench: Bench) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
         self.bench = bench
-        self.lock = threading.Lock()  # one request at a time through the bench
+        self.lock = threading.Lock()
 
 
 def cmd_duis_serve(args: argparse.Namespace) -> int:
@@ -157,8 +166,9 @@ def add_parser(sub: Any, formatter: Any) -> None:
         "send", help="submit DUIS request documents, write the signed responses",
         description="Submit each signed DUIS request document to the bench's DCC in one "
         "session; write each signed response as DIR/<request file stem>.response.xml (the "
-        "alerts it raised beside it as <stem>.alerts.json, and the DCC's certificate the "
-        "responses verify with as DIR/dcc-certificate.pem) and print one line per request: "
+        "signed DUIS alert documents it raised beside it as <stem>.alert-N.xml, and the "
+        "DCC's certificate they verify with as DIR/dcc-certificate.pem) and print one line "
+        "per request: "
         "file, SRV, response code.",
         epilog="Exit status: 0 every request answered I0 or I99; 1 otherwise; 2 usage or "
         "configuration error.", formatter_class=formatter)

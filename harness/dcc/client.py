@@ -12,21 +12,33 @@ with the same evidence attached (:mod:`harness.report.allure`).
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
 from harness.dcc.adapters import AdapterContext, DeviceAdapter, adapter_for
-from harness.dcc.alerts import Alert, AlertMatcher, AlertStream
+from harness.dcc.alerts import ALERT_CODES, Alert, AlertMatcher, AlertStream
 from harness.dcc.catalogue import (
     SrCatalogue,
     SrvDefinition,
     load_sr_catalogue,
     split_install_code,
 )
-from harness.dcc.duis.documents import build_request, build_response, schema_or_none, serialise
+from harness.dcc.duis.alerts import build_alert
+from harness.dcc.duis.bodies import CA_PARAM, CERTIFICATE_PARAM
+from harness.dcc.duis.documents import (
+    Smets1Origin,
+    build_request,
+    build_response,
+    schema_or_none,
+    serialise,
+)
 from harness.dcc.duis.gateway import Admitted, Refusal, admit
 from harness.dcc.duis.signing import Signer
 from harness.dcc.envelope import Envelope, EnvelopeError, Kind
@@ -37,7 +49,7 @@ from harness.dcc.inventory import (
     Inventory,
     inventory_for_bench,
 )
-from harness.dcc.keys import DCC_EUI, KeyPair, Keystore, User
+from harness.dcc.keys import DCC_EUI, KeyPair, Keystore, User, test_ca_certificate
 from harness.dcc.requests import RequestId, ServiceRequest, ServiceResponse
 from harness.dcc.s1sp import S1SP
 from harness.dcc.tunnel import Exchange, TunnelClient
@@ -95,6 +107,10 @@ def _duis_spelling(definition: SrvDefinition, params: dict[str, Any],
     return out
 
 
+def _der_base64(certificate: x509.Certificate) -> str:
+    return base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode()
+
+
 class AlertsSinceStart:
     """Alerts as one test sees them: ``expect`` waits for one raised after the test began."""
 
@@ -140,7 +156,7 @@ class Dcc:
         #: docs/duis.md for how a lab provides it).
         self.schema = schema_or_none()
         self.keystore = keystore
-        self.alerts = AlertStream(runtime.clock, runtime)
+        self.alerts = AlertStream(runtime.clock, runtime, render=self._alert_document)
         self.evidence: TimedStream[EvidenceItem] = TimedStream(runtime, "DCC exchange")
         self.tunnel = TunnelClient(chf, self.keystore, response_timeout_s=envelope_timeout_s,
                                    record=self._record)
@@ -236,6 +252,22 @@ class Dcc:
         raised = self.alerts.emit(code, envelope.device, recipient=recipient, **details)
         self._record("alert", raised.evidence())
 
+    def _alert_document(self, raised: Alert) -> bytes:
+        """The signed DUIS alert document the DCC sends ``raised``'s recipient (one without a
+        recipient goes to the device's responsible supplier, else its network operator)."""
+        record = self.inventory.get(raised.device)
+        name = raised.recipient or (record.responsible_supplier or record.network_operator
+                                    if record is not None else None)
+        user = self.keystore.users.get(name) if name else None
+        recipient = user.eui if user is not None else DCC_EUI
+        form = ALERT_CODES.get(raised.code)
+        device_alert = form is None or form.kind == "device"
+        root = build_alert(raised, originator=raised.device if device_alert else DCC_EUI,
+                           recipient=recipient, counter=raised.seq)
+        if self._dcc_signer is None:
+            self._dcc_signer = Signer.of(self.keystore.dcc)
+        return serialise(self._dcc_signer.sign(root))
+
     # -- targets and users ------------------------------------------------------------------
     def eui_of(self, target: str) -> str:
         """A role name of the bench (``"ESME"``, ``"CHF"``) or an EUI-64, as an EUI-64."""
@@ -296,7 +328,7 @@ class Dcc:
         definition = self.catalogue[request.srv]
         record = self.inventory.get(request.target)
         root = build_request(definition, request.request_id, request.command_variant,
-                             dict(request.params), target=request.target,
+                             self._document_params(request), target=request.target,
                              now=self._runtime.clock.now(),
                              device_type=record.device_type if record is not None else None)
         if sign:
@@ -306,6 +338,24 @@ class Dcc:
             signer = Signer(key or sender.signing_key(), sender.certificate)
             root = signer.sign(root)
         return serialise(root)
+
+    def _document_params(self, request: ServiceRequest) -> dict[str, Any]:
+        """The parameters a document of ``request`` is written from: for 6.15.1 and 6.23 also
+        the new owner's certificate and its issuer's, which DUIS's body carries (an owner the
+        bench does not know keeps the harness's own body: its client's checks answer it)."""
+        params = dict(request.params)
+        owner: str | None = None
+        if request.srv == "6.23":
+            owner = params.get("NewSupplier")
+        elif request.srv == "6.15.1" and params.get("CredentialType") in (
+                "SupplierCertificate", "NetworkOperatorCertificate"):
+            sender = self.keystore.user_by_eui(request.request_id.originator, request.role)
+            owner = params.get("NewCredentialOwner") or (sender.name if sender else None)
+        user = self.keystore.users.get(str(owner)) if owner is not None else None
+        if user is not None and user.certificate is not None:
+            params[CERTIFICATE_PARAM] = _der_base64(user.certificate)
+            params[CA_PARAM] = _der_base64(test_ca_certificate(self.keystore.seed))
+        return params
 
     def submit(self, request: ServiceRequest, *, sign: bool = True,
                key: KeyPair | None = None) -> ServiceResponse:
@@ -363,9 +413,11 @@ class Dcc:
                                    service_reference=refusal.service_reference)
 
     def _with_document(self, response: ServiceResponse, schema_version: str,
-                       request_id: str, *, service_reference: str = "") -> ServiceResponse:
+                       request_id: str, *, service_reference: str = "",
+                       from_device: bool = False) -> ServiceResponse:
         """``response`` with its DUIS document, signed by the DCC (none for a response without
-        a code: DUIS cannot express one)."""
+        a code: DUIS cannot express one). ``from_device``: the S1SP carried the request out on
+        its device; the answer (I0, or the device's own refusal) is a SMETS1 Response."""
         if response.code is None:
             return response
         entry = self.catalogue.codes.get(response.code)
@@ -373,9 +425,12 @@ class Dcc:
         reference = service_reference or (self.catalogue[response.srv].service_reference
                                           if response.srv in self.catalogue else response.srv)
         response_id = None
+        smets1 = None
         try:
             rid = RequestId.parse(request_id)
             response_id = str(RequestId(rid.target, rid.originator, rid.counter))
+            if from_device and (response.code == "I0" or own):
+                smets1 = Smets1Origin(rid.target, rid.originator, rid.counter)
         except ValueError:
             pass
         root = build_response(
@@ -383,7 +438,7 @@ class Dcc:
             code=entry.xml_code if own and entry is not None else response.code,
             harness_code=response.code if own else None, time=response.time,
             service_reference=reference, srv=response.srv, body=response.body,
-            schema_version=schema_version)
+            schema_version=schema_version, smets1=smets1)
         if self._dcc_signer is None:
             self._dcc_signer = Signer.of(self.keystore.dcc)
         signed = self._dcc_signer.sign(root)
@@ -406,7 +461,11 @@ class Dcc:
             self._allure_step(request, None, evidence_mark, error=exc)
             raise
         if schema_version is not None:
-            response = self._with_document(response, schema_version, str(request.request_id))
+            definition = self.catalogue.srvs.get(request.srv)
+            response = self._with_document(
+                response, schema_version, str(request.request_id),
+                from_device=definition is not None and not definition.non_device
+                and not definition.records_only)
         self._record("response", response.evidence())
         for raised in self.alerts.since(alerts_mark):
             self._record("alert", raised.evidence())

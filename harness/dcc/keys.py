@@ -172,6 +172,20 @@ TEST_CA_NAME = x509.Name([x509.NameAttribute(x509.oid.NameOID.ORGANIZATIONAL_UNI
                           x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "DMCT test CA")])
 
 
+@functools.cache
+def test_ca_certificate(seed: int | str) -> x509.Certificate:
+    """The seed's test CA's own (self-signed) certificate: the certification path a DUIS
+    6.15.1 or 6.23 body gives with a test certificate."""
+    ca = KeyPair.derive("test-ca", seed)
+    start = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+    return (x509.CertificateBuilder()
+            .subject_name(TEST_CA_NAME).issuer_name(TEST_CA_NAME)
+            .public_key(ca.public.key).serial_number(1)
+            .not_valid_before(start).not_valid_after(start + dt.timedelta(days=365 * 30))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(ca.private_key_for_signing(), hashes.SHA256()))
+
+
 def test_certificate(key: KeyPair, eui: str, seed: int | str) -> x509.Certificate:
     """A certificate for ``key`` issued by the seed's test CA: serial derived from the key's
     name, the EUI-64 in the subject as SMKI certificates have it."""

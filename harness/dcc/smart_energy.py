@@ -336,7 +336,8 @@ class SmartEnergyAdapter:
             record.certificates["supplier"] = new.name
             record.responsible_supplier = new.name
             result.alerts.append(AlertSpec("COS_LOSS", record.eui, recipient=old,
-                                           details={"new_supplier": new.name}))
+                                           details={"new_supplier": new.name,
+                                                    "request_id": str(request.request_id)}))
         return result
 
     # -- lifecycle --------------------------------------------------------------------------

@@ -177,3 +177,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 def bench_euis(bench: Any) -> dict[str, str]:
     """Role (the CHF included) -> EUI-64 of a running bench's devices."""
     return {"CHF": bench.chf.eui, **{role: d.eui for role, d in bench.devices.items()}}
+
+
+def raise_device_alert(bench: Bench, role: str, code: str) -> bytes:
+    """Make an emulated device raise an alert (a stimulus through the emulator); the bytes sent
+    on the air, as a sniffer on the HAN captures them."""
+    emulated = bench._emulator.devices[bench.device(role).eui]
+    mark = bench.events.mark()
+    bench.runtime.call(lambda: emulated.firmware.raise_alert(code, {}))
+    bench.sleep(1)
+    sent = [e for e in bench.events.since(mark) if e.name == "transfer_data_to_client"]
+    return bytes(sent[-1].value["data"])

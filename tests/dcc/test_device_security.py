@@ -17,7 +17,7 @@ from harness.dcc.envelope import Command, Envelope, Kind, Status
 from harness.dcc.tunnel import Exchange
 from harness.han import clusters as se
 
-from .conftest import log_events, ok, supply
+from .conftest import log_events, ok, raise_device_alert, supply
 
 
 def envelope(bench: Bench, role: str = "ESME", *, state: str = "off",
@@ -190,14 +190,7 @@ def test_refusals_reach_the_s1sp_as_e20(bench):
 
 # -- alerts from the device ---------------------------------------------------------------------
 def _raise_alert(bench: Bench, code: str) -> bytes:
-    """Make the ESME raise an alert (a stimulus through the emulator); the bytes sent on the
-    air, as a sniffer on the HAN captures them."""
-    emulated = bench._emulator.devices[bench.device("ESME").eui]
-    mark = bench.events.mark()
-    bench.runtime.call(lambda: emulated.firmware.raise_alert(code, {}))
-    bench.sleep(1)
-    sent = [e for e in bench.events.since(mark) if e.name == "transfer_data_to_client"]
-    return bytes(sent[-1].value["data"])
+    return raise_device_alert(bench, "ESME", code)
 
 
 def _inject(bench: Bench, data: bytes) -> None:
@@ -247,7 +240,7 @@ def test_garbage_on_the_tunnel_is_refused_and_survived(bench):
     for _ in range(15):
         mutated = bytearray(good)
         for _ in range(rng.randrange(1, 4)):
-            mutated[rng.randrange(len(mutated))] = rng.randrange(256)
+            mutated[rng.randrange(len(mutated))] ^= rng.randrange(1, 256)  # always a change
         samples.append(bytes(mutated))
     tunneling = bench.chf.device(eui).server_cluster("tunneling")
 

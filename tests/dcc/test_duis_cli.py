@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import socket
 import threading
 import urllib.error
 import urllib.request
@@ -13,9 +13,12 @@ import pytest
 from harness.cli import main
 from harness.cli.duis import _DuisServer
 from harness.config import load_lab_config
-from harness.dcc.duis.documents import parse_document, response_code_of
+from harness.dcc.duis.alerts import read_alert, verify_alert
+from harness.dcc.duis.documents import DS, RA, SR, parse_document, response_code_of
+from harness.dcc.duis.signing import verify_single
 from harness.dcc.duis.templates import bench_devices, retarget
 from harness.dcc.duis.tools import DuisTools, boxed_lab
+from harness.dcc.keys import Keystore
 
 from .conftest import bench_euis, start_bench
 
@@ -91,6 +94,13 @@ def test_serve_answers_on_dcc_boxeds_web_service_paths(
         assert status == 200 and response_code_of(parse_document(body))[0] == "E12"
         assert _post(port, "/api/v1/serviceS", b"<broken")[0] == 400
         assert _post(port, "/api/v2/other", read.read_bytes())[0] == 404
+        # A client that announces a body and stalls holds up no other client's request (here
+        # the 7.4 sent before again: answered, as a replay).
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as stalled:
+            stalled.sendall(b"POST /api/v1/serviceS HTTP/1.1\r\nHost: x\r\n"
+                            b"Content-Type: application/xml\r\nContent-Length: 100000\r\n\r\n<")
+            status, body = _post(port, "/api/v1/serviceS", read.read_bytes())
+            assert status == 200 and response_code_of(parse_document(body))[0] == "E1"
     finally:
         server.shutdown()
         server.server_close()
@@ -112,5 +122,35 @@ def test_send_writes_the_alerts_a_request_raised_beside_its_response(
     out = tmp_path / "out"
     assert main(["duis", "send", "--out", str(out), str(request)]) == 0
     assert capsys.readouterr().out.strip() == f"{request}  6.23  I0"
-    alerts = json.loads((out / "cos.alerts.json").read_text())
-    assert [(a["code"], a["recipient"]) for a in alerts] == [("COS_LOSS", "import-supplier")]
+    # The old supplier's CoS loss alert: a DUIS DCC Alert signed by the DCC.
+    assert sorted(p.name for p in out.iterdir() if "alert" in p.name) == ["cos.alert-1.xml"]
+    data = (out / "cos.alert-1.xml").read_bytes()
+    alert = read_alert(data)
+    old = Keystore.test_pki(reference_lab.seed).user("import-supplier")
+    assert (alert.code, alert.kind, alert.recipient) == ("COS_LOSS", "dcc", old.eui)
+    assert verify_alert(data, Keystore.test_pki(reference_lab.seed)).role == "DCC"
+
+
+def test_a_device_answer_is_a_smets1_response_and_a_dcc_refusal_a_response_message(
+        dcc_bench) -> None:
+    """I0 from the ESME comes in DUIS's SMETS1ResponseMessage (the MMC Header names the device,
+    the User and the request's counter; the one signature, the DCC's, sits in
+    SMETS1SignedResponse); the DCC's own refusal (E2) is a plain ResponseMessage."""
+    dcc = dcc_bench.dcc
+    request = dcc.build("4.1.1", "ESME", role="IS")
+    answered = dcc.submit(request)
+    refused = dcc.send("7.1", "ESME", role="ED")
+    assert (answered.code, refused.code) == ("I0", "E2")
+    root = parse_document(answered.document)
+    signed = root.find(f"{SR}Body/{SR}SMETS1ResponseMessage/{SR}SMETS1SignedResponse")
+    assert signed is not None
+    header = signed.find(f"{SR}SMETS1Response/{SR}Header")
+    assert [header.findtext(RA + n) for n in ("BusinessOriginatorID", "BusinessTargetID",
+                                              "OriginatorCounter")] == [
+        request.request_id.target, request.request_id.originator, str(request.request_id.counter)]
+    assert signed.find(f"{{{DS}}}Signature") is not None
+    assert verify_single(root, dcc.keystore).role == "DCC"
+    assert response_code_of(root) == ("I0", None)
+    other = parse_document(refused.document)
+    assert other.find(f"{SR}Body/{SR}ResponseMessage") is not None
+    assert verify_single(other, dcc.keystore).role == "DCC"

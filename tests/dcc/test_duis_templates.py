@@ -22,7 +22,7 @@ from harness.dcc.duis.templates import bench_devices, read_template, retarget
 from harness.dcc.duis.tools import DuisTools, boxed_lab
 from harness.dcc.requests import ServiceResponse
 
-from .conftest import bench_euis, start_bench, supply
+from .conftest import bench_euis, raise_device_alert, start_bench, supply
 
 CATALOGUE = load_sr_catalogue()
 #: Refusals a template may get on this bench, whatever its SRV: the User Role or the device
@@ -51,6 +51,20 @@ def _certificate(bench: Bench, path: Path) -> Path:
 
     path.write_bytes(dcc_certificate_pem(bench))
     return path
+
+
+def _codes(alerts: list[Path]) -> dict[str, int]:
+    """How many alert documents of each harness alert code (from the file names)."""
+    counts: dict[str, int] = {}
+    for path in alerts:
+        code = path.stem.split("-", 2)[2]
+        counts[code] = counts.get(code, 0) + 1
+    return counts
+
+
+def _smets1(documents: list[Path]) -> int:
+    """How many responses are a SMETS1 device's (DUIS's SMETS1ResponseMessage)."""
+    return sum(b"SMETS1ResponseMessage" in d.read_bytes() for d in documents)
 
 
 def _judge(srv: str, response: ServiceResponse, *, user: bool) -> str:
@@ -88,6 +102,11 @@ def test_the_dcc_templates_are_accepted_or_refused_as_documented(
     outcomes: dict[str, list[str]] = {"accepted": [], "documented": [], "unexpected": []}
     unsignable = []
     documents = []
+    alerts_mark = boxed_bench.dcc.alerts.mark()
+    # The ESME's own Power and Voltage alerts (Device Alerts; the templates raise a DCC Alert
+    # and credential Device Alerts), before the last templates take the ESME off the HAN.
+    for code in ("POWER_ALERT", "VOLTAGE_ALERT"):
+        raise_device_alert(boxed_bench, "ESME", code)
     for template, result, job in zip(templates, signed, jobs, strict=True):
         if result != "SUCCESS":  # the tool has no key for this originator
             unsignable.append(template.name)
@@ -100,22 +119,36 @@ def test_the_dcc_templates_are_accepted_or_refused_as_documented(
             path = tmp_path / f"{template.name}.response.xml"
             path.write_bytes(response.document)
             documents.append(path)
+    alerts = []
+    for alert in boxed_bench.dcc.alerts.since(alerts_mark):
+        assert alert.document is not None
+        path = tmp_path / f"alert-{alert.seq}-{alert.code}.xml"
+        path.write_bytes(alert.document)
+        alerts.append(path)
     certificate = _certificate(boxed_bench, tmp_path / "dcc.pem")
+    judged = documents + alerts
     valid = duis_tools.batch([("Validate", d, d.with_suffix(".validated"), str(certificate))
-                              for d in documents])
-    passed = [d for d, r in zip(documents, valid, strict=True)
+                              for d in judged])
+    passed = {d for d, r in zip(judged, valid, strict=True)
               if r == "SUCCESS" and "passed signature check" in
-              Path(f"{d.with_suffix('.validated')}.log").read_text()]
+              Path(f"{d.with_suffix('.validated')}.log").read_text()}
+    alerts_passed = [a for a in alerts if a in passed]
+    passed -= set(alerts)
     accepted, documented = len(outcomes["accepted"]), len(outcomes["documented"])
     summary = (f"duis templates: {accepted} accepted, {documented} refused as documented, "
                f"{len(outcomes['unexpected'])} unexpected; responses valid: {len(passed)} of "
-               f"{len(documents)} ({accepted + documented - len(documents)} refused at the "
+               f"{len(documents)} ({_smets1(documents)} of them SMETS1 Responses; "
+               f"{accepted + documented - len(documents)} refused at the "
                f"interface with HTTP 400, no DUIS response; {len(unsignable)} not signable by "
-               "the DCC tool)")
+               f"the DCC tool); alerts valid: {len(alerts_passed)} of {len(alerts)} ("
+               + ", ".join(f"{n} {c}" for c, n in sorted(_codes(alerts).items())) + ")")
     print(f"\n{summary}")
     record_property("summary", summary)  # printed at the end of the run (conftest.py)
     assert outcomes["unexpected"] == []
     assert len(passed) == len(documents)
+    assert len(alerts_passed) == len(alerts)
+    # Both forms: the old supplier's CoS loss DCC Alert and the ESME's Device Alerts.
+    assert {"COS_LOSS", "POWER_ALERT", "VOLTAGE_ALERT"} <= set(_codes(alerts))
     assert accepted >= 44  # 1.1.1, 6.15.1, 6.23, 7.9, 7.10 templates included
     assert any(line.startswith("CCS01_8.11_SUCCESS_REQUEST_DUIS.XML: SR 8.11") and ": I0" in line
                for line in outcomes["accepted"])

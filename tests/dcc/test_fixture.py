@@ -17,7 +17,7 @@ def test_one_tests_view_of_the_dcc(dcc_bench):
         view.alerts.expect(alert("KEY_ROTATED"), 5)
     assert view.send("6.23", "ESME", role="IS", NewSupplier="import-supplier-b").code == "I0"
     raised = view.alerts.expect(alert("COS_LOSS", recipient="import-supplier"), 0)
-    assert raised.details == {"new_supplier": "import-supplier-b"}
+    assert raised.details["new_supplier"] == "import-supplier-b"
     assert [a.code for a in view.alerts.all()] == ["COS_LOSS"]
     request = view.build("7.4", "ESME", user="import-supplier-b")
     assert view.submit(request).code == "I0"

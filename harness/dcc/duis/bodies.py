@@ -149,12 +149,84 @@ def _krp_read(body: etree._Element) -> dict[str, Any]:
     return params
 
 
+#: Parameters the harness's client adds to a 6.15.1 or 6.23 document it writes (never to the
+#: request's own parameters): the new owner's certificate and its issuer's (base64 DER).
+CERTIFICATE_PARAM = "DigitalSigningCertificate"
+CA_PARAM = "CertificationPathCertificate"
+
+
+def _certificates(params: dict[str, Any]) -> tuple[str, str] | None:
+    certificate, path = params.get(CERTIFICATE_PARAM), params.get(CA_PARAM)
+    return (str(certificate), str(path)) if certificate and path else None
+
+
+def _krp_write(body: etree._Element, params: dict[str, Any], target: str,
+               device_type: str | None) -> set[str]:
+    """A DUIS 6.15.1 body replacing a Supplier or NetworkOperator certificate; nothing for a
+    management key (no DUIS form: the harness's own body) or without the certificates."""
+    role = {kind: role for role, kind in _KRP_CREDENTIALS.items()}.get(
+        str(params.get("CredentialType")))
+    certificates = _certificates(params)
+    if role is None or certificates is None:
+        return set()
+    _sub(body, "RemotePartyRole", role)
+    _sub(body, "RemotePartyFloorSeqNumber", 0)
+    replacement = _sub(_sub(body, "ReplacementCertificates"),
+                       "SupplierOrNetworkOperatorCertificates")
+    _sub(replacement, "DigitalSigningCertificate", certificates[0])
+    _sub(_sub(body, "CertificationPathCertificates"), "Certificate", certificates[1])
+    _sub(body, "ApplyTimeBasedCPVChecks", "false")
+    written = {"CredentialType", CERTIFICATE_PARAM, CA_PARAM}
+    if certificate_eui(certificates[0]) is not None:
+        written.add("NewCredentialOwner")  # the certificate names the owner
+    return written
+
+
+def harness_mpxn(target: str) -> str:
+    """The ImportMPxN the harness writes for a device: the bench has no MPxN registry, so 13
+    digits made of its EUI-64 (the S1SP model does not act on MPxNs)."""
+    return f"{int(normalise_eui(target).replace('-', ''), 16) % 10**13:013d}"
+
+
+def _cos_write(body: etree._Element, params: dict[str, Any], target: str,
+               device_type: str | None) -> set[str]:
+    """A DUIS 6.23 body naming the new supplier by its certificate; nothing without it."""
+    certificates = _certificates(params)
+    if certificates is None:
+        return set()
+    _sub(body, "SupplierFloorSeqNumber", 0)
+    _sub(_sub(body, "SupplierReplacementCertificates"), "DigitalSigningCertificate",
+         certificates[0])
+    _sub(_sub(body, "CertificationPathCertificates"), "Certificate", certificates[1])
+    _sub(body, "ApplyTimeBasedCPVChecks", "false")
+    _sub(body, "ImportMPxN", params.get("ImportMPxN") or harness_mpxn(target))
+    written = {CERTIFICATE_PARAM, CA_PARAM, "ImportMPxN"}
+    if certificate_eui(certificates[0]) is not None:
+        written.add("NewSupplier")  # the certificate names the new supplier
+    return written
+
+
 def _cos_read(body: etree._Element) -> dict[str, Any]:
     replacement = body.find(SR + "SupplierReplacementCertificates")
     certificate = (replacement.findtext(SR + "DigitalSigningCertificate")
                    if replacement is not None else None)
     eui = certificate_eui(certificate) if certificate else None
     return {"NewSupplier": eui} if eui is not None else {}
+
+
+# -- 6.22: alert behaviour ------------------------------------------------------------------------
+def _alert_behaviour_read(body: etree._Element) -> dict[str, Any]:
+    return {}  # the S1SP model does not carry 6.22 out: nothing is read
+
+
+def _alert_behaviour_write(body: etree._Element, params: dict[str, Any], target: str,
+                           device_type: str | None) -> set[str]:
+    """A DUIS 6.22 body of the harness's choosing (the model does not act on it): enable the
+    supplier's 8145 alert (Clock adjusted), in the settings of the target's commodity."""
+    gas = device_type == "GSME"
+    settings = _sub(body, "GasSupplierAlerts" if gas else "ElectricitySupplierAlerts")
+    _sub(settings if gas else _sub(settings, "SupplierESMECommon"), "x8145", "Enable")
+    return set()
 
 
 # -- 1.1.1: tariff ------------------------------------------------------------------------------
@@ -266,7 +338,8 @@ CODECS: dict[str, BodyCodec] = {
                       _boost_writer("RemoveFromBoostButton")),
     "11.1": BodyCodec(_firmware_read, _firmware_write),
     "11.4": BodyCodec(_firmware_read, _firmware_write),
-    "6.15.1": BodyCodec(_krp_read),
-    "6.23": BodyCodec(_cos_read),
+    "6.15.1": BodyCodec(_krp_read, _krp_write),
+    "6.23": BodyCodec(_cos_read, _cos_write),
     "1.1.1": BodyCodec(_tariff_read, _tariff_write),
+    "6.22": BodyCodec(_alert_behaviour_read, _alert_behaviour_write),
 }

@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 NS = "http://www.dccinterface.co.uk/ServiceUserGateway"
 SR = f"{{{NS}}}"
 NSMAP = {"sr": NS}
+#: The MMC schema's namespace (DUIS's Response and Alert Common Interface).
+RA_NS = "http://www.dccinterface.co.uk/ResponseAndAlert"
+RA = f"{{{RA_NS}}}"
+DS = "http://www.w3.org/2000/09/xmldsig#"
 #: schemaVersion the harness writes (that of the DCC's DUIS 5.4 Reference Test Data).
 SCHEMA_VERSION = "5.4"
 PARAMETERS_PI = "dmct-parameters"
@@ -129,7 +133,8 @@ def _set_path(parent: etree._Element, path: str, value: str) -> None:
     if last.startswith("@"):
         node.set(last[1:], value)
     else:
-        etree.SubElement(node, SR + last).text = value
+        # "" is an empty element (no text node: an XSD empty type allows no character content).
+        etree.SubElement(node, SR + last).text = value or None
 
 
 def _get_path(parent: etree._Element, path: str) -> str | None:
@@ -177,7 +182,7 @@ def build_request(definition: SrvDefinition, request_id: RequestId, command_vari
     own = {name: value for name, value in params.items()
            if value is not None and name not in written
            and (name not in definition.parameters or not definition.parameters[name].xml)}
-    if own or definition.harness_body:
+    if own or (definition.harness_body and not written):
         # A harness body always says so, parameters or none (the gateway recognises it).
         text = json.dumps(own, sort_keys=True, separators=(",", ":"), default=str)
         body.append(etree.ProcessingInstruction(PARAMETERS_PI, text.replace(">", "\\u003e")))
@@ -287,11 +292,23 @@ def _instruction(element: etree._Element, target: str) -> str | None:
 
 
 # -- responses --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Smets1Origin:
+    """Who a SMETS1 Response is from and to: the MMC Header of its ``SMETS1Response``."""
+
+    device: str
+    user: str
+    counter: int
+
+
 def build_response(*, request_id: str | None, response_id: str | None, code: str,
                    harness_code: str | None, time: datetime, service_reference: str,
                    srv: str, body: dict[str, Any] | None = None,
-                   schema_version: str = SCHEMA_VERSION) -> etree._Element:
-    """An unsigned DUIS response document (ResponseCode always present)."""
+                   schema_version: str = SCHEMA_VERSION,
+                   smets1: Smets1Origin | None = None) -> etree._Element:
+    """An unsigned DUIS response document (ResponseCode always present). ``smets1``: a SMETS1
+    device's response, in DUIS's ``SMETS1ResponseMessage`` (the ``SMETS1SignedResponse`` holds
+    a signature placeholder where the XSD requires its signature); else a ``ResponseMessage``."""
     root = etree.Element(SR + "Response", nsmap=NSMAP)
     root.set("schemaVersion", schema_version)
     header = etree.SubElement(root, SR + "Header")
@@ -300,10 +317,14 @@ def build_response(*, request_id: str | None, response_id: str | None, code: str
     if response_id:
         etree.SubElement(header, SR + "ResponseID").text = response_id
     etree.SubElement(header, SR + "ResponseCode").text = code
-    etree.SubElement(header, SR + "ResponseDateTime").text = _xs_datetime(time)
-    message = etree.SubElement(etree.SubElement(root, SR + "Body"), SR + "ResponseMessage")
-    etree.SubElement(message, SR + "ServiceReference").text = service_reference
-    etree.SubElement(message, SR + "ServiceReferenceVariant").text = srv
+    moment = _xs_datetime(time)
+    etree.SubElement(header, SR + "ResponseDateTime").text = moment
+    outer = etree.SubElement(etree.SubElement(root, SR + "Body"),
+                             SR + ("SMETS1ResponseMessage" if smets1 else "ResponseMessage"))
+    etree.SubElement(outer, SR + "ServiceReference").text = service_reference
+    etree.SubElement(outer, SR + "ServiceReferenceVariant").text = srv
+    message = outer if smets1 is None else _smets1_message(outer, smets1, moment,
+                                                           schema_version)
     if harness_code:
         message.append(etree.ProcessingInstruction(RESPONSE_CODE_PI, harness_code))
     if body:
@@ -313,11 +334,30 @@ def build_response(*, request_id: str | None, response_id: str | None, code: str
     return root
 
 
+def _smets1_message(outer: etree._Element, origin: Smets1Origin, moment: str,
+                    schema_version: str) -> etree._Element:
+    """``SMETS1SignedResponse`` / ``SMETS1Response`` under ``outer``: the MMC Header (the
+    device to the User, the request's counter) and the empty MMC ``ResponseMessage`` the
+    harness's instructions go in (returned)."""
+    signed = etree.SubElement(outer, SR + "SMETS1SignedResponse")
+    signed.set("schemaVersion", schema_version)
+    response = etree.SubElement(signed, SR + "SMETS1Response")
+    mmc = etree.SubElement(response, SR + "Header", nsmap={"ra": RA_NS})
+    etree.SubElement(mmc, RA + "BusinessOriginatorID").text = origin.device
+    etree.SubElement(mmc, RA + "BusinessTargetID").text = origin.user
+    etree.SubElement(mmc, RA + "OriginatorCounter").text = str(origin.counter)
+    etree.SubElement(mmc, RA + "Timestamp").text = moment
+    message = etree.SubElement(etree.SubElement(response, SR + "Body"), SR + "ResponseMessage")
+    placeholder = etree.SubElement(signed, f"{{{DS}}}Signature", nsmap={"ds": DS})
+    placeholder.set("Id", "placeholder")
+    return message
+
+
 def response_code_of(root: etree._Element) -> tuple[str | None, str | None]:
     """``(DUIS ResponseCode, the harness's own code or None)`` of a response document."""
     code = root.findtext(f"{SR}Header/{SR}ResponseCode")
-    message = root.find(f"{SR}Body/{SR}ResponseMessage")
-    own = _instruction(message, RESPONSE_CODE_PI) if message is not None else None
+    body = root.find(f"{SR}Body")
+    own = _instruction(body, RESPONSE_CODE_PI) if body is not None else None
     return code, own
 
 

@@ -124,3 +124,22 @@ def verify(root: etree._Element, keystore: Keystore, *,
     if signed is None:
         raise SignatureRefused("the signature covers nothing")
     return user, signed
+
+
+def verify_single(root: etree._Element, keystore: Keystore) -> User:
+    """The trusted party (the DCC, for its responses and alerts) whose one signature, wherever
+    the XSD puts it (a SMETS1 Response's is inside ``SMETS1SignedResponse``), verifies over
+    ``root``; :class:`SignatureRefused` otherwise."""
+    signatures = list(root.iter(f"{{{DS}}}Signature"))
+    if len(signatures) != 1:
+        raise SignatureRefused(f"the document has {len(signatures)} signatures, not one")
+    serial = (signatures[0].findtext(f".//{{{DS}}}X509SerialNumber") or "").strip()
+    issuer = (signatures[0].findtext(f".//{{{DS}}}X509IssuerName") or "").strip()
+    user = keystore.user_by_certificate(issuer, int(serial)) if serial.isdigit() else None
+    if user is None or user.certificate is None:
+        raise SignatureRefused("the signer is not a party the bench trusts")
+    try:
+        XMLVerifier().verify(root, x509_cert=user.certificate, expect_config=_CONFIG)
+    except (InvalidSignature, InvalidInput) as exc:
+        raise SignatureRefused(f"the signature does not verify: {exc}") from None
+    return user
