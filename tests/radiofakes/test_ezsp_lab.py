@@ -50,11 +50,6 @@ def test_lab_check_lists_every_device_reachable(ezsp_lab: ZnpLab,
 
 
 @WHOLE_RUNS  # a whole dmct run on wall time: on two busy cores, more than 120 s
-# Known intermittent defect, open in issue 11: now and then a device's Basic manufacturer is
-# still unknown when its join case reads it through bellows (``assert None == 'Reference'``);
-# the case must pass every time once that is found. Not strict, so CI stays green meanwhile.
-@pytest.mark.xfail(strict=False, reason="intermittent: Basic manufacturer unread after a join "
-                   "through bellows (issue 11)")
 def test_the_smoke_pack_passes_on_the_ezsp_fake(ezsp_lab: ZnpLab, tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "results"
