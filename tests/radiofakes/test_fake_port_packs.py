@@ -84,6 +84,8 @@ def test_the_whole_smoke_pack_passes_through_the_radio_library(
     printed = capsys.readouterr().out
     assert code == 0, printed
     assert report["verdict"] == "meets_exit_criteria"
+    assert report["provenance"]["bench"]["kind"] == "fake"
+    assert any(line.startswith("Fake dongle:") for line in report["limitations"])
     seen = outcomes(report)
     # Only the optical comparison is not applicable (the scripted devices have no probe).
     assert {k for k, v in seen.items() if v != "passed"} == {
