@@ -45,9 +45,7 @@ class RealBackend(BenchBackend):
         config = zigpy_config(
             path=self.radio_path(), baudrate=radio.baudrate,
             flow_control=radio.flow_control, channel=radio.channel, pan_id=radio.pan_id,
-            # zigpy spells an extended PAN id with colons; the lab config with DUIS dashes.
-            extended_pan_id=(str(radio.extended_pan_id).replace("-", ":")
-                             if radio.extended_pan_id else None),
+            extended_pan_id=radio.extended_pan_id,
             database=str(radio.database) if radio.database else None, radio_type=radio.type,
         )
         app = app_class(config)
