@@ -77,6 +77,7 @@ def assert_the_chf_kept_its_promises(trust_centre: dict[str, Any]) -> None:
 
 
 @WHOLE_RUNS
+@pytest.mark.slow
 @pytest.mark.parametrize("radio", RADIOS)
 def test_the_whole_smoke_pack_passes_through_the_radio_library(
         radio: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -99,6 +100,7 @@ def test_the_whole_smoke_pack_passes_through_the_radio_library(
 
 
 @WHOLE_RUNS
+@pytest.mark.slow
 @pytest.mark.parametrize("radio", RADIOS)
 def test_the_join_time_period_cases_pass_through_the_radio_library(
         radio: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
