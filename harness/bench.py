@@ -294,6 +294,8 @@ class Bench:
         self.keystore: Keystore = Keystore.test_pki(lab.seed)
         self._dcc: Dcc | None = None
         self._evidence_dir: Path | None = None
+        #: The run's evidence directory (``_evidence_dir`` is the current test's).
+        self._evidence_root: Path | None = None
         self._transcripts: list[Path] = []
         self._notes: list[str] = []
         self._marks: tuple[int, int, int] = (0, 0, 0)
@@ -317,7 +319,7 @@ class Bench:
         """
         dmc = lab.catalogue.dmc(dmc_id or lab.dmc_ids[0])
         bench = cls(lab, dmc, status or lab.installation_statuses[0], backend)
-        bench._evidence_dir = evidence_dir
+        bench._evidence_dir = bench._evidence_root = evidence_dir
         try:
             bench._start(env)
         except BaseException:
@@ -533,6 +535,8 @@ class Bench:
             if self.app is not None:
                 with contextlib.suppress(Exception):
                     runtime.run(self.app.shutdown(), timeout=30.0)
+            with contextlib.suppress(Exception):
+                self.backend.release(runtime, self._evidence_root)
             runtime.shutdown()
         self.app = None
 

@@ -33,6 +33,8 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
 }
 #: The only importers of the emulator besides the emulator itself.
 EMULATOR_IMPORTERS = ("harness.backend.emulated",)
+#: The only importer of the radio fakes besides the fakes themselves (a ``fake://`` radio port).
+RADIOFAKES_IMPORTERS = ("harness.backend.fake",)
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,10 @@ def violations(imports: list[Import], rows: list[list[str]]) -> list[str]:
                 and not imp.importer.startswith(("harness.emulator", *EMULATOR_IMPORTERS))):
             found.append(f"{imp.where}: {imp.importer} imports {imp.imported}; only "
                          f"{', '.join(EMULATOR_IMPORTERS)} may")
+        if (imp.imported.startswith("harness.radiofakes")
+                and not imp.importer.startswith(("harness.radiofakes", *RADIOFAKES_IMPORTERS))):
+            found.append(f"{imp.where}: {imp.importer} imports {imp.imported}; only "
+                         f"{', '.join(RADIOFAKES_IMPORTERS)} may")
         if imp.importer.startswith("testpacks") and imp.imported.startswith("harness.backend"):
             found.append(f"{imp.where}: a pack imports {imp.imported}; packs see the bench only")
         if any(imp.importer.startswith(a) and imp.imported.startswith(b)
@@ -183,8 +189,14 @@ def test_the_checker_finds_upward_and_emulator_imports(rows):
     ok = [Import("harness.migration.runner", "harness.dcc.client.Dcc", "x:1"),
           Import("harness.runtime", "harness.clock.Clock", "x:2"),
           Import("fixtures.bench", "harness.pytest_plugin.lab_config_of", "x:3"),
-          Import("harness.backend.emulated", "harness.emulator.radio.VirtualRadio", "x:4")]
+          Import("harness.backend.emulated", "harness.emulator.radio.VirtualRadio", "x:4"),
+          Import("harness.backend.fake", "harness.radiofakes.lab.make_fake", "x:5")]
     assert violations(ok, rows) == []
+    # The radio fakes are below the bench, and only the fake-radio backend may serve them.
+    stray = [Import("harness.bench", "harness.radiofakes.lab.make_fake", "x:6"),
+             Import("harness.backend.real", "harness.radiofakes.znp.ZnpFake", "x:7")]
+    assert [v.split(";")[1].strip() for v in violations(stray, rows)] == [
+        "only harness.backend.fake may"] * 2
 
 
 def _imports_of_source(source: str, path: Path) -> list[Import]:

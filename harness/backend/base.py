@@ -12,6 +12,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from harness.config.faults import FaultError
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from harness.serial.ports import PortSpec
     from harness.serial.relay import RelayBoard
 
-BackendKind = Literal["real", "emulated"]
+BackendKind = Literal["real", "emulated", "fake"]
 #: How long a device stays off in a power cycle (bench seconds).
 POWER_OFF_S = 2.0
 #: Faults that switch a device's supply through its relay channel (any bench can).
@@ -109,8 +110,9 @@ class BenchBackend(abc.ABC):
 
     def __init__(self, lab: LabConfig) -> None:
         self.lab = lab
-        #: The relay channels :meth:`power` made, by role: what power faults switch.
-        self.supplies: dict[str, PowerControl] = {}
+        #: The supplies :meth:`power` can switch without a person (relay channels; a fake
+        #: radio's scripted devices), by role: what power faults switch.
+        self.supplies: dict[str, Power] = {}
 
     @property
     def is_emulated(self) -> bool:
@@ -198,4 +200,9 @@ class BenchBackend(abc.ABC):
 
     def close(self, runtime: BenchRuntime) -> None:
         """Release what :meth:`start_devices` made; called on shutdown, before the radio."""
+        return None
+
+    def release(self, runtime: BenchRuntime, evidence_dir: Path | None) -> None:
+        """Release what the radio talked to (a fake dongle), keeping what it saw in the run's
+        ``evidence_dir``; called once the radio has shut down, before the loop stops."""
         return None

@@ -62,8 +62,7 @@ class EmulatedBackend(BenchBackend):
         radio = self.lab.radio
         config = zigpy_config(
             path="virtual://", channel=radio.channel, pan_id=radio.pan_id,
-            extended_pan_id=(str(radio.extended_pan_id).replace("-", ":")
-                             if radio.extended_pan_id else None),
+            extended_pan_id=radio.extended_pan_id,
             radio_type="virtual",
         )
         app = VirtualRadio(config)

@@ -43,16 +43,19 @@ class RealBackend(BenchBackend):
         assert radio.port is not None  # load_lab_config: a real radio has a port
         app_class = real_radio_class(radio.type)
         config = zigpy_config(
-            path=resolve_port(radio.port), baudrate=radio.baudrate,
+            path=self.radio_path(), baudrate=radio.baudrate,
             flow_control=radio.flow_control, channel=radio.channel, pan_id=radio.pan_id,
-            # zigpy spells an extended PAN id with colons; the lab config with DUIS dashes.
-            extended_pan_id=(str(radio.extended_pan_id).replace("-", ":")
-                             if radio.extended_pan_id else None),
+            extended_pan_id=radio.extended_pan_id,
             database=str(radio.database) if radio.database else None, radio_type=radio.type,
         )
         app = app_class(config)
         app.attach_bench(runtime.clock, frames)  # type: ignore[attr-defined]
         return app
+
+    def radio_path(self) -> str:
+        """The path or URL the radio library opens."""
+        assert self.lab.radio.port is not None
+        return resolve_port(self.lab.radio.port)
 
     def start_radio(self, app: ControllerApplication) -> Coroutine[Any, Any, None]:
         """zigpy's database loaded, the dongle's network checked against the config (``form:
@@ -60,12 +63,16 @@ class RealBackend(BenchBackend):
         radio = self.lab.radio
         assert radio.port is not None
         wanted = NetworkWanted(radio.channel, radio.pan_id, radio.extended_pan_id, radio.form)
-        return start_radio(app, radio_type=radio.type, where=radio.port.describe(),
+        return start_radio(app, radio_type=radio.type, where=self.describe_port(),
                            wanted=wanted)
 
-    def describe_radio(self) -> str:
+    def describe_port(self) -> str:
+        """Where the dongle is, for messages (``device /dev/ttyACM0``)."""
         port = self.lab.radio.port
-        return f"{self.lab.radio.type} on {port.describe() if port is not None else '?'}"
+        return port.describe() if port is not None else "?"
+
+    def describe_radio(self) -> str:
+        return f"{self.lab.radio.type} on {self.describe_port()}"
 
     def attach(self, runtime: BenchRuntime, app: ControllerApplication,
                keystore: Keystore) -> None:

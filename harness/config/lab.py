@@ -36,6 +36,8 @@ from harness.config.secrets import (
 from harness.config.source import Loc, YamlDocument, format_loc, load_yaml
 from harness.config.types import (
     EMULATED,
+    FAKE_RADIO_PORT,
+    FAKE_RADIO_TYPES,
     PYSERIAL_SCHEMES,
     RADIO_SCHEMES,
     CatalogueId,
@@ -193,6 +195,12 @@ class RadioConfig(ConfigModel):
     @property
     def is_virtual(self) -> bool:
         return self.type == "virtual"
+
+    @property
+    def is_fake(self) -> bool:
+        """``port: fake://``: the radio library drives the project's byte-level fake of its
+        dongle, served in the bench's loop with the installation as scripted devices."""
+        return self.port is not None and self.port.path == FAKE_RADIO_PORT
 
 
 class SerialAdapterConfig(ConfigModel):
@@ -401,12 +409,14 @@ class LabConfig(ConfigModel):
     @model_validator(mode="before")
     @classmethod
     def _clock_defaults(cls, data: Any) -> Any:
-        """Clock mode follows the radio: virtual radio -> virtual clock, else real."""
+        """Clock mode follows the radio: virtual radio or a fake:// port -> virtual clock,
+        else real."""
         if not isinstance(data, dict):
             return data
         data = dict(data)
         radio = data.get("radio")
-        virtual = isinstance(radio, dict) and radio.get("type") == "virtual"
+        virtual = isinstance(radio, dict) and (radio.get("type") == "virtual"
+                                               or radio.get("port") == FAKE_RADIO_PORT)
         clock = data.get("clock", {})
         if isinstance(clock, dict):
             clock = dict(clock)
@@ -660,6 +670,20 @@ def _radio_checks(lab: LabConfig, doc: YamlDocument) -> list[ConfigError]:
                 "needs the serial port of its dongle)",
             )
         )
+    elif radio.is_fake:
+        if radio.type not in FAKE_RADIO_TYPES:
+            errors.append(doc.error(
+                ("radio", "port"),
+                f"{FAKE_RADIO_PORT} serves a fake {' or '.join(FAKE_RADIO_TYPES)} dongle; there "
+                f"is none for radio.type {radio.type}"))
+        if radio.database is not None and lab.clock.mode == "virtual":
+            errors.append(doc.error(
+                ("radio", "database"), "not on the virtual clock: zigpy's database thread is "
+                "real I/O, which the virtual clock would time out at once; remove it"))
+        if lab.serial_adapters:
+            errors.append(doc.error(
+                ("serial_adapters",), f"a {FAKE_RADIO_PORT} radio's devices are scripted in the "
+                "fake: they have no serial ports or relay board (the fake switches their supply)"))
     return errors
 
 
@@ -869,12 +893,12 @@ def _relay_checks(
 
 def _clock_checks(lab: LabConfig, doc: YamlDocument) -> list[ConfigError]:
     errors = []
-    if lab.clock.mode == "virtual" and not lab.is_emulated:
+    if lab.clock.mode == "virtual" and not (lab.is_emulated or lab.radio.is_fake):
         errors.append(
             doc.error(
                 ("clock", "mode"),
-                f"a virtual clock needs the virtual radio (radio.type is {lab.radio.type}): real "
-                "devices run on wall time",
+                f"a virtual clock needs the virtual radio or a {FAKE_RADIO_PORT} radio port "
+                f"(radio.type is {lab.radio.type}): real devices run on wall time",
             )
         )
     if lab.clock.mode == "real" and lab.is_emulated:

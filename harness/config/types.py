@@ -264,8 +264,13 @@ def relative_path(value: Any, info: ValidationInfo) -> Path:
 
 #: URL schemes pyserial opens (serial adapters).
 PYSERIAL_SCHEMES = frozenset({"socket", "rfc2217", "loop", "spy", "hwgrep", "alt", "cp2110"})
-#: URL schemes zigpy 2.4 radio libraries open (through serialx, not pyserial).
-RADIO_SCHEMES = frozenset({"socket", "tcp", "rfc2217"})
+#: URL schemes zigpy 2.4 radio libraries open (through serialx, not pyserial), and ``fake``.
+RADIO_SCHEMES = frozenset({"socket", "tcp", "rfc2217", "fake"})
+#: The radio port that means "the project's byte-level fake of this radio type, served in the
+#: bench's own loop" (``harness.backend.fake``).
+FAKE_RADIO_PORT = "fake://"
+#: Radio types the project has a byte-level fake of (``harness.radiofakes``).
+FAKE_RADIO_TYPES = ("znp", "ezsp")
 _URL = re.compile(r"([a-z][a-z0-9+]*)://(.*)")
 _WINDOWS_PORT = re.compile(r"COM[0-9]+|\\\\\.\\COM[0-9]+")
 _PORT_FORM = (
@@ -288,7 +293,10 @@ def parse_port_spec(value: Any, *, schemes: frozenset[str] = PYSERIAL_SCHEMES) -
                     f"unsupported port URL scheme {scheme}://; use one of "
                     + ", ".join(f"{s}://" for s in sorted(schemes))
                 )
-            if not rest and scheme not in {"loop"}:
+            if scheme == "fake" and rest:
+                raise ValueError(f"{FAKE_RADIO_PORT} takes no address (the bench serves the "
+                                 f"fake itself); write {FAKE_RADIO_PORT}")
+            if not rest and scheme not in {"loop", "fake"}:
                 raise ValueError(f"port URL {text!r} has no address after {scheme}://")
             return PortSpec(path=text)
         if text.startswith("/") or _WINDOWS_PORT.fullmatch(text):

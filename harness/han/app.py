@@ -7,6 +7,12 @@ bellows, zigpy-znp or zigpy-deconz) so that devices are :class:`SmartEnergyDevic
 captured in both directions, and, on a medium that never duplicates frames, zigpy's 10-second
 duplicate filter is off (it drops identical replies once the 8-bit sequence number wraps, and each
 dropped reply costs a full reply timeout).
+
+The CHF's device log is enforced at the door: every join a radio library reports goes through
+the CHF's join gate (:meth:`HanApplicationMixin.set_join_gate`) before zigpy hears of it. A
+refused joiner is told to leave through a zigpy device of its own that zigpy never holds, so
+nothing of a refusal (a half-done interview, a leave still being retried, zigpy's late removal)
+lands on the same device joining again once the CHF admits it.
 """
 
 from __future__ import annotations
@@ -77,8 +83,27 @@ class PayloadTooLarge(zigpy.exceptions.DeliveryError):
     """A frame larger than the destination (or the radio) can take in one APS transfer."""
 
 
+#: The CHF's decision on a device joining: ``None`` admits it, else why it is refused.
+JoinGate = Callable[[t.EUI64], "str | None"]
+#: Bench seconds between two leaves sent to a device the CHF keeps refusing.
+REFUSED_LEAVE_PAUSE_S = 1.0
+#: NWK addresses from here up are not a device's (broadcasts, "unknown"): a leave reported with
+#: one is not checked against the device's address.
+FIRST_RESERVED_NWK = 0xFFF8
+
+
 class HanApplicationMixin:
     """Mixed in front of a radio's ``ControllerApplication`` by :func:`harness.han.radio`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._permit_waiters: list[asyncio.Future[None]] = []
+        self._shutdown_hooks: list[Callable[[], Awaitable[None]]] = []
+        self._join_gate: JoinGate | None = None
+        #: Leaves being sent to refused joiners, by EUI-64 (one at a time per device), and the
+        #: address each was last refused at.
+        self._refusal_leaves: dict[t.EUI64, asyncio.Task[None]] = {}
+        self._refused_at: dict[t.EUI64, t.NWK] = {}
 
     #: The radio type (``znp``...), ``None`` for the virtual radio.
     radio_type: str | None = None
@@ -92,30 +117,108 @@ class HanApplicationMixin:
     bench_clock: Clock | None
     _frame_observers: list[Callable[[str, t.ZigbeePacket], None]]
 
-    #: Futures the CHF waits on: resolved each time a permit has been sent to the radio.
-    permit_waiters: list[asyncio.Future[None]]
     #: Seconds a permit is asked to outlast the window it serves (see ``harness.han.chf``):
     #: 0 on the virtual radio, whose permits end exactly; real radios get a margin.
     permit_margin_s: float = 0.0
 
     async def permit(self, time_s: int = 60, node: Any = None) -> None:
         await super().permit(time_s=time_s, node=node)  # type: ignore[misc]
-        for waiter in list(self.__dict__.get("permit_waiters", ())):
+        waiters, self._permit_waiters = self._permit_waiters, []
+        for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
+
+    def permit_sent(self) -> asyncio.Future[None]:
+        """A future resolved once the next permit has been sent to the radio (zigpy-znp's
+        ``permit_with_link_key`` only returns when its window is over)."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._permit_waiters.append(waiter)
+        return waiter
 
     def before_shutdown(self, hook: Callable[[], Awaitable[None]]) -> None:
         """Run ``hook`` when the application shuts down, before the radio is let go (the CHF
         closes joining and ends its permit calls)."""
-        self.__dict__.setdefault("_before_shutdown", []).append(hook)
+        self._shutdown_hooks.append(hook)
 
     async def shutdown(self, *, db: bool = True) -> None:
-        for hook in self.__dict__.pop("_before_shutdown", ()):
+        hooks, self._shutdown_hooks = self._shutdown_hooks, []
+        for hook in hooks:
             try:
                 await hook()
             except Exception:  # shutting down goes on whatever a hook did
                 LOGGER.warning("shutdown hook failed", exc_info=True)
+        leaves = list(self._refusal_leaves.values())
+        for task in leaves:
+            task.cancel()
+        await asyncio.gather(*leaves, return_exceptions=True)
         await super().shutdown(db=db)  # type: ignore[misc]
+
+    # -- joins and leaves ---------------------------------------------------------------------
+    def set_join_gate(self, gate: JoinGate | None) -> None:
+        """Let ``gate`` decide every join before zigpy hears of it (the CHF's device log)."""
+        self._join_gate = gate
+
+    def handle_join(self, nwk: t.NWK, ieee: t.EUI64, parent_nwk: t.NWK | None, *,
+                    handle_rejoin: bool = True) -> None:
+        """A join (or announcement) the radio reports: zigpy's, once the gate admits it.
+
+        A refused joiner never becomes a zigpy device: zigpy would start its interview, keep
+        the object, and hand it (half-interviewed, with a leave to it still being retried) to
+        the same device's next join, admitted or not.
+        """
+        ieee = t.EUI64(ieee)
+        reason = self._join_gate(ieee) if self._join_gate is not None else None
+        if reason is not None:
+            self.refuse_join(nwk, ieee, reason)
+            return
+        self._refused_at.pop(ieee, None)
+        leave = self._refusal_leaves.pop(ieee, None)
+        if leave is not None:
+            leave.cancel()  # a leave still on its way must not reach the admitted device
+        super().handle_join(nwk, ieee, parent_nwk,  # type: ignore[misc]
+                            handle_rejoin=handle_rejoin)
+
+    def refuse_join(self, nwk: t.NWK, ieee: t.EUI64, reason: str) -> None:
+        """Report a refused join (``han_join_refused``) and tell the device, at the address
+        it joined with, to leave."""
+        self.listener_event("han_join_refused", ieee, reason)  # type: ignore[attr-defined]
+        self._refused_at[ieee] = nwk
+        pending = self._refusal_leaves.get(ieee)
+        if pending is None or pending.done():
+            self._refusal_leaves[ieee] = asyncio.get_running_loop().create_task(
+                self._make_leave(ieee))
+
+    async def _make_leave(self, ieee: t.EUI64) -> None:
+        """Tell a refused device to leave, again each time it was refused since, at most every
+        :data:`REFUSED_LEAVE_PAUSE_S` (a device let back in at once by a radio that permits it
+        would otherwise be refused and told to leave without bench time passing)."""
+        try:
+            while (nwk := self._refused_at.pop(ieee, None)) is not None:
+                stranger = SmartEnergyDevice(self, ieee, nwk)  # type: ignore[arg-type]
+                # No reply awaited: zigpy routes replies only to devices it holds, and the
+                # device leaves once it has the request.
+                with contextlib.suppress(Exception):
+                    await stranger.zdo.Mgmt_Leave_req(ieee, stranger.zdo.LeaveOptions.NONE,
+                                                      expect_reply=False)
+                await asyncio.sleep(REFUSED_LEAVE_PAUSE_S)
+        finally:
+            if self._refusal_leaves.get(ieee) is asyncio.current_task():
+                del self._refusal_leaves[ieee]
+
+    def handle_leave(self, nwk: t.NWK, ieee: t.EUI64) -> None:
+        """A leave the radio reports, unless it is of an address the device no longer has.
+
+        zigpy finds the device by EUI-64 alone: a late report of a leave at an earlier
+        address (EmberZNet reports a joiner that failed to authenticate as left, after it may
+        have joined again under another address) would forget the device's current join.
+        """
+        device = self.devices.get(t.EUI64(ieee))  # type: ignore[attr-defined]
+        if (device is not None and int(nwk) < FIRST_RESERVED_NWK
+                and int(device.nwk) != int(nwk)):
+            LOGGER.debug("ignored a leave of %s at 0x%04X: it is at 0x%04X now", ieee, nwk,
+                         device.nwk)
+            return
+        super().handle_leave(nwk, ieee)  # type: ignore[misc]
 
     def attach_bench(self, clock: Clock, frames: FrameLog) -> None:
         """Give the application the bench clock and frame log (before ``startup``)."""

@@ -14,8 +14,10 @@ while a window is open. Whenever a window opens, ends, is replaced or its device
 joining is closed and re-opened for the windows still open (:meth:`Chf._reconcile`).
 
 The device log is enforced whatever the radio: a device that joins while not in the device log
-(or, the first time, outside its window) is told to leave and reported as a ``join_refused``
-event; the virtual radio refuses such joins itself, real radios let any key-holder in.
+(or, the first time, outside its window) is refused at the door (the application's join gate,
+:meth:`harness.han.app.HanApplicationMixin.handle_join`), told to leave and reported as a
+``join_refused`` event, and zigpy never holds it; the virtual radio refuses such joins itself,
+real radios let any key-holder in.
 """
 
 from __future__ import annotations
@@ -169,7 +171,6 @@ class Chf:
         self._initialized: set[str] = set()
         #: Devices the CHF admitted (joined inside a window while in the device log).
         self._admitted: set[str] = set()
-        self._evicting: set[str] = set()
         self._endpoints: dict[str, int] = {}
         self._handles: dict[str, HanDevice] = {}
         self._permit_tasks: dict[str, asyncio.Task[None]] = {}
@@ -181,7 +182,11 @@ class Chf:
         self._background: set[asyncio.Task[Any]] = set()
         #: Seconds a radio's permit is asked to outlast the window it serves, so the CHF always
         #: ends it (permit(0), then cancel) before the radio library's own clean-up runs.
-        self.permit_margin_s: float = float(getattr(app, "permit_margin_s", 0.0))
+        if not isinstance(app, HanApplicationMixin):
+            raise TypeError(f"the CHF needs a HAN application (harness.han.radio), not "
+                            f"{type(app).__name__}")
+        self._han: HanApplicationMixin = app
+        self.permit_margin_s: float = float(app.permit_margin_s)
         for ieee, device in app.devices.items():
             if ieee != app.state.node_info.ieee:
                 self._joined.add(normalise_eui(ieee))
@@ -189,8 +194,8 @@ class Chf:
                 if device.is_initialized:
                     self._initialized.add(normalise_eui(ieee))
         app.add_listener(_AppListener(self))
-        if isinstance(app, HanApplicationMixin):
-            app.before_shutdown(self.close_async)
+        app.set_join_gate(self._admission)
+        app.before_shutdown(self.close_async)
 
     # -- identity ---------------------------------------------------------------------------
     @property
@@ -338,11 +343,7 @@ class Chf:
         loop = asyncio.get_running_loop()
         # Some radios (zigpy-znp) await the whole window inside permit_with_link_key: carry
         # on once the call has sent its permit (HanApplicationMixin.permit says so).
-        sent: asyncio.Future[None] = loop.create_future()
-        waiters: list[asyncio.Future[None]] | None = None
-        if isinstance(self.app, HanApplicationMixin):
-            waiters = self.app.__dict__.setdefault("permit_waiters", [])
-            waiters.append(sent)
+        sent = self._han.permit_sent()
         task = loop.create_task(self.app.permit_with_link_key(
             node=ieee, link_key=install_code.link_key, time_s=seconds))
         self._permit_tasks[window.eui] = task
@@ -354,8 +355,6 @@ class Chf:
             await asyncio.wait({task, sent}, timeout=PERMIT_SENT_S,
                                return_when=asyncio.FIRST_COMPLETED)
         finally:
-            if waiters is not None and sent in waiters:
-                waiters.remove(sent)
             sent.cancel()
         if task.done() and not task.cancelled() and task.exception() is not None:
             LOGGER.warning("CHF could not open joining for %s: %s", window.eui,
@@ -474,30 +473,15 @@ class Chf:
             return "joined outside its JoinTimePeriod"
         return None
 
-    def _evict(self, device: zigpy.device.ZigbeeDevice, reason: str) -> None:
-        """Tell a device the CHF refuses to leave, forget it, and report a refused join."""
-        eui = normalise_eui(device.ieee)
-        self._forget_joined(eui)
-        self.events.emit("join_refused", eui, details={"reason": reason})
-        if eui in self._evicting:
-            return
-        self._evicting.add(eui)
-        LOGGER.warning("CHF refused %s on the HAN: %s", eui, reason)
-
-        async def _leave() -> None:
-            # Each step checks again: a device refused a moment ago may since have been added
-            # to the device log and admitted in its window, and must not be thrown out then.
-            try:
-                if eui not in self._admitted:
-                    with contextlib.suppress(Exception):
-                        await device.zdo.leave()
-                if eui not in self._admitted:
-                    with contextlib.suppress(Exception):
-                        await self.app.remove(device.ieee)
-            finally:
-                self._evicting.discard(eui)
-
-        self._spawn(_leave())
+    def _admission(self, ieee: t.EUI64) -> str | None:
+        """The join gate: admit a device joining (``None``) or say why it is refused."""
+        eui = normalise_eui(ieee)
+        reason = self._refusal(eui)
+        if reason is None:
+            self._admitted.add(eui)
+        else:
+            LOGGER.warning("CHF refused %s on the HAN: %s", eui, reason)
+        return reason
 
     def _now(self) -> datetime:
         return self._runtime.clock.now()
@@ -522,27 +506,20 @@ class _AppListener:
     def __init__(self, chf: Chf) -> None:
         self._chf = chf
 
+    # zigpy hears only of joins the CHF admitted (its join gate); a device it is told of and
+    # the CHF no longer admits is one the CHF is removing: it is not joined again.
     def device_joined(self, device: zigpy.device.ZigbeeDevice) -> None:
         eui = normalise_eui(device.ieee)
-        reason = self._chf._refusal(eui)
-        if reason is not None:
-            self._chf._evict(device, reason)
+        if eui not in self._chf._admitted:
             return
-        self._chf._admitted.add(eui)
         self._chf._joined.add(eui)
         self._chf._initialized.discard(eui)
         self._chf.events.emit("joined", eui, details={"nwk": f"0x{int(device.nwk):04X}"})
 
     def device_initialized(self, device: zigpy.device.ZigbeeDevice) -> None:
         eui = normalise_eui(device.ieee)
-        if device.ieee == self._chf.app.state.node_info.ieee or eui in self._chf._evicting:
+        if device.ieee == self._chf.app.state.node_info.ieee or eui not in self._chf._admitted:
             return
-        if eui not in self._chf._admitted:
-            reason = self._chf._refusal(eui)
-            if reason is not None:  # zigpy reported no join first (a known device rejoined)
-                self._chf._evict(device, reason)
-                return
-            self._chf._admitted.add(eui)
         self._chf._joined.add(eui)
         self._chf._initialized.add(eui)
         self._chf.events.emit(

@@ -19,6 +19,7 @@ import zigpy.exceptions
 import zigpy.types as t
 from zigpy.application import ControllerApplication
 
+from harness.config.types import eui64_to_zigpy
 from harness.han.app import HanApplicationMixin
 
 LOGGER = logging.getLogger(__name__)
@@ -115,6 +116,11 @@ def real_radio_class(radio_type: str) -> type[ControllerApplication]:
     return han_application_class(module.ControllerApplication, radio_type)
 
 
+def zigpy_extended_pan_id(eui: str) -> t.ExtendedPanId:
+    """An extended PAN id as a lab config writes it (an EUI-64, DUIS style) as zigpy's."""
+    return t.ExtendedPanId(eui64_to_zigpy(eui))
+
+
 def zigpy_config(
     *,
     path: str,
@@ -126,7 +132,7 @@ def zigpy_config(
     database: str | None = None,
     radio_type: str = "virtual",
 ) -> dict[str, Any]:
-    """A zigpy config for a HAN coordinator.
+    """A zigpy config for a HAN coordinator; ``extended_pan_id`` as a lab config writes it.
 
     OTA (it would fetch over HTTP), periodic backups and topology scans are off: a test bench
     needs none of them, and each is a background task that can outlive a test.
@@ -136,7 +142,7 @@ def zigpy_config(
         device["flow_control"] = flow_control
     network: dict[str, Any] = {"channel": channel, "pan_id": pan_id}
     if extended_pan_id:
-        network["extended_pan_id"] = extended_pan_id
+        network["extended_pan_id"] = str(zigpy_extended_pan_id(extended_pan_id))
     config: dict[str, Any] = {
         "device": device,
         "database_path": database,
@@ -199,7 +205,7 @@ async def _check_network(app: ControllerApplication, wanted: NetworkWanted, radi
         return  # a blank dongle: initialize forms the lab's network
     info = app.state.network_info
     held = _describe(info.channel, info.pan_id, info.extended_pan_id)
-    want_ext = (t.ExtendedPanId.convert(wanted.extended_pan_id.replace("-", ":"))
+    want_ext = (zigpy_extended_pan_id(wanted.extended_pan_id)
                 if wanted.extended_pan_id else None)
     same = (int(info.pan_id) == wanted.pan_id and int(info.channel) == wanted.channel
             and (want_ext is None or info.extended_pan_id == want_ext))

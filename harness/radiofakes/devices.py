@@ -67,6 +67,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -75,12 +76,13 @@ import zigpy.util
 from zigpy.zcl import foundation
 
 from harness.config.secrets import crc16_x25
+from harness.han.mirror import METERING_CLUSTER
 
 #: The well-known default trust-centre link key a device without an install code presents.
 DEFAULT_TC_LINK_KEY = b"ZigBeeAlliance09"
 SE_PROFILE_ID = 0x0109
 BASIC = 0x0000
-METERING = 0x0702
+METERING = METERING_CLUSTER
 
 JoinBehaviour = Literal["right", "wrong", "none"]
 
@@ -202,8 +204,8 @@ class ScriptedDevice:
 
     def node_descriptor(self) -> bytes:
         logical = 0x01 if self.rx_on_when_idle else 0x02  # router or end device
-        return bytes([logical, 0x40, self.capability]) + _u16(self.manufacturer_code) + bytes(
-            [82]) + _u16(self.max_incoming_transfer_size) + _u16(0x0000) + _u16(
+        return bytes([logical, 0x40, self.capability]) + u16(self.manufacturer_code) + bytes(
+            [82]) + u16(self.max_incoming_transfer_size) + u16(0x0000) + u16(
             self.max_incoming_transfer_size) + bytes([0x00])
 
     def active_endpoints(self) -> bytes:
@@ -213,9 +215,9 @@ class ScriptedDevice:
         """Length-prefixed simple descriptor, or None if ``endpoint`` is not the device's."""
         if endpoint != self.endpoint:
             return None
-        body = bytes([self.endpoint]) + _u16(self.profile_id) + _u16(self.device_id) + bytes(
-            [1, len(self.in_clusters)]) + b"".join(_u16(c) for c in self.in_clusters) + bytes(
-            [len(self.out_clusters)]) + b"".join(_u16(c) for c in self.out_clusters)
+        body = bytes([self.endpoint]) + u16(self.profile_id) + u16(self.device_id) + bytes(
+            [1, len(self.in_clusters)]) + b"".join(u16(c) for c in self.in_clusters) + bytes(
+            [len(self.out_clusters)]) + b"".join(u16(c) for c in self.out_clusters)
         return bytes([len(body)]) + body
 
     # -- ZCL --------------------------------------------------------------------------------
@@ -226,7 +228,7 @@ class ScriptedDevice:
         """(cluster id, ZCL Report_Attributes frame) for the ``reported`` attributes."""
         frames = []
         for cluster_id in dict.fromkeys(c for c, _ in self.reported):
-            records = b"".join(_u16(a) + self.attributes[(c, a)].serialize()
+            records = b"".join(u16(a) + self.attributes[(c, a)].serialize()
                                for c, a in self.reported
                                if c == cluster_id and (c, a) in self.attributes)
             hdr = foundation.ZCLHeader.general(
@@ -274,9 +276,9 @@ class ScriptedDevice:
                 attr = self.attributes.get((cluster_id, attr_id)) if known and to_server \
                     else None
                 if attr is None:
-                    out += _u16(attr_id) + bytes([foundation.Status.UNSUPPORTED_ATTRIBUTE])
+                    out += u16(attr_id) + bytes([foundation.Status.UNSUPPORTED_ATTRIBUTE])
                 else:
-                    out += _u16(attr_id) + b"\x00" + attr.serialize()
+                    out += u16(attr_id) + b"\x00" + attr.serialize()
             return gc.Read_Attributes_rsp, out, False
         if hdr.frame_control.disable_default_response:
             return None
@@ -443,8 +445,9 @@ def smart_energy_device(
     return device
 
 
-def _u16(value: int) -> bytes:
-    return int(value).to_bytes(2, "little")
+def u16(value: int) -> bytes:
+    """A 16-bit field as ZigBee and both dongles' frames carry it: little-endian."""
+    return struct.pack("<H", value & 0xFFFF)
 
 
 def _crc_coded(code: bytes) -> bytes:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from harness.radiofakes.devices import u16
+
 #: Frame control, low byte, of a frame from the NCP: bit 7 = response.
 FC_RESPONSE = 0x80
 #: Callback type "asynchronous" (bits 3-4 = 0b10) in a response's frame control.
@@ -109,10 +111,6 @@ def u8(value: int) -> bytes:
 
 def i8(value: int) -> bytes:
     return struct.pack("<b", value)
-
-
-def u16(value: int) -> bytes:
-    return struct.pack("<H", value & 0xFFFF)
 
 
 def u32(value: int) -> bytes:

@@ -329,7 +329,8 @@ class EzspNcp:
     def now(self) -> float:
         return self._loop.time() if self._loop is not None else 0.0
 
-    def _later(self, delay: float, callback: Callable[[], None]) -> None:
+    def later(self, delay: float, callback: Callable[[], None]) -> None:
+        """Run ``callback`` ``delay`` seconds on (cancelled by a reset)."""
         assert self._loop is not None
         handle: asyncio.TimerHandle
 
@@ -563,7 +564,7 @@ class EzspNcp:
         # 255 keeps joining open until it is closed.
         self.trust_centre.permit(10**9 if duration == 0xFF else duration, self.now())
         if duration and self.auto_join:
-            self._later(self.auto_join_delay_s, self._join_waiting_devices)
+            self.later(self.auto_join_delay_s, self._join_waiting_devices)
         return f.u8(EmberStatus.SUCCESS)
 
     def _join_waiting_devices(self) -> None:
@@ -786,7 +787,7 @@ class EzspNcp:
                               polled=not device.rx_on_when_idle)
 
         if delay > 0:
-            self._later(delay, sent)
+            self.later(delay, sent)
         else:
             sent()
 
@@ -816,7 +817,7 @@ class EzspNcp:
             body, delay = reply.data, reply.delay_s
         if polled:
             delay = device.response_delay_s
-        self._later(delay, lambda: self.incoming(device, reply_aps, body))
+        self.later(delay, lambda: self.incoming(device, reply_aps, body))
 
     def _zdo_answer(self, device: ScriptedDevice, aps: f.ApsFrame,
                     payload: bytes) -> tuple[int, bytes] | None:
@@ -835,7 +836,7 @@ class EzspNcp:
                 return 0x8004, bytes([tsn, 0x83]) + nwk + b"\x00"  # NOT_ACTIVE
             return 0x8004, bytes([tsn, 0]) + nwk + descriptor
         if cluster == ZDO_MGMT_LEAVE_REQ:
-            self._later(0.0, lambda: self.device_left(device))
+            self.later(0.0, lambda: self.device_left(device))
             return 0x8034, bytes([tsn, 0])
         return None
 
@@ -941,7 +942,7 @@ class EzspNcp:
         self.callback(Cmd.TRUST_CENTER_JOIN_HANDLER,
                       f.u16(nwk) + device.ieee + f.u8(DeviceUpdate.UNSECURED_JOIN)
                       + f.u8(JoinDecision.USE_PRECONFIGURED_KEY) + f.u16(COORDINATOR_NWK))
-        self._later(AUTHENTICATION_TIMEOUT_S, lambda: self.callback(
+        self.later(AUTHENTICATION_TIMEOUT_S, lambda: self.callback(
             Cmd.TRUST_CENTER_JOIN_HANDLER,
             f.u16(nwk) + device.ieee + f.u8(DeviceUpdate.DEVICE_LEFT)
             + f.u8(JoinDecision.NO_ACTION) + f.u16(COORDINATOR_NWK)))

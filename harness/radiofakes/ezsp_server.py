@@ -149,10 +149,8 @@ class EzspFake:
 
     def _retry_joins(self) -> None:
         assert self.join_retry_s
-        if self.tc.permitting(self.ncp.now()):
-            for device in list(self.ncp.devices.values()):
-                if self.ncp.wants_to_join(device):
-                    self.ncp.join(device)
+        for device in list(self.ncp.devices.values()):
+            self._try_join(device)
         self._retry = asyncio.get_running_loop().call_later(self.join_retry_s,
                                                             self._retry_joins)
 
@@ -177,7 +175,9 @@ class EzspFake:
         self.device(eui).powered = False
 
     def power_on(self, eui: str) -> None:
-        """Switch a device on: a device that was on the network rejoins it."""
+        """Switch a device on: a device that was on the network rejoins it; any other, with
+        ``auto_join``, tries to join as soon as it is up (as the ZNP fake's devices do, and a
+        device does that looks for a network when it powers up), not at the next retry."""
         device = self.device(eui)
         if device.powered:
             return
@@ -185,6 +185,12 @@ class EzspFake:
         if device.joined and not self.ncp.rejoin(device).accepted:
             device.joined = False
             device.nwk = None
+        if not device.joined and self.ncp.auto_join:
+            self.ncp.later(self.ncp.auto_join_delay_s, lambda: self._try_join(device))
+
+    def _try_join(self, device: ScriptedDevice) -> None:
+        if self.tc.permitting(self.ncp.now()) and self.ncp.wants_to_join(device):
+            self.ncp.join(device)
 
     def leave(self, device: ScriptedDevice) -> None:
         """The device leaves by itself; the host hears DEVICE_LEFT."""

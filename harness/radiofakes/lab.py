@@ -16,19 +16,22 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from harness.config.types import FAKE_RADIO_TYPES
 from harness.radiofakes.devices import ScriptedDevice, smart_energy_device
 from harness.radiofakes.ezsp_server import EzspFake
 from harness.radiofakes.znp import ZnpFake
 
 if TYPE_CHECKING:
-    from harness.config.lab import LabConfig
+    from harness.config import InstallCode
+    from harness.config.lab import DeviceConfig, LabConfig
+    from harness.config.profiles import DeviceProfile
 
 T = TypeVar("T")
 
 #: Join attempts of a device on a real-clock bench: often, so a test does not wait for one.
 LAB_JOIN_RETRY_S = 0.2
 #: Radio types a fake dongle exists for.
-FAKE_RADIOS = ("znp", "ezsp")
+FAKE_RADIOS = FAKE_RADIO_TYPES
 
 RadioFake = ZnpFake | EzspFake
 
@@ -51,36 +54,42 @@ def devices_for_lab(lab: LabConfig, env: Mapping[str, str] | None = None,
                     *, dmc_id: str | None = None) -> list[ScriptedDevice]:
     """The first installation's devices that the DMC under test has, as scripted devices."""
     from harness.config import SecretStore
-    from harness.han.clusters import cluster_by_name
 
     secrets = SecretStore.load(lab, env)
     dmc = dmc_id or lab.dmc_ids[0]
     devices = []
     for device in lab.installations[0].devices:
         profile = lab.profile_for(device, dmc)
-        if profile is None:
-            continue
-        code = secrets.install_code(device.install_code)
-        zigbee = profile.zigbee
-        meter = profile.emulation.meter if profile.is_meter else None
-        extra = [int(cluster_by_name(name).cluster_id) for name in zigbee.server_clusters
-                 if name not in ("basic", "metering")]
-        scripted = smart_energy_device(
-            device.eui64, bytes.fromhex(code.reveal()),
-            manufacturer=profile.manufacturer, model=profile.model,
-            device_id=zigbee.device_id,
-            metering=({"current_summ_delivered": meter.initial_register,
-                       "instantaneous_demand": int(getattr(meter, "demand", 0)),
-                       "supply_status": 2}  # On
-                      if meter is not None else None),
-            extra_clusters=extra, endpoint=zigbee.endpoint,
-            out_clusters=[int(cluster_by_name(name).cluster_id)
-                          for name in zigbee.client_clusters],
-            manufacturer_code=zigbee.manufacturer_code or 0,
-            sw_build_id=profile.firmware.version,
-        )
-        devices.append(scripted)
+        if profile is not None:
+            devices.append(scripted_device(device, profile,
+                                           secrets.install_code(device.install_code)))
     return devices
+
+
+def scripted_device(device: DeviceConfig, profile: DeviceProfile,
+                    install_code: InstallCode) -> ScriptedDevice:
+    """A lab device as the fake's air holds it: its EUI-64 and install code, and its profile's
+    endpoint, clusters, manufacturer, model and (for a meter) register."""
+    from harness.han.clusters import cluster_by_name
+
+    zigbee = profile.zigbee
+    meter = profile.emulation.meter if profile.is_meter else None
+    extra = [int(cluster_by_name(name).cluster_id) for name in zigbee.server_clusters
+             if name not in ("basic", "metering")]
+    return smart_energy_device(
+        device.eui64, bytes.fromhex(install_code.reveal()),
+        manufacturer=profile.manufacturer, model=profile.model,
+        device_id=zigbee.device_id,
+        metering=({"current_summ_delivered": meter.initial_register,
+                   "instantaneous_demand": int(getattr(meter, "demand", 0)),
+                   "supply_status": 2}  # On
+                  if meter is not None else None),
+        extra_clusters=extra, endpoint=zigbee.endpoint,
+        out_clusters=[int(cluster_by_name(name).cluster_id)
+                      for name in zigbee.client_clusters],
+        manufacturer_code=zigbee.manufacturer_code or 0,
+        sw_build_id=profile.firmware.version,
+    )
 
 
 class ServedFake:

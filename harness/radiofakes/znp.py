@@ -33,6 +33,7 @@ from harness.radiofakes.devices import (
     TrustCentre,
     format_eui,
     parse_eui,
+    u16,
 )
 
 LOGGER = logging.getLogger(__name__)
@@ -160,10 +161,6 @@ class Endpoint:
     device_id: int
     in_clusters: list[int]
     out_clusters: list[int]
-
-
-def _u16(value: int) -> bytes:
-    return int(value).to_bytes(2, "little")
 
 
 def _u32(value: int) -> bytes:
@@ -327,9 +324,9 @@ class ZnpFake:
         key = self._nv_get(NV_PRECFGKEY, 16, os.urandom(16))
         nib = bytearray(NIB_SIZE)
         nib[NIB_SECURITY_LEVEL] = 5
-        nib[NIB_DEV_ADDRESS:NIB_DEV_ADDRESS + 2] = _u16(0x0000)
+        nib[NIB_DEV_ADDRESS:NIB_DEV_ADDRESS + 2] = u16(0x0000)
         nib[NIB_CHANNEL] = channel
-        nib[NIB_PAN_ID:NIB_PAN_ID + 2] = _u16(pan_id)
+        nib[NIB_PAN_ID:NIB_PAN_ID + 2] = u16(pan_id)
         nib[NIB_STATE] = 0x09
         nib[NIB_CHANNEL_LIST:NIB_CHANNEL_LIST + 4] = _u32(1 << channel)
         nib[NIB_EXT_PAN_ID:NIB_EXT_PAN_ID + 8] = ext_pan
@@ -398,8 +395,8 @@ class ZnpFake:
             self._reporting.add(device.ieee)
             self._later(device.report_interval_s, lambda: self._report(device))
         if tc_indication:
-            self.send(AREQ | ZDO, 0xCA, _u16(device.nwk) + device.ieee + _u16(self.nwk))
-        body = _u16(device.nwk) + device.ieee + bytes([device.capability])
+            self.send(AREQ | ZDO, 0xCA, u16(device.nwk) + device.ieee + u16(self.nwk))
+        body = u16(device.nwk) + device.ieee + bytes([device.capability])
         self._zdo_incoming(device.nwk, DEVICE_ANNCE, 0, body, broadcast=True)
 
     def _report(self, device: ScriptedDevice) -> None:
@@ -419,7 +416,7 @@ class ZnpFake:
     def leave(self, device: ScriptedDevice, *, rejoin_after: float | None = None) -> None:
         """The device leaves (told to, or by itself); it tells the coordinator."""
         if device.nwk is not None:
-            self.send(AREQ | ZDO, 0xC9, _u16(device.nwk) + device.ieee + b"\x00\x00\x00")
+            self.send(AREQ | ZDO, 0xC9, u16(device.nwk) + device.ieee + b"\x00\x00\x00")
         self.tc.leave(device, self._now())
         self._schedule_join(device, self.join_retry_s if rejoin_after is None else rejoin_after)
 
@@ -448,7 +445,7 @@ class ZnpFake:
 
     def _handler_table(self) -> dict[tuple[int, int], Callable[[bytes], None]]:
         return {
-            (SREQ | SYS, 0x01): lambda p: self.send(SRSP | SYS, 0x01, _u16(CAPABILITIES)),
+            (SREQ | SYS, 0x01): lambda p: self.send(SRSP | SYS, 0x01, u16(CAPABILITIES)),
             (SREQ | SYS, 0x02): lambda p: self.send(SRSP | SYS, 0x02, VERSION),
             (AREQ | SYS, 0x00): self._reset,
             (SREQ | SYS, 0x13): self._nv_length,
@@ -493,7 +490,7 @@ class ZnpFake:
 
     def _nv_length(self, payload: bytes) -> None:
         item = self.nvram.get(_rd16(payload, 0))
-        self.send(SRSP | SYS, 0x13, _u16(len(item) if item is not None else 0))
+        self.send(SRSP | SYS, 0x13, u16(len(item) if item is not None else 0))
 
     def _nv_read_ext(self, payload: bytes) -> None:
         self._nv_read_at(0x1C, _rd16(payload, 0), _rd16(payload, 2))
@@ -584,34 +581,34 @@ class ZnpFake:
         duration = payload[3]
         self._status(SRSP | ZDO, 0x36)
         self.tc.permit(duration, self._now())
-        self.send(AREQ | ZDO, 0xB6, _u16(self.nwk) + bytes([SUCCESS]))
+        self.send(AREQ | ZDO, 0xB6, u16(self.nwk) + bytes([SUCCESS]))
         self.send(AREQ | ZDO, 0xCB, bytes([duration]))
 
     def _zdo_incoming(self, src: int, cluster: int, tsn: int, body: bytes,
                       *, broadcast: bool = False) -> None:
-        self.send(AREQ | ZDO, 0xFF, _u16(src) + bytes([int(broadcast)]) + _u16(cluster)
-                  + bytes([0, tsn]) + _u16(self.nwk) + body)
+        self.send(AREQ | ZDO, 0xFF, u16(src) + bytes([int(broadcast)]) + u16(cluster)
+                  + bytes([0, tsn]) + u16(self.nwk) + body)
 
     def _coordinator_zdo(self, cluster: int, tsn: int, args: bytes) -> None:
         nwk = self.nwk
         if cluster == NODE_DESC_REQ:
-            desc = bytes([0x00, 0x40, 0x8F]) + _u16(0x0000) + bytes([80]) + _u16(160) \
-                + _u16(0x0041) + _u16(160) + b"\x00"
-            self._zdo_incoming(nwk, cluster | RSP, tsn, b"\x00" + _u16(nwk) + desc)
+            desc = bytes([0x00, 0x40, 0x8F]) + u16(0x0000) + bytes([80]) + u16(160) \
+                + u16(0x0041) + u16(160) + b"\x00"
+            self._zdo_incoming(nwk, cluster | RSP, tsn, b"\x00" + u16(nwk) + desc)
         elif cluster == ACTIVE_EP_REQ:
             eps = sorted(self.endpoints)
             self._zdo_incoming(nwk, cluster | RSP, tsn,
-                               b"\x00" + _u16(nwk) + bytes([len(eps), *eps]))
+                               b"\x00" + u16(nwk) + bytes([len(eps), *eps]))
         elif cluster == SIMPLE_DESC_REQ:
             ep = self.endpoints.get(args[2]) if len(args) > 2 else None
             if ep is None:
-                self._zdo_incoming(nwk, cluster | RSP, tsn, b"\x83" + _u16(nwk) + b"\x00")
+                self._zdo_incoming(nwk, cluster | RSP, tsn, b"\x83" + u16(nwk) + b"\x00")
                 return
-            body = bytes([ep.endpoint]) + _u16(ep.profile_id) + _u16(ep.device_id) + bytes(
-                [0, len(ep.in_clusters)]) + b"".join(map(_u16, ep.in_clusters)) + bytes(
-                [len(ep.out_clusters)]) + b"".join(map(_u16, ep.out_clusters))
+            body = bytes([ep.endpoint]) + u16(ep.profile_id) + u16(ep.device_id) + bytes(
+                [0, len(ep.in_clusters)]) + b"".join(map(u16, ep.in_clusters)) + bytes(
+                [len(ep.out_clusters)]) + b"".join(map(u16, ep.out_clusters))
             self._zdo_incoming(nwk, cluster | RSP, tsn,
-                               b"\x00" + _u16(nwk) + bytes([len(body)]) + body)
+                               b"\x00" + u16(nwk) + bytes([len(body)]) + body)
 
     def _device_zdo(self, device: ScriptedDevice, cluster: int, tsn: int, args: bytes) -> None:
         if not device.powered or device.silent or device.nwk is None:
@@ -619,12 +616,12 @@ class ZnpFake:
         nwk = device.nwk
         body: bytes | None = None
         if cluster == NODE_DESC_REQ:
-            body = b"\x00" + _u16(nwk) + device.node_descriptor()
+            body = b"\x00" + u16(nwk) + device.node_descriptor()
         elif cluster == ACTIVE_EP_REQ:
-            body = b"\x00" + _u16(nwk) + device.active_endpoints()
+            body = b"\x00" + u16(nwk) + device.active_endpoints()
         elif cluster == SIMPLE_DESC_REQ:
             desc = device.simple_descriptor(args[2]) if len(args) > 2 else None
-            body = (b"\x00" + _u16(nwk) + desc) if desc else (b"\x83" + _u16(nwk) + b"\x00")
+            body = (b"\x00" + u16(nwk) + desc) if desc else (b"\x83" + u16(nwk) + b"\x00")
         elif cluster == MGMT_LEAVE_REQ:
             self._zdo_incoming(nwk, cluster | RSP, tsn, b"\x00")
             self._later(0.01, lambda: self.leave(device))
@@ -709,9 +706,9 @@ class ZnpFake:
                      data: bytes) -> None:
         assert device.nwk is not None
         stamp = int(self._now() * 1000) & 0xFFFFFFFF
-        self.send(AREQ | AF, 0x81, _u16(0) + _u16(cluster) + _u16(device.nwk)
+        self.send(AREQ | AF, 0x81, u16(0) + u16(cluster) + u16(device.nwk)
                   + bytes([device.endpoint, dst_ep, 0, 0xFF, 0]) + _u32(stamp)
-                  + bytes([0, len(data)]) + data + _u16(device.nwk) + bytes([0x1E]))
+                  + bytes([0, len(data)]) + data + u16(device.nwk) + bytes([0x1E]))
 
 
 __all__ = ["MtParser", "ZnpFake", "format_eui", "frame"]

@@ -159,7 +159,7 @@ def build_report(
         "verdict_reasons": reasons,
         "lsc5": lsc5(records, issue_dicts, dmc=dmc.id, status=status, verdict=verdict,
                      threshold_met=threshold_met, complete=complete,
-                     emulated=bench_kind == "emulated"),
+                     emulated=bench_kind in ("emulated", "fake")),
         "coverage": coverage(records, dmc.roles),
         "exclusions_20_29": exclusions_20_29(issue_dicts),
         "referral_working_days": referral_working_days,

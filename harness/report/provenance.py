@@ -143,7 +143,8 @@ def run_provenance(directory: Path, lab: Any, records: Sequence[Any],
         },
         "seed": lab.seed,
         "bench": {
-            "name": lab.bench, "kind": "emulated" if lab.is_emulated else "real",
+            "name": lab.bench, "kind": ("emulated" if lab.is_emulated
+                                        else "fake" if lab.radio.is_fake else "real"),
             "radio": lab.radio.type, "clock": lab.clock.mode,
             # read from the bench by the pytest plugin when the run stopped it; none if no case
             # started it (or under pytest-xdist, whose controller holds no bench)
@@ -175,6 +176,12 @@ def limitations(lab: Any, dmc: Any, records: Sequence[Any], *, status: str,
                     "not the devices themselves; the verdict shows how the packs judge that "
                     "emulation (and the defects the seeds report), not how the real devices "
                     "behave. A DMCT verdict needs a run on a real bench.")
+    elif lab.radio.is_fake:
+        said.append("Fake dongle: the radio library drove the harness's byte-level fake of a "
+                    f"{lab.radio.type} dongle, whose devices are scripts holding the profiles' "
+                    "identities; the verdict shows the harness and the radio library at work, "
+                    "not how the real devices behave. A DMCT verdict needs a run on a real "
+                    "bench.")
     placeholders = []
     for role, profile_id in dmc.devices.items():
         profile = lab.catalogue.profile(profile_id)

@@ -219,3 +219,28 @@ def test_add_device_creates_smart_energy_devices(up_bench, role):
     device = up_bench.device(role).zigbee.zigpy_device
     assert type(device) is SmartEnergyDevice
     assert up_bench.app.devices[device.ieee] is device
+
+
+def test_a_leave_of_an_address_the_device_no_longer_has_is_not_its_leave(up_bench) -> None:
+    """zigpy finds a leaving device by EUI-64 alone; a late leave report of an earlier address
+    (a failed join attempt's) must not forget the device's current join."""
+    esme = up_bench.device("ESME")
+    app = up_bench.app
+    ieee = t.EUI64.convert(esme.eui.replace("-", ":"))
+    nwk = app.devices[ieee].nwk
+    up_bench.runtime.call(lambda: app.handle_leave(t.NWK(0xFFEC), ieee))
+    assert esme.is_joined
+    up_bench.runtime.call(lambda: app.handle_leave(nwk, ieee))
+    assert not esme.is_joined
+
+
+def test_a_join_the_gate_refuses_never_reaches_zigpy(up_bench) -> None:
+    app = up_bench.app
+    stranger = t.EUI64.convert("00:1b:c5:0c:00:00:99:01")
+    mark = up_bench.events.mark()
+    up_bench.runtime.call(lambda: app.handle_join(t.NWK(0x4242), stranger, t.NWK(0)))
+    up_bench.sleep(2)
+    assert stranger not in app.devices
+    refused = up_bench.events.since(mark)
+    assert [e.kind for e in refused if e.device == "00-1B-C5-0C-00-00-99-01"] == [
+        "join_refused"]

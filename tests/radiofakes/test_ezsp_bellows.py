@@ -21,6 +21,7 @@ from zigpy.application import ControllerApplication
 
 from harness.han.radio import real_radio_class, zigpy_config
 from harness.radiofakes.devices import (
+    METERING,
     ScriptedDevice,
     smart_energy_device,
 )
@@ -41,7 +42,6 @@ INSTALL_CODES = {
     1: bytes.fromhex("83FED3407A939723A5C639B26916D505C3B5"),
     2: bytes.fromhex("887766554433221100112233445566776262"),
 }
-METERING = 0x0702
 CURRENT_SUMMATION_DELIVERED = 0x0000
 
 

@@ -188,3 +188,25 @@ def test_a_removed_device_does_not_rejoin_under_another_devices_window(han: Ezsp
     assert not rejoins
     assert not han.chf.is_joined(EUI[1])
     assert_never_open_without_install_code_only(han)
+
+
+def test_a_device_refused_a_moment_ago_joins_whole_once_admitted(han: EzspHan) -> None:
+    """Removed from the device log while another window is open, a device keeps trying to join
+    and is refused (its key is gone: the trust centre cannot authenticate it, and the CHF
+    refuses what the radio reports). Added back right after a refusal, it joins, its interview
+    reads its Basic cluster, and it stays: nothing of the refusal (the leave sent to it, the
+    radio's late report that it left) reaches the admitted join."""
+    for index in (1, 2):
+        han.chf.add_device(EUI[index], code_for(index), 240)
+        han.chf.wait_for_join(EUI[index], 240)
+    for _ in range(3):
+        mark = han.events.mark()
+        han.chf.remove_device(EUI[1])
+        han.runtime.run(han.events.wait_for(match("join_refused", device=EUI[1]), 30, since=mark))
+        han.chf.add_device(EUI[1], code_for(1), 120)
+        device = han.chf.wait_for_join(EUI[1], 120)
+        assert (device.manufacturer, device.model) == ("Fake", "Fake 1")
+        han.sleep(35)  # past every leave a refusal could still send (zigpy's 30 s bound)
+        assert han.chf.is_joined(EUI[1])
+        assert han.chf.device(EUI[1]).read_one("metering", "current_summ_delivered") == 4321
+    assert_never_open_without_install_code_only(han)

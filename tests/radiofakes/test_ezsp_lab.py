@@ -1,9 +1,10 @@
 """A lab config whose radio is the EZSP fake, driven by bellows on the real clock: ``dmct lab
 check`` and the smoke pack, as ``test_znp_lab.py`` and ``test_znp_packs.py`` do for zigpy-znp.
 
-Cases that wait minutes of wall time are proved on the virtual clock instead
+Cases that wait minutes of wall time are proved on the virtual clock instead: at CHF level
 (``test_ezsp_chf.py``: the 300 s JoinTimePeriod with a rogue trying, a wrong install code, an
-unlisted joiner made to leave and reported).
+unlisted joiner made to leave and reported) and as whole packs on a ``fake://`` lab
+(``test_fake_port_packs.py``).
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from tests.radiofakes.conftest import ROLES, ZnpLab, needs_bellows
 
 pytestmark = [needs_bellows, pytest.mark.slow]
 
-#: Smoke cases left out on a fake lab: the wrong-install-code case watches 90 s of wall time
-#: (proved on the virtual clock in test_ezsp_chf.py); the join-outside-the-window case needs a
-#: person or a relay to switch a device off, which a fake lab has neither of.
+#: Smoke cases left out on this real-clock fake lab: the wrong-install-code case watches 90 s of
+#: wall time; the join-outside-the-window case needs a person or a relay to switch a device off,
+#: which a fake served from a thread has neither of. Both run in test_fake_port_packs.py.
 SMOKE_LEFT_OUT = "not wrong_install_code and not join_outside_the_window"
 
 
@@ -50,11 +51,6 @@ def test_lab_check_lists_every_device_reachable(ezsp_lab: ZnpLab,
 
 
 @WHOLE_RUNS  # a whole dmct run on wall time: on two busy cores, more than 120 s
-# Known intermittent defect, open in issue 11: now and then a device's Basic manufacturer is
-# still unknown when its join case reads it through bellows (``assert None == 'Reference'``);
-# the case must pass every time once that is found. Not strict, so CI stays green meanwhile.
-@pytest.mark.xfail(strict=False, reason="intermittent: Basic manufacturer unread after a join "
-                   "through bellows (issue 11)")
 def test_the_smoke_pack_passes_on_the_ezsp_fake(ezsp_lab: ZnpLab, tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "results"

@@ -241,3 +241,27 @@ def test_removing_one_device_keeps_the_other_window_open_and_install_code_only(
     han.sleep(first.closes_at + 1 - han.now())
     assert not permitting(han) and not first.is_open
     assert_never_open_without_install_code_only(han)
+
+
+def test_a_device_refused_a_moment_ago_joins_whole_once_admitted(znp_han: ZnpHan) -> None:
+    """As through bellows (test_ezsp_chf.py): removed while another window is open, a device
+    that keeps trying is refused; added back right after a refusal, it joins, is interviewed
+    (Basic read) and stays, untouched by anything of the refusal."""
+    han = znp_han
+    for index in (1, 2):
+        han.chf.add_device(EUI[index], code_for(index), 240)
+        han.chf.wait_for_join(EUI[index], 240)
+    for _ in range(3):
+        mark = han.events.mark()
+        han.chf.remove_device(EUI[1])
+        # Z-Stack keeps the install-code key zigpy-znp gave it: the removed device gets in at
+        # the radio under the other window, and the CHF refuses it.
+        han.runtime.run(han.events.wait_for(match("join_refused", device=EUI[1]), 10,
+                                            since=mark))
+        han.chf.add_device(EUI[1], code_for(1), 120)
+        device = han.chf.wait_for_join(EUI[1], 120)
+        assert (device.manufacturer, device.model) == ("Fake", "Fake 1")
+        han.sleep(35)
+        assert han.chf.is_joined(EUI[1])
+        assert han.chf.device(EUI[1]).read_one("metering", "current_summ_delivered") == 1234
+    assert_never_open_without_install_code_only(han)

@@ -2,7 +2,8 @@
 
 The pack's wrong-install-code case watches 90 s of wall time for a join that must not happen;
 it is left out here and proved on the virtual clock instead
-(``test_znp_chf.py::test_a_device_with_a_wrong_install_code_does_not_join``). The
+(``test_znp_chf.py::test_a_device_with_a_wrong_install_code_does_not_join``, and the whole pack
+on a ``fake://`` lab in ``test_fake_port_packs.py``). The
 join-outside-the-window case power-cycles the PPMID; this bench has no relay, so on a real bench
 a person is asked to, and with nobody at the bench (CI) the case is blocked as a bench fault:
 that is checked here instead of a pass.
