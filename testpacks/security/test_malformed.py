@@ -36,7 +36,7 @@ broke it first.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -92,6 +92,13 @@ def _hex(frames: list[tuple[Cluster, bytes]]) -> str:
 
 
 # -- ZigBee ---------------------------------------------------------------------------------------
+#: Strategies built once per module, not per case: hypothesis validates and analyses a
+#: strategy object once, and building and validating them was a tenth of a whole run's CPU.
+#: A strategy reads only its cluster's zigpy definition (commands and attributes, class data)
+#: and the set of clusters the device announced, so that is the key; the same example draws
+#: the same frames whichever case built it.
+_STRATEGIES: dict[tuple[Any, ...], Any] = {}
+
 
 @dataclass
 class ZigbeeTarget:
@@ -105,22 +112,24 @@ class ZigbeeTarget:
     supply: int | None
     register: Decimal | None
     first_failure: str | None = None
-    strategies: dict[tuple[str, int, bool], Any] = field(default_factory=dict)
 
     @property
     def by_key(self) -> dict[tuple[int, bool], Cluster]:
         return {(c.cluster_id, c.server): c for c in self.clusters}
 
     def strategy(self, kind: str, cluster: Cluster) -> Any:
-        key = (kind, cluster.cluster_id, cluster.server)
-        if key not in self.strategies:
+        """The kind's strategy for ``cluster`` of this device (see :data:`_STRATEGIES`)."""
+        announced = tuple((c.cluster_id, c.server, type(c.definition)) for c in self.clusters)
+        key = (kind, cluster.cluster_id, cluster.server, type(cluster.definition), announced)
+        strategy = _STRATEGIES.get(key)
+        if strategy is None:
             clusters = self.by_key
             strategy = KINDS[kind](cluster)
             if kind not in ACTING_KINDS:  # (an acting kind's frame that does not act is not sent)
                 strategy = strategy.filter(
                     lambda frame: not acts_on_device(frame, cluster.cluster_id, clusters))
-            self.strategies[key] = strategy
-        return self.strategies[key]
+            _STRATEGIES[key] = strategy
+        return strategy
 
     def send(self, frames: list[tuple[Cluster, bytes]]) -> None:
         """Send each frame to its cluster as it is, in order (one call to the bench)."""
