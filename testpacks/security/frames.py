@@ -32,6 +32,7 @@ is not malformed and is left out; :func:`state_changing` keeps only those
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from hypothesis import strategies as st
@@ -162,7 +163,14 @@ def random_bytes(cluster: Cluster) -> st.SearchStrategy[bytes]:
 
 
 def _tsn() -> st.SearchStrategy[int]:
-    return st.integers(0, 255)
+    return _TSN
+
+
+#: One strategy object per value kind, shared by every frame strategy that draws one:
+#: hypothesis validates and analyses each strategy object once per process, and the
+#: state-changing kind of a large cluster (Metering) has hundreds of them otherwise.
+_TSN = st.integers(0, 255)
+_WRITE_COMMANDS = st.sampled_from(WRITES)
 
 
 def bad_lengths(cluster: Cluster) -> st.SearchStrategy[bytes]:
@@ -293,6 +301,7 @@ def truncated_frames(cluster: Cluster) -> st.SearchStrategy[bytes]:
         lambda frame: st.integers(1, len(frame) - 1).map(lambda cut: frame[:cut]))
 
 
+@cache
 def _field_value(kind: type) -> st.SearchStrategy[Any]:
     """A value of a zigpy field type: integers biased to small values (enumerations, supply
     statuses, load numbers), bytes and strings short; a type zigpy cannot draw stays zero."""
@@ -344,7 +353,7 @@ def state_changing(cluster: Cluster) -> st.SearchStrategy[bytes]:
                 return b""
             return header(command, cluster_specific=False, direction=direction, tsn=tsn) + body
 
-        kinds.append(st.builds(write, _tsn(), st.sampled_from(WRITES), value))
+        kinds.append(st.builds(write, _tsn(), _WRITE_COMMANDS, value))
     if not kinds:
         return st.just(b"")
     return st.one_of(kinds)

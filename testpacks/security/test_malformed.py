@@ -94,9 +94,10 @@ def _hex(frames: list[tuple[Cluster, bytes]]) -> str:
 # -- ZigBee ---------------------------------------------------------------------------------------
 #: Strategies built once per module, not per case: hypothesis validates and analyses a
 #: strategy object once, and building and validating them was a tenth of a whole run's CPU.
-#: A strategy reads only its cluster's zigpy definition (commands and attributes, class data)
-#: and the set of clusters the device announced, so that is the key; the same example draws
-#: the same frames whichever case built it.
+#: A strategy reads only zigpy's definitions (commands and attributes: class data) of its
+#: cluster and, through :func:`acts_on_device`, of the device's two sides of that cluster, so
+#: those are the key: devices (and cases) announcing the same share it, and the same example
+#: draws the same frames whichever case built it.
 _STRATEGIES: dict[tuple[Any, ...], Any] = {}
 
 
@@ -119,11 +120,12 @@ class ZigbeeTarget:
 
     def strategy(self, kind: str, cluster: Cluster) -> Any:
         """The kind's strategy for ``cluster`` of this device (see :data:`_STRATEGIES`)."""
-        announced = tuple((c.cluster_id, c.server, type(c.definition)) for c in self.clusters)
-        key = (kind, cluster.cluster_id, cluster.server, type(cluster.definition), announced)
+        clusters = self.by_key
+        sides = tuple(type(side.definition) if side is not None else None
+                      for side in (clusters.get((cluster.cluster_id, s)) for s in (True, False)))
+        key = (kind, cluster.cluster_id, cluster.server, sides)
         strategy = _STRATEGIES.get(key)
         if strategy is None:
-            clusters = self.by_key
             strategy = KINDS[kind](cluster)
             if kind not in ACTING_KINDS:  # (an acting kind's frame that does not act is not sent)
                 strategy = strategy.filter(
