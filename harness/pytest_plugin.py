@@ -484,8 +484,19 @@ def _allure_labels(config: pytest.Config, items: list[pytest.Item]) -> None:
                                      module=Path(str(item.path)).stem))
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_collection(session: pytest.Session) -> Any:
+    """Collect (import the packs, build the items) with the garbage collector off, then
+    :func:`_freeze_collected_heap`."""
+    gc.disable()
+    try:
+        return (yield)
+    finally:
+        _freeze_collected_heap(session.config)
+        gc.enable()
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
-    _freeze_collected_heap(session.config)
     out = session.config.getoption("dmct_out", None)
     if out and not hasattr(session.config, "workerinput"):
         from harness.report.manifest import write_run_state
@@ -504,7 +515,8 @@ def _freeze_collected_heap(config: pytest.Config) -> None:
     """Leave what start-up and collection built (modules, zigpy's and hypothesis's tables, the
     items) out of every later garbage collection, and have pytest collect once, not five times,
     when the session ends: a tenth of an entry's CPU was the collector walking that heap again
-    and again. It lives as long as the process anyway; cycles made later are still found."""
+    and again (during imports too). It lives as long as the process anyway; cycles made later
+    are still found."""
     gc.freeze()
     with contextlib.suppress(ImportError):  # pytest's own knob (a stash item for pytester)
         from _pytest.unraisableexception import gc_collect_iterations_key
