@@ -117,12 +117,18 @@ def acts_on_device(frame: bytes, cluster_id: int, clusters: dict[tuple[int, bool
     """Whether ``frame``, sent to ``cluster_id``, is a well-formed request that would act on the
     device: not malformed, so not for this pack to send."""
     # Most drawn frames are plainly not acting: shorter than a header, manufacturer-specific,
-    # or a general command that changes nothing. Told from the raw header bytes (frame control,
-    # TSN, command id) before zigpy parses the frame: the same answers, a fraction of the CPU.
+    # a general command that changes nothing, a cluster command the cluster does not receive.
+    # Told from the raw header bytes (frame control, TSN, command id) before zigpy parses the
+    # frame: the same answers, a fraction of the CPU.
     if len(frame) < 3 or frame[0] & 0x04:
         return False
-    if frame[0] & 0x03 != 0x01 and frame[2] not in ACTING_GENERAL:
-        return False
+    if frame[0] & 0x03 != 0x01:  # not cluster-specific: general (zigpy reads types 2, 3 so)
+        if frame[2] not in ACTING_GENERAL:
+            return False
+    else:
+        side = clusters.get((cluster_id, not frame[0] & 0x08))  # direction bit clear: to server
+        if side is None or frame[2] not in side.incoming():
+            return False
     try:
         hdr, payload = foundation.ZCLHeader.deserialize(frame)
     except (ValueError, KeyError):
