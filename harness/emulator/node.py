@@ -16,6 +16,7 @@ import zigpy.types as t
 import zigpy.zdo.types as zdo_t
 from zigpy.zcl import foundation
 
+from harness.emulator import framing
 from harness.emulator.seeding import seeded_random
 from harness.emulator.zcl import EmulatedCluster, Reply, Status
 from harness.han.clusters import SE_PROFILE_ID
@@ -355,7 +356,7 @@ class EmulatedNode:
 
     def _receive_zcl(self, packet: t.ZigbeePacket, data: bytes) -> None:
         try:
-            hdr, payload = foundation.ZCLHeader.deserialize(data)
+            hdr, payload = framing.parse_header(data)
         except (ValueError, KeyError):
             self.malformed_frames += 1
             return  # not even a header: nothing to answer to
@@ -390,7 +391,10 @@ class EmulatedNode:
             return
         schema = foundation.GENERAL_COMMANDS[command_id].schema
         try:
-            request, _ = schema.deserialize(payload)
+            if command_id == GC.Read_Attributes:
+                request = framing.parse_read_attributes(payload)
+            else:
+                request, _ = schema.deserialize(payload)
         except (ValueError, KeyError, TypeError):
             self.malformed_frames += 1
             self._default_response(cluster.cluster_id, hdr, Status.MALFORMED_COMMAND)
@@ -476,9 +480,9 @@ class EmulatedNode:
     def _send_general(
         self, cluster: EmulatedCluster, tsn: int, command_id: int, **fields: Any
     ) -> None:
-        hdr = foundation.ZCLHeader.general(tsn, command_id, direction=self._direction_from(cluster))
-        body = foundation.GENERAL_COMMANDS[command_id].schema(**fields).serialize()
-        self._transmit(self.zcl_packet(cluster.cluster_id, hdr.serialize() + body))
+        header = framing.general_header(tsn, command_id, self._direction_from(cluster))
+        body = framing.general_body(command_id, fields)
+        self._transmit(self.zcl_packet(cluster.cluster_id, header + body))
 
     def _send_cluster(
         self, cluster: EmulatedCluster, tsn: int, name: str, args: dict[str, Any]
@@ -488,20 +492,17 @@ class EmulatedNode:
         )
         if definition is None:
             raise KeyError(f"{cluster.cluster.__name__} has no outgoing command {name!r}")
-        hdr = foundation.ZCLHeader.cluster(tsn, definition.id,
-                                           direction=self._direction_from(cluster))
+        header = framing.cluster_header(tsn, definition.id, self._direction_from(cluster))
         body = definition.schema(**args).serialize()
-        self._transmit(self.zcl_packet(cluster.cluster_id, hdr.serialize() + body))
+        self._transmit(self.zcl_packet(cluster.cluster_id, header + body))
 
     def _default_response(self, cluster_id: int, hdr: foundation.ZCLHeader, status: Status) -> None:
         if hdr.frame_control.disable_default_response and status == Status.SUCCESS:
             return
         direction = hdr.direction.flip()
-        rsp = foundation.ZCLHeader.general(hdr.tsn, GC.Default_Response, direction=direction)
-        body = foundation.GENERAL_COMMANDS[GC.Default_Response].schema(
-            command_id=hdr.command_id, status=status
-        ).serialize()
-        self._transmit(self.zcl_packet(cluster_id, rsp.serialize() + body))
+        header = framing.general_header(hdr.tsn, GC.Default_Response, direction)
+        body = framing.default_response(hdr.command_id, status)
+        self._transmit(self.zcl_packet(cluster_id, header + body))
 
     def send_report(self, cluster: EmulatedCluster, records: list[foundation.Attribute]) -> None:
         if not self.joined:

@@ -1,0 +1,81 @@
+"""The emulated nodes' common ZCL framing, done by zigpy once per distinct frame part.
+
+zigpy's ``Struct`` types (the ZCL header, the general command schemas) take tens of
+microseconds to parse or build, and an emulated node answers every frame with several of them:
+its header, the request, the reply header and body. Most of those are the same few bytes again
+and again (a header is frame control, TSN and command id: a few thousand values at most), so
+zigpy parses or builds each distinct one once and the result is reused. Every frame is still
+byte for byte what zigpy makes, and a frame zigpy refuses is refused as before: nothing is
+cached for it. Cached zigpy objects are shared, so the node only reads them.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from zigpy.zcl import foundation
+
+GC = foundation.GeneralCommand
+#: Entries per cache: more than the distinct headers of a session's frames; random frames
+#: (the security pack's) stop filling a cache when it is full.
+LIMIT = 4096
+_HEADERS: dict[bytes, foundation.ZCLHeader] = {}
+_READ_REQUESTS: dict[bytes, Any] = {}
+_READ_SCHEMA = foundation.GENERAL_COMMANDS[GC.Read_Attributes].schema
+_READ_RSP_SCHEMA = foundation.GENERAL_COMMANDS[GC.Read_Attributes_rsp].schema
+_DEFAULT_RSP_SCHEMA = foundation.GENERAL_COMMANDS[GC.Default_Response].schema
+
+
+def parse_header(data: bytes) -> tuple[foundation.ZCLHeader, bytes]:
+    """``ZCLHeader.deserialize(data)``: the header (shared: read it only) and the payload."""
+    size = 5 if data and data[0] & 0x04 else 3  # a manufacturer code after frame control
+    header = _HEADERS.get(data[:size]) if len(data) >= size else None
+    if header is not None:
+        return header, data[size:]
+    header, payload = foundation.ZCLHeader.deserialize(data)
+    if len(data) - len(payload) == size and len(_HEADERS) < LIMIT:
+        _HEADERS[bytes(data[:size])] = header
+    return header, payload
+
+
+def parse_read_attributes(payload: bytes) -> Any:
+    """A Read_Attributes request's fields (``attribute_ids``; shared: read them only)."""
+    request = _READ_REQUESTS.get(payload)
+    if request is None:
+        request, _ = _READ_SCHEMA.deserialize(payload)
+        if len(_READ_REQUESTS) < LIMIT:
+            _READ_REQUESTS[bytes(payload)] = request
+    return request
+
+
+@lru_cache(maxsize=LIMIT)
+def general_header(tsn: int, command_id: int, direction: foundation.Direction) -> bytes:
+    """The serialised header of a general command (``ZCLHeader.general``)."""
+    return bytes(foundation.ZCLHeader.general(tsn, command_id, direction=direction).serialize())
+
+
+@lru_cache(maxsize=LIMIT)
+def cluster_header(tsn: int, command_id: int, direction: foundation.Direction) -> bytes:
+    """The serialised header of a cluster command (``ZCLHeader.cluster``)."""
+    return bytes(foundation.ZCLHeader.cluster(tsn, command_id, direction=direction).serialize())
+
+
+@lru_cache(maxsize=LIMIT)
+def default_response(command_id: int, status: foundation.Status) -> bytes:
+    """The serialised body of a Default Response."""
+    return bytes(_DEFAULT_RSP_SCHEMA(command_id=command_id, status=status).serialize())
+
+
+def read_attributes_rsp(records: list[foundation.ReadAttributeRecord]) -> bytes:
+    """The serialised body of a Read_Attributes_rsp: its records one after another, as the
+    schema's one field (a list without a length) serialises them, without building the
+    schema's Struct."""
+    return b"".join(record.serialize() for record in records)
+
+
+def general_body(command_id: int, fields: dict[str, Any]) -> bytes:
+    """The serialised body of a general command the node sends."""
+    if command_id == GC.Read_Attributes_rsp and fields.keys() == {"status_records"}:
+        return read_attributes_rsp(fields["status_records"])
+    return bytes(foundation.GENERAL_COMMANDS[GC(command_id)].schema(**fields).serialize())

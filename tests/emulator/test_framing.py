@@ -1,0 +1,69 @@
+"""The emulator's cached framing makes and reads exactly what zigpy does."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import zigpy.types as t
+from zigpy.zcl import foundation
+
+from harness.emulator import framing
+
+GC = foundation.GeneralCommand
+Direction = foundation.Direction
+
+
+def test_headers_parse_as_zigpy_parses_them_and_again_from_the_cache() -> None:
+    rng = random.Random(3)
+    frames = [bytes([control, 0x34, 0x12, tsn, command]) + b"\x01\x02"
+              for control in (0x00, 0x01, 0x04, 0x05, 0x08, 0x10, 0x18, 0x19)
+              for tsn in (0, 7, 255) for command in (0x00, 0x0A, 0x77)]
+    frames += [bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 9))) for _ in range(300)]
+    for _ in range(2):  # the second time from the cache
+        for frame in frames:
+            try:
+                expected = foundation.ZCLHeader.deserialize(frame)
+            except (ValueError, KeyError) as exc:
+                with pytest.raises(type(exc)):
+                    framing.parse_header(frame)
+                continue
+            header, payload = framing.parse_header(frame)
+            assert (header.serialize(), payload) == (expected[0].serialize(), expected[1])
+
+
+def test_replies_are_byte_for_byte_zigpys() -> None:
+    for tsn in (0, 1, 200):
+        for direction in Direction:
+            assert framing.general_header(tsn, GC.Read_Attributes_rsp, direction) == (
+                foundation.ZCLHeader.general(tsn, GC.Read_Attributes_rsp,
+                                             direction=direction).serialize())
+            assert framing.cluster_header(tsn, 0x05, direction) == (
+                foundation.ZCLHeader.cluster(tsn, 0x05, direction=direction).serialize())
+    schema = foundation.GENERAL_COMMANDS[GC.Default_Response].schema
+    for status in (foundation.Status.SUCCESS, foundation.Status.UNSUP_CLUSTER_COMMAND):
+        assert framing.default_response(0x0A, status) == schema(command_id=0x0A,
+                                                                 status=status).serialize()
+    records = [
+        foundation.ReadAttributeRecord(attrid=0x0000, status=foundation.Status.SUCCESS,
+                                       value=foundation.TypeValue(type=0x25,
+                                                                  value=t.uint48_t(123456))),
+        foundation.ReadAttributeRecord(attrid=0x0301, status=foundation.Status.SUCCESS,
+                                       value=foundation.TypeValue(type=0x42,
+                                                                  value=t.CharacterString("kWh"))),
+        foundation.ReadAttributeRecord(attrid=0x9999,
+                                       status=foundation.Status.UNSUPPORTED_ATTRIBUTE),
+    ]
+    rsp = foundation.GENERAL_COMMANDS[GC.Read_Attributes_rsp].schema
+    assert framing.general_body(GC.Read_Attributes_rsp, {"status_records": records}) == (
+        rsp(status_records=records).serialize())
+
+
+def test_read_requests_parse_as_zigpy_parses_them_and_odd_ones_are_refused() -> None:
+    schema = foundation.GENERAL_COMMANDS[GC.Read_Attributes].schema
+    for payload in (b"", b"\x00\x00", b"\x00\x00\x01\x03"):
+        for _ in range(2):
+            request = framing.parse_read_attributes(payload)
+            assert request.attribute_ids == schema.deserialize(payload)[0].attribute_ids
+    with pytest.raises(ValueError):
+        framing.parse_read_attributes(b"\x00")
