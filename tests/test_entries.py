@@ -530,3 +530,24 @@ def test_a_split_entry_reports_as_a_whole_one_and_a_killed_part_leaves_it_resuma
     assert _cases(entry) == _cases(whole / status)
     assert sorted(r.id for r in read_records(entry)) == sorted(
         r.id for r in read_records(whole / status))
+
+
+def test_dmct_report_folds_the_parts_a_killed_run_left(tmp_path, capsys) -> None:
+    from harness.cli import main
+    from harness.cli.parts import PARTS_DIR, Part, part_dir, start_parts
+    from harness.report.manifest import run_state
+
+    out = tmp_path / "REF-DMC-001" / "dormant"
+    out.mkdir(parents=True)
+    start_parts(out, [Part(0, ("smoke/test_smoke.py",), 1.0),
+                      Part(1, ("dormant/test_dormant.py",), 1.0)])
+    ids = [f"testpacks/smoke/test_smoke.py::test_{n}" for n in ("a", "b", "c")]
+    _part(part_dir(out, 0), ids[:2], "finished", ids[:2])
+    _part(part_dir(out, 1), ids[2:], "interrupted", ids[2:])  # stopped by a Ctrl-C
+    assert main(["report", str(tmp_path), "--format", "json"]) == 1
+    assert "INCOMPLETE" in capsys.readouterr().out
+    assert [r.id for r in read_records(out)] == ids and not (out / PARTS_DIR).exists()
+    state = run_state(out)
+    assert state is not None and state.state == "interrupted" and state.planned == ids
+    report = json.loads((out / "dmct-report.json").read_text())
+    assert [c["id"] for c in report["cases"]] == [i.removeprefix("testpacks/") for i in ids]
