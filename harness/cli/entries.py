@@ -7,7 +7,11 @@ as they are. What ``dmct run`` does before and after the pytest process of an en
 header, its report formats, its totals line) is ``run.py``'s; this module only decides where
 and how many at a time.
 
-**Local** (``--jobs N``, default: every core): N entries at a time, each driven by a thread of
+The units it runs are whole entries or parts of them (``harness.cli.parts``: an emulated
+entry cut into groups of its test files, each a pytest process of its own, folded back into
+the entry when its last part ends), given longest first.
+
+**Local** (``--jobs N``, default: every core): N units at a time, each driven by a thread of
 the parent that reads its pytest process's output. Rows are printed as they come, each line
 whole (:class:`LineAtomic`) and prefixed by its DMC/status, so two entries' lines never mix
 mid-line. A pytest process that dies leaves its entry exactly as a killed sequential run does
@@ -16,7 +20,7 @@ The pytest processes are forked from a ``multiprocessing`` fork server that impo
 modules once (:data:`PRELOAD`), so an entry no longer pays a second of imports; the run hands
 them the catalogue it parsed (:func:`catalogue_handed_down`).
 
-**Dask** (``--scheduler tcp://HOST:8786``): each entry is a task (:func:`run_entry_task`) that
+**Dask** (``--scheduler tcp://HOST:8786``): each unit is a task (:func:`run_entry_task`) that
 runs the pytest process in a scratch directory of the worker and **returns the entry's
 directory to the client** as a zip archive, which the client unpacks into ``<out>``. So the
 workers need the harness installed and the lab config (and its ``profile_paths``) readable at

@@ -10,6 +10,7 @@ plugin imports at the end of every session (the report and Allure's writer).
 from __future__ import annotations
 
 import contextlib
+from datetime import date
 
 import allure_commons.model2  # noqa: F401  (each case's Allure result)
 
@@ -17,7 +18,7 @@ import harness.report.dmct_report
 import harness.report.issues  # noqa: F401
 from harness.dcc.catalogue import load_sr_catalogue
 from harness.dcc.duis.documents import schema_or_none
-from harness.workdays import _bank_holidays
+from harness.workdays import working_days_between
 
 #: Years of bank holidays loaded: the emulated bench clock starts in 2026 and a run covers
 #: weeks to months of it.
@@ -30,4 +31,4 @@ with contextlib.suppress(Exception):
     schema_or_none()
 with contextlib.suppress(Exception):
     for _year in BANK_HOLIDAY_YEARS:
-        _bank_holidays(_year)
+        working_days_between(date(_year, 1, 1), date(_year, 12, 31))  # its bank holidays
