@@ -551,3 +551,17 @@ def test_dmct_report_folds_the_parts_a_killed_run_left(tmp_path, capsys) -> None
     assert state is not None and state.state == "interrupted" and state.planned == ids
     report = json.loads((out / "dmct-report.json").read_text())
     assert [c["id"] for c in report["cases"]] == [i.removeprefix("testpacks/") for i in ids]
+
+
+def test_a_real_bench_runs_one_unit_at_a_time_whatever_jobs_says(capsys) -> None:
+    import argparse
+
+    from harness.cli.common import load_lab
+    from harness.cli.run import _jobs
+
+    lab = load_lab(None)
+    real = lab.model_copy(update={"radio": lab.radio.model_copy(update={"type": "znp"})})
+    assert _jobs(argparse.Namespace(jobs=4), lab) == 4
+    assert _jobs(argparse.Namespace(jobs=4), real) == 1
+    assert "real bench: its entries run one at a time" in capsys.readouterr().out
+    assert _jobs(argparse.Namespace(jobs=None), real) == 1
