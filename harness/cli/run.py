@@ -361,7 +361,7 @@ def _plan_entries(lab: Any, out_root: Path, *, resume: bool) -> list[Any]:
     """The entries of a run in order (DMC, then status); a DMC with no EPCL entry for a status
     is said and skipped."""
     from harness.cli.entries import Entry
-    from harness.cli.parts import merge_parts
+    from harness.cli.parts import PARTS_DIR, merge_parts
 
     entries: list[Entry] = []
     for dmc_id in lab.dmc_ids:
@@ -372,7 +372,7 @@ def _plan_entries(lab: Any, out_root: Path, *, resume: bool) -> list[Any]:
                 continue
             out = out_root / dmc_id / status
             out.mkdir(parents=True, exist_ok=True)
-            if resume:  # parts of a split entry left by a killed run: folded into it first
+            if resume and (out / PARTS_DIR).is_dir():  # left by a killed run: folded first
                 merge_parts(out, lab.select([dmc_id], [status]))
             action, kept = _resume_plan(out) if resume else ("run", [])
             entries.append(Entry(dmc_id, status, out, action, tuple(kept)))  # type: ignore[arg-type]
