@@ -4,9 +4,10 @@ list of failures and verdict, and the message of an interrupted run.
 On a terminal (rich decides: a TTY, not ``TERM=dumb``; ``NO_COLOR`` turns colour off) the view is
 a live progress line (done/total, failed so far, ETA) with one row per case that did not pass,
 each row cut to the terminal's width so none wraps. Anywhere else (a pipe, a CI log), and
-whenever entries run in parallel (their lines share one stdout), it is plain whole lines: one per
-case that did not pass, in full (``DMC/status  OUTCOME  test  SRVs  reason``), and a progress
-line every tenth of the run.
+whenever entries or their parts run in parallel (their lines share one stdout), it is plain
+whole lines: one per case that did not pass, in full (``DMC/status  OUTCOME  test  SRVs
+reason``), and a progress line every tenth of the run (of the cases its parts have planned so
+far, for an entry cut into parts).
 ``-v`` shows the passed cases too.
 """
 
