@@ -313,7 +313,13 @@ def merge_parts(entry_out: Path, lab: Any) -> bool:
     (finished or interrupted: a part that died has none, and neither has the entry), its run
     state last, and the parts are removed.
     """
-    from harness.report.manifest import ManifestError, RunState, run_state, write_run_state
+    from harness.report.manifest import (
+        ManifestError,
+        RunState,
+        State,
+        run_state,
+        write_run_state,
+    )
     from harness.report.provenance import SESSIONS_FILE, read_sessions, record_session
     from harness.report.records import RECORDS_FILE, finished_records, read_records
 
@@ -327,14 +333,14 @@ def merge_parts(entry_out: Path, lab: Any) -> bool:
     for index in _declared(root):
         directory = root / str(index)
         try:
-            state = run_state(directory) if directory.is_dir() else None
+            part = run_state(directory) if directory.is_dir() else None
         except ManifestError:
-            state = None  # torn: the part got as far as writing it
-        states.append(state.state if state else None)
-        if state is None or state.planned is None:
+            part = None  # torn: the part got as far as writing it
+        states.append(part.state if part else None)
+        if part is None or part.planned is None:
             planned = None
         elif planned is not None:
-            planned += state.planned
+            planned += part.planned
         records += read_records(directory)
         sessions += read_sessions(directory)
         _move_into(directory / "evidence", entry_out / "evidence")
@@ -349,18 +355,17 @@ def merge_parts(entry_out: Path, lab: Any) -> bool:
     (entry_out / SESSIONS_FILE).unlink(missing_ok=True)
     for session in sessions:
         record_session(entry_out, session, fresh=False)
+    state: State = "finished"
     if any(s in (None, "running") for s in states):
-        state_name = "running"  # a part died: the entry is left as a killed run leaves it
+        state = "running"  # a part died: the entry is left as a killed run leaves it
     elif any(s == "interrupted" for s in states):
-        state_name = "interrupted"
-    else:
-        state_name = "finished"
-    if state_name != "running":
-        state_ = RunState(state_name, planned)  # type: ignore[arg-type]
-        complete = state_.finished and planned is not None and not state_.missing(
-            finished_records(entry_out / RECORDS_FILE))
+        state = "interrupted"
+    if state != "running":
+        complete = (state == "finished" and planned is not None
+                    and not RunState(state, planned).missing(
+                        finished_records(entry_out / RECORDS_FILE)))
         _write_report(entry_out, lab, complete=complete)
-    write_run_state(entry_out, state_name, planned)  # type: ignore[arg-type]
+    write_run_state(entry_out, state, planned)
     shutil.rmtree(root, ignore_errors=True)
     return True
 
