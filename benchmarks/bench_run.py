@@ -5,7 +5,10 @@ Run: ``python benchmarks/bench_run.py [--dmc REF-DMC-001] [--no-baseline]``. Pri
 
 - the default ``dmct run`` (every pack, dormant, active and mixed, of the emulated bench's DMC)
   with ``--jobs 1`` and with ``--jobs 2``: wall time of each and their ratio (target: at least
-  1.7x on 2 cores; the figure is only fair on an otherwise idle machine);
+  1.7x on 2 cores; the figure is only fair on an otherwise idle machine), and its
+  load-independent side: the pytest processes' own CPU seconds summed against the makespan of
+  the ``--jobs 2`` run's longest-first schedule of those seconds on 2 cores, per unit (entries
+  cut into parts: ``harness.cli.parts``);
 - CPU seconds per entry (the run's own and its pytest processes') of those runs against the
   same default run of the harness at :data:`BASELINE_REV` (its tree from ``git archive``, run
   beside this one; target: at least 30% less); with ``--repeat N`` the ``--jobs 1`` run and the
@@ -33,6 +36,7 @@ from datetime import datetime
 from pathlib import Path
 
 from harness.cli import main as dmct
+from harness.cli.parts import UnitTime, predicted_makespan, unit_times
 from harness.report.records import read_records
 
 PACKS = ("dormant", "active", "mixed", "srv")
@@ -99,6 +103,36 @@ def baseline_run(packs: list[str]) -> tuple[float, float, int] | None:
         return time.perf_counter() - start, _cpu() - cpu, _entries(out)
 
 
+def schedule_makespan(durations: list[float], workers: int) -> float:
+    """The wall time of units of these durations started in this order, each on the first
+    free one of ``workers`` (what ``dmct run --jobs`` does)."""
+    loads = [0.0] * workers
+    for duration in durations:
+        loads[loads.index(min(loads))] += duration
+    return max(loads)
+
+
+def print_units(one: list[UnitTime], two: list[UnitTime]) -> None:
+    """The load-independent side of the ratio: the pytest processes' own CPU seconds, summed,
+    against the makespan of the ``--jobs 2`` run's longest-first schedule of those seconds."""
+    if any(u.cpu_s is None for u in one + two):
+        print("units: CPU per pytest process not known (not forked from the fork server)")
+        return
+    serial = sum(u.cpu_s or 0.0 for u in one)
+    split = [u.cpu_s or 0.0 for u in sorted(two, key=lambda u: -u.estimate)]  # start order
+    makespan = schedule_makespan(split, 2)
+    best = predicted_makespan(split, 2)
+    print(f"units: --jobs 1 ran {len(one)} pytest processes, {serial:.1f} CPU s; --jobs 2 ran "
+          f"{len(two)} (parts of entries), {sum(split):.1f} CPU s, whose longest-first "
+          f"schedule on 2 cores takes {makespan:.1f} s (in the best order {best:.1f} s): "
+          f"ratio by CPU {serial / makespan:.2f}x (target >= {TARGET_SPEEDUP}x: "
+          f"{'met' if serial / makespan >= TARGET_SPEEDUP else 'NOT met'}; the parent's own "
+          "work and the fork server's start are not in it)")
+    for unit in sorted(two, key=lambda u: -u.estimate):
+        print(f"  {unit.label}: estimated {unit.estimate:.1f} s, {unit.cpu_s:.1f} CPU s, "
+              f"{unit.wall_s:.1f} s wall")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dmc", default="REF-DMC-001")
@@ -117,11 +151,14 @@ def main() -> None:
     packs = [a for pack in args.pack for a in ("--pack", pack)]
     full_packs = args.full_pack or list(PACKS)
     one = timed_run(["run", "--jobs", "1", *packs])
+    one_units = list(unit_times)
     two = timed_run(["run", "--jobs", "2", *packs])
+    two_units = list(unit_times)
     ratio = one[0] / two[0]
     print(f"default run --jobs 1: {one[0]:.1f} s wall, {one[2]} entries, exit {one[3]}; "
           f"--jobs 2: {two[0]:.1f} s wall, exit {two[3]}; ratio {ratio:.2f}x (target >= "
           f"{TARGET_SPEEDUP}x: {'met' if ratio >= TARGET_SPEEDUP else 'NOT met'})")
+    print_units(one_units, two_units)
     ours = [one[1] / max(one[2], 1)]
     per_entry_2 = two[1] / max(two[2], 1)
     base = None if args.no_baseline else baseline_run(packs)

@@ -217,3 +217,37 @@ def test_every_case_of_a_whole_itron_run_fits_80_columns(monkeypatch, clean_run_
     assert len(heads) == len(records) - len(records) // 3
     assert all(line.startswith("    ") for line in closing if line not in heads)
     assert closing[-1].startswith("    ")  # the closing list ends with a reason
+
+
+def test_the_parts_of_an_entry_share_its_table_from_threads_of_their_own() -> None:
+    """Each part plans its cases; rows come from two threads at once; the progress counts every
+    planned case and each row is printed once."""
+    import io
+    import threading
+
+    from rich.console import Console
+
+    from harness.cli.output import Table
+    from harness.report.records import TestRecord
+
+    screen = io.StringIO()
+    out = Console(file=screen, width=200, markup=False, highlight=False, emoji=False)
+    parts = [[f"testpacks/srv/test_srv.py::test_{p}_{i}" for i in range(100)] for p in "ab"]
+    table = Table("REF-DMC-001", "dormant", out=out, live=False)
+    both = threading.Barrier(2, timeout=30)
+
+    def part(ids: list[str]) -> None:
+        table.plan([{"id": i, "srv": ["4.1.1"]} for i in ids])
+        both.wait()
+        for i in ids:
+            table.row(TestRecord(id=i, name=i, pack="srv", outcome="failed", reason="no"))
+
+    threads = [threading.Thread(target=part, args=(ids,)) for ids in parts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert table.total == 200 and len(table.printed) == 200 and table.failed == 200
+    rows = [line for line in screen.getvalue().splitlines() if " FAILED " in line]
+    assert sorted(r.split()[2] for r in rows) == sorted(short_id(i) for p in parts for i in p)
+    assert "progress REF-DMC-001/dormant: 180/200 done, 180 failed" in screen.getvalue()

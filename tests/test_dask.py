@@ -19,10 +19,12 @@ from harness.report.records import RECORDS_FILE, read_records
 
 distributed = pytest.importorskip("distributed")
 
+#: Two packs, so that each entry is two tasks (harness.cli.parts) on the two workers, and the
+#: local run (--jobs 1) runs each entry whole: the reports must not tell them apart.
 SELECTION = ["--dmc", "REF-DMC-001", "--status", "dormant", "--status", "active",
-             "--pack", "smoke", "--format", "json"]
+             "--pack", "smoke", "--pack", "dormant", "--format", "json"]
 STATUSES = ("dormant", "active")
-CASES = 8  # the smoke pack's cases for the reference DMC
+CASES = 8 + 10  # the smoke and dormant packs' cases for the reference DMC
 KILL_AFTER = 2
 
 
@@ -85,7 +87,7 @@ def test_a_worker_lost_mid_entry_has_its_entry_run_again_with_nothing_duplicated
     assert local.wait(timeout=300) == 0, (tmp_path / "local.log").read_text()[-3000:]
     local_log.close()
     assert run.returncode == 0, output
-    assert "entries on the Dask cluster" in output
+    assert "entries on the Dask cluster" in output and "(4 tasks)" in output, output
     for status in STATUSES:
         ids = [r.id for r in read_records(dask_out / "REF-DMC-001" / status)]
         assert len(ids) == len(set(ids)) == CASES, (status, ids)

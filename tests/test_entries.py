@@ -4,6 +4,7 @@ resumable."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -18,6 +19,7 @@ import pytest
 from runkit import WHOLE_RUNS, dmct_environment
 
 from harness.cli.entries import Entry, EntryFailed, LineAtomic, run_local
+from harness.cli.parts import SPLIT_ENV
 from harness.config.catalogue import (
     CATALOGUE_CACHE_ENV,
     load_catalogue,
@@ -123,9 +125,12 @@ def test_a_pytest_process_takes_the_catalogue_of_the_run(tmp_path, monkeypatch) 
 
 # -- a pytest process killed mid-entry ------------------------------------------------------------
 
+#: The srv pack too, so that both entries are part-way for long enough to kill one there.
 SELECTION = ["--dmc", "REF-DMC-001", "--status", "dormant", "--status", "active",
-             "--pack", "smoke", "--format", "json"]
+             "--pack", "smoke", "--pack", "srv", "--format", "json"]
 KILL_AFTER = 2
+#: The srv pack's cases for the reference DMC (beside the smoke pack's 8).
+SRV_CASES = 136
 
 
 def _children(pid: int) -> list[int]:
@@ -165,7 +170,7 @@ def _cases(out: Path) -> dict[str, tuple[str, str | None]]:
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 def test_a_killed_entry_process_leaves_its_entry_resumable(tmp_path) -> None:
     through, killed = tmp_path / "through", tmp_path / "killed"
-    env = dmct_environment()
+    env = {**dmct_environment(), SPLIT_ENV: "0"}  # whole entries: a pytest process each
     command = [sys.executable, "-m", "harness.cli", "run", *SELECTION, "--jobs", "2"]
     uninterrupted = subprocess.Popen([*command, "--out", str(through)], env=env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
@@ -181,7 +186,7 @@ def test_a_killed_entry_process_leaves_its_entry_resumable(tmp_path) -> None:
             pids = _entry_pids(victim.pid)
             # Both part-way, so whichever process is killed is cut mid-entry (which pid runs
             # which entry cannot be told from outside a forked process).
-            if min(counts) >= KILL_AFTER and max(counts) < 8 and len(pids) == 2:
+            if min(counts) >= KILL_AFTER and max(counts) < 8 + SRV_CASES and len(pids) == 2:
                 os.kill(pids[0], signal.SIGKILL)
                 break
             time.sleep(0.01)
@@ -195,7 +200,7 @@ def test_a_killed_entry_process_leaves_its_entry_resumable(tmp_path) -> None:
     [cut] = [e for e in entries if not (e / "dmct-report.json").exists()]
     [other] = [e for e in entries if e != cut]
     kept = [r.id for r in read_records(cut)]
-    assert KILL_AFTER <= len(kept) < 8, "the entry was killed part-way"
+    assert KILL_AFTER <= len(kept) < 8 + SRV_CASES, "the entry was killed part-way"
     assert _cases(other) == _cases(through / "REF-DMC-001" / other.name)
     resumed = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--resume",
                               str(killed)], env=env, capture_output=True, text=True,
@@ -203,7 +208,7 @@ def test_a_killed_entry_process_leaves_its_entry_resumable(tmp_path) -> None:
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert f"REF-DMC-001 / {other.name}: kept" in resumed.stdout
     ids = [r.id for r in read_records(cut)]
-    assert ids[:len(kept)] == kept and len(ids) == len(set(ids)) == 8
+    assert ids[:len(kept)] == kept and len(ids) == len(set(ids)) == 8 + SRV_CASES
     for entry in entries:
         assert _cases(entry) == _cases(through / "REF-DMC-001" / entry.name)
 
@@ -306,3 +311,266 @@ def test_jobs_is_a_whole_number_of_at_least_one(value, capsys) -> None:
     err = capsys.readouterr().err
     assert err.startswith("dmct: error: argument --jobs/-j: a whole number of at least 1"), err
     assert len(err.strip().splitlines()) == 1
+
+
+# -- entries cut into parts (harness.cli.parts) ---------------------------------------------------
+
+ALL_PACKS = ["smoke", "dormant", "active", "mixed", "srv", "security"]
+
+
+def test_the_test_files_are_listed_in_the_order_pytest_collects_them() -> None:
+    """The order a split entry's records are merged in: pytest's own, asked of pytest."""
+    import argparse
+
+    from harness.cli.collect import collect
+    from harness.cli.common import load_lab
+    from harness.cli.parts import test_files
+
+    lab = load_lab(None).select(["REF-DMC-001"], ["dormant"])
+    tests = collect(argparse.Namespace(pytest_args=[], pack_path=[]), lab, ALL_PACKS,
+                    "REF-DMC-001", "dormant")
+    collected = list(dict.fromkeys(t["id"].split("::")[0].removeprefix("testpacks/")
+                                   for t in tests))
+    assert test_files(ALL_PACKS) == collected
+
+
+def test_a_cut_makes_the_heaviest_contiguous_run_as_light_as_it_can_be() -> None:
+    import itertools
+
+    from harness.cli.parts import cut
+
+    weights = [0.2, 0.6, 0.1, 3.7, 0.2, 0.4, 5.4, 1.1, 2.2]
+    for count in range(1, len(weights) + 1):
+        starts = cut(weights, count)
+        bounds = [*starts, len(weights)]
+        assert starts[0] == 0 and len(starts) == count
+        assert all(a < b for a, b in itertools.pairwise(bounds))
+        heaviest = max(sum(weights[a:b]) for a, b in itertools.pairwise(bounds))
+        # no other cut into as many runs does better (every cut tried)
+        best = min(max(sum(weights[a:b]) for a, b in itertools.pairwise([0, *inner,
+                                                                         len(weights)]))
+                   for inner in itertools.combinations(range(1, len(weights)), count - 1))
+        assert heaviest == pytest.approx(best)
+
+
+def _plan(tmp_path: Path, *, workers: int, may_split: bool = True, action: str = "run",
+          statuses: tuple[str, ...] = ("dormant", "active", "mixed")) -> list:
+    from harness.cli.parts import plan_units
+
+    entries = [Entry("REF-DMC-001", s, tmp_path / s, action) for s in statuses]  # type: ignore[arg-type]
+    return plan_units(entries, ALL_PACKS, workers=workers, may_split=may_split)
+
+
+def test_entries_are_cut_into_contiguous_parts_started_longest_first(tmp_path) -> None:
+    from harness.cli.parts import predicted_makespan, test_files
+
+    units = _plan(tmp_path, workers=2)
+    assert len(units) > 3
+    assert [u.estimate for u in units] == sorted((u.estimate for u in units), reverse=True)
+    for status in ("dormant", "active", "mixed"):
+        parts = sorted((u.part for u in units if u.entry.status == status),
+                       key=lambda p: p.index)
+        assert [p.index for p in parts] == list(range(len(parts)))
+        assert [f for p in parts for f in p.targets] == test_files(ALL_PACKS)
+    whole = _plan(tmp_path, workers=2, may_split=False)
+    assert predicted_makespan((u.estimate for u in units), 2) < predicted_makespan(
+        (u.estimate for u in whole), 2)
+
+
+def test_the_previous_runs_durations_size_the_parts(tmp_path) -> None:
+    from harness.cli.parts import estimates, test_files
+
+    files = test_files(["smoke", "dormant"])
+    (tmp_path / RECORDS_FILE).write_text("".join(
+        json.dumps({"id": f"testpacks/{f}::test_{i}", "name": "x", "pack": None,
+                    "outcome": "passed", "wall_s": 2.0}) + "\n"
+        for f in files for i in range(3)))
+    assert estimates(files, "dormant", tmp_path) == {f: 6.0 for f in files}
+    # records that do not cover every file: the static estimates
+    assert estimates([*files, "srv/test_srv.py"], "active", tmp_path)["smoke/test_smoke.py"] \
+        < 1.0
+
+
+@pytest.mark.parametrize("case", ["one job", "may not", "resumed"])
+def test_an_entry_is_run_whole_when_splitting_gains_nothing_or_is_not_safe(tmp_path,
+                                                                            case) -> None:
+    units = _plan(tmp_path, workers=1 if case == "one job" else 2,
+                  may_split=case != "may not", action="resume" if case == "resumed" else "run")
+    assert len(units) == 3 and all(u.part is None for u in units)
+
+
+def test_what_may_be_split(monkeypatch) -> None:
+    import argparse
+
+    from harness.cli.common import load_lab
+    from harness.cli.parts import SPLIT_ENV, splittable
+
+    lab = load_lab(None)
+    plain = argparse.Namespace(pytest_args=[], fault=[], pack_path=[])
+    assert splittable(plain, lab)
+    for name, value in (("pytest_args", ["-x"]), ("fault", ["radio-silence:case:x"]),
+                        ("pack_path", ["/lab/packs"])):
+        assert not splittable(argparse.Namespace(**{**vars(plain), name: value}), lab), name
+    real = lab.model_copy(update={"radio": lab.radio.model_copy(update={"type": "znp"})})
+    assert not real.is_emulated and not splittable(plain, real)  # one physical bench
+    monkeypatch.setenv(SPLIT_ENV, "0")
+    assert not splittable(plain, lab)
+
+
+def _part(directory: Path, ids: list[str], state: str | None, planned: list[str]) -> None:
+    from harness.report.manifest import write_run_state
+
+    (directory / "evidence" / ids[0]).mkdir(parents=True)
+    (directory / "evidence" / ids[0] / "events.json").write_text("[]")
+    (directory / RECORDS_FILE).write_text("".join(
+        json.dumps({"id": i, "name": i, "pack": "smoke", "outcome": "passed",
+                    "evidence": {"events": f"evidence/{ids[0]}/events.json"}}) + "\n"
+        for i in ids))
+    if state is not None:
+        write_run_state(directory, state, planned)  # type: ignore[arg-type]
+
+
+def test_a_part_that_died_leaves_its_entry_as_a_killed_run_leaves_it(tmp_path) -> None:
+    from harness.cli.parts import PARTS_DIR, Part, merge_parts, part_dir, start_parts
+    from harness.report.manifest import is_complete, run_state
+
+    out = tmp_path / "REF-DMC-001" / "dormant"
+    out.mkdir(parents=True)
+    start_parts(out, [Part(0, ("smoke/test_smoke.py",), 1.0),
+                      Part(1, ("dormant/test_dormant.py",), 1.0),
+                      Part(2, ("srv/test_srv.py",), 1.0)])
+    _part(part_dir(out, 0), ["a", "b"], "finished", ["a", "b"])
+    _part(part_dir(out, 1), ["c"], "running", ["c", "d"])  # killed: no report, not finished
+    # part 2 never started
+    assert merge_parts(out, lab=None)  # no report is written: the lab is not asked for
+    assert [r.id for r in read_records(out)] == ["a", "b", "c"]
+    state = run_state(out)
+    assert state is not None and state.state == "running" and state.planned is None
+    assert not is_complete(out) and not (out / "dmct-report.json").exists()
+    assert (out / "evidence" / "c" / "events.json").is_file()
+    assert not (out / PARTS_DIR).exists()
+    assert not merge_parts(out, lab=None)  # nothing left to fold
+
+
+# Whole runs: the same entry split (--jobs 2) and whole (--jobs 1), and split with one part's
+# pytest process killed, then resumed.
+SPLIT_SELECTION = ["--dmc", "REF-DMC-001", "--status", "dormant", "--pack", "smoke", "--pack",
+                   "dormant", "--format", "json"]
+#: What differs between two runs of one entry however they ran: times and dates, the number
+#: of pytest sessions, and whether the source tree was dirty.
+_TIMES = ("time", "wall", "produced", "deadline", "_at", "windows", "dirty")
+
+
+def _without_times(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _without_times(v) for k, v in value.items()
+                if not any(t in k for t in _TIMES)}
+    if isinstance(value, list):
+        return [_without_times(v) for v in value]
+    return value
+
+
+def _report_without_times(out: Path) -> object:
+    """The report, times left out and object addresses in tracebacks blanked (they differ
+    between any two processes)."""
+    import re
+
+    text = re.sub(r"0x[0-9a-f]+", "0x", (out / "dmct-report.json").read_text())
+    return _without_times(json.loads(text))
+
+
+@WHOLE_RUNS
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_a_split_entry_reports_as_a_whole_one_and_a_killed_part_leaves_it_resumable(
+        tmp_path) -> None:
+    from harness.cli.parts import PARTS_DIR
+
+    env = dmct_environment()
+    command = [sys.executable, "-m", "harness.cli", "run", *SPLIT_SELECTION]
+    whole, split, killed = tmp_path / "whole", tmp_path / "split", tmp_path / "killed"
+    runs = [subprocess.Popen([*command, "--jobs", "1", "--out", str(whole)], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT),
+            subprocess.Popen([*command, "--jobs", "2", "--out", str(split)], env=env,
+                             text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)]
+    # Fresh pytest processes (not forked), so the dormant part's can be told by its command.
+    victim = subprocess.Popen([*command, "--jobs", "2", "--out", str(killed)],
+                              env={**env, "DMCT_FORKSERVER": "0"}, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    entry = killed / "REF-DMC-001" / "dormant"
+    died = False
+    try:
+        # Polling another process's files (not a device): the dormant pack's part is killed
+        # once it has records and has not finished.
+        while victim.poll() is None and not died:
+            for pid in _entry_pids(victim.pid):
+                with contextlib.suppress(OSError):
+                    if b"test_dormant.py" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                        continue
+                    parts = list((entry / PARTS_DIR).glob(f"*/{RECORDS_FILE}"))
+                    mine = [p for p in parts if "test_dormant.py" in p.read_text()]
+                    if mine and len(mine[0].read_text().splitlines()) >= KILL_AFTER:
+                        os.kill(pid, signal.SIGKILL)
+                        died = True
+            time.sleep(0.005)
+        output, _ = victim.communicate(timeout=600)
+        assert runs[0].wait(timeout=600) == 0
+        split_output, _ = runs[1].communicate(timeout=600)
+    finally:
+        for process in (*runs, victim):
+            if process.poll() is None:
+                process.kill()
+    assert runs[1].returncode == 0, split_output
+    status = "REF-DMC-001/dormant"
+    assert _report_without_times(split / status) == _report_without_times(whole / status)
+    assert [r.id for r in read_records(split / status)] == [
+        r.id for r in read_records(whole / status)]
+    assert not (split / status / PARTS_DIR).exists()
+    # the killed part: the entry has what finished, no report, and resumes to the whole one
+    assert died, output
+    assert victim.returncode == 1, output
+    assert not (entry / "dmct-report.json").exists() and not (entry / PARTS_DIR).exists()
+    kept = [r.id for r in read_records(entry) if not r.interrupted]
+    assert KILL_AFTER <= len(kept) < 18
+    resumed = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--resume",
+                              str(killed)], env=env, capture_output=True, text=True,
+                             timeout=600, check=False)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "REF-DMC-001 / dormant: resumed" in resumed.stdout
+    assert _cases(entry) == _cases(whole / status)
+    assert sorted(r.id for r in read_records(entry)) == sorted(
+        r.id for r in read_records(whole / status))
+
+
+def test_dmct_report_folds_the_parts_a_killed_run_left(tmp_path, capsys) -> None:
+    from harness.cli import main
+    from harness.cli.parts import PARTS_DIR, Part, part_dir, start_parts
+    from harness.report.manifest import run_state
+
+    out = tmp_path / "REF-DMC-001" / "dormant"
+    out.mkdir(parents=True)
+    start_parts(out, [Part(0, ("smoke/test_smoke.py",), 1.0),
+                      Part(1, ("dormant/test_dormant.py",), 1.0)])
+    ids = [f"testpacks/smoke/test_smoke.py::test_{n}" for n in ("a", "b", "c")]
+    _part(part_dir(out, 0), ids[:2], "finished", ids[:2])
+    _part(part_dir(out, 1), ids[2:], "interrupted", ids[2:])  # stopped by a Ctrl-C
+    assert main(["report", str(tmp_path), "--format", "json"]) == 1
+    assert "INCOMPLETE" in capsys.readouterr().out
+    assert [r.id for r in read_records(out)] == ids and not (out / PARTS_DIR).exists()
+    state = run_state(out)
+    assert state is not None and state.state == "interrupted" and state.planned == ids
+    report = json.loads((out / "dmct-report.json").read_text())
+    assert [c["id"] for c in report["cases"]] == [i.removeprefix("testpacks/") for i in ids]
+
+
+def test_a_real_bench_runs_one_unit_at_a_time_whatever_jobs_says(capsys) -> None:
+    import argparse
+
+    from harness.cli.common import load_lab
+    from harness.cli.run import _jobs
+
+    lab = load_lab(None)
+    real = lab.model_copy(update={"radio": lab.radio.model_copy(update={"type": "znp"})})
+    assert _jobs(argparse.Namespace(jobs=4), lab) == 4
+    assert _jobs(argparse.Namespace(jobs=4), real) == 1
+    assert "real bench: its entries run one at a time" in capsys.readouterr().out
+    assert _jobs(argparse.Namespace(jobs=None), real) == 1

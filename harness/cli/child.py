@@ -19,14 +19,17 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.cli.collect import lab_pack_args
 from harness.cli.common import packs_dir
 from harness.cli.output import Table
 from harness.text import printable
+
+if TYPE_CHECKING:
+    from harness.cli.entries import Ran
 
 #: How long an interrupted pack run may take to stop its bench before it is killed.
 STOP_GRACE_S = 60.0
@@ -48,8 +51,12 @@ def share_lock(lock: Any) -> None:
     _lock = lock
 
 
-def _die_with_parent(parent: int) -> Any:
-    """A ``preexec_fn``: the child gets :data:`PARENT_DEATH_SIGNAL` when ``parent`` dies."""
+def parent_death_hook(parent: int, signum: int = PARENT_DEATH_SIGNAL
+                      ) -> Callable[[], None] | None:
+    """What a new child process of ``parent`` runs first (a ``preexec_fn``, or the first call
+    of a forked process) so the kernel sends it ``signum`` when ``parent`` dies
+    (``PR_SET_PDEATHSIG``); one whose parent already died gets it at once. ``None`` where there
+    is no ``prctl`` (not Linux). ``prctl`` is looked up here, before the fork."""
     import ctypes
 
     try:
@@ -60,12 +67,12 @@ def _die_with_parent(parent: int) -> Any:
     if prctl is None:
         return None
 
-    def preexec() -> None:
-        prctl(_PR_SET_PDEATHSIG, int(PARENT_DEATH_SIGNAL), 0, 0, 0)
+    def hook() -> None:
+        prctl(_PR_SET_PDEATHSIG, int(signum), 0, 0, 0)
         if os.getppid() != parent:  # the parent died before prctl: stop now
-            os.kill(os.getpid(), PARENT_DEATH_SIGNAL)
+            os.kill(os.getpid(), signum)
 
-    return preexec
+    return hook
 
 
 def _pytest_command(args: argparse.Namespace, lab: Any, packs: Sequence[str], dmc_id: str,
@@ -89,28 +96,37 @@ def _pytest_command(args: argparse.Namespace, lab: Any, packs: Sequence[str], dm
 
 
 def run_one(args: argparse.Namespace, lab: Any, packs: Sequence[str], dmc_id: str,
-             status: str, out: Path, *, kept: Sequence[str] = ()) -> tuple[int, list[str]]:
-    """Run the packs for one DMC and status; print the table live. (returncode, output tail).
+             status: str, out: Path, *, kept: Sequence[str] = (),
+             table: Table | None = None) -> Ran:
+    """Run the packs for one DMC and status; print the table live. Its exit code, output tail
+    and CPU time.
 
-    ``kept``: a resumed run's cases that already have a record; only the others run (and are
-    printed).
+    ``packs``: pack names, or test files (``security/test_keys.py``), under the packs
+    directory. ``kept``: a resumed run's cases that already have a record; only the others run
+    (and are printed). ``table``: the entry's table, shared by the processes of its parts
+    (``harness.cli.parts``), ended by its owner.
     """
     from harness.pytest_plugin import PLAN_PREFIX, PROGRESS_PREFIX
     from harness.report.records import TestRecord
 
-    table = Table(dmc_id, status, verbose=args.verbose)
-    table.printed.update(kept)
+    own = table is None
+    if table is None:
+        table = Table(dmc_id, status, verbose=args.verbose)
+        table.printed.update(kept)
     tail: collections.deque[str] = collections.deque(maxlen=40)
-    preexec = _die_with_parent(os.getpid())
+    preexec = parent_death_hook(os.getpid())
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     if preexec is None:  # no prctl (not Linux): the child watches its parent itself
         env[PARENT_WATCH_ENV] = str(os.getpid())
     command = _pytest_command(args, lab, packs, dmc_id, status, out, resume=bool(kept))
     lock = _lock
-    from harness.cli.entries import spawn_pytest
+    from harness.cli.entries import CPU_PREFIX, Ran, spawn_pytest
 
-    with table, spawn_pytest(command, env, preexec=preexec,
-                             keep_fd=lock.fd if lock is not None else None) as proc:
+    cpu_s: float | None = None
+
+    with table if own else contextlib.nullcontext(), \
+            spawn_pytest(command, env, preexec=preexec,
+                         keep_fd=lock.fd if lock is not None else None) as proc:
         assert proc.stdout is not None
         _live.add(proc)
         if lock is not None:
@@ -123,6 +139,8 @@ def run_one(args: argparse.Namespace, lab: Any, packs: Sequence[str], dmc_id: st
                 elif (at := line.find(PROGRESS_PREFIX)) >= 0:
                     data = json.loads(line[at + len(PROGRESS_PREFIX):])
                     table.row(TestRecord.from_dict(data))
+                elif line.startswith(CPU_PREFIX):
+                    cpu_s = float(line[len(CPU_PREFIX):])
                 elif args.verbose > 1:  # pytest's output quotes what devices sent
                     table.echo(printable(line))
                 elif line.strip():
@@ -138,7 +156,7 @@ def run_one(args: argparse.Namespace, lab: Any, packs: Sequence[str], dmc_id: st
     for record in read_records(out):  # anything the live table missed
         if record.id not in table.printed:
             table.row(record)
-    return returncode, list(tail)
+    return Ran(returncode, list(tail), cpu_s)
 
 
 #: The pytest processes running now (several when entries run in parallel).

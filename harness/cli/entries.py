@@ -7,7 +7,11 @@ as they are. What ``dmct run`` does before and after the pytest process of an en
 header, its report formats, its totals line) is ``run.py``'s; this module only decides where
 and how many at a time.
 
-**Local** (``--jobs N``, default: every core): N entries at a time, each driven by a thread of
+The units it runs are whole entries or parts of them (``harness.cli.parts``: an emulated
+entry cut into groups of its test files, each a pytest process of its own, folded back into
+the entry when its last part ends), given longest first.
+
+**Local** (``--jobs N``, default: every core): N units at a time, each driven by a thread of
 the parent that reads its pytest process's output. Rows are printed as they come, each line
 whole (:class:`LineAtomic`) and prefixed by its DMC/status, so two entries' lines never mix
 mid-line. A pytest process that dies leaves its entry exactly as a killed sequential run does
@@ -16,7 +20,7 @@ The pytest processes are forked from a ``multiprocessing`` fork server that impo
 modules once (:data:`PRELOAD`), so an entry no longer pays a second of imports; the run hands
 them the catalogue it parsed (:func:`catalogue_handed_down`).
 
-**Dask** (``--scheduler tcp://HOST:8786``): each entry is a task (:func:`run_entry_task`) that
+**Dask** (``--scheduler tcp://HOST:8786``): each unit is a task (:func:`run_entry_task`) that
 runs the pytest process in a scratch directory of the worker and **returns the entry's
 directory to the client** as a zip archive, which the client unpacks into ``<out>``. So the
 workers need the harness installed and the lab config (and its ``profile_paths``) readable at
@@ -80,6 +84,8 @@ class Ran:
 
     returncode: int
     tail: list[str] = field(default_factory=list)
+    #: CPU seconds of the pytest process (one forked from the fork server says; else None).
+    cpu_s: float | None = None
 
 
 class EntryFailed(Exception):
@@ -253,8 +259,10 @@ PRELOAD = (
     "pytest", "_pytest.python", "_pytest.fixtures", "zigpy.application", "zigpy.zcl.clusters",
     "zigpy.zdo", "hypothesis", "hypothesis.strategies", "pydantic", "yaml", "aiosqlite",
     "cryptography.hazmat.primitives.asymmetric.ec", "harness.bench", "harness.dcc.client",
-    "harness.migration", "harness.report.build",
+    "harness.migration", "harness.report.build", "harness.cli.preload",
 )
+#: Prefix of the last line of a forked pytest process: the CPU seconds it used.
+CPU_PREFIX = "@dmct-cpu "
 #: Set to ``0`` to start every entry's pytest as a fresh ``python -m pytest`` instead.
 FORKSERVER_ENV = "DMCT_FORKSERVER"
 #: pytest's warning that a module imported before it started is not assertion-rewritten: the
@@ -284,18 +292,13 @@ def _own_group_and_die_with_parent() -> None:
     """As ``harness.cli.child``'s ``preexec_fn`` does for a fresh process: a process group of
     its own (a terminal's Ctrl-C reaches ``dmct``, which stops its entries), and SIGINT when its
     parent (the fork server, which ends with ``dmct``) dies."""
-    import ctypes
-
-    from harness.cli.child import _PR_SET_PDEATHSIG, PARENT_DEATH_SIGNAL
+    from harness.cli.child import parent_death_hook
 
     with contextlib.suppress(OSError):
         os.setpgid(0, 0)
-    parent = os.getppid()
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(PARENT_DEATH_SIGNAL),
-                                                0, 0, 0)
-    if os.getppid() != parent:  # the server ended before prctl: stop now
-        os.kill(os.getpid(), PARENT_DEATH_SIGNAL)
+    hook = parent_death_hook(os.getppid())
+    if hook is not None:
+        hook()
 
 
 def _forked_pytest(argv: list[str], writer: Any, env: dict[str, str], cwd: str,
@@ -326,6 +329,10 @@ def _forked_pytest(argv: list[str], writer: Any, env: dict[str, str], cwd: str,
     import pytest
 
     code = pytest.main(["-W", _PRELOAD_WARNING, *argv])
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # this process alone, since the fork
+    print(f"{CPU_PREFIX}{usage.ru_utime + usage.ru_stime:.3f}")
     sys.stdout.flush()
     sys.stderr.flush()
     sys.exit(int(code))
@@ -475,22 +482,13 @@ def _unzip(data: bytes, directory: Path) -> None:
             shutil.copyfile(directory / original, target)
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
-    """Linux: the pytest process of a task dies with its worker (a lost worker's entry runs
-    again elsewhere; the orphan must not go on using a core)."""
-    with contextlib.suppress(Exception):
-        import ctypes
-        import signal
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
 def run_entry_task(spec: dict[str, Any], catalogue: bytes | None = None) -> dict[str, Any]:
     """A Dask task: the pytest process of one entry on this worker, in a scratch directory;
     returns its exit code, output tail and the entry's directory as a zip archive."""
     import argparse
+    import signal
 
-    from harness.cli.child import _pytest_command
+    from harness.cli.child import _pytest_command, parent_death_hook
     from harness.pytest_plugin import PLAN_PREFIX, PROGRESS_PREFIX
 
     with tempfile.TemporaryDirectory(prefix="dmct-entry-") as tmp:
@@ -512,7 +510,9 @@ def run_entry_task(spec: dict[str, Any], catalogue: bytes | None = None) -> dict
         completed = subprocess.run(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             encoding="utf-8", errors="replace", env=env, check=False,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+            # the pytest process of a task dies with its worker (a lost worker's entry runs
+            # again elsewhere; the orphan must not go on using a core)
+            preexec_fn=parent_death_hook(os.getpid(), signal.SIGKILL))
         tail = [line for line in completed.stdout.splitlines()
                 if line.strip() and PLAN_PREFIX not in line and PROGRESS_PREFIX not in line]
         return {"returncode": completed.returncode, "tail": tail[-TAIL_LINES:],
@@ -547,41 +547,43 @@ def connect(address: str) -> Any:
         raise OSError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
 
 
-def run_dask(client: Any, entries: Sequence[Entry], *, prepare: Callable[[Entry], None],
-             finish: Callable[[Entry, Ran], T], lab: str, packs: Sequence[str],
+def run_dask(client: Any, units: Sequence[Any], *, prepare: Callable[[Any], None],
+             finish: Callable[[Any, Ran], None], lab: str, packs: Sequence[str],
              pytest_args: Sequence[str], catalogue: Any = None, pack_paths: Sequence[str] = (),
-             faults: Sequence[str] = ()) -> list[T]:
-    """Every entry as a task of ``client``'s cluster; ``finish`` as each comes back (its
-    directory unpacked into ``entry.out`` first). Results in entry order."""
+             faults: Sequence[str] = ()) -> None:
+    """Every unit (``harness.cli.parts.Unit``: a part of an entry, or a whole one) as a task
+    of ``client``'s cluster, the first given first (Dask's priority); ``prepare`` before each
+    is submitted, ``finish`` as each comes back (its directory unpacked into ``unit.out``
+    first)."""
     from distributed import as_completed
 
     shared = None
     if catalogue is not None:
         shared = client.scatter(pickle.dumps(catalogue), broadcast=True, hash=False)
     futures = {}
-    results: dict[int, T] = {}
-    for index, entry in enumerate(entries):
-        prepare(entry)
+    for rank, unit in enumerate(units):
+        entry = unit.entry
+        prepare(unit)
         if entry.action == "kept":
-            results[index] = finish(entry, Ran(0))
+            finish(unit, Ran(0))
             continue
-        spec = dask_spec(entry, lab=lab, packs=packs, pytest_args=pytest_args,
-                         pack_paths=pack_paths, faults=faults)
-        future = client.submit(run_entry_task, spec, shared, pure=False,
-                               key=f"dmct-entry-{entry.dmc}-{entry.status}-{os.urandom(4).hex()}")
-        futures[future] = index
+        spec = dask_spec(entry, lab=lab, packs=unit.part.targets if unit.part else packs,
+                         pytest_args=pytest_args, pack_paths=pack_paths, faults=faults)
+        name = f"p{unit.part.index}" if unit.part else "whole"
+        future = client.submit(
+            run_entry_task, spec, shared, pure=False, priority=len(units) - rank,
+            key=f"dmct-entry-{entry.dmc}-{entry.status}-{name}-{os.urandom(4).hex()}")
+        futures[future] = unit
     try:
         for future in as_completed(list(futures)):
-            index = futures[future]
-            entry = entries[index]
+            unit = futures[future]
             outcome = future.result()
-            if entry.action != "resume":
-                shutil.rmtree(entry.out / "allure-results", ignore_errors=True)
-            _unzip(outcome["archive"], entry.out)
-            results[index] = finish(entry, Ran(outcome["returncode"], outcome["tail"]))
+            if unit.entry.action != "resume" and unit.part is None:
+                shutil.rmtree(unit.out / "allure-results", ignore_errors=True)
+            _unzip(outcome["archive"], unit.out)
+            finish(unit, Ran(outcome["returncode"], outcome["tail"]))
             future.release()
     except BaseException:
         for future in futures:
             future.cancel()
         raise
-    return [results[i] for i in sorted(results)]

@@ -4,9 +4,10 @@ list of failures and verdict, and the message of an interrupted run.
 On a terminal (rich decides: a TTY, not ``TERM=dumb``; ``NO_COLOR`` turns colour off) the view is
 a live progress line (done/total, failed so far, ETA) with one row per case that did not pass,
 each row cut to the terminal's width so none wraps. Anywhere else (a pipe, a CI log), and
-whenever entries run in parallel (their lines share one stdout), it is plain whole lines: one per
-case that did not pass, in full (``DMC/status  OUTCOME  test  SRVs  reason``), and a progress
-line every tenth of the run.
+whenever entries or their parts run in parallel (their lines share one stdout), it is plain
+whole lines: one per case that did not pass, in full (``DMC/status  OUTCOME  test  SRVs
+reason``), and a progress line every tenth of the run (of the cases its parts have planned so
+far, for an entry cut into parts).
 ``-v`` shows the passed cases too.
 """
 
@@ -16,6 +17,7 @@ import os
 import shlex
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -144,6 +146,8 @@ class Table:
         self.task: Any = None
         self.started = time.monotonic()  # wall time: the ETA is for the engineer's day
         self.next_plain_progress = 0
+        self.planned = False
+        self._lock = threading.RLock()
 
     def __enter__(self) -> Table:
         return self
@@ -159,10 +163,23 @@ class Table:
 
     def plan(self, tests: Sequence[dict[str, Any]]) -> None:
         """The run's cases, known once pytest has collected them (``printed``: cases a resumed
-        run keeps, counted as done)."""
+        run keeps, counted as done). The parts of a split entry each add theirs."""
+        with self._lock:
+            self._plan(tests)
+
+    def _plan(self, tests: Sequence[dict[str, Any]]) -> None:
         done = len(self.printed)
+        srv_width = max((len(",".join(t.get("srv", []))) for t in tests), default=0)
+        if self.planned:  # another part of the entry
+            self.total += len(tests)
+            self.srv_width = max(self.srv_width, srv_width)
+            self.next_plain_progress = done + max(int(self.total * PLAIN_PROGRESS_STEP), 1)
+            if self.progress is not None:
+                self.progress.update(self.task, total=self.total)
+            return
+        self.planned = True
         self.total = len(tests) + done
-        self.srv_width = max((len(",".join(t.get("srv", []))) for t in tests), default=0)
+        self.srv_width = srv_width
         self.started = time.monotonic()
         step = max(int(self.total * PLAIN_PROGRESS_STEP), 1)
         self.next_plain_progress = done + step
@@ -182,6 +199,10 @@ class Table:
             self.console.print(Text(line), soft_wrap=True)
 
     def row(self, record: Any) -> None:
+        with self._lock:  # the parts of a split entry print from threads of their own
+            self._add_row(record)
+
+    def _add_row(self, record: Any) -> None:
         self.printed.add(record.id)
         if record.outcome in ("failed", "blocked"):
             self.failed += 1

@@ -97,9 +97,12 @@ serial transcripts per test) and allure-results/. A run killed part-way keeps ev
 finished; "dmct run --resume OUT" runs only the missing ones. After each DMC and status, the
 DMCT Testing Report: dmct-report.json, .html and .md (--format; "dmct report OUT" re-renders).
 
-The entries run in parallel, one per core (--jobs N to choose); their lines come as they finish,
-each whole and prefixed by its DMC/status. --scheduler tcp://HOST:8786 runs them on an
-existing Dask cluster instead: each entry's directory comes back to this machine as it ends.
+The entries run in parallel, one per core (--jobs N to choose); on an emulated bench an entry
+is cut into parts (groups of its test files, each its own pytest process and bench) folded
+back into the entry's one directory and report. Lines come as cases finish, each whole and
+prefixed by its DMC/status. A real bench runs one entry at a time. --scheduler
+tcp://HOST:8786 runs the same units on an existing Dask cluster instead: each unit's
+directory comes back to this machine as it ends.
 
 Extra pytest arguments go after a "--" separator, e.g.:
   dmct run --pack smoke -- -k register        only the tests matching "register"

@@ -142,6 +142,26 @@ def _record_register(args: argparse.Namespace, root: Path, at: Any) -> None:
         write_register(directory, register)
 
 
+def _fold_parts(args: argparse.Namespace, root: Path) -> None:
+    """The parts of split entries a killed ``dmct run`` left (``harness.cli.parts``), folded
+    into their entries first, as ``dmct run --resume`` does: what they finished is reported."""
+    from harness.cli.parts import PARTS_DIR, merge_parts
+    from harness.config import ConfigError
+
+    directories = [root] if (root / PARTS_DIR).is_dir() else sorted(
+        p.parent for p in root.glob(f"*/*/{PARTS_DIR}") if p.is_dir())
+    for directory in directories:
+        lab = _report_lab(args, root)
+        dmc, status = directory.parent.name, directory.name
+        if dmc not in lab.catalogue.dmcs:
+            raise UsageError(f"{directory}: DMC {dmc!r} is not in the catalogue of "
+                             f"{lab.path}; give the run's lab config with --lab FILE")
+        try:
+            merge_parts(directory, lab.select([dmc], [status]))
+        except ConfigError as exc:
+            raise UsageError(f"{directory}: {exc}") from None
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """``dmct report DIR``: rebuild, finalise and render the reports of a run's directory,
     only while no run holds the directory (:mod:`harness.report.lock`): a re-render racing a
@@ -174,6 +194,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     root = Path(args.dir)
+    _fold_parts(args, root)
     _record_register(args, root, at)
     labs: list[Any] = []  # loaded once, only when a report is rebuilt from records
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from harness.cli.child import pytest_error, read_records, run_one
 from harness.cli.collect import lab_pack_paths
 from harness.cli.common import UsageError, available_packs, fail, load_lab
 from harness.cli.output import RunResult, print_interrupted, print_totals, say, totals_line
+from harness.cli.parts import took, unit_times
 from harness.cli.report import read_report, render_run_formats, report_formats, write_epcl_summary
 from harness.report.provenance import harness_version
 
@@ -238,13 +240,13 @@ def _run_all(args: argparse.Namespace, lab: Any, packs: Sequence[str], out_root:
         FORKSERVER_ENV,
         EntryFailed,
         catalogue_handed_down,
-        default_jobs,
         environment,
         pytest_server,
-        run_local,
     )
+    from harness.cli.parts import plan_units, splittable
 
     _check_scheduling(args)
+    unit_times.clear()
     entries = _plan_entries(lab, out_root, resume=resume)
     scheduler = getattr(args, "scheduler", None)
     try:
@@ -252,25 +254,114 @@ def _run_all(args: argparse.Namespace, lab: Any, packs: Sequence[str], out_root:
             if scheduler:
                 results = _run_on_cluster(args, lab, packs, entries, scheduler)
             else:
-                jobs = getattr(args, "jobs", None) or default_jobs()
+                jobs = _jobs(args, lab)
+                units = plan_units(entries, packs, workers=jobs,
+                                   may_split=splittable(args, lab))
                 # A fork server pays its imports once for every entry: not worth it for one.
-                single = {} if sum(e.action != "kept" for e in entries) > 1 else {
-                    FORKSERVER_ENV: "0"}
+                single = {} if len(units) > 1 else {FORKSERVER_ENV: "0"}
                 with catalogue_handed_down(lab.catalogue), pytest_server(), \
                         environment(**single):
-                    results = run_local(entries,
-                                        lambda entry: _run_entry(args, lab, packs, entry),
-                                        jobs=jobs)
+                    results = _run_units(args, lab, packs, entries, units, jobs)
     except EntryFailed as exc:
         return fail(str(exc))
     write_epcl_summary(out_root, lab.catalogue)
     return print_totals(results)
 
 
+def _jobs(args: argparse.Namespace, lab: Any) -> int:
+    """How many units run at once: ``--jobs``, else every core; one on a real bench, whose
+    radio and serial ports its entries share."""
+    from harness.cli.entries import default_jobs
+
+    jobs: int = getattr(args, "jobs", None) or default_jobs()
+    if jobs > 1 and not lab.is_emulated:
+        if getattr(args, "jobs", None):
+            say(f"dmct run: bench {lab.bench} is a real bench: its entries run one at a time "
+                "(--jobs applies to emulated benches)", flush=True)
+        return 1
+    return jobs
+
+
+class _Split:
+    """The parts of the split entries of a run on this machine: which have started, how many
+    are still to end, and each entry's one table (its parts print from threads of their
+    own)."""
+
+    def __init__(self, units: Sequence[Any]) -> None:
+        import threading
+
+        from harness.cli.parts import Part
+
+        self.lock = threading.Lock()
+        self.parts: dict[int, list[Part]] = {}
+        for unit in units:
+            if unit.part is not None:
+                self.parts.setdefault(id(unit.entry), []).append(unit.part)
+        self.left = {key: len(parts) for key, parts in self.parts.items()}
+        self.tables: dict[int, Any] = {}
+
+    def start(self, args: argparse.Namespace, entry: Any) -> Any:
+        """The entry's table; before its first part: its header and its parts on disk."""
+        from harness.cli.output import Table
+        from harness.cli.parts import start_parts
+
+        with self.lock:
+            if id(entry) not in self.tables:
+                _prepare_entry(entry)
+                start_parts(entry.out, sorted(self.parts[id(entry)], key=lambda p: p.index))
+                self.tables[id(entry)] = Table(entry.dmc, entry.status, verbose=args.verbose)
+            return self.tables[id(entry)]
+
+    def ended(self, entry: Any) -> bool:
+        """One part of ``entry`` ended; whether it was the last."""
+        with self.lock:
+            self.left[id(entry)] -= 1
+            return self.left[id(entry)] == 0
+
+
+def _run_units(args: argparse.Namespace, lab: Any, packs: Sequence[str],
+               entries: Sequence[Any], units: Sequence[Any], jobs: int) -> list[RunResult]:
+    """The units of a run on this machine, ``jobs`` at a time (``harness.cli.parts``); an
+    entry's totals as its last unit ends. Results in entry order."""
+    from harness.cli.entries import run_local
+
+    split = _Split(units)
+
+    def run(unit: Any) -> RunResult | None:
+        entry = unit.entry
+        if unit.part is None:
+            return _run_entry(args, lab, packs, entry, unit)
+        table = split.start(args, entry)
+        started = time.perf_counter()
+        ran = run_one(args, lab, unit.part.targets, entry.dmc, entry.status,
+                      unit.out.absolute(), table=table)
+        took(unit, ran, started)
+        _check_ran(entry, ran.returncode, ran.tail, read_records(unit.out))
+        if not split.ended(entry):
+            return None
+        table.close()
+        return _merge_and_finish(args, lab, entry)
+
+    results = run_local(units, run, jobs=jobs)
+    by_entry = {id(unit.entry): result for unit, result in zip(units, results, strict=True)
+                if result is not None}
+    return [by_entry[id(e)] for e in entries if id(e) in by_entry]
+
+
+def _merge_and_finish(args: argparse.Namespace, lab: Any, entry: Any) -> RunResult:
+    """A split entry whose parts have all ended: its parts folded into it, then its formats
+    and totals line as for an entry run whole."""
+    from harness.cli.parts import merge_parts
+
+    merge_parts(entry.out, lab.select([entry.dmc], [entry.status]))
+    return _finish_entry(args, entry, 0, [])
+
+
 def _plan_entries(lab: Any, out_root: Path, *, resume: bool) -> list[Any]:
     """The entries of a run in order (DMC, then status); a DMC with no EPCL entry for a status
     is said and skipped."""
     from harness.cli.entries import Entry
+    from harness.cli.parts import PARTS_DIR, merge_parts
 
     entries: list[Entry] = []
     for dmc_id in lab.dmc_ids:
@@ -281,14 +372,19 @@ def _plan_entries(lab: Any, out_root: Path, *, resume: bool) -> list[Any]:
                 continue
             out = out_root / dmc_id / status
             out.mkdir(parents=True, exist_ok=True)
+            if resume and (out / PARTS_DIR).is_dir():  # left by a killed run: folded first
+                merge_parts(out, lab.select([dmc_id], [status]))
             action, kept = _resume_plan(out) if resume else ("run", [])
             entries.append(Entry(dmc_id, status, out, action, tuple(kept)))  # type: ignore[arg-type]
     return entries
 
 
 def _prepare_entry(entry: Any) -> None:
-    """Before the pytest process of an entry: its header line; a fresh entry loses the records
-    and state of an earlier run in its directory."""
+    """Before the pytest process of an entry: its header line; a fresh entry loses the records,
+    state and parts of an earlier run in its directory."""
+    import shutil
+
+    from harness.cli.parts import PARTS_DIR
     from harness.report.manifest import STATE_FILE, run_state
     from harness.report.records import RECORDS_FILE
 
@@ -304,6 +400,7 @@ def _prepare_entry(entry: Any) -> None:
     else:
         (out / RECORDS_FILE).unlink(missing_ok=True)  # even if pytest never starts
         (out / STATE_FILE).unlink(missing_ok=True)
+        shutil.rmtree(out / PARTS_DIR, ignore_errors=True)
         say(f"\n== {dmc_id} / {status}", flush=True)
 
 
@@ -311,14 +408,10 @@ def _finish_entry(args: argparse.Namespace, entry: Any, returncode: int,
                   tail: Sequence[str]) -> RunResult:
     """After the pytest process of an entry: its report formats and totals line (raises
     ``EntryFailed`` when pytest could not run the packs)."""
-    from harness.cli.entries import EntryFailed
-
     result = RunResult(entry.dmc, entry.status, entry.out, read_records(entry.out),
                        read_report(entry.out))
     if entry.action != "kept":
-        if returncode in (3, 4) or (returncode == 2 and not result.records):
-            raise EntryFailed(f"pytest could not run the packs for {entry.dmc}/{entry.status} "
-                              f"(pytest exit {returncode}): {pytest_error(tail)}")
+        _check_ran(entry, returncode, tail, result.records)
         if not result.records:
             say("(no test ran)")
     render_run_formats(args, result)  # a kept entry: formats asked for now, if not there yet
@@ -326,25 +419,68 @@ def _finish_entry(args: argparse.Namespace, entry: Any, returncode: int,
     return _compact(result)
 
 
+def _check_ran(entry: Any, returncode: int, tail: Sequence[str], records: Sequence[Any]
+               ) -> None:
+    """Raises ``EntryFailed`` when pytest could not run the packs (usage, collection)."""
+    from harness.cli.entries import EntryFailed
+
+    if returncode in (3, 4) or (returncode == 2 and not records):
+        raise EntryFailed(f"pytest could not run the packs for {entry.dmc}/{entry.status} "
+                          f"(pytest exit {returncode}): {pytest_error(tail)}")
+
+
 def _run_entry(args: argparse.Namespace, lab: Any, packs: Sequence[str],
-               entry: Any) -> RunResult:
+               entry: Any, unit: Any = None) -> RunResult:
     """One entry on this machine: its pytest process, its table printed live."""
+    from harness.cli.entries import Ran
+
     _prepare_entry(entry)
-    returncode, tail = 0, list[str]()
+    ran = Ran(0)
     if entry.action != "kept":
-        returncode, tail = run_one(args, lab, packs, entry.dmc, entry.status,
-                                   entry.out.absolute(), kept=entry.kept)
-    return _finish_entry(args, entry, returncode, tail)
+        started = time.perf_counter()
+        ran = run_one(args, lab, packs, entry.dmc, entry.status, entry.out.absolute(),
+                      kept=entry.kept)
+        if unit is not None:
+            took(unit, ran, started)
+    return _finish_entry(args, entry, ran.returncode, ran.tail)
 
 
 def _run_on_cluster(args: argparse.Namespace, lab: Any, packs: Sequence[str],
                     entries: Sequence[Any], scheduler: str) -> list[RunResult]:
-    """Every entry as a task of the Dask cluster at ``scheduler``; each entry's table, report
-    and totals as it comes back (``harness.cli.entries``)."""
+    """Every unit of the run (``harness.cli.parts``) as a task of the Dask cluster at
+    ``scheduler``, longest first; each entry's table, report and totals as its last unit comes
+    back (``harness.cli.entries``). Results in entry order."""
     from harness.cli.entries import Ran, connect, run_dask
     from harness.cli.output import Table
+    from harness.cli.parts import merge_parts, plan_units, splittable, start_parts
 
-    def finish(entry: Any, ran: Ran) -> RunResult:
+    if not lab.is_emulated:
+        raise UsageError(f"--scheduler: bench {lab.bench} is a real bench, whose radio and "
+                         "serial ports are on this machine: run it without --scheduler")
+    results: dict[int, RunResult] = {}
+    left: dict[int, int] = {}
+
+    def prepare(unit: Any) -> None:
+        entry = unit.entry
+        if id(entry) in left:
+            return
+        left[id(entry)] = unit.of
+        _prepare_entry(entry)
+        if unit.part is not None:
+            start_parts(entry.out, sorted((u.part for u in units
+                                           if u.entry is entry and u.part is not None),
+                                          key=lambda p: p.index))
+
+    def finish(unit: Any, ran: Ran) -> None:
+        entry = unit.entry
+        if unit.part is not None:
+            _check_ran(entry, ran.returncode, ran.tail, read_records(unit.out))
+        left[id(entry)] -= 1
+        if left[id(entry)]:
+            return
+        if unit.part is not None:
+            merge_parts(entry.out, lab.select([entry.dmc], [entry.status]))
+            ran = Ran(0)
         if entry.action != "kept":
             # the entry is over: its rows at once, as plain lines (no live progress line)
             with Table(entry.dmc, entry.status, verbose=args.verbose, live=False) as table:
@@ -353,18 +489,22 @@ def _run_on_cluster(args: argparse.Namespace, lab: Any, packs: Sequence[str],
                 table.plan([{"id": r.id, "srv": list(r.srv)} for r in records])
                 for record in records:
                     table.row(record)
-        return _finish_entry(args, entry, ran.returncode, ran.tail)
+        results[id(entry)] = _finish_entry(args, entry, ran.returncode, ran.tail)
 
     try:
         client = connect(scheduler)
     except OSError as exc:
         raise UsageError(str(exc)) from None
     with client:
-        say(f"dmct run: {len(entries)} entries on the Dask cluster at {scheduler}", flush=True)
-        return run_dask(client, entries, prepare=_prepare_entry, finish=finish,
-                        lab=str(Path(lab.path).absolute()), packs=packs,
-                        pack_paths=lab_pack_paths(args), faults=list(args.fault or ()),
-                        pytest_args=args.pytest_args, catalogue=lab.catalogue)
+        workers = max(sum(client.nthreads().values()), 1)
+        units = plan_units(entries, packs, workers=workers, may_split=splittable(args, lab))
+        say(f"dmct run: {len(entries)} entries on the Dask cluster at {scheduler} "
+            f"({len(units)} tasks)", flush=True)
+        run_dask(client, units, prepare=prepare, finish=finish,
+                 lab=str(Path(lab.path).absolute()), packs=packs,
+                 pack_paths=lab_pack_paths(args), faults=list(args.fault or ()),
+                 pytest_args=args.pytest_args, catalogue=lab.catalogue)
+    return [results[id(e)] for e in entries if id(e) in results]
 
 
 class _Outcome:
