@@ -59,15 +59,15 @@ class Signer:
     def key_info(self) -> etree._Element:
         """KeyInfo naming the certificate by issuer and serial number, as DCC Boxed writes it
         (built once per certificate; each signature gets a copy)."""
-        name = (self.certificate.issuer.rfc4514_string(), self.certificate.serial_number)
-        cached = _KEY_INFO.get(name)
+        cached = _KEY_INFO.get(self.certificate)
         if cached is None:
+            name = (self.certificate.issuer.rfc4514_string(), self.certificate.serial_number)
             cached = etree.Element(f"{{{DS}}}KeyInfo", nsmap={"ds": DS})
             data = etree.SubElement(cached, f"{{{DS}}}X509Data")
             issuer_serial = etree.SubElement(data, f"{{{DS}}}X509IssuerSerial")
             etree.SubElement(issuer_serial, f"{{{DS}}}X509IssuerName").text = name[0]
             etree.SubElement(issuer_serial, f"{{{DS}}}X509SerialNumber").text = str(name[1])
-            _KEY_INFO[name] = cached
+            _KEY_INFO[self.certificate] = cached
         return copy.deepcopy(cached)
 
     def sign(self, root: etree._Element) -> etree._Element:
@@ -85,9 +85,10 @@ class Signer:
         return signed
 
 
-#: KeyInfo elements by the certificate they name (issuer, serial): one per User certificate,
-#: however many Signers a session makes.
-_KEY_INFO: dict[tuple[str, int], etree._Element] = {}
+#: KeyInfo elements by the certificate they name: one per User certificate, however many
+#: Signers a session makes (looked up by the certificate itself: writing its issuer's name out
+#: on every signature was a tenth of signing's own cost).
+_KEY_INFO: dict[x509.Certificate, etree._Element] = {}
 
 
 def signer_of(root: etree._Element) -> tuple[str, int]:
