@@ -458,12 +458,17 @@ class Bench:
         self._transcripts = []
         self._notes = []
         dcc_mark = self._dcc.evidence.mark() if self._dcc is not None else 0
+        if self._dcc is not None:
+            # Its SRs' Allure steps point into the case's dcc.json, if one is written.
+            self._dcc.case_evidence = evidence_dir is not None
         self._marks = (self.frames.mark(), self.events.mark(), dcc_mark)
         for device in self.devices.values():
             device._switch_transcript()
 
     def end_test(self) -> TestEvidence:
         frames_mark, events_mark, dcc_mark = self._marks
+        if self._dcc is not None:
+            self._dcc.case_evidence = False
         return TestEvidence(
             frames=self.frames.since(frames_mark),
             events=self.events.since(events_mark),

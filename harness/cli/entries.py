@@ -254,7 +254,8 @@ def catalogue_handed_down(catalogue: Any) -> Iterator[None]:
 #: Modules an entry's pytest process would import anyway (zigpy alone takes about a second),
 #: imported once by the fork server (``multiprocessing``'s ``forkserver``) that forks every
 #: entry's process. Pytest plugins are not among them: a plugin must be imported by pytest to
-#: have its assertions rewritten.
+#: have its assertions rewritten. ``harness.cli.preload`` stays last: it freezes the collector's
+#: view of everything loaded before it.
 PRELOAD = (
     "pytest", "_pytest.python", "_pytest.fixtures", "zigpy.application", "zigpy.zcl.clusters",
     "zigpy.zdo", "hypothesis", "hypothesis.strategies", "pydantic", "yaml", "aiosqlite",

@@ -10,6 +10,7 @@ plugin imports at the end of every session (the report and Allure's writer).
 from __future__ import annotations
 
 import contextlib
+import gc
 from datetime import date
 
 import allure_commons.model2  # noqa: F401  (each case's Allure result)
@@ -32,3 +33,10 @@ with contextlib.suppress(Exception):
 with contextlib.suppress(Exception):
     for _year in BANK_HOLIDAY_YEARS:
         working_days_between(date(_year, 1, 1), date(_year, 12, 31))  # its bank holidays
+
+# Last of the fork server's preload (``PRELOAD`` ends with this module): everything loaded so
+# far moves to the collector's permanent generation, so no forked pytest process scans it (nor
+# writes the pages it shares with the server while doing so), whatever runs before the
+# process's own ``gc.freeze``.
+gc.collect()
+gc.freeze()

@@ -158,6 +158,10 @@ class Dcc:
         self.keystore = keystore
         self.alerts = AlertStream(runtime.clock, runtime, render=self._alert_document)
         self.evidence: TimedStream[EvidenceItem] = TimedStream(runtime, "DCC exchange")
+        #: Set by the bench while a case collects evidence: an SR's items then go into the
+        #: case's ``dcc.json``, the one attachment of the case that holds its SRs, so its
+        #: Allure step attaches nothing of its own (it names the items by ``seq``).
+        self.case_evidence = False
         self.tunnel = TunnelClient(chf, self.keystore, response_timeout_s=envelope_timeout_s,
                                    record=self._record)
         members = {chf.eui: ("CHF", chf_profile)}
@@ -571,20 +575,23 @@ class Dcc:
 
     def _allure_step(self, request: ServiceRequest, response: ServiceResponse | None,
                      evidence_mark: int, *, error: BaseException | None = None) -> None:
-        """The SR as one Allure step (a no-op without allure-pytest), its attachments the very
-        evidence items ``dcc.json`` keeps (install codes masked there already)."""
+        """The SR as one Allure step (a no-op without allure-pytest). In a case, the step names
+        its items in the case's ``dcc.json`` (attached once, linked); outside one (a fixture
+        set up before the case collects evidence) they are in no case's ``dcc.json``, so the
+        step attaches them itself, the very evidence items (install codes masked already)."""
         if not allure_listening():
             return
         items = self.evidence.since(evidence_mark)
-        # One attachment per SR (a file each in allure-results: thousands in a full run).
         exchange: dict[str, Any] = {}
-        for item in items:
-            if item.kind in ("request", "operation", "response") and item.kind not in exchange:
-                exchange[item.kind] = item.as_dict()
-        others = [i.as_dict() for i in items if i.kind not in ("request", "operation",
-                                                                "response")]
-        if others:
-            exchange["envelopes and alerts"] = others
+        if not self.case_evidence:
+            for item in items:
+                if item.kind in ("request", "operation", "response") and (
+                        item.kind not in exchange):
+                    exchange[item.kind] = item.as_dict()
+            others = [i.as_dict() for i in items if i.kind not in ("request", "operation",
+                                                                    "response")]
+            if others:
+                exchange["envelopes and alerts"] = others
         srv = request.srv
         name = f" {self.catalogue[srv].name}" if srv in self.catalogue else ""
         if response is not None:
@@ -603,8 +610,13 @@ class Dcc:
         parameters = {"RequestID": str(request.request_id)}
         if times:
             parameters["bench time"] = f"{times[0].isoformat()} .. {times[-1].isoformat()}"
-        service_request_step(title, parameters=parameters,
-                             attachments={"request and response": exchange}, error=error)
+        if self.case_evidence:
+            if items:
+                parameters["dcc.json"] = f"seq {items[0].seq}..{items[-1].seq}"
+            service_request_step(title, parameters=parameters, attachments={}, error=error)
+        else:
+            service_request_step(title, parameters=parameters,
+                                 attachments={"request and response": exchange}, error=error)
 
     def _role_of(self, eui: str) -> str:
         """A target as a step names it: its role on the bench, else its EUI-64."""

@@ -26,9 +26,13 @@ from typing import TYPE_CHECKING, Any
 import zigpy.device
 import zigpy.exceptions
 import zigpy.profiles.zha
+import zigpy.profiles.zll
 import zigpy.types as t
 import zigpy.zdo.types as zdo_t
+from zigpy.device import ResponseKey
+from zigpy.zcl import Cluster
 
+from harness.han import zclparse
 from harness.han.clusters import SE_PROFILE_ID
 from harness.han.frames import FrameLog, format_address
 
@@ -38,15 +42,30 @@ if TYPE_CHECKING:
 LOGGER = logging.getLogger(__name__)
 
 
+#: APS profiles whose payload is ZCL: Home Automation, ZLL (as zigpy decides) and Smart Energy.
+ZCL_PROFILES = frozenset({zigpy.profiles.zha.PROFILE_ID, zigpy.profiles.zll.PROFILE_ID,
+                          SE_PROFILE_ID})
+
+
 class SmartEnergyDevice(zigpy.device.ZigbeeDevice):
     """A zigpy device that accepts ZCL frames on the Smart Energy profile."""
 
     def _parse_packet_header(self, packet: t.ZigbeePacket) -> Any:
         # ZCL framing is identical on every profile; zigpy only checks the profile id to decide
-        # whether the payload is ZCL at all.
-        if packet.profile_id == SE_PROFILE_ID:
-            packet = packet.replace(profile_id=zigpy.profiles.zha.PROFILE_ID)
-        return super()._parse_packet_header(packet)
+        # whether the payload is ZCL at all. The header is zigpy's, parsed once per distinct
+        # header (harness.han.zclparse).
+        if packet.src_ep == 0 or packet.profile_id not in ZCL_PROFILES:
+            return super()._parse_packet_header(packet)
+        hdr, _ = zclparse.parse_header(packet.data.serialize())
+        return hdr, ResponseKey(endpoint_id=packet.src_ep, cluster_id=packet.cluster_id,
+                                direction=hdr.frame_control.direction, tsn=hdr.tsn)
+
+    def _parse_packet_command(self, packet: t.ZigbeePacket, endpoint: Any,
+                              zcl_cluster: Cluster | None) -> Any:
+        # The command the CHF's decode of this frame parsed, if it did (harness.han.zclparse).
+        if packet.src_ep == 0 or zcl_cluster is None:
+            return super()._parse_packet_command(packet, endpoint, zcl_cluster)
+        return zclparse.deserialize(zcl_cluster, packet.data.serialize())[1]
 
     def _should_filter_packet(self, packet: t.ZigbeePacket) -> bool:
         app = self._application
@@ -286,6 +305,8 @@ class HanApplicationMixin:
             LOGGER.warning("dropped a frame from %s that zigpy cannot parse (cluster 0x%04X, "
                            "%d bytes): %s", format_address(packet.src), packet.cluster_id,
                            len(packet.data.serialize()), exc)
+        finally:
+            zclparse.forget()  # the CHF's parse of this frame is no other frame's
 
     async def forget_link_key(self, ieee: t.EUI64) -> None:
         """Drop a device's install-code link key from the coordinator, if the radio keeps one.

@@ -36,6 +36,7 @@ from zigpy.application import ControllerApplication
 from zigpy.zcl import foundation
 
 from harness.config.types import eui64_to_zigpy
+from harness.han import zclparse
 from harness.han.app import HanApplicationMixin
 from harness.han.device import HanDevice
 from harness.han.events import HanEventStream, match, normalise_eui
@@ -568,7 +569,7 @@ def _decode_into_events(
     *,
     mirror: Any = None,
 ) -> None:
-    hdr, _ = foundation.ZCLHeader.deserialize(message)
+    hdr, _ = zclparse.parse_header(message)
     is_report = (
         hdr.frame_control.frame_type == foundation.FrameType.GLOBAL_COMMAND
         and hdr.command_id == foundation.GeneralCommand.Report_Attributes
@@ -583,7 +584,7 @@ def _decode_into_events(
     zcl = clusters.get(cluster_id)
     if zcl is None:
         return
-    _, payload = zcl.deserialize(message)
+    _, payload = zclparse.deserialize(zcl, message, keep=True)  # zigpy's parse takes it
     if is_report:
         for record in payload.attribute_reports:
             try:

@@ -11,8 +11,9 @@ allure-pytest writes one ``*-result.json`` per case when pytest runs with ``--al
   result is matched to its case later). allure-pytest's own ``tag`` per bare marker
   (``security``, ``destructive``) stays;
 - **during the case**: a step per Service Request (:func:`service_request_step`, called by the
-  DCC client) with the request, response and exchange attached as JSON, masked as ``dcc.json``
-  is; after the case, its evidence files as attachments, linked, not copied
+  DCC client) naming its items in the case's ``dcc.json``, the one attachment that holds the
+  case's SRs (an SR outside any case's evidence attaches its exchange as JSON instead, masked
+  as ``dcc.json`` is); after the case, its evidence files as attachments, linked, not copied
   (:func:`attach_evidence`);
 - **at the end of the session** (:func:`annotate_results`): the Testing Issue of a case is only
   known once the report attributes every failure, so the result files are rewritten then with

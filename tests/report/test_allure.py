@@ -134,31 +134,29 @@ def attachment(run: Run, attached: dict[str, Any]) -> bytes:
     return path.read_bytes()
 
 
-def test_each_service_request_is_a_step_with_request_and_response_attached(run: Run) -> None:
+def test_each_service_request_is_a_step_pointing_into_the_cases_one_sr_bundle(run: Run) -> None:
     [case] = [c for c in run.report["cases"] if c["id"] == FAILING]
     kept = json.loads((run.directory / case["evidence"]["dcc"]).read_text())
+    by_seq = {item["seq"]: item for item in kept}
     steps = [s for s in run.result(FAILING).get("steps", []) if STEP.match(s["name"])]
     # Accepted once, refused the second time the same bench day (91333).
     assert [STEP.match(s["name"])["code"] for s in steps] == ["I0", "E060701"]
     for step in steps:
-        [attached] = step["attachments"]
-        assert (attached["name"], attached["type"]) == ("request and response",
-                                                        "application/json")
-        exchange = json.loads(attachment(run, attached))
-        request, response = exchange["request"], exchange["response"]
-        # The very items dcc.json keeps (so masked as it is).
-        assert all(item in kept for item in (request, response,
-                                             *exchange["envelopes and alerts"]))
+        # No attachment per SR: the case's dcc.json (attached once, linked) holds them all,
+        # and the step names its items there.
+        assert not step.get("attachments")
+        parameters = {p["name"]: p["value"] for p in step["parameters"]}
+        first, last = map(int, parameters["dcc.json"].removeprefix("seq ").split(".."))
+        items = [by_seq[seq] for seq in range(first, last + 1)]
+        request = next(i for i in items if i["kind"] == "request")
+        response = next(i for i in items if i["kind"] == "response")
         # The tunnel's envelopes to and from the GSME, as dcc.json has them.
-        assert {e["kind"] for e in exchange["envelopes and alerts"]} >= {"envelope_out",
-                                                                        "envelope_in"}
-        assert request["kind"] == "request" and request["srv"] == "6.7"
-        assert request["role"] == "GS"
-        assert response["kind"] == "response"
+        assert {i["kind"] for i in items} >= {"envelope_out", "envelope_in"}
+        assert request["srv"] == "6.7" and request["role"] == "GS"
         assert response["code"] == STEP.match(step["name"])["code"]
-        assert response["request_id"] == request["request_id"]
-        assert {p["name"]: p["value"] for p in step["parameters"]}["RequestID"] == \
-            request["request_id"]
+        assert response["request_id"] == request["request_id"] == parameters["RequestID"]
+    attached = [a["name"] for a in run.result(FAILING)["attachments"]]
+    assert sum(name.endswith("(dcc.json)") for name in attached) == 1
     passing = [STEP.match(s["name"]) for s in run.result(PASSING)["steps"]]
     assert [m["code"] for m in passing if m] == ["I0"]
 
