@@ -6,7 +6,8 @@ its header, the request, the reply header and body. Most of those are the same f
 and again (a header is frame control, TSN and command id: a few thousand values at most), so
 zigpy parses or builds each distinct one once and the result is reused. Every frame is still
 byte for byte what zigpy makes, and a frame zigpy refuses is refused as before: nothing is
-cached for it. Cached zigpy objects are shared, so the node only reads them.
+cached for it. Cached zigpy objects are shared, so the node only reads them. Received headers
+are parsed by the HAN's ``harness.han.zclparse.parse_header``: one header cache for both sides.
 """
 
 from __future__ import annotations
@@ -17,26 +18,14 @@ from typing import Any
 from zigpy.zcl import foundation
 
 GC = foundation.GeneralCommand
-#: Entries per cache: more than the distinct headers of a session's frames; random frames
+#: Entries per cache (headers are parsed by the HAN's ``zclparse.parse_header``, one cache for
+#: both sides): more than the distinct headers of a session's frames; random frames
 #: (the security pack's) stop filling a cache when it is full.
 LIMIT = 4096
-_HEADERS: dict[bytes, foundation.ZCLHeader] = {}
 _READ_REQUESTS: dict[bytes, Any] = {}
 _READ_SCHEMA = foundation.GENERAL_COMMANDS[GC.Read_Attributes].schema
 _READ_RSP_SCHEMA = foundation.GENERAL_COMMANDS[GC.Read_Attributes_rsp].schema
 _DEFAULT_RSP_SCHEMA = foundation.GENERAL_COMMANDS[GC.Default_Response].schema
-
-
-def parse_header(data: bytes) -> tuple[foundation.ZCLHeader, bytes]:
-    """``ZCLHeader.deserialize(data)``: the header (shared: read it only) and the payload."""
-    size = 5 if data and data[0] & 0x04 else 3  # a manufacturer code after frame control
-    header = _HEADERS.get(data[:size]) if len(data) >= size else None
-    if header is not None:
-        return header, data[size:]
-    header, payload = foundation.ZCLHeader.deserialize(data)
-    if len(data) - len(payload) == size and len(_HEADERS) < LIMIT:
-        _HEADERS[bytes(data[:size])] = header
-    return header, payload
 
 
 def parse_read_attributes(payload: bytes) -> Any:

@@ -19,6 +19,7 @@ from zigpy.zcl import foundation
 from harness.emulator import framing
 from harness.emulator.seeding import seeded_random
 from harness.emulator.zcl import EmulatedCluster, Reply, Status
+from harness.han import zclparse
 from harness.han.clusters import SE_PROFILE_ID
 
 if TYPE_CHECKING:
@@ -356,7 +357,7 @@ class EmulatedNode:
 
     def _receive_zcl(self, packet: t.ZigbeePacket, data: bytes) -> None:
         try:
-            hdr, payload = framing.parse_header(data)
+            hdr, payload = zclparse.parse_header(data)
         except (ValueError, KeyError):
             self.malformed_frames += 1
             return  # not even a header: nothing to answer to

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import random
-
 import pytest
 import zigpy.types as t
 from zigpy.zcl import foundation
@@ -12,24 +10,6 @@ from harness.emulator import framing
 
 GC = foundation.GeneralCommand
 Direction = foundation.Direction
-
-
-def test_headers_parse_as_zigpy_parses_them_and_again_from_the_cache() -> None:
-    rng = random.Random(3)
-    frames = [bytes([control, 0x34, 0x12, tsn, command]) + b"\x01\x02"
-              for control in (0x00, 0x01, 0x04, 0x05, 0x08, 0x10, 0x18, 0x19)
-              for tsn in (0, 7, 255) for command in (0x00, 0x0A, 0x77)]
-    frames += [bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 9))) for _ in range(300)]
-    for _ in range(2):  # the second time from the cache
-        for frame in frames:
-            try:
-                expected = foundation.ZCLHeader.deserialize(frame)
-            except (ValueError, KeyError) as exc:
-                with pytest.raises(type(exc)):
-                    framing.parse_header(frame)
-                continue
-            header, payload = framing.parse_header(frame)
-            assert (header.serialize(), payload) == (expected[0].serialize(), expected[1])
 
 
 def test_replies_are_byte_for_byte_zigpys() -> None:
