@@ -48,6 +48,7 @@ from harness.serial.console import Console
 from harness.serial.iec62056 import Readout, read_meter
 from harness.serial.ports import StablePort
 from harness.serial.relay import RelayBoard
+from harness.text import clip
 
 if TYPE_CHECKING:
     from harness.config.lab import DeviceConfig, SerialAdapterConfig
@@ -350,7 +351,7 @@ class Bench:
             self.app = None
             raise BenchStartError(
                 f"radio {backend.describe_radio()} did not start: {type(exc).__name__}: "
-                f"{' '.join(str(exc).split())[:200]}"
+                f"{clip(str(exc), 200)}"
             ) from exc
         chf_profile = self.dmc.profile_for("CHF", self.catalogue)
         self.chf = Chf(runtime, app, self.events, join_policy=backend.join_policy(chf_profile),

@@ -51,6 +51,7 @@ from harness.config.faults import (
     check_faults,
     parse_fault,
 )
+from harness.text import clip
 
 if TYPE_CHECKING:
     from harness.bench import Bench
@@ -232,7 +233,7 @@ def _inject(bench: Bench, kind: str, target: str | None) -> str | None:
         assert bench.runtime is not None, "the bench has not started"
         bench.backend.inject(kind, target, bench.runtime)
     except Exception as exc:  # a fault that cannot be applied is evidence too
-        return " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+        return clip(f"{type(exc).__name__}: {exc}", 300)
     return None
 
 

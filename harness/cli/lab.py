@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from harness.cli.common import EXIT_FAILED, EXIT_OK, UsageError, load_lab
-from harness.text import printable
+from harness.text import clip, printable
 
 
 def cmd_lab_check(args: argparse.Namespace) -> int:
@@ -28,7 +28,7 @@ def cmd_lab_check(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     except Exception as exc:  # a missing dongle or port: one line, not a traceback
         print(printable(f"bench {lab.bench}: NOT STARTED: {type(exc).__name__}: "
-                        f"{' '.join(str(exc).split())[:300]}"))
+                        f"{clip(str(exc), 300)}"))
         return EXIT_FAILED
     with bench:
         print(f"bench {lab.bench}: radio {lab.radio.type}, DMC {bench.dmc.id}, "

@@ -21,6 +21,7 @@ from zigpy.application import ControllerApplication
 
 from harness.config.types import eui64_to_zigpy
 from harness.han.app import HanApplicationMixin
+from harness.text import clip
 
 LOGGER = logging.getLogger(__name__)
 
@@ -232,7 +233,7 @@ def describe_start_failure(radio_type: str, where: str, exc: BaseException) -> s
     cause = exc
     while isinstance(cause, zigpy.exceptions.TransientConnectionError) and cause.__cause__:
         cause = cause.__cause__
-    detail = " ".join(str(cause).split())[:160]
+    detail = clip(str(cause), 160)
     name = type(cause).__name__
     if isinstance(cause, TimeoutError | asyncio.TimeoutError):
         likely = ("no answer from the dongle: check the port, the radio type (is it a "

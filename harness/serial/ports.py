@@ -26,6 +26,7 @@ import serial.tools.list_ports
 from serial.tools.list_ports_common import ListPortInfo
 
 from harness.serial.errors import PortNotFoundError, PortVanished, SerialError
+from harness.text import clip
 
 __all__ = ["PortIdentity", "PortSpec", "StablePort", "identify", "open_port", "resolve_port"]
 
@@ -155,7 +156,7 @@ def open_port(
 
 
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+    return clip(str(exc), 300) or type(exc).__name__
 
 
 @dataclass(frozen=True)
