@@ -419,9 +419,10 @@ class Dcc:
     def _with_document(self, response: ServiceResponse, schema_version: str,
                        request_id: str, *, service_reference: str = "",
                        from_device: bool = False) -> ServiceResponse:
-        """``response`` with its DUIS document, signed by the DCC (none for a response without
-        a code: DUIS cannot express one). ``from_device``: the S1SP carried the request out on
-        its device; the answer (I0, or the device's own refusal) is a SMETS1 Response."""
+        """``response`` with its DUIS document: built now, signed by the DCC when first read
+        (:attr:`ServiceResponse.document`); none for a response without a code (DUIS cannot
+        express one). ``from_device``: the S1SP carried the request out on its device; the
+        answer (I0, or the device's own refusal) is a SMETS1 Response."""
         if response.code is None:
             return response
         entry = self.catalogue.codes.get(response.code)
@@ -445,8 +446,8 @@ class Dcc:
             schema_version=schema_version, smets1=smets1)
         if self._dcc_signer is None:
             self._dcc_signer = Signer.of(self.keystore.dcc)
-        signed = self._dcc_signer.sign(root)
-        return dataclasses.replace(response, document=serialise(signed))
+        signer = self._dcc_signer
+        return dataclasses.replace(response, sign_document=lambda: serialise(signer.sign(root)))
 
     def execute(self, request: ServiceRequest, *,
                 schema_version: str | None = None) -> ServiceResponse:

@@ -9,8 +9,10 @@ carrying the DCC's countersignature (ECDSA P-256) over its canonical body.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 
@@ -74,9 +76,16 @@ class ServiceResponse:
     body: dict[str, Any] = field(default_factory=dict)
     http_status: int = 200
     detail: str = ""
-    #: The signed DUIS response document (empty for HTTP 400 and a response with no code,
-    #: which DUIS cannot express).
-    document: bytes = field(default=b"", repr=False, compare=False)
+    #: Signs and writes :attr:`document` (``None``: the response has none).
+    sign_document: Callable[[], bytes] | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def document(self) -> bytes:
+        """The signed DUIS response document (empty for HTTP 400 and a response with no code,
+        which DUIS cannot express). Built with the response, signed when first read: a pack
+        run judges devices and reads none of its ~1,000 per entry, a User's endpoint, ``dmct
+        duis`` and the DUIS checks read every one."""
+        return self.sign_document() if self.sign_document is not None else b""
 
     @property
     def ok(self) -> bool:
