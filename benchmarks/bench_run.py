@@ -36,7 +36,7 @@ from datetime import datetime
 from pathlib import Path
 
 from harness.cli import main as dmct
-from harness.cli.parts import UnitTime, predicted_makespan, unit_times
+from harness.cli.parts import UnitTime, predicted_makespan, read_timings
 from harness.report.records import read_records
 
 PACKS = ("dormant", "active", "mixed", "srv")
@@ -78,14 +78,16 @@ def _cases(out: Path) -> int:
     return sum(len(list(read_records(p.parent))) for p in out.glob("*/*/records.jsonl"))
 
 
-def timed_run(arguments: list[str]) -> tuple[float, float, int, int, int]:
-    """``dmct ARGUMENTS`` in this process: (wall s, CPU s, entries, exit code, cases)."""
+def timed_run(arguments: list[str]) -> tuple[float, float, int, int, int, list[UnitTime]]:
+    """``dmct ARGUMENTS`` in this process: (wall s, CPU s, entries, exit code, cases, what each
+    unit took)."""
     with tempfile.TemporaryDirectory() as tmp:
         cpu, start = _cpu(), time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()):
             exit_code = dmct([*arguments, "--out", tmp])
         wall, cpu = time.perf_counter() - start, _cpu() - cpu
-        return wall, cpu, _entries(Path(tmp)), exit_code, _cases(Path(tmp))
+        out = Path(tmp)
+        return wall, cpu, _entries(out), exit_code, _cases(out), read_timings(out)
 
 
 def baseline_run(packs: list[str]) -> tuple[float, float, int, int] | None:
@@ -156,9 +158,8 @@ def main() -> None:
     packs = [a for pack in args.pack for a in ("--pack", pack)]
     full_packs = args.full_pack or list(PACKS)
     one = timed_run(["run", "--jobs", "1", *packs])
-    one_units = list(unit_times)
     two = timed_run(["run", "--jobs", "2", *packs])
-    two_units = list(unit_times)
+    one_units, two_units = one[5], two[5]
     ratio = one[0] / two[0]
     print(f"default run --jobs 1: {one[0]:.1f} s wall, {one[2]} entries, exit {one[3]}; "
           f"--jobs 2: {two[0]:.1f} s wall, exit {two[3]}; ratio {ratio:.2f}x (target >= "

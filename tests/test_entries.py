@@ -525,6 +525,14 @@ def test_a_split_entry_reports_as_a_whole_one_and_a_killed_part_leaves_it_resuma
     assert [r.id for r in read_records(split / status)] == [
         r.id for r in read_records(whole / status)]
     assert not (split / status / PARTS_DIR).exists()
+    # where the time went: one unit per part, each with its wall and CPU seconds
+    from harness.cli.parts import read_timings
+
+    split_units = read_timings(split)
+    assert sorted(u.label for u in split_units) == [
+        f"{status} part {i}" for i in range(len(split_units))] and len(split_units) > 1
+    assert all(u.wall_s > 0 and u.cpu_s is not None and u.cpu_s > 0 for u in split_units)
+    assert [u.label for u in read_timings(whole)] == [status]
     # the killed part: the entry has what finished, no report, and resumes to the whole one
     assert died, output
     assert victim.returncode == 1, output

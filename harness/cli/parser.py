@@ -96,6 +96,7 @@ per test, written as it finishes), run-state.json, evidence/ (ZigBee frames, HAN
 serial transcripts per test) and allure-results/. A run killed part-way keeps every test it
 finished; "dmct run --resume OUT" runs only the missing ones. After each DMC and status, the
 DMCT Testing Report: dmct-report.json, .html and .md (--format; "dmct report OUT" re-renders).
+At the end, OUT/timings.json: the wall and CPU seconds each entry (or part) took.
 
 The entries run in parallel, one per core (--jobs N to choose); on an emulated bench an entry
 is cut into parts (groups of its test files, each its own pytest process and bench) folded

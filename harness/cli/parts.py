@@ -125,18 +125,41 @@ class UnitTime:
     cpu_s: float | None
 
 
-#: The units run by this process and what each took, in the order they ended (read by
-#: ``benchmarks/bench_run.py``; cleared at the start of every ``dmct run``).
-unit_times: list[UnitTime] = []
+    def as_dict(self) -> dict[str, Any]:
+        return {"unit": self.label, "estimate_s": round(self.estimate, 3),
+                "wall_s": round(self.wall_s, 3),
+                "cpu_s": None if self.cpu_s is None else round(self.cpu_s, 3)}
 
 
-def took(unit: Unit, ran: Any, started: float) -> None:
-    """Note what ``unit`` took (``ran``: its :class:`~harness.cli.entries.Ran`)."""
+#: What each unit of a run on this machine took, written at the out root when the run ends.
+TIMINGS_FILE = "timings.json"
+
+
+def took(unit: Unit, ran: Any, started: float) -> UnitTime:
+    """What ``unit`` took (``ran``: its :class:`~harness.cli.entries.Ran`; ``started``: its
+    ``time.perf_counter()`` at the start)."""
     import time
 
     label = unit.entry.label + (f" part {unit.part.index}" if unit.part else "")
-    unit_times.append(UnitTime(label, unit.estimate, time.perf_counter() - started,
-                               ran.cpu_s))
+    return UnitTime(label, unit.estimate, time.perf_counter() - started, ran.cpu_s)
+
+
+def write_timings(out_root: Path, times: Sequence[UnitTime]) -> None:
+    """``timings.json``: the units in the order they ended, each with its estimate, wall and
+    CPU seconds (where a lab's time went; ``benchmarks/bench_run.py`` reads it)."""
+    from harness.report.files import write_atomic
+
+    write_atomic(out_root / TIMINGS_FILE, json.dumps(
+        {"schema": "smets1-dmct/timings/1", "units": [t.as_dict() for t in times]}, indent=1))
+
+
+def read_timings(out_root: Path) -> list[UnitTime]:
+    """The units of ``timings.json`` (none when the run wrote none)."""
+    path = out_root / TIMINGS_FILE
+    if not path.exists():
+        return []
+    return [UnitTime(u["unit"], u["estimate_s"], u["wall_s"], u["cpu_s"])
+            for u in json.loads(path.read_text(encoding="utf-8"))["units"]]
 
 
 def part_dir(entry_out: Path, index: int) -> Path:

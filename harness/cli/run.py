@@ -20,7 +20,7 @@ from harness.cli.child import pytest_error, read_records, run_one
 from harness.cli.collect import lab_pack_paths
 from harness.cli.common import UsageError, available_packs, fail, load_lab
 from harness.cli.output import RunResult, print_interrupted, print_totals, say, totals_line
-from harness.cli.parts import took, unit_times
+from harness.cli.parts import UnitTime, took, write_timings
 from harness.cli.report import read_report, render_run_formats, report_formats, write_epcl_summary
 from harness.report.provenance import harness_version
 
@@ -246,7 +246,6 @@ def _run_all(args: argparse.Namespace, lab: Any, packs: Sequence[str], out_root:
     from harness.cli.parts import plan_units, splittable
 
     _check_scheduling(args)
-    unit_times.clear()
     entries = _plan_entries(lab, out_root, resume=resume)
     scheduler = getattr(args, "scheduler", None)
     try:
@@ -259,9 +258,13 @@ def _run_all(args: argparse.Namespace, lab: Any, packs: Sequence[str], out_root:
                                    may_split=splittable(args, lab))
                 # A fork server pays its imports once for every entry: not worth it for one.
                 single = {} if len(units) > 1 else {FORKSERVER_ENV: "0"}
-                with catalogue_handed_down(lab.catalogue), pytest_server(), \
-                        environment(**single):
-                    results = _run_units(args, lab, packs, entries, units, jobs)
+                times: list[UnitTime] = []
+                try:
+                    with catalogue_handed_down(lab.catalogue), pytest_server(), \
+                            environment(**single):
+                        results = _run_units(args, lab, packs, entries, units, jobs, times)
+                finally:
+                    write_timings(out_root, times)  # those that ended, on a stop too
     except EntryFailed as exc:
         return fail(str(exc))
     write_epcl_summary(out_root, lab.catalogue)
@@ -320,9 +323,11 @@ class _Split:
 
 
 def _run_units(args: argparse.Namespace, lab: Any, packs: Sequence[str],
-               entries: Sequence[Any], units: Sequence[Any], jobs: int) -> list[RunResult]:
+               entries: Sequence[Any], units: Sequence[Any], jobs: int,
+               times: list[UnitTime]) -> list[RunResult]:
     """The units of a run on this machine, ``jobs`` at a time (``harness.cli.parts``); an
-    entry's totals as its last unit ends. Results in entry order."""
+    entry's totals as its last unit ends. Results in entry order; what each unit took is
+    appended to ``times`` as it ends."""
     from harness.cli.entries import run_local
 
     split = _Split(units)
@@ -330,12 +335,12 @@ def _run_units(args: argparse.Namespace, lab: Any, packs: Sequence[str],
     def run(unit: Any) -> RunResult | None:
         entry = unit.entry
         if unit.part is None:
-            return _run_entry(args, lab, packs, entry, unit)
+            return _run_entry(args, lab, packs, entry, unit, times)
         table = split.start(args, entry)
         started = time.perf_counter()
         ran = run_one(args, lab, unit.part.targets, entry.dmc, entry.status,
                       unit.out.absolute(), table=table)
-        took(unit, ran, started)
+        times.append(took(unit, ran, started))
         _check_ran(entry, ran.returncode, ran.tail, read_records(unit.out))
         if not split.ended(entry):
             return None
@@ -430,7 +435,7 @@ def _check_ran(entry: Any, returncode: int, tail: Sequence[str], records: Sequen
 
 
 def _run_entry(args: argparse.Namespace, lab: Any, packs: Sequence[str],
-               entry: Any, unit: Any = None) -> RunResult:
+               entry: Any, unit: Any, times: list[UnitTime]) -> RunResult:
     """One entry on this machine: its pytest process, its table printed live."""
     from harness.cli.entries import Ran
 
@@ -440,8 +445,7 @@ def _run_entry(args: argparse.Namespace, lab: Any, packs: Sequence[str],
         started = time.perf_counter()
         ran = run_one(args, lab, packs, entry.dmc, entry.status, entry.out.absolute(),
                       kept=entry.kept)
-        if unit is not None:
-            took(unit, ran, started)
+        times.append(took(unit, ran, started))
     return _finish_entry(args, entry, ran.returncode, ran.tail)
 
 
