@@ -413,18 +413,37 @@ def pytest_server() -> Iterator[None]:
 _NO_FORKSERVER: list[bool] = []
 
 
+def _may_fork() -> bool:
+    import multiprocessing
+
+    return (not _NO_FORKSERVER and os.environ.get(FORKSERVER_ENV, "1") != "0"
+            and "forkserver" in multiprocessing.get_all_start_methods())
+
+
+def warm_pytest_server() -> None:
+    """Start the fork server now, before the lab config is read and the run planned: its
+    imports (about a second) then overlap this process's own start instead of holding back
+    the first entry. Every pytest process of the run is forked from it, a run of one entry
+    too (the server's imports are the ones a fresh process would make)."""
+    if not _may_fork():
+        return
+    import multiprocessing
+    from multiprocessing import forkserver
+
+    multiprocessing.get_context("forkserver").set_forkserver_preload(list(PRELOAD))
+    try:
+        forkserver.ensure_running()
+    except OSError:  # no server (e.g. a $TMPDIR too long for its socket): fresh processes
+        _NO_FORKSERVER.append(True)
+
+
 def spawn_pytest(command: Sequence[str], env: dict[str, str], *,
                  preexec: Callable[[], None] | None = None, keep_fd: int | None = None) -> Any:
     """The pytest process of an entry (``command`` is ``python -m pytest ARGS``): forked from
     the preloaded server where there is one (Linux, and ``$DMCT_FORKSERVER`` not ``0``),
     else a fresh process. Either way it has a process group of its own, dies with ``dmct``
     (``preexec`` for a fresh one) and holds ``keep_fd`` (the results directory's lock)."""
-    import multiprocessing
-
-    forked = (list(command[1:3]) == ["-m", "pytest"] and not _NO_FORKSERVER
-              and os.environ.get(FORKSERVER_ENV, "1") != "0"
-              and "forkserver" in multiprocessing.get_all_start_methods())
-    if forked:
+    if list(command[1:3]) == ["-m", "pytest"] and _may_fork():
         try:
             return ForkedPytest(command, env, keep_fd)
         except OSError:  # no server (e.g. a $TMPDIR too long for its socket): a fresh process

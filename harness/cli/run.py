@@ -37,6 +37,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _cmd_resume(args)
     if args.out:
         _refuse_if_locked(Path(args.out))  # at once, before the lab config is even read
+    _warm(args)
     lab = load_lab(args.lab)
     lab = lab.select(args.dmc or None, args.status or None)
     packs = list(dict.fromkeys(args.pack)) or available_packs()
@@ -72,6 +73,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             pack_paths=lab_pack_paths(args)))
         return _run_all(args, lab, packs, out_root, resume=False)
     return stopped.exit_code
+
+
+def _warm(args: argparse.Namespace) -> None:
+    """A run on this machine starts its fork server at once (``warm_pytest_server``)."""
+    if not getattr(args, "scheduler", None):
+        from harness.cli.entries import warm_pytest_server
+
+        warm_pytest_server()
 
 
 def _check_scheduling(args: argparse.Namespace) -> None:
@@ -186,6 +195,7 @@ def _cmd_resume(args: argparse.Namespace) -> int:
     report_formats(args.format)
     _check_scheduling(args)
     _check_environment()
+    _warm(args)
     with run_guard(out_root, "dmct run --resume") as stopped:  # the run.json of no live run
         try:
             manifest = read_manifest(out_root)
@@ -237,7 +247,6 @@ def _run_all(args: argparse.Namespace, lab: Any, packs: Sequence[str], out_root:
              resume: bool) -> int:
     """Run (or resume) every DMC and status of ``lab``; print the totals; the exit code."""
     from harness.cli.entries import (
-        FORKSERVER_ENV,
         EntryFailed,
         catalogue_handed_down,
         environment,
@@ -256,12 +265,9 @@ def _run_all(args: argparse.Namespace, lab: Any, packs: Sequence[str], out_root:
                 jobs = _jobs(args, lab)
                 units = plan_units(entries, packs, workers=jobs,
                                    may_split=splittable(args, lab))
-                # A fork server pays its imports once for every entry: not worth it for one.
-                single = {} if len(units) > 1 else {FORKSERVER_ENV: "0"}
                 times: list[UnitTime] = []
                 try:
-                    with catalogue_handed_down(lab.catalogue), pytest_server(), \
-                            environment(**single):
+                    with catalogue_handed_down(lab.catalogue), pytest_server():
                         results = _run_units(args, lab, packs, entries, units, jobs, times)
                 finally:
                     write_timings(out_root, times)  # those that ended, on a stop too
