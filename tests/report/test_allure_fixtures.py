@@ -1,6 +1,8 @@
 """Under the harness plugin allure-pytest reports cases, not fixtures
 (``harness.report.allure_listener``): no set-up/tear-down entries (``*-container.json``), and
-what a fixture does or raises shows on the case that set it up.
+what a fixture does or raises shows on the case that set it up. A DMCT case (one with a
+``dmctCase`` label) is written with the severity of a case without a Testing Issue, which the
+end of the session then leaves alone.
 
 One inner session in a subprocess (as ``tests/plugin`` runs them): the plugin and allure-pytest
 load from their entry points, as in ``dmct run``.
@@ -35,6 +37,7 @@ def leaky_bench():
     raise RuntimeError("the PPMID is still joined")
 
 
+@allure.label("dmctCase", "pack/test_cases.py::test_reads_the_register")
 def test_reads_the_register(probe):
     assert probe == "probe"
 
@@ -61,7 +64,9 @@ def test_fixtures_are_no_entries_of_their_own_and_their_errors_show_on_the_case(
     passed = by_name["test_reads_the_register"]
     assert passed["status"] == "passed"
     assert [s["name"] for s in passed["steps"]] == ["plug the optical probe"]
+    assert [lb["value"] for lb in passed["labels"] if lb["name"] == "severity"] == ["normal"]
     for name, message in (("test_needs_the_probe", "optical probe not connected"),
                           ("test_leaves_the_bench_dirty", "the PPMID is still joined")):
         assert by_name[name]["status"] == "broken"
         assert by_name[name]["statusDetails"]["message"] == f"RuntimeError: {message}"
+        assert "severity" not in {lb["name"] for lb in by_name[name]["labels"]}  # not DMCT's
