@@ -29,6 +29,7 @@ Everything here is a no-op unless the allure-pytest plugin is active: the harnes
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import os
@@ -85,11 +86,18 @@ def allure_active(config: pytest.Config) -> bool:
     return bool(getattr(config.option, "allure_report_dir", None))
 
 
-def allure_listening() -> bool:
-    """Whether an Allure listener takes steps and attachments now (cheap to ask)."""
+@functools.cache
+def _allure_hooks() -> Any:
+    """allure-commons' hooks (one plugin manager per process, made on first use)."""
     from allure_commons import plugin_manager
 
-    return bool(plugin_manager.hook.start_step.get_hookimpls())
+    return plugin_manager.hook
+
+
+def allure_listening() -> bool:
+    """Whether an Allure listener takes steps and attachments now (cheap to ask: once per
+    Service Request)."""
+    return bool(_allure_hooks().start_step.get_hookimpls())
 
 
 # -- labels at collection -----------------------------------------------------------------------
@@ -126,10 +134,9 @@ def service_request_step(title: str, *, parameters: Mapping[str, str],
     that the title can carry the response code."""
     if not allure_listening():
         return
-    from allure_commons import plugin_manager
     from allure_commons.types import AttachmentType
 
-    hook = plugin_manager.hook
+    hook = _allure_hooks()
     uuid = f"dmct-sr-{next(_STEP_KEYS)}"  # only the key allure-commons keeps the step by
     hook.start_step(uuid=uuid, title=title, params=dict(parameters))
     for name, data in attachments.items():
