@@ -11,9 +11,10 @@ leaves that out and writes each result once:
 - :class:`CaseListener`: allure-pytest's listener without its fixture hooks. A fixture that
   raises still shows on its case: allure-pytest sets the case's status and message from the
   set-up (or tear-down) report, not from the container. An SR a fixture sends while the case
-  sets up is a step of that case. A DMCT case's result is written with the severity of a case
-  without a Testing Issue, so that :func:`harness.report.allure.annotate_results` rewrites only
-  the results of cases with an issue at the end of the session, not every result;
+  sets up or tears down is a step of that case. A DMCT case's result is written with the
+  severity of a case without a Testing Issue, so that
+  :func:`harness.report.allure.annotate_results` rewrites only the results of cases with an
+  issue at the end of the session, not every result;
 - :class:`ResultFileLogger`: allure-commons' file writer, writing each result as compact JSON
   in one ``json.dumps`` (its own ``json.dump`` to a file runs the pure-Python encoder).
 

@@ -34,6 +34,8 @@ def unplugged_probe():
 @pytest.fixture
 def leaky_bench():
     yield
+    with allure.step("unjoin the PPMID"):
+        pass
     raise RuntimeError("the PPMID is still joined")
 
 
@@ -70,3 +72,5 @@ def test_fixtures_are_no_entries_of_their_own_and_their_errors_show_on_the_case(
         assert by_name[name]["status"] == "broken"
         assert by_name[name]["statusDetails"]["message"] == f"RuntimeError: {message}"
         assert "severity" not in {lb["name"] for lb in by_name[name]["labels"]}  # not DMCT's
+    assert [s["name"] for s in by_name["test_leaves_the_bench_dirty"]["steps"]] == [
+        "unjoin the PPMID"]
