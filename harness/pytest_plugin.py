@@ -385,6 +385,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     # The run's wall-clock window (a report's provenance): a calendar fact, not bench time.
     session.config.stash[_WALL_START] = datetime.now(UTC).isoformat()
     _redact_logged_keys(session.config)
+    from harness.report.allure import allure_active
+
+    if allure_active(session.config):  # no fixture containers (harness.report.allure_listener)
+        from harness.report.allure_listener import lean_allure
+
+        lean_allure(session.config)
 
 
 #: Attributes of pytest's logging plugin holding the handlers every captured record goes

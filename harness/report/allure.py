@@ -16,10 +16,12 @@ allure-pytest writes one ``*-result.json`` per case when pytest runs with ``--al
   as ``dcc.json`` is); after the case, its evidence files as attachments, linked, not copied
   (:func:`attach_evidence`);
 - **at the end of the session** (:func:`annotate_results`): the Testing Issue of a case is only
-  known once the report attributes every failure, so the result files are rewritten then with
-  ``severity`` (from the case's issue; a case with none is ``normal``) and a link of type
-  ``issue`` named by the issue id. Rewriting is idempotent, so a resumed run annotates every
-  result in the directory again from the report over all records.
+  known once the report attributes every failure, so the result files of cases with an issue
+  are rewritten then with ``severity`` (from the case's issue) and a link of type ``issue``
+  named by the issue id; a case with none is written ``normal`` in the first place
+  (:mod:`harness.report.allure_listener`), and its file is left alone. Rewriting is
+  idempotent, so a resumed run annotates every result in the directory again from the report
+  over all records.
 
 Everything here is a no-op unless the allure-pytest plugin is active: the harness runs without
 ``--alluredir`` as before.
@@ -27,6 +29,8 @@ Everything here is a no-op unless the allure-pytest plugin is active: the harnes
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import os
 import shutil
@@ -60,6 +64,9 @@ EVIDENCE_ATTACHMENTS = {
             "application/json", "json"),
 }
 TEXT_MIME = "text/plain"
+#: Keys of the SR steps: allure-commons keeps a running step by a key it never writes, so a
+#: counter does (no ``uuid4``, a system call, per SR).
+_STEP_KEYS = itertools.count()
 
 
 def report_anchor(issue_id: str) -> str:
@@ -79,11 +86,18 @@ def allure_active(config: pytest.Config) -> bool:
     return bool(getattr(config.option, "allure_report_dir", None))
 
 
-def allure_listening() -> bool:
-    """Whether an Allure listener takes steps and attachments now (cheap to ask)."""
+@functools.cache
+def _allure_hooks() -> Any:
+    """allure-commons' hooks (one plugin manager per process, made on first use)."""
     from allure_commons import plugin_manager
 
-    return bool(plugin_manager.hook.start_step.get_hookimpls())
+    return plugin_manager.hook
+
+
+def allure_listening() -> bool:
+    """Whether an Allure listener takes steps and attachments now (cheap to ask: once per
+    Service Request)."""
+    return bool(_allure_hooks().start_step.get_hookimpls())
 
 
 # -- labels at collection -----------------------------------------------------------------------
@@ -120,11 +134,10 @@ def service_request_step(title: str, *, parameters: Mapping[str, str],
     that the title can carry the response code."""
     if not allure_listening():
         return
-    from allure_commons import plugin_manager
     from allure_commons.types import AttachmentType
 
-    hook = plugin_manager.hook
-    uuid = str(uuid4())
+    hook = _allure_hooks()
+    uuid = f"dmct-sr-{next(_STEP_KEYS)}"  # only the key allure-commons keeps the step by
     hook.start_step(uuid=uuid, title=title, params=dict(parameters))
     for name, data in attachments.items():
         hook.attach_data(body=json.dumps(data, default=str), name=name,
@@ -152,8 +165,9 @@ def attach_evidence(out: Path, evidence: Mapping[str, Any]) -> int:
         source = out / path
         if source.is_file():
             files.append((source, f"serial transcript ({source.name})", TEXT_MIME, "txt"))
+    writers = _allure_writers() if files else None
     for source, name, mime, extension in files:
-        _attach_linked(source, name, mime, extension)
+        _attach_linked(writers, source, name, mime, extension)
     return len(files)
 
 
@@ -175,9 +189,10 @@ def _allure_writers() -> tuple[Any, Path] | None:
     return reporter, directory
 
 
-def _attach_linked(source: Path, name: str, mime: str, extension: str) -> None:
-    """One attachment of the running case whose file is ``source`` itself, hard-linked."""
-    writers = _allure_writers()
+def _attach_linked(writers: tuple[Any, Path] | None, source: Path, name: str, mime: str,
+                   extension: str) -> None:
+    """One attachment of the running case whose file is ``source`` itself, hard-linked
+    (``writers``: :func:`_allure_writers`)."""
     if writers is None:  # an allure-pytest without these internals: its own copy
         import allure
 
@@ -226,14 +241,14 @@ def annotate_results(results: Path, report: DmctReport | Mapping[str, Any]) -> i
         issue = issues.get(by_case[case] or "")
         severity = (SEVERITY_BY_ISSUE.get(issue.severity, NO_ISSUE_SEVERITY)
                     if issue else NO_ISSUE_SEVERITY)
-        new_labels = [lb for lb in labels if lb.get("name") != "severity"]
-        new_labels.append({"name": "severity", "value": severity})
+        severities = [lb.get("value") for lb in labels if lb.get("name") == "severity"]
         links = [lk for lk in result.get("links", []) if not _ours(lk, issues)]
         if issue:
             links.append(_issue_link(issue))
-        if new_labels == labels and links == result.get("links", []):
-            continue
-        result["labels"] = new_labels
+        if severities == [severity] and links == result.get("links", []):
+            continue  # a case without an issue: written so (harness.report.allure_listener)
+        result["labels"] = [*(lb for lb in labels if lb.get("name") != "severity"),
+                            {"name": "severity", "value": severity}]
         result["links"] = links
         _write_json(path, result)
         changed += 1
@@ -255,4 +270,4 @@ def _ours(link: Mapping[str, Any], issues: Mapping[str, Issue]) -> bool:
 
 def _write_json(path: Path, data: Any) -> None:
     """Replace ``path`` atomically: Allure never reads half a result."""
-    write_atomic(path, json.dumps(data))
+    write_atomic(path, json.dumps(data, ensure_ascii=False, separators=(",", ":")))

@@ -4,7 +4,8 @@ One small ``dmct run`` shared by the module: Itron's DMC, active installations, 
 SR 6.7 cases, where the seeded once-a-day limit fails ``test_srv_repeat_in_one_day[6.7-GSME]``
 with Testing Issue 91333 (severity 2). Its ``allure-results`` are read as Allure reads them:
 the ``*-result.json`` files and the attachment files they name. ``allure serve`` itself needs
-Java and the Allure CLI, which CI does not have: the results format is what is tested.
+Java and the Allure CLI, which CI does not have: the results format is what is tested, and the
+last test generates the Allure report from them where an ``allure`` CLI is on ``PATH``.
 """
 
 from __future__ import annotations
@@ -223,3 +224,38 @@ def test_environment_executor_and_categories_describe_the_run(run: Run) -> None:
             target = run.directory / "allure-report" / link["url"].split("#")[0]
             assert target.resolve() == (run.directory / "dmct-report.html").resolve()
             assert f'id="{link["url"].split("#")[1]}"' in html
+
+
+ALLURE_CLI = shutil.which("allure")
+STATUS_IN_ALLURE = {"passed": "passed", "failed": "failed", "not_applicable": "skipped"}
+
+
+@pytest.mark.skipif(ALLURE_CLI is None, reason="the Allure CLI (Java) is not installed: "
+                    "npm install allure-commandline puts one in node_modules/.bin")
+def test_the_allure_cli_reads_every_case_its_severity_steps_and_evidence(run: Run,
+                                                                         tmp_path: Path) -> None:
+    assert ALLURE_CLI is not None
+    generated = tmp_path / "allure-report"
+    subprocess.run([ALLURE_CLI, "generate", str(run.results_dir), "-o", str(generated)],
+                   check=True, capture_output=True, timeout=120)
+    shown = {}
+    for path in (generated / "data" / "test-cases").glob("*.json"):
+        case = json.loads(path.read_text())
+        shown[next(lb["value"] for lb in case["labels"] if lb["name"] == CASE_LABEL)] = case
+    assert set(shown) == {c["id"] for c in run.report["cases"]}
+    for case in run.report["cases"]:
+        seen = shown[case["id"]]
+        assert seen["status"] == STATUS_IN_ALLURE[case["outcome"]]
+        assert not seen["beforeStages"] and not seen["afterStages"]  # no fixture entries
+        issue = case["testing_issue"]
+        assert seen["extra"]["severity"] == ("critical" if issue else NO_ISSUE_SEVERITY)
+        assert [lk["name"] for lk in seen["links"] if lk["type"] == "issue"] == (
+            [issue] if issue else [])
+    failing = shown[FAILING]["testStage"]
+    assert [m["code"] for m in map(STEP.match, (s["name"] for s in failing["steps"])) if m] == [
+        "I0", "E060701"]
+    attached = {a["name"]: a for a in failing["attachments"]}
+    dcc = next(a for name, a in attached.items() if name.endswith("(dcc.json)"))
+    [evidence] = [c["evidence"]["dcc"] for c in run.report["cases"] if c["id"] == FAILING]
+    assert (generated / "data" / "attachments" / dcc["source"]).read_bytes() == (
+        run.directory / evidence).read_bytes()
