@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from runkit import WHOLE_RUNS, dmct_environment
+from tools import require_tool
 
 from harness.report.allure import (
     CASE_LABEL,
@@ -226,17 +227,15 @@ def test_environment_executor_and_categories_describe_the_run(run: Run) -> None:
             assert f'id="{link["url"].split("#")[1]}"' in html
 
 
-ALLURE_CLI = shutil.which("allure")
 STATUS_IN_ALLURE = {"passed": "passed", "failed": "failed", "not_applicable": "skipped"}
 
 
-@pytest.mark.skipif(ALLURE_CLI is None, reason="the Allure CLI (Java) is not installed: "
-                    "npm install allure-commandline puts one in node_modules/.bin")
 def test_the_allure_cli_reads_every_case_its_severity_steps_and_evidence(run: Run,
                                                                          tmp_path: Path) -> None:
-    assert ALLURE_CLI is not None
+    # The Allure CLI (npm allure-commandline, on the Java runtime): .ci/run installs it.
+    allure_cli = require_tool("allure")
     generated = tmp_path / "allure-report"
-    subprocess.run([ALLURE_CLI, "generate", str(run.results_dir), "-o", str(generated)],
+    subprocess.run([allure_cli, "generate", str(run.results_dir), "-o", str(generated)],
                    check=True, capture_output=True, timeout=120)
     shown = {}
     for path in (generated / "data" / "test-cases").glob("*.json"):
