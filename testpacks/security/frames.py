@@ -22,8 +22,8 @@ Kinds (one strategy each, for one cluster):
   HAN node could send them: every command the cluster receives with drawn field values
   (small values likely: a supply status, a load number), a write of an attribute with its
   own type. Reporting configuration is left out (it changes only what the device reports).
-  The pack sends all of a cluster's commands in each example
-  (:func:`every_state_changing_request`).
+  The pack sends all of a cluster's commands in each example, their TSNs counting up from one
+  drawn TSN as a sender numbers its frames (:func:`every_state_changing_request`).
 
 In the malformed kinds, a frame that turns out to be a well-formed request that would act on the
 device (a cluster command that parses, a write with the right types, a reporting configuration)
@@ -179,6 +179,7 @@ def _tsn() -> st.SearchStrategy[int]:
 #: state-changing kind of a large cluster (Metering) has hundreds of them otherwise.
 _TSN = st.integers(0, 255)
 _WRITE_COMMANDS = st.sampled_from(WRITES)
+_BOOLEANS = st.booleans()
 
 
 def bad_lengths(cluster: Cluster) -> st.SearchStrategy[bytes]:
@@ -309,96 +310,182 @@ def truncated_frames(cluster: Cluster) -> st.SearchStrategy[bytes]:
         lambda frame: st.integers(1, len(frame) - 1).map(lambda cut: frame[:cut]))
 
 
+@dataclass(frozen=True)
+class FieldValue:
+    """How a value of a zigpy field type is drawn: for an integer type, a small value (an
+    enumeration, a supply status, a load number: ``small``) half the time, any value of the
+    type (``full``) otherwise; bytes and strings short; a type zigpy cannot draw stays
+    ``zero`` (``full`` is then ``None``)."""
+
+    kind: type
+    zero: Any
+    full: st.SearchStrategy[Any] | None
+    small: st.SearchStrategy[int] | None = None
+
+    def draw(self, draw: Any, small: bool) -> Any:
+        if self.full is None:
+            return self.zero
+        return self.kind(draw(self.small if small and self.small is not None else self.full))
+
+
 @cache
-def _field_value(kind: type) -> st.SearchStrategy[Any]:
-    """A value of a zigpy field type: integers biased to small values (enumerations, supply
-    statuses, load numbers), bytes and strings short; a type zigpy cannot draw stays zero."""
+def _field_value(kind: type) -> FieldValue:
+    """The :class:`FieldValue` of a zigpy type (``ValueError`` if it has no zero value)."""
+    zero = _zero(kind)
     bits = getattr(kind, "_bits", None)
     if isinstance(bits, int) and issubclass(kind, int):
         signed = bool(getattr(kind, "_signed", False))
         low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
-        return st.one_of(st.integers(0, min(3, high)), st.integers(low, high)).map(kind)
+        return FieldValue(kind, zero, st.integers(low, high), st.integers(0, min(3, high)))
     if issubclass(kind, bytes):
-        return st.binary(max_size=16).map(kind)
+        return FieldValue(kind, zero, st.binary(max_size=16))
     if issubclass(kind, str):
-        return st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E),
-                       max_size=16).map(kind)
-    return st.just(_zero(kind))
+        return FieldValue(kind, zero, st.text(alphabet=st.characters(
+            min_codepoint=0x20, max_codepoint=0x7E), max_size=16))
+    return FieldValue(kind, zero, None)
+
+
+@cache
+def _flags(count: int) -> st.SearchStrategy[bytes]:
+    """``count`` drawn bits, one byte per eight (simplest: all clear)."""
+    size = (count + 7) // 8
+    return st.binary(min_size=size, max_size=size)
+
+
+def _flag(flags: bytes, index: int) -> bool:
+    return bool(flags[index // 8] >> (index % 8) & 1)
+
+
+@dataclass(frozen=True)
+class CommandRequest:
+    """A cluster command the cluster receives, with the fields of zigpy's schema."""
+
+    command_id: int
+    definition: Any
+    fields: tuple[tuple[str, FieldValue], ...]
+    direction: foundation.Direction
+
+    def frame(self, tsn: int, values: dict[str, Any]) -> bytes:
+        """The request with these field values, or ``b""`` if zigpy cannot serialize them."""
+        try:
+            body = self.definition.schema(**values).serialize()
+        except Exception:  # values zigpy cannot serialize: no frame
+            return b""
+        return header(self.command_id, cluster_specific=True, direction=self.direction,
+                      tsn=tsn) + body
+
+    def zero_valued(self) -> bytes:
+        return self.frame(0, {name: value.zero for name, value in self.fields})
+
+    def draw(self, draw: Any, tsn: int, small: bytes, first: int) -> bytes:
+        """Drawn field values: field ``i`` is small when bit ``first + i`` of ``small`` is
+        clear (the simplest draw: every field small, zero)."""
+        return self.frame(tsn, {name: value.draw(draw, not _flag(small, first + i))
+                                for i, (name, value) in enumerate(self.fields)})
+
+
+@dataclass(frozen=True)
+class WriteRequest:
+    """A write (Write_Attributes, its Undivided or No_Response form) of one attribute of the
+    cluster with its own type."""
+
+    attribute: foundation.ZCLAttributeDef
+    value: FieldValue
+    direction: foundation.Direction
+
+    def frame(self, tsn: int, command: int, value: Any) -> bytes:
+        try:
+            record = foundation.Attribute(attrid=self.attribute.id, value=foundation.TypeValue(
+                type=self.attribute.zcl_type, value=value))
+            body = foundation.GENERAL_COMMANDS[command].schema(attributes=[record]).serialize()
+        except Exception:
+            return b""
+        return header(command, cluster_specific=False, direction=self.direction, tsn=tsn) + body
+
+    def zero_valued(self) -> bytes:
+        return self.frame(0, GC.Write_Attributes, self.value.zero)
+
+    def draw(self, draw: Any, tsn: int) -> bytes:
+        command = draw(_WRITE_COMMANDS)
+        return self.frame(tsn, command, self.value.draw(draw, not draw(_BOOLEANS)))
 
 
 @dataclass(frozen=True)
 class Requests:
     """The state-changing requests a cluster takes (those :func:`state_changing` draws from):
-    one strategy per command the cluster receives, with drawn field values, and one per
-    attribute, a write with its own type; and each of them with zero-valued fields (what a
-    device that takes any of them is sent first)."""
+    each command the cluster receives, each attribute written with its own type; and each
+    of them with zero-valued fields (what a device that takes any of them is sent first)."""
 
-    commands: list[st.SearchStrategy[bytes]]
-    writes: list[st.SearchStrategy[bytes]]
+    commands: list[CommandRequest]
+    writes: list[WriteRequest]
     zero_valued: list[bytes]
 
 
 def state_changing_requests(cluster: Cluster) -> Requests:
     direction = cluster.direction
-    commands: list[st.SearchStrategy[bytes]] = []
-    writes: list[st.SearchStrategy[bytes]] = []
-    zero_valued: list[bytes] = []
+    commands: list[CommandRequest] = []
     for command_id, definition in sorted(cluster.incoming().items()):
         try:
-            fields = [(f.name, _field_value(f.type)) for f in definition.schema.fields]
-            zeros = {f.name: _zero(f.type) for f in definition.schema.fields}
+            fields = tuple((f.name, _field_value(f.type)) for f in definition.schema.fields)
         except ValueError:  # a field without a zero value: the command is left out
             continue
-
-        def build(tsn: int, values: dict[str, Any], command_id: int = command_id,
-                  definition: Any = definition) -> bytes:
-            try:
-                body = definition.schema(**values).serialize()
-            except Exception:  # values zigpy cannot serialize: no frame
-                return b""
-            return header(command_id, cluster_specific=True, direction=direction,
-                          tsn=tsn) + body
-
-        commands.append(st.builds(build, _tsn(), st.fixed_dictionaries(dict(fields))))
-        zero_valued.append(build(0, zeros))
+        commands.append(CommandRequest(command_id, definition, fields, direction))
+    writes: list[WriteRequest] = []
     for attribute in cluster.attributes():
         try:
             value = _field_value(attribute.type)
-            zero = _zero(attribute.type)
         except ValueError:
             continue
-
-        def write(tsn: int, command: int, value: Any, attribute: Any = attribute) -> bytes:
-            try:
-                record = foundation.Attribute(attrid=attribute.id, value=foundation.TypeValue(
-                    type=attribute.zcl_type, value=value))
-                body = foundation.GENERAL_COMMANDS[command].schema(
-                    attributes=[record]).serialize()
-            except Exception:
-                return b""
-            return header(command, cluster_specific=False, direction=direction, tsn=tsn) + body
-
-        writes.append(st.builds(write, _tsn(), _WRITE_COMMANDS, value))
-        zero_valued.append(write(0, GC.Write_Attributes, zero))
+        writes.append(WriteRequest(attribute, value, direction))
+    zero_valued = [r.zero_valued() for r in (*commands, *writes)]
     return Requests(commands, writes, [f for f in zero_valued if f])
 
 
 def state_changing(cluster: Cluster) -> st.SearchStrategy[bytes]:
+    """One state-changing request of the cluster, drawn among all it takes."""
     requests = state_changing_requests(cluster)
-    kinds = [*requests.commands, *requests.writes]
-    if not kinds:
+    if not requests.commands and not requests.writes:
         return st.just(b"")
-    return st.one_of(kinds)
+    choice = st.sampled_from([*requests.commands, *requests.writes])
+    flags = _flags(max((len(c.fields) for c in requests.commands), default=0))
+
+    @st.composite
+    def request(draw: Any) -> bytes:
+        chosen, tsn = draw(choice), draw(_TSN)
+        if isinstance(chosen, WriteRequest):
+            return chosen.draw(draw, tsn)
+        return chosen.draw(draw, tsn, draw(flags), 0)
+
+    return request()
 
 
 def every_state_changing_request(cluster: Cluster) -> st.SearchStrategy[list[bytes]]:
     """Every command the cluster receives, with drawn field values, and a write of one of its
     attributes: all in each example, so that a device obeying any one of them is found at the
     simplest example (zero-valued fields: a supply switched off), not only when a draw among
-    the cluster's hundred-odd requests happens to pick it."""
+    the cluster's hundred-odd requests happens to pick it.
+
+    Drawn as few draws as the values need (hypothesis pays some tens of microseconds per draw,
+    and a large cluster has a hundred fields): one TSN for the example (the requests follow
+    it, numbered as a sender numbers its frames), one bit per field for small or any value,
+    then each field's value."""
     requests = state_changing_requests(cluster)
-    parts = [*requests.commands, *([st.one_of(requests.writes)] if requests.writes else [])]
-    return st.tuples(*parts).map(list)
+    commands, writes = requests.commands, requests.writes
+    firsts = [sum(len(c.fields) for c in commands[:i]) for i in range(len(commands))]
+    flags = _flags(sum(len(c.fields) for c in commands))
+    write = st.sampled_from(writes) if writes else None
+
+    @st.composite
+    def every(draw: Any) -> list[bytes]:
+        tsn = draw(_TSN)
+        small = draw(flags)
+        sent = [command.draw(draw, (tsn + i) & 0xFF, small, first)
+                for i, (command, first) in enumerate(zip(commands, firsts, strict=True))]
+        if write is not None:
+            sent.append(draw(write).draw(draw, (tsn + len(sent)) & 0xFF))
+        return sent
+
+    return every()
 
 
 def takes_state_changing_requests(clusters: list[Cluster]) -> bool:
