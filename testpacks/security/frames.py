@@ -40,6 +40,8 @@ from typing import TYPE_CHECKING, Any
 from hypothesis import strategies as st
 from zigpy.zcl import foundation
 
+from harness.han.zclparse import parse_header
+
 if TYPE_CHECKING:
     import zigpy.zcl
 
@@ -132,7 +134,7 @@ def acts_on_device(frame: bytes, cluster_id: int, clusters: dict[tuple[int, bool
         if side is None or frame[2] not in side.incoming():
             return False
     try:
-        hdr, payload = foundation.ZCLHeader.deserialize(frame)
+        hdr, payload = parse_header(frame)  # zigpy's parse, once per distinct header
     except (ValueError, KeyError):
         return False
     if hdr.frame_control.is_manufacturer_specific:
@@ -182,8 +184,24 @@ _WRITE_COMMANDS = st.sampled_from(WRITES)
 _BOOLEANS = st.booleans()
 
 
-def bad_lengths(cluster: Cluster) -> st.SearchStrategy[bytes]:
-    direction = cluster.direction
+def _either(options: tuple[st.SearchStrategy[bytes], ...]) -> st.SearchStrategy[bytes]:
+    """One of ``options``, each as likely (the first the simplest), as ``st.one_of`` draws
+    it, but cheaper: hypothesis' one_of builds and validates a new sampled_from strategy on
+    every draw."""
+    assert len(options) <= 128  # (integers up to 127 apart: each as likely)
+    index = st.integers(0, len(options) - 1)
+
+    @st.composite
+    def either(draw: Any) -> bytes:
+        return draw(options[draw(index)])
+
+    return either()
+
+
+@cache
+def _bad_length_shapes(direction: foundation.Direction) -> tuple[st.SearchStrategy[bytes], ...]:
+    """The shapes of :func:`bad_lengths` that do not depend on the cluster (built once per
+    direction: hypothesis validates each strategy object once)."""
     general = st.builds(lambda tsn, cmd: header(cmd, cluster_specific=False, direction=direction,
                                                 tsn=tsn), _tsn(), st.sampled_from(list(GC)))
     read = st.builds(lambda tsn, body: header(GC.Read_Attributes, cluster_specific=False,
@@ -202,37 +220,54 @@ def bad_lengths(cluster: Cluster) -> st.SearchStrategy[bytes]:
         _tsn(), st.integers(0, 0xFFFF),
         st.sampled_from([k for k, size in FIXED_SIZE_TYPES.items() if size > 1]),
         st.binary(max_size=16))
-    kinds = [
+    return (
         st.binary(max_size=2),  # shorter than any header
         st.builds(lambda control, rest: bytes([control | 0x04]) + rest,  # cut in the code
                   st.integers(0, 255), st.binary(max_size=2)),
         general.map(lambda frame: frame[:-1]),  # no command id
         read, overrun, cut_value,
-    ]
-    commands = sorted(cluster.incoming())
+    )
+
+
+def bad_lengths(cluster: Cluster) -> st.SearchStrategy[bytes]:
+    return _bad_lengths(cluster.direction, tuple(sorted(cluster.incoming())))
+
+
+@cache
+def _bad_lengths(direction: foundation.Direction, commands: tuple[int, ...]
+                 ) -> st.SearchStrategy[bytes]:
+    shapes = _bad_length_shapes(direction)
     if commands:
-        kinds.append(st.builds(
+        shapes += (st.builds(
             lambda tsn, cmd, body: header(cmd, cluster_specific=True, direction=direction,
                                           tsn=tsn) + body,
-            _tsn(), st.sampled_from(commands), st.binary(max_size=3)))
-    return st.one_of(kinds)
+            _tsn(), st.sampled_from(commands), st.binary(max_size=3)),)
+    return _either(shapes)
 
 
 def unknown_commands(cluster: Cluster) -> st.SearchStrategy[bytes]:
-    direction = cluster.direction
+    return _unknown_commands(cluster.direction, frozenset(cluster.incoming()))
+
+
+@cache
+def _unknown_general(direction: foundation.Direction) -> st.SearchStrategy[bytes]:
     defined = {int(c) for c in GC}
-    general = st.builds(
+    return st.builds(
         lambda tsn, cmd, body: header(cmd, cluster_specific=False, direction=direction,
                                       tsn=tsn) + body,
         _tsn(), st.integers(0, 255).filter(lambda c: c not in defined),
         st.binary(max_size=MAX_PAYLOAD))
-    known = set(cluster.incoming())
+
+
+@cache
+def _unknown_commands(direction: foundation.Direction, known: frozenset[int]
+                      ) -> st.SearchStrategy[bytes]:
     specific = st.builds(
         lambda tsn, cmd, body: header(cmd, cluster_specific=True, direction=direction,
                                       tsn=tsn) + body,
         _tsn(), st.integers(0, 255).filter(lambda c: c not in known),
         st.binary(max_size=MAX_PAYLOAD))
-    return st.one_of(general, specific)
+    return _either((_unknown_general(direction), specific))
 
 
 def _value_of(kind: int, data: bytes) -> bytes:
@@ -245,16 +280,30 @@ def _value_of(kind: int, data: bytes) -> bytes:
 
 
 def wrong_types(cluster: Cluster) -> st.SearchStrategy[bytes]:
-    direction = cluster.direction
-    attributes = cluster.attributes()
-    attribute = (st.sampled_from([(a.id, int(a.zcl_type)) for a in attributes]) if attributes
+    return _wrong_types(cluster.direction,
+                        tuple((a.id, int(a.zcl_type)) for a in cluster.attributes()))
+
+
+#: Data types a wrong-type record may name.
+_TYPES = tuple(int(k) for k in (*FIXED_SIZE_TYPES, *STRING_TYPES))
+
+
+@cache
+def _other_types(own: int) -> st.SearchStrategy[int]:
+    """Any data type of :data:`_TYPES` but ``own``."""
+    return st.sampled_from([k for k in _TYPES if k != own])
+
+
+@cache
+def _wrong_types(direction: foundation.Direction, attributes: tuple[tuple[int, int], ...]
+                 ) -> st.SearchStrategy[bytes]:
+    attribute = (st.sampled_from(attributes) if attributes
                  else st.tuples(st.integers(0, 0xFFFF), st.just(-1)))
-    kinds = [int(k) for k in (*FIXED_SIZE_TYPES, *STRING_TYPES)]
 
     @st.composite
     def record(draw: Any) -> bytes:
         attrid, own = draw(attribute)
-        kind = draw(st.sampled_from([k for k in kinds if k != own]))
+        kind = draw(_other_types(own))
         return (attrid.to_bytes(2, "little") + bytes([kind])
                 + _value_of(kind, draw(st.binary(max_size=24))))
 
@@ -305,9 +354,20 @@ def valid_frames(cluster: Cluster) -> list[bytes]:
 
 
 def truncated_frames(cluster: Cluster) -> st.SearchStrategy[bytes]:
-    frames = [f for f in valid_frames(cluster) if len(f) > 1]
-    return st.sampled_from(frames).flatmap(
-        lambda frame: st.integers(1, len(frame) - 1).map(lambda cut: frame[:cut]))
+    frames = st.sampled_from([f for f in valid_frames(cluster) if len(f) > 1])
+
+    @st.composite
+    def truncated(draw: Any) -> bytes:
+        frame = draw(frames)
+        return frame[:draw(_cut(len(frame)))]
+
+    return truncated()
+
+
+@cache
+def _cut(size: int) -> st.SearchStrategy[int]:
+    """Where a frame of ``size`` bytes is cut: after 1 to ``size - 1`` bytes."""
+    return st.integers(1, size - 1)
 
 
 @dataclass(frozen=True)
