@@ -34,7 +34,7 @@ is not malformed and is left out; :func:`state_changing` keeps only those
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any
 
 from hypothesis import strategies as st
@@ -478,7 +478,11 @@ class Requests:
 
     commands: list[CommandRequest]
     writes: list[WriteRequest]
-    zero_valued: list[bytes]
+
+    @cached_property
+    def zero_valued(self) -> list[bytes]:
+        """Built when asked (only :func:`takes_state_changing_requests` needs them)."""
+        return [f for f in (r.zero_valued() for r in (*self.commands, *self.writes)) if f]
 
 
 def state_changing_requests(cluster: Cluster) -> Requests:
@@ -497,8 +501,7 @@ def state_changing_requests(cluster: Cluster) -> Requests:
         except ValueError:
             continue
         writes.append(WriteRequest(attribute, value, direction))
-    zero_valued = [r.zero_valued() for r in (*commands, *writes)]
-    return Requests(commands, writes, [f for f in zero_valued if f])
+    return Requests(commands, writes)
 
 
 def state_changing(cluster: Cluster) -> st.SearchStrategy[bytes]:
