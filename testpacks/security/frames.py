@@ -23,7 +23,8 @@ Kinds (one strategy each, for one cluster):
   (small values likely: a supply status, a load number), a write of an attribute with its
   own type. Reporting configuration is left out (it changes only what the device reports).
   The pack sends all of a cluster's commands in each example, their TSNs counting up from one
-  drawn TSN as a sender numbers its frames (:func:`every_state_changing_request`).
+  TSN drawn for the cluster, as a sender numbers its frames
+  (:func:`every_state_changing_request`).
 
 In the malformed kinds, a frame that turns out to be a well-formed request that would act on the
 device (a cluster command that parses, a write with the right types, a reporting configuration)
@@ -528,8 +529,8 @@ def every_state_changing_request(cluster: Cluster) -> st.SearchStrategy[list[byt
     simplest example (zero-valued fields: a supply switched off), not only when a draw among
     the cluster's hundred-odd requests happens to pick it.
 
-    Drawn as few draws as the values need (hypothesis pays some tens of microseconds per draw,
-    and a large cluster has a hundred fields): one TSN for the example (the requests follow
+    Drawn in as few draws as the values need (hypothesis pays some tens of microseconds per draw,
+    and a large cluster has a hundred fields): one TSN for the cluster (the requests follow
     it, numbered as a sender numbers its frames), one bit per field for small or any value,
     then each field's value."""
     requests = state_changing_requests(cluster)
