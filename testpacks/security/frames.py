@@ -182,7 +182,6 @@ def _tsn() -> st.SearchStrategy[int]:
 #: state-changing kind of a large cluster (Metering) has hundreds of them otherwise.
 _TSN = st.integers(0, 255)
 _WRITE_COMMANDS = st.sampled_from(WRITES)
-_BOOLEANS = st.booleans()
 
 
 def _either(options: tuple[st.SearchStrategy[bytes], ...]) -> st.SearchStrategy[bytes]:
@@ -373,20 +372,24 @@ def _cut(size: int) -> st.SearchStrategy[int]:
 
 @dataclass(frozen=True)
 class FieldValue:
-    """How a value of a zigpy field type is drawn: for an integer type, a small value (an
-    enumeration, a supply status, a load number: ``small``) half the time, any value of the
-    type (``full``) otherwise; bytes and strings short; a type zigpy cannot draw stays
-    ``zero`` (``full`` is then ``None``)."""
+    """How a value of a zigpy field type is drawn, from a drawn code byte: for an integer
+    type, a small value 0..``small`` (an enumeration, a supply status, a load number: the
+    code's two low bits) half the time (code bit 7 clear), any value of the type (``full``,
+    drawn) otherwise; bytes and strings short; a type zigpy cannot draw stays ``zero``
+    (``full`` is then ``None``). The small values take no draw of their own: hypothesis pays
+    tens of microseconds per draw, and a large cluster has a hundred fields."""
 
     kind: type
     zero: Any
     full: st.SearchStrategy[Any] | None
-    small: st.SearchStrategy[int] | None = None
+    small: int | None = None
 
-    def draw(self, draw: Any, small: bool) -> Any:
+    def draw(self, draw: Any, code: int) -> Any:
         if self.full is None:
             return self.zero
-        return self.kind(draw(self.small if small and self.small is not None else self.full))
+        if self.small is None or code & 0x80:
+            return self.kind(draw(self.full))
+        return self.kind((code & 0x03) % (self.small + 1))
 
 
 @cache
@@ -397,7 +400,7 @@ def _field_value(kind: type) -> FieldValue:
     if isinstance(bits, int) and issubclass(kind, int):
         signed = bool(getattr(kind, "_signed", False))
         low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
-        return FieldValue(kind, zero, st.integers(low, high), st.integers(0, min(3, high)))
+        return FieldValue(kind, zero, st.integers(low, high), min(3, high))
     if issubclass(kind, bytes):
         return FieldValue(kind, zero, st.binary(max_size=16))
     if issubclass(kind, str):
@@ -407,14 +410,9 @@ def _field_value(kind: type) -> FieldValue:
 
 
 @cache
-def _flags(count: int) -> st.SearchStrategy[bytes]:
-    """``count`` drawn bits, one byte per eight (simplest: all clear)."""
-    size = (count + 7) // 8
-    return st.binary(min_size=size, max_size=size)
-
-
-def _flag(flags: bytes, index: int) -> bool:
-    return bool(flags[index // 8] >> (index % 8) & 1)
+def _codes(count: int) -> st.SearchStrategy[bytes]:
+    """``count`` code bytes (:class:`FieldValue`), in one draw (simplest: all zero)."""
+    return st.binary(min_size=count, max_size=count)
 
 
 @dataclass(frozen=True)
@@ -438,10 +436,10 @@ class CommandRequest:
     def zero_valued(self) -> bytes:
         return self.frame(0, {name: value.zero for name, value in self.fields})
 
-    def draw(self, draw: Any, tsn: int, small: bytes, first: int) -> bytes:
-        """Drawn field values: field ``i`` is small when bit ``first + i`` of ``small`` is
-        clear (the simplest draw: every field small, zero)."""
-        return self.frame(tsn, {name: value.draw(draw, not _flag(small, first + i))
+    def draw(self, draw: Any, tsn: int, codes: bytes, first: int) -> bytes:
+        """Drawn field values, field ``i`` from code ``codes[first + i]`` (the simplest draw:
+        every field zero)."""
+        return self.frame(tsn, {name: value.draw(draw, codes[first + i])
                                 for i, (name, value) in enumerate(self.fields)})
 
 
@@ -468,7 +466,7 @@ class WriteRequest:
 
     def draw(self, draw: Any, tsn: int) -> bytes:
         command = draw(_WRITE_COMMANDS)
-        return self.frame(tsn, command, self.value.draw(draw, not draw(_BOOLEANS)))
+        return self.frame(tsn, command, self.value.draw(draw, draw(_codes(1))[0]))
 
 
 @dataclass(frozen=True)
@@ -511,14 +509,14 @@ def state_changing(cluster: Cluster) -> st.SearchStrategy[bytes]:
     if not requests.commands and not requests.writes:
         return st.just(b"")
     choice = st.sampled_from([*requests.commands, *requests.writes])
-    flags = _flags(max((len(c.fields) for c in requests.commands), default=0))
+    codes = _codes(max((len(c.fields) for c in requests.commands), default=0))
 
     @st.composite
     def request(draw: Any) -> bytes:
         chosen, tsn = draw(choice), draw(_TSN)
         if isinstance(chosen, WriteRequest):
             return chosen.draw(draw, tsn)
-        return chosen.draw(draw, tsn, draw(flags), 0)
+        return chosen.draw(draw, tsn, draw(codes), 0)
 
     return request()
 
@@ -531,19 +529,19 @@ def every_state_changing_request(cluster: Cluster) -> st.SearchStrategy[list[byt
 
     Drawn in as few draws as the values need (hypothesis pays some tens of microseconds per draw,
     and a large cluster has a hundred fields): one TSN for the cluster (the requests follow
-    it, numbered as a sender numbers its frames), one bit per field for small or any value,
-    then each field's value."""
+    it, numbered as a sender numbers its frames), one code byte per field (small or any
+    value, and the small value), then each value that is not small."""
     requests = state_changing_requests(cluster)
     commands, writes = requests.commands, requests.writes
     firsts = [sum(len(c.fields) for c in commands[:i]) for i in range(len(commands))]
-    flags = _flags(sum(len(c.fields) for c in commands))
+    codes = _codes(sum(len(c.fields) for c in commands))
     write = st.sampled_from(writes) if writes else None
 
     @st.composite
     def every(draw: Any) -> list[bytes]:
         tsn = draw(_TSN)
-        small = draw(flags)
-        sent = [command.draw(draw, (tsn + i) & 0xFF, small, first)
+        drawn = draw(codes)
+        sent = [command.draw(draw, (tsn + i) & 0xFF, drawn, first)
                 for i, (command, first) in enumerate(zip(commands, firsts, strict=True))]
         if write is not None:
             sent.append(draw(write).draw(draw, (tsn + len(sent)) & 0xFF))
