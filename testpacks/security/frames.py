@@ -22,7 +22,8 @@ Kinds (one strategy each, for one cluster):
   HAN node could send them: every command the cluster receives with drawn field values
   (small values likely: a supply status, a load number), a write of an attribute with its
   own type. Reporting configuration is left out (it changes only what the device reports).
-  The pack sends all of a cluster's commands in each example
+  The pack sends all of a cluster's commands in each example, their TSNs counting up from one
+  TSN drawn for the cluster, as a sender numbers its frames
   (:func:`every_state_changing_request`).
 
 In the malformed kinds, a frame that turns out to be a well-formed request that would act on the
@@ -34,11 +35,13 @@ is not malformed and is left out; :func:`state_changing` keeps only those
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any
 
 from hypothesis import strategies as st
 from zigpy.zcl import foundation
+
+from harness.han.zclparse import parse_header
 
 if TYPE_CHECKING:
     import zigpy.zcl
@@ -132,7 +135,7 @@ def acts_on_device(frame: bytes, cluster_id: int, clusters: dict[tuple[int, bool
         if side is None or frame[2] not in side.incoming():
             return False
     try:
-        hdr, payload = foundation.ZCLHeader.deserialize(frame)
+        hdr, payload = parse_header(frame)  # zigpy's parse, once per distinct header
     except (ValueError, KeyError):
         return False
     if hdr.frame_control.is_manufacturer_specific:
@@ -181,8 +184,24 @@ _TSN = st.integers(0, 255)
 _WRITE_COMMANDS = st.sampled_from(WRITES)
 
 
-def bad_lengths(cluster: Cluster) -> st.SearchStrategy[bytes]:
-    direction = cluster.direction
+def _either(options: tuple[st.SearchStrategy[bytes], ...]) -> st.SearchStrategy[bytes]:
+    """One of ``options``, each as likely (the first the simplest), as ``st.one_of`` draws
+    it, but cheaper: hypothesis' one_of builds and validates a new sampled_from strategy on
+    every draw."""
+    assert len(options) <= 128  # (integers up to 127 apart: each as likely)
+    index = st.integers(0, len(options) - 1)
+
+    @st.composite
+    def either(draw: Any) -> bytes:
+        return draw(options[draw(index)])
+
+    return either()
+
+
+@cache
+def _bad_length_shapes(direction: foundation.Direction) -> tuple[st.SearchStrategy[bytes], ...]:
+    """The shapes of :func:`bad_lengths` that do not depend on the cluster (built once per
+    direction: hypothesis validates each strategy object once)."""
     general = st.builds(lambda tsn, cmd: header(cmd, cluster_specific=False, direction=direction,
                                                 tsn=tsn), _tsn(), st.sampled_from(list(GC)))
     read = st.builds(lambda tsn, body: header(GC.Read_Attributes, cluster_specific=False,
@@ -201,37 +220,54 @@ def bad_lengths(cluster: Cluster) -> st.SearchStrategy[bytes]:
         _tsn(), st.integers(0, 0xFFFF),
         st.sampled_from([k for k, size in FIXED_SIZE_TYPES.items() if size > 1]),
         st.binary(max_size=16))
-    kinds = [
+    return (
         st.binary(max_size=2),  # shorter than any header
         st.builds(lambda control, rest: bytes([control | 0x04]) + rest,  # cut in the code
                   st.integers(0, 255), st.binary(max_size=2)),
         general.map(lambda frame: frame[:-1]),  # no command id
         read, overrun, cut_value,
-    ]
-    commands = sorted(cluster.incoming())
+    )
+
+
+def bad_lengths(cluster: Cluster) -> st.SearchStrategy[bytes]:
+    return _bad_lengths(cluster.direction, tuple(sorted(cluster.incoming())))
+
+
+@cache
+def _bad_lengths(direction: foundation.Direction, commands: tuple[int, ...]
+                 ) -> st.SearchStrategy[bytes]:
+    shapes = _bad_length_shapes(direction)
     if commands:
-        kinds.append(st.builds(
+        shapes += (st.builds(
             lambda tsn, cmd, body: header(cmd, cluster_specific=True, direction=direction,
                                           tsn=tsn) + body,
-            _tsn(), st.sampled_from(commands), st.binary(max_size=3)))
-    return st.one_of(kinds)
+            _tsn(), st.sampled_from(commands), st.binary(max_size=3)),)
+    return _either(shapes)
 
 
 def unknown_commands(cluster: Cluster) -> st.SearchStrategy[bytes]:
-    direction = cluster.direction
+    return _unknown_commands(cluster.direction, frozenset(cluster.incoming()))
+
+
+@cache
+def _unknown_general(direction: foundation.Direction) -> st.SearchStrategy[bytes]:
     defined = {int(c) for c in GC}
-    general = st.builds(
+    return st.builds(
         lambda tsn, cmd, body: header(cmd, cluster_specific=False, direction=direction,
                                       tsn=tsn) + body,
         _tsn(), st.integers(0, 255).filter(lambda c: c not in defined),
         st.binary(max_size=MAX_PAYLOAD))
-    known = set(cluster.incoming())
+
+
+@cache
+def _unknown_commands(direction: foundation.Direction, known: frozenset[int]
+                      ) -> st.SearchStrategy[bytes]:
     specific = st.builds(
         lambda tsn, cmd, body: header(cmd, cluster_specific=True, direction=direction,
                                       tsn=tsn) + body,
         _tsn(), st.integers(0, 255).filter(lambda c: c not in known),
         st.binary(max_size=MAX_PAYLOAD))
-    return st.one_of(general, specific)
+    return _either((_unknown_general(direction), specific))
 
 
 def _value_of(kind: int, data: bytes) -> bytes:
@@ -244,16 +280,30 @@ def _value_of(kind: int, data: bytes) -> bytes:
 
 
 def wrong_types(cluster: Cluster) -> st.SearchStrategy[bytes]:
-    direction = cluster.direction
-    attributes = cluster.attributes()
-    attribute = (st.sampled_from([(a.id, int(a.zcl_type)) for a in attributes]) if attributes
+    return _wrong_types(cluster.direction,
+                        tuple((a.id, int(a.zcl_type)) for a in cluster.attributes()))
+
+
+#: Data types a wrong-type record may name.
+_TYPES = tuple(int(k) for k in (*FIXED_SIZE_TYPES, *STRING_TYPES))
+
+
+@cache
+def _other_types(own: int) -> st.SearchStrategy[int]:
+    """Any data type of :data:`_TYPES` but ``own``."""
+    return st.sampled_from([k for k in _TYPES if k != own])
+
+
+@cache
+def _wrong_types(direction: foundation.Direction, attributes: tuple[tuple[int, int], ...]
+                 ) -> st.SearchStrategy[bytes]:
+    attribute = (st.sampled_from(attributes) if attributes
                  else st.tuples(st.integers(0, 0xFFFF), st.just(-1)))
-    kinds = [int(k) for k in (*FIXED_SIZE_TYPES, *STRING_TYPES)]
 
     @st.composite
     def record(draw: Any) -> bytes:
         attrid, own = draw(attribute)
-        kind = draw(st.sampled_from([k for k in kinds if k != own]))
+        kind = draw(_other_types(own))
         return (attrid.to_bytes(2, "little") + bytes([kind])
                 + _value_of(kind, draw(st.binary(max_size=24))))
 
@@ -304,101 +354,200 @@ def valid_frames(cluster: Cluster) -> list[bytes]:
 
 
 def truncated_frames(cluster: Cluster) -> st.SearchStrategy[bytes]:
-    frames = [f for f in valid_frames(cluster) if len(f) > 1]
-    return st.sampled_from(frames).flatmap(
-        lambda frame: st.integers(1, len(frame) - 1).map(lambda cut: frame[:cut]))
+    frames = st.sampled_from([f for f in valid_frames(cluster) if len(f) > 1])
+
+    @st.composite
+    def truncated(draw: Any) -> bytes:
+        frame = draw(frames)
+        return frame[:draw(_cut(len(frame)))]
+
+    return truncated()
 
 
 @cache
-def _field_value(kind: type) -> st.SearchStrategy[Any]:
-    """A value of a zigpy field type: integers biased to small values (enumerations, supply
-    statuses, load numbers), bytes and strings short; a type zigpy cannot draw stays zero."""
+def _cut(size: int) -> st.SearchStrategy[int]:
+    """Where a frame of ``size`` bytes is cut: after 1 to ``size - 1`` bytes."""
+    return st.integers(1, size - 1)
+
+
+@dataclass(frozen=True)
+class FieldValue:
+    """How a value of a zigpy field type is drawn, from a drawn code byte: for an integer
+    type, a small value 0..``small`` (an enumeration, a supply status, a load number: the
+    code's two low bits) half the time (code bit 7 clear), any value of the type (``full``,
+    drawn) otherwise; bytes and strings short; a type zigpy cannot draw stays ``zero``
+    (``full`` is then ``None``). The small values take no draw of their own: hypothesis pays
+    tens of microseconds per draw, and a large cluster has a hundred fields."""
+
+    kind: type
+    zero: Any
+    full: st.SearchStrategy[Any] | None
+    small: int | None = None
+
+    def draw(self, draw: Any, code: int) -> Any:
+        if self.full is None:
+            return self.zero
+        if self.small is None or code & 0x80:
+            return self.kind(draw(self.full))
+        return self.kind((code & 0x03) % (self.small + 1))
+
+
+@cache
+def _field_value(kind: type) -> FieldValue:
+    """The :class:`FieldValue` of a zigpy type (``ValueError`` if it has no zero value)."""
+    zero = _zero(kind)
     bits = getattr(kind, "_bits", None)
     if isinstance(bits, int) and issubclass(kind, int):
         signed = bool(getattr(kind, "_signed", False))
         low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
-        return st.one_of(st.integers(0, min(3, high)), st.integers(low, high)).map(kind)
+        return FieldValue(kind, zero, st.integers(low, high), min(3, high))
     if issubclass(kind, bytes):
-        return st.binary(max_size=16).map(kind)
+        return FieldValue(kind, zero, st.binary(max_size=16))
     if issubclass(kind, str):
-        return st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E),
-                       max_size=16).map(kind)
-    return st.just(_zero(kind))
+        return FieldValue(kind, zero, st.text(alphabet=st.characters(
+            min_codepoint=0x20, max_codepoint=0x7E), max_size=16))
+    return FieldValue(kind, zero, None)
+
+
+@cache
+def _codes(count: int) -> st.SearchStrategy[bytes]:
+    """``count`` code bytes (:class:`FieldValue`), in one draw (simplest: all zero)."""
+    return st.binary(min_size=count, max_size=count)
+
+
+@dataclass(frozen=True)
+class CommandRequest:
+    """A cluster command the cluster receives, with the fields of zigpy's schema."""
+
+    command_id: int
+    definition: Any
+    fields: tuple[tuple[str, FieldValue], ...]
+    direction: foundation.Direction
+
+    def frame(self, tsn: int, values: dict[str, Any]) -> bytes:
+        """The request with these field values, or ``b""`` if zigpy cannot serialize them."""
+        try:
+            body = self.definition.schema(**values).serialize()
+        except Exception:  # values zigpy cannot serialize: no frame
+            return b""
+        return header(self.command_id, cluster_specific=True, direction=self.direction,
+                      tsn=tsn) + body
+
+    def zero_valued(self) -> bytes:
+        return self.frame(0, {name: value.zero for name, value in self.fields})
+
+    def draw(self, draw: Any, tsn: int, codes: bytes, first: int) -> bytes:
+        """Drawn field values, field ``i`` from code ``codes[first + i]`` (the simplest draw:
+        every field zero)."""
+        return self.frame(tsn, {name: value.draw(draw, codes[first + i])
+                                for i, (name, value) in enumerate(self.fields)})
+
+
+@dataclass(frozen=True)
+class WriteRequest:
+    """A write (Write_Attributes, its Undivided or No_Response form) of one attribute of the
+    cluster with its own type."""
+
+    attribute: foundation.ZCLAttributeDef
+    value: FieldValue
+    direction: foundation.Direction
+
+    def frame(self, tsn: int, command: int, value: Any) -> bytes:
+        try:
+            record = foundation.Attribute(attrid=self.attribute.id, value=foundation.TypeValue(
+                type=self.attribute.zcl_type, value=value))
+            body = foundation.GENERAL_COMMANDS[command].schema(attributes=[record]).serialize()
+        except Exception:
+            return b""
+        return header(command, cluster_specific=False, direction=self.direction, tsn=tsn) + body
+
+    def zero_valued(self) -> bytes:
+        return self.frame(0, GC.Write_Attributes, self.value.zero)
+
+    def draw(self, draw: Any, tsn: int) -> bytes:
+        command = draw(_WRITE_COMMANDS)
+        return self.frame(tsn, command, self.value.draw(draw, draw(_codes(1))[0]))
 
 
 @dataclass(frozen=True)
 class Requests:
     """The state-changing requests a cluster takes (those :func:`state_changing` draws from):
-    one strategy per command the cluster receives, with drawn field values, and one per
-    attribute, a write with its own type; and each of them with zero-valued fields (what a
-    device that takes any of them is sent first)."""
+    each command the cluster receives, each attribute written with its own type; and each
+    of them with zero-valued fields (what a device that takes any of them is sent first)."""
 
-    commands: list[st.SearchStrategy[bytes]]
-    writes: list[st.SearchStrategy[bytes]]
-    zero_valued: list[bytes]
+    commands: list[CommandRequest]
+    writes: list[WriteRequest]
+
+    @cached_property
+    def zero_valued(self) -> list[bytes]:
+        """Built when asked (only :func:`takes_state_changing_requests` needs them)."""
+        return [f for f in (r.zero_valued() for r in (*self.commands, *self.writes)) if f]
 
 
 def state_changing_requests(cluster: Cluster) -> Requests:
     direction = cluster.direction
-    commands: list[st.SearchStrategy[bytes]] = []
-    writes: list[st.SearchStrategy[bytes]] = []
-    zero_valued: list[bytes] = []
+    commands: list[CommandRequest] = []
     for command_id, definition in sorted(cluster.incoming().items()):
         try:
-            fields = [(f.name, _field_value(f.type)) for f in definition.schema.fields]
-            zeros = {f.name: _zero(f.type) for f in definition.schema.fields}
+            fields = tuple((f.name, _field_value(f.type)) for f in definition.schema.fields)
         except ValueError:  # a field without a zero value: the command is left out
             continue
-
-        def build(tsn: int, values: dict[str, Any], command_id: int = command_id,
-                  definition: Any = definition) -> bytes:
-            try:
-                body = definition.schema(**values).serialize()
-            except Exception:  # values zigpy cannot serialize: no frame
-                return b""
-            return header(command_id, cluster_specific=True, direction=direction,
-                          tsn=tsn) + body
-
-        commands.append(st.builds(build, _tsn(), st.fixed_dictionaries(dict(fields))))
-        zero_valued.append(build(0, zeros))
+        commands.append(CommandRequest(command_id, definition, fields, direction))
+    writes: list[WriteRequest] = []
     for attribute in cluster.attributes():
         try:
             value = _field_value(attribute.type)
-            zero = _zero(attribute.type)
         except ValueError:
             continue
-
-        def write(tsn: int, command: int, value: Any, attribute: Any = attribute) -> bytes:
-            try:
-                record = foundation.Attribute(attrid=attribute.id, value=foundation.TypeValue(
-                    type=attribute.zcl_type, value=value))
-                body = foundation.GENERAL_COMMANDS[command].schema(
-                    attributes=[record]).serialize()
-            except Exception:
-                return b""
-            return header(command, cluster_specific=False, direction=direction, tsn=tsn) + body
-
-        writes.append(st.builds(write, _tsn(), _WRITE_COMMANDS, value))
-        zero_valued.append(write(0, GC.Write_Attributes, zero))
-    return Requests(commands, writes, [f for f in zero_valued if f])
+        writes.append(WriteRequest(attribute, value, direction))
+    return Requests(commands, writes)
 
 
 def state_changing(cluster: Cluster) -> st.SearchStrategy[bytes]:
+    """One state-changing request of the cluster, drawn among all it takes."""
     requests = state_changing_requests(cluster)
-    kinds = [*requests.commands, *requests.writes]
-    if not kinds:
+    if not requests.commands and not requests.writes:
         return st.just(b"")
-    return st.one_of(kinds)
+    choice = st.sampled_from([*requests.commands, *requests.writes])
+    codes = _codes(max((len(c.fields) for c in requests.commands), default=0))
+
+    @st.composite
+    def request(draw: Any) -> bytes:
+        chosen, tsn = draw(choice), draw(_TSN)
+        if isinstance(chosen, WriteRequest):
+            return chosen.draw(draw, tsn)
+        return chosen.draw(draw, tsn, draw(codes), 0)
+
+    return request()
 
 
 def every_state_changing_request(cluster: Cluster) -> st.SearchStrategy[list[bytes]]:
     """Every command the cluster receives, with drawn field values, and a write of one of its
     attributes: all in each example, so that a device obeying any one of them is found at the
     simplest example (zero-valued fields: a supply switched off), not only when a draw among
-    the cluster's hundred-odd requests happens to pick it."""
+    the cluster's hundred-odd requests happens to pick it.
+
+    Drawn in as few draws as the values need (hypothesis pays some tens of microseconds per draw,
+    and a large cluster has a hundred fields): one TSN for the cluster (the requests follow
+    it, numbered as a sender numbers its frames), one code byte per field (small or any
+    value, and the small value), then each value that is not small."""
     requests = state_changing_requests(cluster)
-    parts = [*requests.commands, *([st.one_of(requests.writes)] if requests.writes else [])]
-    return st.tuples(*parts).map(list)
+    commands, writes = requests.commands, requests.writes
+    firsts = [sum(len(c.fields) for c in commands[:i]) for i in range(len(commands))]
+    codes = _codes(sum(len(c.fields) for c in commands))
+    write = st.sampled_from(writes) if writes else None
+
+    @st.composite
+    def every(draw: Any) -> list[bytes]:
+        tsn = draw(_TSN)
+        drawn = draw(codes)
+        sent = [command.draw(draw, (tsn + i) & 0xFF, drawn, first)
+                for i, (command, first) in enumerate(zip(commands, firsts, strict=True))]
+        if write is not None:
+            sent.append(draw(write).draw(draw, (tsn + len(sent)) & 0xFF))
+        return sent
+
+    return every()
 
 
 def takes_state_changing_requests(clusters: list[Cluster]) -> bool:

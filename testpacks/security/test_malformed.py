@@ -122,10 +122,33 @@ class ZigbeeTarget:
     def by_key(self) -> dict[tuple[int, bool], Cluster]:
         return {(c.cluster_id, c.server): c for c in self.clusters}
 
+    def frames(self, kind: str) -> Any:
+        """What one example of ``kind`` sends, per cluster of this device (in
+        :attr:`clusters` order): one drawn value for them all (hypothesis pays for each
+        top-level draw: a snapshot of the global random state and a timer around it)."""
+        key = (kind, *((c.cluster_id, c.server, type(c.definition)) for c in self.clusters))
+        strategy = _STRATEGIES.get(key)
+        if strategy is None:
+            strategy = _STRATEGIES[key] = st.tuples(*(self.strategy(kind, c)
+                                                      for c in self.clusters))
+        return strategy
+
+    def draw(self, kind: str, data: Any) -> list[tuple[Cluster, bytes]]:
+        """The frames of one example of ``kind``, each with the cluster it goes to; for an
+        acting kind, only those that would act (an example with none is not sent)."""
+        drawn = data.draw(self.frames(kind), label=kind)
+        if kind not in ACTING_KINDS:  # one frame per cluster
+            return list(zip(self.clusters, drawn, strict=True))
+        by_key = self.by_key
+        sent = [(cluster, frame) for cluster, frames in zip(self.clusters, drawn, strict=True)
+                for frame in frames if acts_on_device(frame, cluster.cluster_id, by_key)]
+        assume(sent)  # (an example whose requests zigpy could not build sends nothing)
+        return sent
+
     def strategy(self, kind: str, cluster: Cluster) -> Any:
         """The frames of ``kind`` one example sends to ``cluster`` of this device: one
-        malformed frame, or every state-changing request of the cluster (cached in
-        :data:`_STRATEGIES`)."""
+        malformed frame, or (a list of) every state-changing request of the cluster (cached
+        in :data:`_STRATEGIES`)."""
         clusters = self.by_key
         sides = tuple(type(side.definition) if side is not None else None
                       for side in (clusters.get((cluster.cluster_id, s)) for s in (True, False)))
@@ -136,8 +159,7 @@ class ZigbeeTarget:
                 strategy = every_state_changing_request(cluster)
             else:
                 strategy = KINDS[kind](cluster).filter(
-                    lambda frame: not acts_on_device(frame, cluster.cluster_id, clusters)
-                ).map(lambda frame: [frame])
+                    lambda frame: not acts_on_device(frame, cluster.cluster_id, clusters))
             _STRATEGIES[key] = strategy
         return strategy
 
@@ -230,11 +252,7 @@ def test_malformed_zcl_frames_leave_the_device_unchanged(fuzz_target: ZigbeeTarg
     """One malformed frame of ``kind`` on every cluster of the device; it still answers and
     shows the same state."""
     target = fuzz_target
-    sent = [(cluster, frame) for cluster in target.clusters
-            for frame in data.draw(target.strategy(kind, cluster), label=cluster.name)]
-    if kind in ACTING_KINDS:
-        sent = [(c, f) for c, f in sent if acts_on_device(f, c.cluster_id, target.by_key)]
-        assume(sent)  # (an example whose requests zigpy could not build sends nothing)
+    sent = target.draw(kind, data)
     target.send(sent)
     problem = target.problem()
     if problem is None:

@@ -164,6 +164,20 @@ def test_state_changing_is_not_applicable_to_a_device_that_takes_no_such_request
     assert zero and all(frames.acts_on_device(f, 0x0702, CLUSTERS) for f in zero)
 
 
+def test_the_simplest_state_changing_example_is_every_request_with_zero_values():
+    """What finds a meter obeying any request at the first example: every command of the
+    cluster with zero-valued fields (TSNs counting up), and a write of its first attribute."""
+    from hypothesis import find
+
+    requests = frames.state_changing_requests(METERING)
+    simplest = find(frames.every_state_changing_request(METERING), lambda f: True)
+    expected = [c.zero_valued() for c in requests.commands] + [requests.writes[0].zero_valued()]
+    assert len(simplest) == len(expected) == len(requests.commands) + 1
+    assert [f[1] for f in simplest] == list(range(len(simplest)))  # the TSNs
+    assert [f[:1] + f[2:] for f in simplest] == [f[:1] + f[2:] for f in expected]
+    assert sum(frames.acts_on_device(f, 0x0702, CLUSTERS) for f in simplest) > 10
+
+
 def test_random_console_input_never_types_a_command():
     words = frozenset({"status", "boost", "power"})
     assert types_a_command(b"xx boost", words)
