@@ -7,6 +7,8 @@ baseline measured in the same process, as a ratio, so the numbers compare across
   against raw zigpy forming a network on the same virtual radio and interviewing 4 nodes;
 - reads: ``esme.zigbee.read(...)`` from the test thread against zigpy's ``read_attributes`` on
   the same device inside the loop (targets: ratio >= 0.6 and >= 500 reads/s);
+- bench call: CPU per no-op bench call from the test thread (the hop to the bench loop and
+  back) against running the same coroutine to completion on a loop in one thread;
 - memory: bytes allocated per emulated device (node, clusters, state) and per device zigpy keeps
   once it has joined, against a bare zigpy device object with the same endpoint and clusters;
 - reads through a real radio library: ``read(...)`` through zigpy-znp and the byte-level ZNP
@@ -131,6 +133,33 @@ def read_rates(lab: Any, reads: int) -> tuple[float, float, float]:
             runtime.run(cluster.read_attributes(["current_summ_delivered"], allow_cache=False))
         hop_rate = reads / (time.perf_counter() - start)
     return harness_rate, raw_rate, hop_rate
+
+
+def bench_call_cost(calls: int) -> tuple[float, float]:
+    """CPU microseconds (both threads) per no-op ``BenchRuntime.run`` from this thread, and per
+    ``run_until_complete`` of the same coroutine on a loop in this thread (no hop)."""
+    async def noop() -> None:
+        return None
+
+    runtime = BenchRuntime(virtual=True)
+    try:
+        for _ in range(100):  # warm-up
+            runtime.run(noop())
+        start = time.process_time()
+        for _ in range(calls):
+            runtime.run(noop())
+        hop = (time.process_time() - start) / calls
+    finally:
+        runtime.shutdown()
+    loop = asyncio.new_event_loop()
+    try:
+        start = time.process_time()
+        for _ in range(calls):
+            loop.run_until_complete(noop())
+        local = (time.process_time() - start) / calls
+    finally:
+        loop.close()
+    return hop * 1e6, local * 1e6
 
 
 def memory_per_device(lab: Any, count: int) -> tuple[float, float, float]:
@@ -275,6 +304,10 @@ def main() -> None:
         print(f"ZCL reads through zigpy-znp (ZNP fake, MT frames over loopback): "
               f"{znp_rate:.0f}/s; virtual radio {harness_rate:.0f}/s; ratio "
               f"{znp_rate / harness_rate:.2f}")
+
+    hop_us, local_us = bench_call_cost(args.reads)
+    print(f"bench call (no-op coroutine from the test thread): {hop_us:.1f} us CPU; "
+          f"run_until_complete in one thread {local_us:.1f} us; ratio {hop_us / local_us:.1f}")
 
     emulated, joined, bare = memory_per_device(lab, args.devices)
     print(f"memory per emulated ESME: {emulated / 1024:.1f} KiB (node, clusters, state); "

@@ -94,18 +94,19 @@ class _VirtualSelector:
         return getattr(self._real, name)
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        if timeout is not None and timeout <= 0:
+        if timeout is None or not self._time.free_running:
+            # Nobody waits on the bench (or nothing is scheduled): only real I/O or a call from
+            # another thread can make progress, so block for it without moving time (or poll,
+            # when the loop has callbacks ready).
+            return self._real.select(0 if timeout is not None and timeout <= 0 else None)
+        if timeout <= 0:
             return self._real.select(0)
         ready = self._real.select(0)
         if ready:
             return ready
-        if self._time.free_running and timeout is not None:
-            # Nothing to do until the next timer, and a caller is waiting: go there now.
-            self._time.jump(timeout)
-            return []
-        # Nobody waits on the bench (or nothing is scheduled): only real I/O or a call from
-        # another thread can make progress, so block for it without moving time.
-        return self._real.select(None)
+        # Nothing to do until the next timer, and a caller is waiting: go there now.
+        self._time.jump(timeout)
+        return []
 
 
 class VirtualTimeEventLoop(asyncio.SelectorEventLoop):

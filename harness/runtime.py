@@ -43,6 +43,25 @@ class BenchCallTimeout(TimeoutError):
     """A bench call did not finish within its wall-time guard."""
 
 
+class _Call:
+    """One synchronous bench call in flight: the lock its caller waits on, and the outcome."""
+
+    __slots__ = ("done", "error", "lock", "task", "value")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.lock.acquire()
+        self.done = False
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    def cancel(self) -> None:
+        """Cancel the call's task (on the loop thread, after the task was started)."""
+        if self.task is not None:
+            self.task.cancel()
+
+
 class BenchRuntime:
     """One event loop thread and its clock; the only way harness code reaches the loop."""
 
@@ -86,6 +105,30 @@ class BenchRuntime:
             if self._time is not None:
                 self._time.free_running -= 1
 
+    async def _bench_call(self, call: _Call, coro: Awaitable[Any], timeout: float | None) -> None:
+        """The task of one bench call: runs ``coro`` free-running, hands its outcome to
+        ``call`` and wakes the caller (no chained future: the caller waits on a bare lock)."""
+        time = self._time
+        if time is not None:
+            time.free_running += 1
+        try:
+            if timeout is None:
+                call.value = await coro
+            else:
+                async with asyncio.timeout(timeout):
+                    call.value = await coro
+        except BaseException as exc:
+            call.error = exc  # the caller raises it
+            if not isinstance(exc, Exception):
+                raise  # a cancelled call ends its task cancelled; KeyboardInterrupt stops the loop
+        finally:
+            if time is not None:
+                time.free_running -= 1
+            call.done = True
+            # Wake the caller once what the call scheduled with ``call_soon`` has run (as a
+            # chained future's done callback always did): the caller sees its effects.
+            asyncio.get_running_loop().call_soon(call.lock.release)
+
     def run(
         self,
         coro: Coroutine[Any, Any, T],
@@ -111,16 +154,31 @@ class BenchRuntime:
                 wall_timeout = VIRTUAL_WALL_GUARD_S
             elif timeout is not None:
                 wall_timeout = timeout + 30.0
-        future = asyncio.run_coroutine_threadsafe(self._free_run(coro, timeout), self.loop)
-        # Wait, then look: ``future.result(wall_timeout)`` raises the same ``TimeoutError`` for
-        # the wall guard and for a coroutine that timed out in bench time.
-        concurrent.futures.wait([future], timeout=wall_timeout)
-        if not future.done():
-            future.cancel()
+        call = _Call()
+        self.loop.call_soon_threadsafe(self._start, call, coro, timeout)
+        # A bare lock, released by the call's task, is the cheapest wake-up there is (a chained
+        # concurrent future and ``concurrent.futures.wait`` cost a few times the hop itself).
+        waited = call.lock.acquire(timeout=-1 if wall_timeout is None else wall_timeout)
+        if not waited and not call.done:
+            self.loop.call_soon_threadsafe(call.cancel)
             raise BenchCallTimeout(
                 f"bench call did not finish within {wall_timeout:.0f} s of wall time"
             )
-        return future.result()
+        error = call.error
+        if error is not None:
+            call.error = None
+            if isinstance(error, asyncio.CancelledError):
+                # A cancelled call raises what a cancelled concurrent future raises (an
+                # ``Exception``, unlike asyncio's ``CancelledError``), as it always has.
+                raise concurrent.futures.CancelledError()
+            try:
+                raise error
+            finally:
+                del error  # no reference cycle through the traceback
+        return call.value
+
+    def _start(self, call: _Call, coro: Awaitable[Any], timeout: float | None) -> None:
+        call.task = self.loop.create_task(self._bench_call(call, coro, timeout))
 
     def call(self, fn: Callable[[], T]) -> T:
         """Run a plain function on the loop thread (for state owned by the loop)."""

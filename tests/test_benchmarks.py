@@ -14,7 +14,8 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 @pytest.mark.parametrize(("script", "args", "expected"), [
     ("bench_han.py", ["--reads", "30", "--rounds", "1", "--devices", "3"],
-     ["bench start", "ZCL reads", "ZCL reads through zigpy-znp", "memory per emulated ESME"]),
+     ["bench start", "ZCL reads", "ZCL reads through zigpy-znp", "bench call",
+      "memory per emulated ESME"]),
     ("bench_dcc.py", ["--requests", "10"], ["raw ZCL read", "SR 4.1.1", "SR 7.2/7.3"]),
     ("bench_catalogue.py", ["--sizes", "1", "2", "--jobs", "2"],
      ["generated catalogue", "   1 entries", "   2 entries", "per entry at 2", "one more entry"]),

@@ -261,3 +261,43 @@ def test_real_clock_runtime_runs_calls_on_an_ordinary_loop():
     finally:
         runtime.shutdown()
     assert runtime.loop.is_closed()
+
+
+def test_a_call_cancelled_on_the_loop_raises_a_concurrent_cancelled_error(runtime):
+    import concurrent.futures
+
+    async def cancelled() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        task.cancel()
+        await asyncio.sleep(5)
+
+    with pytest.raises(concurrent.futures.CancelledError) as info:
+        runtime.run(cancelled(), wall_timeout=GUARD_S)
+    assert isinstance(info.value, Exception), "not asyncio's BaseException"
+    assert runtime.call(lambda: runtime._time.free_running) == 1  # only this call itself
+
+
+def test_many_calls_from_two_threads_each_get_their_own_result(runtime):
+    async def echo(value: int) -> int:
+        await asyncio.sleep(value % 3)
+        return value
+
+    results: list[int] = []
+    thread = threading.Thread(
+        target=lambda: results.extend(runtime.run(echo(n)) for n in range(0, 200, 2))
+    )
+    thread.start()
+    mine = [runtime.run(echo(n)) for n in range(1, 200, 2)]
+    thread.join(GUARD_S)
+    assert mine == list(range(1, 200, 2))
+    assert results == list(range(0, 200, 2))
+
+
+def test_what_a_call_schedules_with_call_soon_has_run_when_it_returns(runtime):
+    # Emulated nodes answer through call_soon (a power-on starts its join attempt so): a test
+    # that powers a node on sees the join when the call returns.
+    seen: list[int] = []
+    for n in range(300):
+        runtime.call(lambda n=n: runtime.loop.call_soon(seen.append, n))
+        assert seen[-1:] == [n]

@@ -3,11 +3,12 @@
 zigpy's ``Struct`` types (the ZCL header, the general command schemas) take tens of
 microseconds to parse or build, and an emulated node answers every frame with several of them:
 its header, the request, the reply header and body. Most of those are the same few bytes again
-and again (a header is frame control, TSN and command id: a few thousand values at most), so
-zigpy parses or builds each distinct one once and the result is reused. Every frame is still
-byte for byte what zigpy makes, and a frame zigpy refuses is refused as before: nothing is
-cached for it. Cached zigpy objects are shared, so the node only reads them. Received headers
-are parsed by the HAN's ``harness.han.zclparse.parse_header``: one header cache for both sides.
+and again, so zigpy parses or builds each distinct one once and the result is reused. A header
+the node sends is frame control, TSN and command id: zigpy builds it once per command and
+direction, and each reply puts its TSN in as the one byte it is. Every frame is still byte for
+byte what zigpy makes, and a frame zigpy refuses is refused as before: nothing is cached for
+it. Cached zigpy objects are shared, so the node only reads them. Received headers are parsed
+by the HAN's ``harness.han.zclparse.parse_header``: one header cache for both sides.
 """
 
 from __future__ import annotations
@@ -38,16 +39,30 @@ def parse_read_attributes(payload: bytes) -> Any:
     return request
 
 
-@lru_cache(maxsize=LIMIT)
 def general_header(tsn: int, command_id: int, direction: foundation.Direction) -> bytes:
     """The serialised header of a general command (``ZCLHeader.general``)."""
-    return bytes(foundation.ZCLHeader.general(tsn, command_id, direction=direction).serialize())
+    return _with_tsn(_general_header(command_id, direction), tsn)
+
+
+def cluster_header(tsn: int, command_id: int, direction: foundation.Direction) -> bytes:
+    """The serialised header of a cluster command (``ZCLHeader.cluster``)."""
+    return _with_tsn(_cluster_header(command_id, direction), tsn)
 
 
 @lru_cache(maxsize=LIMIT)
-def cluster_header(tsn: int, command_id: int, direction: foundation.Direction) -> bytes:
-    """The serialised header of a cluster command (``ZCLHeader.cluster``)."""
-    return bytes(foundation.ZCLHeader.cluster(tsn, command_id, direction=direction).serialize())
+def _general_header(command_id: int, direction: foundation.Direction) -> bytes:
+    return bytes(foundation.ZCLHeader.general(0, command_id, direction=direction).serialize())
+
+
+@lru_cache(maxsize=LIMIT)
+def _cluster_header(command_id: int, direction: foundation.Direction) -> bytes:
+    return bytes(foundation.ZCLHeader.cluster(0, command_id, direction=direction).serialize())
+
+
+def _with_tsn(header: bytes, tsn: int) -> bytes:
+    """A header zigpy built with TSN 0, with ``tsn`` instead: its byte before the command id
+    (a TSN that is not a byte is refused, as zigpy refuses it)."""
+    return header[:-2] + bytes((tsn,)) + header[-1:]
 
 
 @lru_cache(maxsize=LIMIT)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
 from harness.streams import TimedStream
@@ -92,9 +93,19 @@ def match(
 
 def normalise_eui(eui: Any) -> str:
     """EUI-64 as DUIS spells it: eight upper-case hex octets joined by ``-``."""
-    text = str(eui).replace(":", "").replace("-", "").strip()
+    try:
+        return _normalised(str(eui))
+    except ValueError:
+        raise ValueError(f"not an EUI-64: {eui!r}") from None
+
+
+@lru_cache(maxsize=1024)
+def _normalised(text: str) -> str:
+    # A bench has a handful of devices and names them on every SR and event: each spelling is
+    # normalised once (a wrong one raises, and nothing is kept for it).
+    text = text.replace(":", "").replace("-", "").strip()
     if len(text) != 16:
-        raise ValueError(f"not an EUI-64: {eui!r}")
+        raise ValueError(text)
     int(text, 16)
     return "-".join(text[i : i + 2] for i in range(0, 16, 2)).upper()
 

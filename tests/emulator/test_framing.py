@@ -13,13 +13,16 @@ Direction = foundation.Direction
 
 
 def test_replies_are_byte_for_byte_zigpys() -> None:
-    for tsn in (0, 1, 200):
+    for tsn in range(256):
         for direction in Direction:
             assert framing.general_header(tsn, GC.Read_Attributes_rsp, direction) == (
                 foundation.ZCLHeader.general(tsn, GC.Read_Attributes_rsp,
                                              direction=direction).serialize())
             assert framing.cluster_header(tsn, 0x05, direction) == (
                 foundation.ZCLHeader.cluster(tsn, 0x05, direction=direction).serialize())
+    for tsn in (256, -1):  # not a TSN: refused as zigpy refuses it
+        with pytest.raises(ValueError):
+            framing.general_header(tsn, GC.Read_Attributes_rsp, Direction.Server_to_Client)
     schema = foundation.GENERAL_COMMANDS[GC.Default_Response].schema
     for status in (foundation.Status.SUCCESS, foundation.Status.UNSUP_CLUSTER_COMMAND):
         assert framing.default_response(0x0A, status) == schema(command_id=0x0A,

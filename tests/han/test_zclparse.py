@@ -63,6 +63,34 @@ def test_headers_parse_as_zigpy_parses_them_and_again_from_the_cache() -> None:
             assert header.serialize() == expected[0].serialize()
 
 
+def test_a_header_new_only_by_its_tsn_is_zigpys_parse_field_for_field(monkeypatch) -> None:
+    monkeypatch.setattr(zclparse, "_HEADERS", {})
+    monkeypatch.setattr(zclparse, "_BY_REST", {})
+    monkeypatch.setattr(zclparse, "LIMIT", 64)
+    rng = random.Random(7)
+    compared = 0
+    for control in (0x00, 0x01, 0x04, 0x05, 0x08, 0x09, 0x10, 0x18, 0x19, 0x1C):
+        for command in (0x00, 0x01, 0x0B):
+            rest = bytes([control, 0x34, 0x12][: 3 if control & 0x04 else 1])
+            # every TSN for one header, a few for the others; the first parsed by zigpy
+            tsns = range(256) if control == 0x18 and command == 0x01 else rng.sample(range(256), 6)
+            for tsn in tsns:
+                frame = rest + bytes([tsn, command]) + b"\x00\x01"
+                expected, payload = foundation.ZCLHeader.deserialize(frame)
+                for _ in range(2):  # and again from the cache while it has room
+                    header, rest_of_frame = zclparse.parse_header(frame)
+                    assert type(header) is foundation.ZCLHeader
+                    assert {k: (type(v), v) for k, v in vars(header).items()} == {
+                        k: (type(v), v) for k, v in vars(expected).items()}
+                    assert rest_of_frame == payload
+                    assert header.serialize() == frame[: len(frame) - len(payload)]
+                    compared += 1
+            assert repr(header) == repr(expected)
+    assert len(zclparse._BY_REST) == 30  # zigpy parsed each rest of a header once
+    assert len(zclparse._HEADERS) == 64  # then full: the rest are built with their TSN anew
+    assert compared == (29 * 6 + 256) * 2
+
+
 def test_commands_parse_as_zigpys_cluster_deserialize_on_many_frames(up_bench) -> None:
     device = up_bench.device("ESME").zigbee.zigpy_device
     endpoint = device.endpoints[1]
