@@ -62,6 +62,8 @@ from zigpy.zcl.foundation import (
     ZCLCommandDef,
 )
 
+from harness.config.types import CLUSTER_NAMES
+
 SE_PROFILE_ID: Final = 0x0109
 """ZigBee Smart Energy application profile id; zigpy drops frames on it unless told otherwise."""
 
@@ -1205,6 +1207,9 @@ CLUSTERS_BY_NAME: Final[dict[str, type[Cluster]]] = {
     "key_establishment": KeyEstablishment,
 }
 """Short cluster names used in device-profile YAML, mapped to the zigpy cluster classes."""
+if tuple(CLUSTERS_BY_NAME) != CLUSTER_NAMES:  # the config layer checks profiles against those
+    raise ImportError("harness.han.clusters.CLUSTERS_BY_NAME and "
+                      "harness.config.types.CLUSTER_NAMES name different clusters")
 
 
 def cluster_by_name(name: str) -> type[Cluster]:
