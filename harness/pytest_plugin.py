@@ -60,7 +60,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from harness.report.records import INTERRUPTED_REASON, RecordWriter, TestRecord
+from harness.report.records import (
+    INTERRUPTED_REASON,
+    PLAN_PREFIX,
+    PROGRESS_PREFIX,
+    RecordWriter,
+    TestRecord,
+)
 
 if TYPE_CHECKING:
     from harness.bench import Bench
@@ -68,10 +74,6 @@ if TYPE_CHECKING:
 
 #: Per-test timeout when the run sets none (pytest-timeout): no test may hang CI.
 DEFAULT_TEST_TIMEOUT_S = 300
-#: Prefix of the line ``--dmct-progress`` prints per finished test (read by ``dmct run``).
-PROGRESS_PREFIX = "@dmct-record "
-#: Prefix of the line ``--dmct-progress`` prints once the tests are collected.
-PLAN_PREFIX = "@dmct-plan "
 
 _LAB = pytest.StashKey["LabConfig"]()
 _BENCHES = pytest.StashKey[list["Bench"]]()

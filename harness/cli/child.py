@@ -106,8 +106,7 @@ def run_one(args: argparse.Namespace, lab: Any, packs: Sequence[str], dmc_id: st
     (and are printed). ``table``: the entry's table, shared by the processes of its parts
     (``harness.cli.parts``), ended by its owner.
     """
-    from harness.pytest_plugin import PLAN_PREFIX, PROGRESS_PREFIX
-    from harness.report.records import TestRecord
+    from harness.report.records import PLAN_PREFIX, PROGRESS_PREFIX, TestRecord
 
     own = table is None
     if table is None:

@@ -67,7 +67,7 @@ def _collect_command(args: argparse.Namespace, lab: Any, packs: Sequence[str], d
 def collect(args: argparse.Namespace, lab: Any, packs: Sequence[str], dmc_id: str,
             status: str) -> list[dict[str, Any]]:
     """The cases of one DMC and status: ``id``, ``srv``, ``pack``, ``inapplicable``."""
-    from harness.pytest_plugin import PLAN_PREFIX
+    from harness.report.records import PLAN_PREFIX
 
     done = subprocess.run(_collect_command(args, lab, packs, dmc_id, status),
                           capture_output=True, text=True, check=False,

@@ -509,7 +509,7 @@ def run_entry_task(spec: dict[str, Any], catalogue: bytes | None = None) -> dict
     import signal
 
     from harness.cli.child import _pytest_command, parent_death_hook
-    from harness.pytest_plugin import PLAN_PREFIX, PROGRESS_PREFIX
+    from harness.report.records import PLAN_PREFIX, PROGRESS_PREFIX
 
     with tempfile.TemporaryDirectory(prefix="dmct-entry-") as tmp:
         out = Path(tmp) / spec["dmc"] / spec["status"]

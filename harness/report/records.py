@@ -42,6 +42,13 @@ RECORDS_FILE = "records.jsonl"
 INTERRUPTED_REASON = "blocked: run interrupted during the test"
 
 
+#: Prefix of the line a pack run prints per finished case with ``--dmct-progress``: its record
+#: as JSON (read by ``dmct run``, which needs no pytest to read it).
+PROGRESS_PREFIX = "@dmct-record "
+#: Prefix of the line ``--dmct-progress`` prints once the cases are collected.
+PLAN_PREFIX = "@dmct-plan "
+
+
 @dataclass
 class TestRecord:
     """What happened in one test case, and where its evidence is."""
