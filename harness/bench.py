@@ -473,7 +473,8 @@ class Bench:
         return TestEvidence(
             frames=self.frames.since(frames_mark),
             events=self.events.since(events_mark),
-            transcripts=list(dict.fromkeys(self._transcripts)),
+            # A console that said nothing and was sent nothing in the case made no file.
+            transcripts=[p for p in dict.fromkeys(self._transcripts) if p.exists()],
             dcc=self._dcc.evidence.since(dcc_mark) if self._dcc is not None else [],
             notes=list(self._notes),
         )

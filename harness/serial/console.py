@@ -12,7 +12,10 @@ Returned matches are therefore ``re.Match[bytes]``: ``m.group(1).decode()`` for 
 came after. Output nobody consumed is kept up to ``max_buffer`` bytes (oldest dropped first: it
 is all in the transcript anyway).
 
-Transcript format (one file per device, switched per test with :meth:`Console.set_transcript`):
+Transcript format (one file per device, switched per test with :meth:`Console.set_transcript`;
+the file is made by the first byte the device sends or the harness writes, so a console that
+stayed silent through a test leaves no file: hundreds of empty files per run, each a file to
+create, link into Allure and list, said no more than their absence does):
 
 - received bytes are written raw, exactly as they arrived;
 - bytes the harness sent are written as one line ``>> <escaped bytes>`` (``\\r``, ``\\n`` and
@@ -134,7 +137,7 @@ class Console:
         self._tfile: IO[bytes] | None = None
         self._tpath = Path(transcript_path)
         self._t_line_start = True
-        self._tfile = self._open_transcript(self._tpath)
+        self._tdone = False  # closed: no file is made any more
         self._thread = threading.Thread(target=self._read_loop, name=f"console-{name}", daemon=True)
         self._thread.start()
 
@@ -167,11 +170,10 @@ class Console:
         return path.open("ab")
 
     def set_transcript(self, path: Path) -> None:
-        """Continue the transcript in ``path`` (appended to); the pytest layer switches per test."""
-        new_path = Path(path)
-        new_file = self._open_transcript(new_path)
+        """Continue the transcript in ``path`` (appended to, made by its first byte); the
+        pytest layer switches per test."""
         with self._tlock:
-            old, self._tfile, self._tpath = self._tfile, new_file, new_path
+            old, self._tfile, self._tpath = self._tfile, None, Path(path)
             self._t_line_start = True
         if old is not None:
             with contextlib.suppress(OSError):
@@ -182,9 +184,11 @@ class Console:
             self._transcript_locked(raw)
 
     def _transcript_locked(self, raw: bytes) -> None:
-        if self._tfile is None or not raw:
+        if not raw or self._tdone:
             return
         try:
+            if self._tfile is None:
+                self._tfile = self._open_transcript(self._tpath)
             self._tfile.write(raw)
             self._tfile.flush()
         except (OSError, ValueError) as exc:
@@ -396,6 +400,7 @@ class Console:
             self._port.close()
         with self._tlock:
             tfile, self._tfile = self._tfile, None
+            self._tdone = True
         if tfile is not None:
             with contextlib.suppress(OSError):
                 tfile.close()
