@@ -485,8 +485,7 @@ class Bench:
 
     def transcript_path(self, name: str) -> Path:
         base = self._evidence_dir or (self.lab.output_dir / "transcripts")
-        base.mkdir(parents=True, exist_ok=True)
-        return base / f"{_safe(name)}.log"
+        return base / f"{_safe(name)}.log"  # its directory made with the file
 
     def note_transcript(self, path: Path) -> None:
         self._transcripts.append(path)

@@ -677,7 +677,8 @@ def _dmct_evidence(request: pytest.FixtureRequest) -> Any:
         evidence = bench.end_test()
         files: dict[str, Any] = {}
         if directory is not None:
-            directory.mkdir(parents=True, exist_ok=True)
+            if evidence.frames or evidence.events or evidence.dcc:  # no empty directories
+                directory.mkdir(parents=True, exist_ok=True)
             if evidence.frames:
                 frames = (directory, evidence.frames, bench.lab.radio.pan_id)
                 if _frames_kept(item):
@@ -723,6 +724,7 @@ def _write_frames(config: pytest.Config, files: dict[str, Any], directory: Path,
                   frames: list[Any], pan_id: int) -> None:
     from harness.han.pcap import write_pcap
 
+    directory.mkdir(parents=True, exist_ok=True)
     path = directory / "frames.json"
     path.write_text(json.dumps([f.as_dict() for f in frames]))
     files["frames"] = _relative(path, config)
