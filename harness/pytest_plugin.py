@@ -677,7 +677,7 @@ def _dmct_evidence(request: pytest.FixtureRequest) -> Any:
         evidence = bench.end_test()
         files: dict[str, Any] = {}
         if directory is not None:
-            if evidence.frames or evidence.events or evidence.dcc:  # no empty directories
+            if evidence.events or evidence.dcc:  # (frames make theirs: _write_frames)
                 directory.mkdir(parents=True, exist_ok=True)
             if evidence.frames:
                 frames = (directory, evidence.frames, bench.lab.radio.pan_id)
