@@ -253,21 +253,26 @@ def catalogue_handed_down(catalogue: Any) -> Iterator[None]:
 
 #: Modules an entry's pytest process would import anyway (zigpy alone takes about a second),
 #: imported once by the fork server (``multiprocessing``'s ``forkserver``) that forks every
-#: entry's process. Pytest plugins are not among them: a plugin must be imported by pytest to
-#: have its assertions rewritten. ``harness.cli.preload`` stays last: it freezes the collector's
-#: view of everything loaded before it.
+#: entry's process. The installed third-party pytest plugins are among them (pytest loads every
+#: one in every process: 60 ms each time; one not installed is skipped), not the harness's own:
+#: a plugin must be imported by pytest to have its assertions rewritten, and no third-party
+#: plugin's assertions are a case's. ``harness.cli.preload`` stays last: it freezes the
+#: collector's view of everything loaded before it.
 PRELOAD = (
     "pytest", "_pytest.python", "_pytest.fixtures", "zigpy.application", "zigpy.zcl.clusters",
     "zigpy.zdo", "hypothesis", "hypothesis.strategies", "pydantic", "yaml", "aiosqlite",
     "cryptography.hazmat.primitives.asymmetric.ec", "harness.bench", "harness.dcc.client",
-    "harness.migration", "harness.report.build", "harness.cli.preload",
+    "harness.migration", "harness.report.build",
+    "_hypothesis_pytestplugin", "allure_pytest.plugin", "pytest_timeout", "xdist.plugin",
+    "xdist.looponfail", "pytest_benchmark.plugin",
+    "harness.cli.preload",
 )
 #: Prefix of the last line of a forked pytest process: the CPU seconds it used.
 CPU_PREFIX = "@dmct-cpu "
 #: Set to ``0`` to start every entry's pytest as a fresh ``python -m pytest`` instead.
 FORKSERVER_ENV = "DMCT_FORKSERVER"
 #: pytest's warning that a module imported before it started is not assertion-rewritten: the
-#: preloaded ``hypothesis`` (its plugin asks for it), whose assertions are no test's.
+#: preloaded ``hypothesis`` and third-party plugins, whose assertions are no case's.
 _PRELOAD_WARNING = ("ignore:Module already imported so cannot be rewritten"
                     ":pytest.PytestAssertRewriteWarning")
 
