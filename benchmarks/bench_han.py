@@ -141,22 +141,22 @@ def bench_call_cost(calls: int) -> tuple[float, float]:
     async def noop() -> None:
         return None
 
-    runtime = BenchRuntime(virtual=True)
-    try:
+    def cpu_per_call(call: Any) -> float:
         for _ in range(100):  # warm-up
-            runtime.run(noop())
+            call(noop())
         start = time.process_time()
         for _ in range(calls):
-            runtime.run(noop())
-        hop = (time.process_time() - start) / calls
+            call(noop())
+        return (time.process_time() - start) / calls
+
+    runtime = BenchRuntime(virtual=True)
+    try:
+        hop = cpu_per_call(runtime.run)
     finally:
         runtime.shutdown()
     loop = asyncio.new_event_loop()
     try:
-        start = time.process_time()
-        for _ in range(calls):
-            loop.run_until_complete(noop())
-        local = (time.process_time() - start) / calls
+        local = cpu_per_call(loop.run_until_complete)
     finally:
         loop.close()
     return hop * 1e6, local * 1e6
