@@ -204,13 +204,13 @@ def memory_per_device(lab: Any, count: int) -> tuple[float, float, float]:
             before = tracemalloc.take_snapshot()
             bare = []
             for i in range(count):
-                device = zigpy.device.ZigbeeDevice(app, t.EUI64(os.urandom(8)), t.NWK(0x2000 + i))
-                endpoint = device.add_endpoint(1)
+                zdevice = zigpy.device.ZigbeeDevice(app, t.EUI64(os.urandom(8)), t.NWK(0x2000 + i))
+                endpoint = zdevice.add_endpoint(1)
                 endpoint.profile_id = SE_PROFILE_ID
                 endpoint.status = zigpy.endpoint.Status.ZDO_INIT
                 for name in profile.zigbee.server_clusters:
                     endpoint.add_input_cluster(cluster_by_name(name).cluster_id)
-                bare.append(device)
+                bare.append(zdevice)
             gc.collect()
             baseline = _grown(before) / count
             tracemalloc.stop()
