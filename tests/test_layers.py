@@ -24,9 +24,6 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     # The lab config validates its testing issue registry when it loads (a broken registry must
     # stop a run before it starts); the registry's format belongs to the report layer. Lazy.
     ("harness.config.lab", "harness.report.issues"): "registry checked at load",
-    # Device profiles name ZCL clusters; the names are the HAN layer's declarations of the SE
-    # clusters (zigpy-only, no HAN state). Lazy.
-    ("harness.config.types", "harness.han.clusters"): "cluster names of profiles",
     # TYPE_CHECKING only: Dcc's constructor takes the narrow parts it uses; the one factory
     # Dcc.for_bench(bench) picks them off a Bench for the bench that wires it.
     ("harness.dcc.client", "harness.bench"): "Dcc.for_bench annotation",
