@@ -786,10 +786,10 @@ def _traceback_text(report: pytest.TestReport) -> str:
 
 def _one_line(text: str, limit: int = 500) -> str:
     """A reason as records keep it: one line, bounded, and printable (a device's strings
-    quoted in an assertion may hold terminal escape codes: :func:`harness.text.printable`)."""
-    from harness.text import printable
+    quoted in an assertion may hold terminal escape codes): :func:`harness.text.clip`."""
+    from harness.text import clip
 
-    return printable(" ".join(text.split()))[:limit]
+    return clip(text, limit)
 
 
 def _exception_reason(excinfo: pytest.ExceptionInfo[BaseException]) -> str:
