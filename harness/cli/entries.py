@@ -263,6 +263,8 @@ PRELOAD = (
     "zigpy.zdo", "hypothesis", "hypothesis.strategies", "pydantic", "yaml", "aiosqlite",
     "cryptography.hazmat.primitives.asymmetric.ec", "harness.bench", "harness.dcc.client",
     "harness.migration", "harness.report.build",
+    # the emulated bench's (imported by its backend when it starts; a real bench never needs it)
+    "harness.backend.emulated", "harness.emulator.emulator", "harness.emulator.radio",
     "_hypothesis_pytestplugin", "allure_pytest.plugin", "pytest_timeout", "xdist.plugin",
     "xdist.looponfail", "pytest_benchmark.plugin",
     "harness.cli.preload",
