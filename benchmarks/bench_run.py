@@ -186,14 +186,14 @@ def main() -> None:
         saving = 1 - per_entry / base_per_entry
         print(f"CPU per entry: {per_entry:.2f} s (--jobs 1){runs}, {per_entry_2:.2f} s (--jobs 2) "
               f"against {base_per_entry:.2f} s at {BASELINE_REV} ({base[0]:.1f} s wall for "
-              f"{base[2]} entries): {saving:.0%} less (target >= {TARGET_CPU_SAVING:.0%}: "
+              f"{base[2]} entries): {saving:.1%} less (target >= {TARGET_CPU_SAVING:.0%}: "
               f"{'met' if saving >= TARGET_CPU_SAVING else 'NOT met'})")
         # An entry holds more cases than it did at the baseline (packs grew since): the same
         # CPU per case, beside it, tells the harness's own cost from the packs' growth.
         ours_case, base_case = one[1] / max(one[4], 1), base[1] / max(base[3], 1)
         print(f"  per case: {1000 * ours_case:.1f} ms ({one[4] / max(one[2], 1):.0f} cases an "
               f"entry) against {1000 * base_case:.1f} ms ({base[3] / max(base[2], 1):.0f} cases "
-              f"an entry) at {BASELINE_REV}: {1 - ours_case / base_case:.0%} less (first runs)")
+              f"an entry) at {BASELINE_REV}: {1 - ours_case / base_case:.1%} less (first runs)")
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
