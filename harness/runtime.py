@@ -108,22 +108,13 @@ class BenchRuntime:
     async def _bench_call(self, call: _Call, coro: Awaitable[Any], timeout: float | None) -> None:
         """The task of one bench call: runs ``coro`` free-running, hands its outcome to
         ``call`` and wakes the caller (no chained future: the caller waits on a bare lock)."""
-        time = self._time
-        if time is not None:
-            time.free_running += 1
         try:
-            if timeout is None:
-                call.value = await coro
-            else:
-                async with asyncio.timeout(timeout):
-                    call.value = await coro
+            call.value = await self._free_run(coro, timeout)
         except BaseException as exc:
             call.error = exc  # the caller raises it
             if not isinstance(exc, Exception):
                 raise  # a cancelled call ends its task cancelled; KeyboardInterrupt stops the loop
         finally:
-            if time is not None:
-                time.free_running -= 1
             call.done = True
             # Wake the caller once what the call scheduled with ``call_soon`` has run (as a
             # chained future's done callback always did): the caller sees its effects.
