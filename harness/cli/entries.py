@@ -353,10 +353,7 @@ class ForkedPytest:
 
     def __init__(self, command: Sequence[str], env: dict[str, str],
                  keep_fd: int | None = None) -> None:
-        import multiprocessing
-
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(list(PRELOAD))
+        context = _forkserver_context()
         self.args = list(command)
         reader, writer = context.Pipe(duplex=False)
         self._process = context.Process(
@@ -420,6 +417,15 @@ def pytest_server() -> Iterator[None]:
 _NO_FORKSERVER: list[bool] = []
 
 
+def _forkserver_context() -> Any:
+    """``multiprocessing``'s fork server context, with :data:`PRELOAD` for its server."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(PRELOAD))
+    return context
+
+
 def _may_fork() -> bool:
     import multiprocessing
 
@@ -434,10 +440,9 @@ def warm_pytest_server() -> None:
     too (the server's imports are the ones a fresh process would make)."""
     if not _may_fork():
         return
-    import multiprocessing
     from multiprocessing import forkserver
 
-    multiprocessing.get_context("forkserver").set_forkserver_preload(list(PRELOAD))
+    _forkserver_context()
     try:
         forkserver.ensure_running()
     except OSError:  # no server (e.g. a $TMPDIR too long for its socket): fresh processes
