@@ -250,7 +250,7 @@ def annotate_results(results: Path, report: DmctReport | Mapping[str, Any]) -> i
         result["labels"] = [*(lb for lb in labels if lb.get("name") != "severity"),
                             {"name": "severity", "value": severity}]
         result["links"] = links
-        _write_json(path, result)
+        write_result(path, result)
         changed += 1
     return changed
 
@@ -268,6 +268,7 @@ def _ours(link: Mapping[str, Any], issues: Mapping[str, Issue]) -> bool:
                                                      and url == issues[name].url)
 
 
-def _write_json(path: Path, data: Any) -> None:
-    """Replace ``path`` atomically: Allure never reads half a result."""
+def write_result(path: Path, data: Any) -> None:
+    """Replace ``path`` with ``data`` as compact JSON, atomically: Allure never reads half a
+    result."""
     write_atomic(path, json.dumps(data, ensure_ascii=False, separators=(",", ":")))

@@ -26,7 +26,6 @@ listener is registered with pytest again so that pytest drops the fixture hooks.
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 from collections.abc import Generator
@@ -38,8 +37,7 @@ from allure_commons.model2 import Label
 from allure_pytest.listener import AllureListener
 from attr import asdict
 
-from harness.report.allure import CASE_LABEL, NO_ISSUE_SEVERITY
-from harness.report.files import write_atomic
+from harness.report.allure import CASE_LABEL, NO_ISSUE_SEVERITY, write_result
 
 #: allure-pytest's registration name of its listener with pytest's plugin manager.
 LISTENER_NAME = "allure_listener"
@@ -80,8 +78,7 @@ class ResultFileLogger(AllureFileLogger):
             return
         data = asdict(item, filter=lambda _, v: v or v is False)
         name = item.file_pattern.format(prefix=uuid.uuid4())
-        write_atomic(self._report_dir / name,
-                     json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+        write_result(self._report_dir / name, data)
 
 
 def lean_allure(config: pytest.Config) -> None:
