@@ -187,6 +187,19 @@ def test_set_transcript_switches_files(esme, tmp_path):
     assert b">> echo second\\r\\n\n" in second.read_bytes()
 
 
+def test_a_console_silent_through_a_test_leaves_no_transcript_file(esme, tmp_path):
+    _, con = esme
+    silent = tmp_path / "test_silent" / "esme-console.log"
+    con.set_transcript(silent)  # the emulated console says nothing unasked
+    assert not silent.exists() and not silent.parent.exists()
+    spoken = tmp_path / "test_spoken" / "esme-console.log"
+    con.set_transcript(spoken)
+    con.send_line("echo hi")
+    con.expect(PROMPT)
+    assert not silent.exists()
+    assert b">> echo hi\\r\\n\n" in spoken.read_bytes()
+
+
 def test_context_manager_closes_port(serve, client, tmp_path):
     pty = serve(LineConsoleServer(PROMPT, COMMANDS))
     port = client(pty.path)
