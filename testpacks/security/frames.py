@@ -18,18 +18,17 @@ Kinds (one strategy each, for one cluster):
   cluster's attributes with a data type other than theirs;
 - :func:`truncated_frames`: well-formed requests (reads, discovery, a write with the right
   type, every command of the cluster with zero-valued fields) cut short;
-- :func:`state_changing`: well-formed requests that would act on the device, as an untrusted
-  HAN node could send them: every command the cluster receives with drawn field values
-  (small values likely: a supply status, a load number), a write of an attribute with its
-  own type. Reporting configuration is left out (it changes only what the device reports).
-  The pack sends all of a cluster's commands in each example, their TSNs counting up from one
-  TSN drawn for the cluster, as a sender numbers its frames
-  (:func:`every_state_changing_request`).
+- ``state_changing`` (:func:`every_state_changing_request`): well-formed requests that would
+  act on the device, as an untrusted HAN node could send them: every command the cluster
+  receives with drawn field values (small values likely: a supply status, a load number) and a
+  write of an attribute with its own type, all in each example, their TSNs counting up from
+  one TSN drawn for the cluster, as a sender numbers its frames. Reporting configuration is
+  left out (it changes only what the device reports).
 
 In the malformed kinds, a frame that turns out to be a well-formed request that would act on the
 device (a cluster command that parses, a write with the right types, a reporting configuration)
-is not malformed and is left out; :func:`state_changing` keeps only those
-(:func:`acts_on_device` tells).
+is not malformed and is left out; ``state_changing`` sends only those (:func:`acts_on_device`
+tells).
 """
 
 from __future__ import annotations
@@ -471,7 +470,7 @@ class WriteRequest:
 
 @dataclass(frozen=True)
 class Requests:
-    """The state-changing requests a cluster takes (those :func:`state_changing` draws from):
+    """The state-changing requests a cluster takes (those ``state_changing`` draws from):
     each command the cluster receives, each attribute written with its own type; and each
     of them with zero-valued fields (what a device that takes any of them is sent first)."""
 
@@ -501,24 +500,6 @@ def state_changing_requests(cluster: Cluster) -> Requests:
             continue
         writes.append(WriteRequest(attribute, value, direction))
     return Requests(commands, writes)
-
-
-def state_changing(cluster: Cluster) -> st.SearchStrategy[bytes]:
-    """One state-changing request of the cluster, drawn among all it takes."""
-    requests = state_changing_requests(cluster)
-    if not requests.commands and not requests.writes:
-        return st.just(b"")
-    choice = st.sampled_from([*requests.commands, *requests.writes])
-    codes = _codes(max((len(c.fields) for c in requests.commands), default=0))
-
-    @st.composite
-    def request(draw: Any) -> bytes:
-        chosen, tsn = draw(choice), draw(_TSN)
-        if isinstance(chosen, WriteRequest):
-            return chosen.draw(draw, tsn)
-        return chosen.draw(draw, tsn, draw(codes), 0)
-
-    return request()
 
 
 def every_state_changing_request(cluster: Cluster) -> st.SearchStrategy[list[bytes]]:
@@ -551,21 +532,23 @@ def every_state_changing_request(cluster: Cluster) -> st.SearchStrategy[list[byt
 
 
 def takes_state_changing_requests(clusters: list[Cluster]) -> bool:
-    """Whether any of the clusters takes a state-changing request (:func:`state_changing`
-    can send the device something): a device that takes none has nothing for that kind."""
+    """Whether any of the clusters takes a state-changing request (``state_changing`` can
+    send the device something): a device that takes none has nothing for that kind."""
     by_key = {(c.cluster_id, c.server): c for c in clusters}
     return any(acts_on_device(frame, cluster.cluster_id, by_key)
                for cluster in clusters
                for frame in state_changing_requests(cluster).zero_valued)
 
 
-KINDS = {
+#: Each kind's strategy for one cluster: one frame (the malformed kinds), or the list of every
+#: state-changing request of the cluster.
+KINDS: dict[str, Any] = {
     "random_bytes": random_bytes,
     "bad_lengths": bad_lengths,
     "unknown_commands": unknown_commands,
     "wrong_types": wrong_types,
     "truncated_frames": truncated_frames,
-    "state_changing": state_changing,
+    "state_changing": every_state_changing_request,
 }
 #: Kinds whose frames are well-formed requests acting on the device (the others never are).
 ACTING_KINDS = frozenset({"state_changing"})

@@ -54,7 +54,6 @@ from testpacks.security.frames import (
     Cluster,
     acts_on_device,
     clusters_of,
-    every_state_changing_request,
     takes_state_changing_requests,
 )
 from testpacks.security.helpers import REFUSED_BY_DEVICE, ConsoleSession, needs_console
@@ -155,10 +154,9 @@ class ZigbeeTarget:
         key = (kind, cluster.cluster_id, cluster.server, sides)
         strategy = _STRATEGIES.get(key)
         if strategy is None:
-            if kind in ACTING_KINDS:  # (a frame that does not act is not sent)
-                strategy = every_state_changing_request(cluster)
-            else:
-                strategy = KINDS[kind](cluster).filter(
+            strategy = KINDS[kind](cluster)
+            if kind not in ACTING_KINDS:  # (an acting kind's frame that does not act is not sent)
+                strategy = strategy.filter(
                     lambda frame: not acts_on_device(frame, cluster.cluster_id, clusters))
             _STRATEGIES[key] = strategy
         return strategy
