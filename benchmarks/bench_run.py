@@ -32,6 +32,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -78,21 +79,40 @@ def _cases(out: Path) -> int:
     return sum(len(list(read_records(p.parent))) for p in out.glob("*/*/records.jsonl"))
 
 
-def timed_run(arguments: list[str]) -> tuple[float, float, int, int, int, list[UnitTime]]:
-    """``dmct ARGUMENTS`` in this process: (wall s, CPU s, entries, exit code, cases, what each
-    unit took)."""
+@dataclass(frozen=True)
+class Timed:
+    """One default run: its wall and CPU seconds, entries, cases, exit code and units."""
+
+    wall: float
+    cpu: float
+    entries: int
+    cases: int
+    exit_code: int = 0
+    units: list[UnitTime] = field(default_factory=list)
+
+    @property
+    def cpu_per_entry(self) -> float:
+        return self.cpu / max(self.entries, 1)
+
+    @property
+    def cpu_per_case(self) -> float:
+        return self.cpu / max(self.cases, 1)
+
+
+def timed_run(arguments: list[str]) -> Timed:
+    """``dmct ARGUMENTS`` in this process."""
     with tempfile.TemporaryDirectory() as tmp:
         cpu, start = _cpu(), time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()):
             exit_code = dmct([*arguments, "--out", tmp])
         wall, cpu = time.perf_counter() - start, _cpu() - cpu
         out = Path(tmp)
-        return wall, cpu, _entries(out), exit_code, _cases(out), read_timings(out)
+        return Timed(wall, cpu, _entries(out), _cases(out), exit_code, read_timings(out))
 
 
-def baseline_run(packs: list[str]) -> tuple[float, float, int, int] | None:
-    """The default run of the harness at :data:`BASELINE_REV`: (wall s, CPU s, entries,
-    cases), or ``None`` when there is no git history to take it from."""
+def baseline_run(packs: list[str]) -> Timed | None:
+    """The default run of the harness at :data:`BASELINE_REV`, or ``None`` when there is no
+    git history to take it from."""
     with tempfile.TemporaryDirectory() as tmp:
         tree = Path(tmp) / "tree"
         tree.mkdir()
@@ -107,7 +127,7 @@ def baseline_run(packs: list[str]) -> tuple[float, float, int, int] | None:
         cpu, start = _cpu(), time.perf_counter()
         subprocess.run([sys.executable, "-m", "harness.cli", "run", *packs, "--out", str(out)],
                        cwd=tree, env=env, stdout=subprocess.DEVNULL, check=False)
-        return time.perf_counter() - start, _cpu() - cpu, _entries(out), _cases(out)
+        return Timed(time.perf_counter() - start, _cpu() - cpu, _entries(out), _cases(out))
 
 
 def schedule_makespan(durations: list[float], workers: int) -> float:
@@ -159,23 +179,23 @@ def main() -> None:
     full_packs = args.full_pack or list(PACKS)
     one = timed_run(["run", "--jobs", "1", *packs])
     two = timed_run(["run", "--jobs", "2", *packs])
-    one_units, two_units = one[5], two[5]
-    ratio = one[0] / two[0]
-    print(f"default run --jobs 1: {one[0]:.1f} s wall, {one[2]} entries, exit {one[3]}; "
-          f"--jobs 2: {two[0]:.1f} s wall, exit {two[3]}; ratio {ratio:.2f}x (target >= "
+    ratio = one.wall / two.wall
+    print(f"default run --jobs 1: {one.wall:.1f} s wall, {one.entries} entries, exit "
+          f"{one.exit_code}; --jobs 2: {two.wall:.1f} s wall, exit {two.exit_code}; ratio "
+          f"{ratio:.2f}x (target >= "
           f"{TARGET_SPEEDUP}x: {'met' if ratio >= TARGET_SPEEDUP else 'NOT met'})")
-    print_units(one_units, two_units)
-    ours = [one[1] / max(one[2], 1)]
-    per_entry_2 = two[1] / max(two[2], 1)
+    print_units(one.units, two.units)
+    ours = [one.cpu_per_entry]
+    per_entry_2 = two.cpu_per_entry
     base = None if args.no_baseline else baseline_run(packs)
-    bases = [] if base is None else [base[1] / max(base[2], 1)]
+    bases = [] if base is None else [base.cpu_per_entry]
     for _ in range(args.repeat - 1):
         again = timed_run(["run", "--jobs", "1", *packs])
-        ours.append(again[1] / max(again[2], 1))
+        ours.append(again.cpu_per_entry)
         if base is not None:
             other = baseline_run(packs)
             if other is not None:
-                bases.append(other[1] / max(other[2], 1))
+                bases.append(other.cpu_per_entry)
     per_entry = statistics.median(ours)
     runs = f" (median of {len(ours)})" if len(ours) > 1 else ""
     if base is None:
@@ -185,15 +205,16 @@ def main() -> None:
         base_per_entry = statistics.median(bases)
         saving = 1 - per_entry / base_per_entry
         print(f"CPU per entry: {per_entry:.2f} s (--jobs 1){runs}, {per_entry_2:.2f} s (--jobs 2) "
-              f"against {base_per_entry:.2f} s at {BASELINE_REV} ({base[0]:.1f} s wall for "
-              f"{base[2]} entries): {saving:.1%} less (target >= {TARGET_CPU_SAVING:.0%}: "
+              f"against {base_per_entry:.2f} s at {BASELINE_REV} ({base.wall:.1f} s wall for "
+              f"{base.entries} entries): {saving:.1%} less (target >= {TARGET_CPU_SAVING:.0%}: "
               f"{'met' if saving >= TARGET_CPU_SAVING else 'NOT met'})")
         # An entry holds more cases than it did at the baseline (packs grew since): the same
         # CPU per case, beside it, tells the harness's own cost from the packs' growth.
-        ours_case, base_case = one[1] / max(one[4], 1), base[1] / max(base[3], 1)
-        print(f"  per case: {1000 * ours_case:.1f} ms ({one[4] / max(one[2], 1):.0f} cases an "
-              f"entry) against {1000 * base_case:.1f} ms ({base[3] / max(base[2], 1):.0f} cases "
-              f"an entry) at {BASELINE_REV}: {1 - ours_case / base_case:.1%} less (first runs)")
+        ours_case, base_case = one.cpu_per_case, base.cpu_per_case
+        print(f"  per case: {1000 * ours_case:.1f} ms ({one.cases / max(one.entries, 1):.0f} "
+              f"cases an entry) against {1000 * base_case:.1f} ms "
+              f"({base.cases / max(base.entries, 1):.0f} cases an entry) at {BASELINE_REV}: "
+              f"{1 - ours_case / base_case:.1%} less (first runs)")
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
