@@ -419,7 +419,7 @@ class Dcc:
     def _with_document(self, response: ServiceResponse, schema_version: str,
                        request_id: str, *, service_reference: str = "",
                        from_device: bool = False) -> ServiceResponse:
-        """``response`` with its DUIS document: built now, signed by the DCC when first read
+        """``response`` with its DUIS document, built and signed by the DCC when first read
         (:attr:`ServiceResponse.document`); none for a response without a code (DUIS cannot
         express one). ``from_device``: the S1SP carried the request out on its device; the
         answer (I0, or the device's own refusal) is a SMETS1 Response."""
@@ -438,16 +438,19 @@ class Dcc:
                 smets1 = Smets1Origin(rid.target, rid.originator, rid.counter)
         except ValueError:
             pass
-        root = build_response(
-            request_id=request_id or None, response_id=response_id,
-            code=entry.xml_code if own and entry is not None else response.code,
-            harness_code=response.code if own else None, time=response.time,
-            service_reference=reference, srv=response.srv, body=response.body,
-            schema_version=schema_version, smets1=smets1)
+        code = entry.xml_code if own and entry is not None else response.code
         if self._dcc_signer is None:
             self._dcc_signer = Signer.of(self.keystore.dcc)
         signer = self._dcc_signer
-        return dataclasses.replace(response, sign_document=lambda: serialise(signer.sign(root)))
+
+        def sign_document() -> bytes:
+            return serialise(signer.sign(build_response(
+                request_id=request_id or None, response_id=response_id, code=code,
+                harness_code=response.code if own else None, time=response.time,
+                service_reference=reference, srv=response.srv, body=response.body,
+                schema_version=schema_version, smets1=smets1)))
+
+        return dataclasses.replace(response, sign_document=sign_document)
 
     def execute(self, request: ServiceRequest, *,
                 schema_version: str | None = None) -> ServiceResponse:

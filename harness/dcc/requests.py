@@ -76,15 +76,15 @@ class ServiceResponse:
     body: dict[str, Any] = field(default_factory=dict)
     http_status: int = 200
     detail: str = ""
-    #: Signs and writes :attr:`document` (``None``: the response has none).
+    #: Builds, signs and writes :attr:`document` (``None``: the response has none).
     sign_document: Callable[[], bytes] | None = field(default=None, repr=False, compare=False)
 
     @cached_property
     def document(self) -> bytes:
         """The signed DUIS response document (empty for HTTP 400 and a response with no code,
-        which DUIS cannot express). Built with the response, signed when first read: a pack
-        run judges devices and reads none of its ~1,000 per entry, a User's endpoint, ``dmct
-        duis`` and the DUIS checks read every one."""
+        which DUIS cannot express). Built and signed when first read: a pack run judges
+        devices and reads none of its ~1,000 per entry, a User's endpoint, ``dmct duis`` and
+        the DUIS checks read every one."""
         return self.sign_document() if self.sign_document is not None else b""
 
     @property
