@@ -74,8 +74,10 @@ def admit(data: bytes, *, catalogue: SrCatalogue, keystore: Keystore,
     known = dict(request_id=request_id, srv=srv, service_reference=reference,
                  schema_version=version)
     coded: str | None = None
+    valid = False
     if schema is not None:
         problem = schema_errors(schema, root)
+        valid = problem is None
         harness_document = (srv in catalogue and catalogue[srv].harness_body
                             and _has_parameters(root))
         if problem is not None and not harness_document:
@@ -85,7 +87,7 @@ def admit(data: bytes, *, catalogue: SrCatalogue, keystore: Keystore,
                                http_status=400, **known)
             coded_detail = f"the document fails the DUIS XSD: {problem}"
     try:
-        signer, signed = verify(root, keystore, now=now)
+        signer, signed = verify(root, keystore, now=now, schema_checked=valid)
     except SignatureRefused as exc:
         return Refusal(str(exc), code="E1", **known)
     if coded is not None:
