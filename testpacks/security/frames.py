@@ -197,6 +197,12 @@ def _either(options: tuple[st.SearchStrategy[bytes], ...]) -> st.SearchStrategy[
     return either()
 
 
+def _odd_length(body: bytes) -> bytes:
+    """``body``, or all of it but its last byte: an odd number of bytes (a map, not a filter:
+    hypothesis reads a filter's lambda from its source file to look for bounds)."""
+    return body if len(body) % 2 else body[:-1]
+
+
 @cache
 def _bad_length_shapes(direction: foundation.Direction) -> tuple[st.SearchStrategy[bytes], ...]:
     """The shapes of :func:`bad_lengths` that do not depend on the cluster (built once per
@@ -205,7 +211,7 @@ def _bad_length_shapes(direction: foundation.Direction) -> tuple[st.SearchStrate
                                                 tsn=tsn), _tsn(), st.sampled_from(list(GC)))
     read = st.builds(lambda tsn, body: header(GC.Read_Attributes, cluster_specific=False,
                                               direction=direction, tsn=tsn) + body,
-                     _tsn(), st.binary(min_size=1, max_size=15).filter(lambda b: len(b) % 2))
+                     _tsn(), st.binary(min_size=1, max_size=15).map(_odd_length))
     overrun = st.builds(
         lambda tsn, cmd, attrid, kind, length, body: header(
             cmd, cluster_specific=False, direction=direction, tsn=tsn)
@@ -254,7 +260,7 @@ def _unknown_general(direction: foundation.Direction) -> st.SearchStrategy[bytes
     return st.builds(
         lambda tsn, cmd, body: header(cmd, cluster_specific=False, direction=direction,
                                       tsn=tsn) + body,
-        _tsn(), st.integers(0, 255).filter(lambda c: c not in defined),
+        _tsn(), st.sampled_from([c for c in range(256) if c not in defined]),
         st.binary(max_size=MAX_PAYLOAD))
 
 
@@ -264,7 +270,7 @@ def _unknown_commands(direction: foundation.Direction, known: frozenset[int]
     specific = st.builds(
         lambda tsn, cmd, body: header(cmd, cluster_specific=True, direction=direction,
                                       tsn=tsn) + body,
-        _tsn(), st.integers(0, 255).filter(lambda c: c not in known),
+        _tsn(), st.sampled_from([c for c in range(256) if c not in known]),
         st.binary(max_size=MAX_PAYLOAD))
     return _either((_unknown_general(direction), specific))
 
