@@ -3,14 +3,16 @@ every pytest process of a run would load the same way, loaded before the fork, s
 part of an entry (``harness.cli.parts``) costs little more than its cases.
 
 Only process-wide caches of packaged, read-only data are filled here (the SR catalogue, the
-DUIS XSD when installed, England's bank holidays for the bench clock's years), and modules the
-plugin imports at the end of every session (the report and Allure's writer).
+DUIS XSD when installed, England's bank holidays for the bench clock's years, hypothesis's
+constants of the harness's modules), and modules the plugin imports at the end of every session
+(the report and Allure's writer).
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import warnings
 from datetime import date
 
 import allure_commons.model2  # noqa: F401  (each case's Allure result)
@@ -33,6 +35,15 @@ with contextlib.suppress(Exception):
 with contextlib.suppress(Exception):
     for _year in BANK_HOLIDAY_YEARS:
         working_days_between(date(_year, 1, 1), date(_year, 12, 31))  # its bank holidays
+# hypothesis reads the constants of every module outside site-packages (the harness's, all
+# loaded by now) when a pytest process collects its first property test: read here once, each
+# process then reads only its test modules. (A private function of hypothesis: if it goes, each
+# process reads them all again, as before.)
+with contextlib.suppress(Exception), warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # its note that a plugin's import reads its cache
+    from hypothesis.internal.conjecture.providers import _get_local_constants
+
+    _get_local_constants()
 
 # Last of the fork server's preload (``PRELOAD`` ends with this module): everything loaded so
 # far moves to the collector's permanent generation, so no forked pytest process scans it (nor
