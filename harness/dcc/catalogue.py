@@ -287,10 +287,9 @@ def catalogue_dir() -> Path:
 @cache
 def load_sr_catalogue(path: Path | None = None, codes_path: Path | None = None) -> SrCatalogue:
     """Load and check the SR catalogue and the response code table (cached per path)."""
-    path = path or catalogue_dir() / "sr_catalogue.yaml"
-    codes_path = codes_path or catalogue_dir() / "response_codes.yaml"
-    codes = _load_codes(load_yaml(codes_path))
-    doc = load_yaml(path)
+    codes = _load_codes(load_yaml(codes_path or catalogue_dir() / "response_codes.yaml",
+                                  packaged=codes_path is None))
+    doc = load_yaml(path or catalogue_dir() / "sr_catalogue.yaml", packaged=path is None)
     if not isinstance(doc.data, dict):
         raise doc.error((), "the SR catalogue must be a mapping of SRV to definition")
     srvs = {}
@@ -300,7 +299,7 @@ def load_sr_catalogue(path: Path | None = None, codes_path: Path | None = None) 
             raise doc.error((srv,), f"an SRV written without quotes was read as the number "
                             f"{srv!r} (YAML reads 7.10 as 7.1); quote every SRV, e.g. \"7.10\"")
         srvs[srv] = _load_srv(doc, srv, entry, codes)
-    return SrCatalogue(srvs=srvs, codes=codes, path=path)
+    return SrCatalogue(srvs=srvs, codes=codes, path=doc.path)
 
 
 CODE_CATEGORIES = ("success", "authorisation", "validation", "communication", "sr_specific")

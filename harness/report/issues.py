@@ -124,8 +124,7 @@ def load_registry(path: Path | None = None) -> tuple[KnownIssue, ...]:
     Read afresh on every call (a small file, read once per report): a registry edited
     between two reports of one process is the edited one.
     """
-    path = path or default_registry_path()
-    doc = load_yaml(path)
+    doc = load_yaml(path or default_registry_path(), packaged=path is None)
     extra = sorted(set(doc.data) - {"issues"}, key=str)
     if extra:
         raise doc.error((extra[0],), "unknown key; a testing issue registry has one key, "

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from harness.config import load_yaml
 from harness.config.source import format_loc
+from harness.dcc.catalogue import catalogue_dir
+from harness.report.issues import default_registry_path
 
 from .helpers import assert_error, raises_config_error, write
 
@@ -99,8 +103,10 @@ def test_unsafe_tag_rejected(tmp_path):
     assert_error(err, path, 2, "b", "unsupported YAML tag")
 
 
-def test_yaml_12_scalars(tmp_path):
-    """on/off stay strings, hex is an int, sexagesimal and octal-looking values stay strings."""
+@pytest.mark.parametrize("packaged", [False, True], ids=["lab file", "packaged file"])
+def test_yaml_12_scalars(tmp_path, packaged):
+    """on/off stay strings, hex is an int, sexagesimal and octal-looking values stay strings,
+    in a lab's files and in the harness's own (composed by libyaml)."""
     path = write(
         tmp_path / "s.yaml",
         """
@@ -117,7 +123,7 @@ def test_yaml_12_scalars(tmp_path):
         nothing: null
         """,
     )
-    data = load_yaml(path).data
+    data = load_yaml(path, packaged=packaged).data
     assert data["supply"] == "on" and data["flag"] == "off" and data["yes_no"] == "yes"
     assert data["truth"] is True
     assert data["pan"] == 0x1A62
@@ -127,6 +133,18 @@ def test_yaml_12_scalars(tmp_path):
     assert data["quoted"] == "7.10"
     assert data["when"] == dt.datetime(2026, 1, 5, 9, tzinfo=dt.UTC)
     assert data["nothing"] is None
+
+
+@pytest.mark.parametrize("path", [
+    catalogue_dir() / "sr_catalogue.yaml", catalogue_dir() / "response_codes.yaml",
+    default_registry_path()], ids=lambda p: p.name)
+def test_packaged_files_read_the_same_by_libyaml(path):
+    """The harness's own data files, composed by libyaml, give the very data and line of every
+    field that the guarded composer of lab files gives."""
+    fast, guarded = load_yaml(path, packaged=True), load_yaml(path)
+    assert fast.data == guarded.data
+    assert fast.positions == guarded.positions
+    assert len(fast.positions) > 20
 
 
 def test_merge_keys_fill_in_without_counting_as_duplicates(tmp_path):
