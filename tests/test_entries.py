@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from runkit import WHOLE_RUNS, dmct_environment
 
-from harness.cli.entries import Entry, EntryFailed, LineAtomic, run_local
+from harness.cli.entries import Entry, EntryFailed, LineAtomic, free_core, run_local
 from harness.cli.parts import SPLIT_ENV
 from harness.config.catalogue import (
     CATALOGUE_CACHE_ENV,
@@ -60,6 +60,49 @@ def test_no_more_entries_run_at_once_than_jobs() -> None:
         return entry.dmc
 
     assert len(run_local(_entries(9), body, jobs=3)) == 9
+    assert 1 <= most[0] <= 3
+
+
+def test_an_entry_that_freed_its_core_lets_the_next_start_before_it_returns() -> None:
+    """An entry whose pytest process has ended (``free_core``) gives its core to the next
+    while it writes its reports; the other keeps its own."""
+    third_started = threading.Event()
+    waited: dict[str, bool] = {}
+
+    def body(entry: Entry) -> str:
+        if entry.dmc == "DMC-2":
+            third_started.set()
+        else:
+            if entry.dmc == "DMC-0":
+                free_core()
+            # both time out (DMC-2 waits for a core) unless DMC-0's core was given back
+            waited[entry.dmc] = third_started.wait(10)
+        return entry.dmc
+
+    assert run_local(_entries(3), body, jobs=2) == ["DMC-0", "DMC-1", "DMC-2"]
+    assert waited == {"DMC-0": True, "DMC-1": True}
+
+
+def test_no_more_entries_hold_a_core_than_jobs() -> None:
+    """However many entries have freed their core and are still writing reports, no more
+    than ``jobs`` hold one."""
+    lock = threading.Lock()
+    holding, most = [0], [0]
+    finishing = threading.Event()
+
+    def body(entry: Entry) -> str:
+        with lock:
+            holding[0] += 1
+            most[0] = max(most[0], holding[0])
+        for _ in range(200):
+            threading.Event().wait(0)
+        with lock:
+            holding[0] -= 1
+        free_core()
+        finishing.wait(0.01)  # its reports, without a core
+        return entry.dmc
+
+    assert len(run_local(_entries(12), body, jobs=3)) == 12
     assert 1 <= most[0] <= 3
 
 

@@ -12,7 +12,9 @@ entry cut into groups of its test files, each a pytest process of its own, folde
 the entry when its last part ends), given longest first.
 
 **Local** (``--jobs N``, default: every core): N units at a time, each driven by a thread of
-the parent that reads its pytest process's output. Rows are printed as they come, each line
+the parent that reads its pytest process's output; a unit whose pytest process has ended gives
+its core to the next unit at once, while its thread folds its entry's parts and writes the
+entry's report formats (:func:`free_core`). Rows are printed as they come, each line
 whole (:class:`LineAtomic`) and prefixed by its DMC/status, so two entries' lines never mix
 mid-line. A pytest process that dies leaves its entry exactly as a killed sequential run does
 (records on disk, ``run-state.json`` not finished): ``dmct run --resume`` runs what is missing.
@@ -39,6 +41,7 @@ import io
 import json
 import os
 import pickle
+import queue
 import shutil
 import subprocess
 import sys
@@ -46,7 +49,7 @@ import tempfile
 import threading
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO, TypeVar
@@ -158,44 +161,72 @@ def run_local(entries: Sequence[Entry], body: Callable[[Entry], T], *, jobs: int
     """``body(entry)`` for every entry, ``jobs`` at a time; results in entry order.
 
     ``jobs == 1`` runs them one after another in this thread, printing exactly as a sequential
-    run always did. An :class:`EntryFailed` stops the run: no entry starts after it, those
-    running finish (each keeps its records), and it is raised again.
+    run always did. Otherwise an entry holds one of the ``jobs`` cores until its body calls
+    :func:`free_core` (its pytest process has ended) or returns: the next entry starts then,
+    while the body goes on with what needs no core of its own (folding parts, writing the
+    entry's report formats). An :class:`EntryFailed` stops the run: no entry starts after it,
+    those running finish (each keeps its records), and it is raised again.
     """
     if jobs <= 1 or len(entries) <= 1:
         return [body(entry) for entry in entries]
     results: dict[int, T] = {}
     failure: EntryFailed | None = None
     atomic = LineAtomic(sys.stdout)
+    #: What wakes the loop below: True, a core given back; False, a body returned.
+    events: queue.SimpleQueue[bool] = queue.SimpleQueue()
 
     def one(index: int) -> tuple[int, T]:
+        held = [True]
+
+        def release() -> None:
+            if held[0]:
+                held[0] = False
+                events.put(True)
+
+        _core.release = release
         try:
             return index, body(entries[index])
         finally:
+            _core.release = None
+            release()
             atomic.finish_thread()
 
+    # Cores held at most ``jobs``; a thread more per core for bodies finishing after theirs.
     with contextlib.redirect_stdout(atomic), \
-            ThreadPoolExecutor(jobs, thread_name_prefix="dmct-entry") as pool:
+            ThreadPoolExecutor(2 * jobs, thread_name_prefix="dmct-entry") as pool:
         pending = iter(range(len(entries)))
         running: set[Future[tuple[int, T]]] = set()
+        holding = 0
+
+        def start_more() -> None:
+            nonlocal holding
+            while failure is None and holding < jobs:
+                index = next(pending, None)
+                if index is None:
+                    return
+                future = pool.submit(one, index)
+                future.add_done_callback(lambda _: events.put(False))
+                running.add(future)
+                holding += 1
+
         try:
-            for index in pending:
-                running.add(pool.submit(one, index))
-                if len(running) >= jobs:
-                    break
+            start_more()
             while running:
-                done, running = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
+                woke: list[bool] = []
+                with contextlib.suppress(queue.Empty):
+                    woke.append(events.get(timeout=0.5))  # (a stop signal is not held up)
+                while not events.empty():
+                    woke.append(events.get())
+                holding -= woke.count(True)  # the cores given back
+                for future in [f for f in running if f.done()]:
+                    running.discard(future)
                     try:
                         index, result = future.result()
                     except EntryFailed as exc:
                         failure = failure or exc
                         continue
                     results[index] = result
-                if failure is None:
-                    for index in pending:
-                        running.add(pool.submit(one, index))
-                        if len(running) >= jobs:
-                            break
+                start_more()
         except KeyboardInterrupt:
             # Each pytest process has a process group of its own, so a terminal's Ctrl-C (or a
             # SIGTERM) reaches only dmct: stop every running one (each records its case and
@@ -209,6 +240,18 @@ def run_local(entries: Sequence[Entry], body: Callable[[Entry], T], *, jobs: int
     if failure is not None:
         raise failure
     return [results[i] for i in sorted(results)]
+
+
+#: The running entry's way to give its core back (per thread of :func:`run_local`).
+_core = threading.local()
+
+
+def free_core() -> None:
+    """Say that the calling entry's pytest process has ended: under :func:`run_local` the next
+    entry starts now, not once this one's reports are written. A no-op anywhere else."""
+    release = getattr(_core, "release", None)
+    if release is not None:
+        release()
 
 
 @contextlib.contextmanager

@@ -334,7 +334,7 @@ def _run_units(args: argparse.Namespace, lab: Any, packs: Sequence[str],
     """The units of a run on this machine, ``jobs`` at a time (``harness.cli.parts``); an
     entry's totals as its last unit ends. Results in entry order; what each unit took is
     appended to ``times`` as it ends."""
-    from harness.cli.entries import run_local
+    from harness.cli.entries import free_core, run_local
 
     split = _Split(units)
 
@@ -348,6 +348,7 @@ def _run_units(args: argparse.Namespace, lab: Any, packs: Sequence[str],
                       unit.out.absolute(), table=table)
         times.append(took(unit, ran, started))
         _check_ran(entry, ran.returncode, ran.tail, read_records(unit.out))
+        free_core()  # the next unit starts while this entry's parts are folded and rendered
         if not split.ended(entry):
             return None
         table.close()
@@ -419,12 +420,15 @@ def _finish_entry(args: argparse.Namespace, entry: Any, returncode: int,
                   tail: Sequence[str]) -> RunResult:
     """After the pytest process of an entry: its report formats and totals line (raises
     ``EntryFailed`` when pytest could not run the packs)."""
+    from harness.cli.entries import free_core
+
     result = RunResult(entry.dmc, entry.status, entry.out, read_records(entry.out),
                        read_report(entry.out))
     if entry.action != "kept":
         _check_ran(entry, returncode, tail, result.records)
         if not result.records:
             say("(no test ran)")
+    free_core()  # (under parallel entries: the next starts while this one's formats are written)
     render_run_formats(args, result)  # a kept entry: formats asked for now, if not there yet
     say(totals_line(result), flush=True)
     return _compact(result)
