@@ -82,6 +82,27 @@ class BellowsPermitWithoutPrePermit:
         await ezsp.add_transient_link_key(ieee, t.KeyData(secrets.token_bytes(16)))
 
 
+class ZnpForgetLinkKey:
+    """A removed device's install-code key must not outlive its removal on Z-Stack either: it
+    keeps the key zigpy-znp's ``permit_with_link_key`` added (``BDBAddInstallCode``) after the
+    window closes, and the device would get in at the radio under another device's window
+    (where only the CHF's device log refused it). The entry is overwritten the way it was added
+    (the same MT command) with a random key, as for EmberZNet: the device's own key no longer
+    opens it."""
+
+    async def forget_link_key(self, ieee: t.EUI64) -> None:
+        # the ZNP extra: only a ZNP radio's application has this class
+        from zigpy_znp import commands as c
+        from zigpy_znp import types as znp_types
+
+        znp: Any = self._znp  # type: ignore[attr-defined]
+        await znp.request(
+            c.AppConfig.BDBAddInstallCode.Req(
+                InstallCodeFormat=c.app_config.InstallCodeFormat.KeyDerivedFromInstallCode,
+                IEEE=ieee, InstallCode=secrets.token_bytes(16)),
+            RspStatus=znp_types.Status.SUCCESS)
+
+
 class RadioStartError(RuntimeError):
     """The radio did not start; the message is one line: radio, port and the likely cause."""
 
@@ -96,6 +117,8 @@ def han_application_class(base: type[ControllerApplication],
     bases: tuple[type, ...] = (HanApplicationMixin, base)
     if radio_type == "ezsp":
         bases = (HanApplicationMixin, BellowsPermitWithoutPrePermit, base)
+    elif radio_type == "znp":
+        bases = (HanApplicationMixin, ZnpForgetLinkKey, base)
     return type(f"Han{base.__name__}", bases, extra)
 
 
