@@ -91,19 +91,22 @@ def parse_fault(text: Any) -> Fault:
 def check_faults(faults: list[Fault], lab: LabConfig) -> None:
     """Every fault can happen on ``lab``'s bench; raises :class:`FaultError`."""
     emulated = lab.is_emulated
-    relays = {d.role for i in lab.installations for d in i.devices if d.relay is not None}
     roles = {d.role for i in lab.installations for d in i.devices}
+    # A fake dongle's devices are switched by the fake itself (``harness.backend.fake``).
+    switched = roles if lab.radio.is_fake else {
+        d.role for i in lab.installations for d in i.devices if d.relay is not None}
     adapters = {a.name for a in lab.serial_adapters if a.role != "relay"}
     for fault in faults:
         needs, real_ok = KINDS[fault.kind]
         if not emulated and not real_ok:
-            raise FaultError(f"{fault.spec!r}: {fault.kind} needs an emulated bench (a real "
-                             "one can only switch supplies through its relay board)")
+            only = ("a fake:// radio's fake can only switch supplies" if lab.radio.is_fake
+                    else "a real one can only switch supplies through its relay board")
+            raise FaultError(f"{fault.spec!r}: {fault.kind} needs an emulated bench ({only})")
         if needs == "role":
             if fault.target not in roles:
                 raise FaultError(f"{fault.spec!r}: no {fault.target} on bench {lab.bench} "
                                  f"(roles: {', '.join(sorted(roles))})")
-            if fault.target not in relays:
+            if fault.target not in switched:
                 raise FaultError(f"{fault.spec!r}: the {fault.target} has no relay channel "
                                  "(relay: in the lab config) to switch its supply")
         if needs == "adapter" and fault.target not in adapters:

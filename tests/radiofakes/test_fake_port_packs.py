@@ -27,6 +27,8 @@ from harness.backend.fake import FAKE_RADIO_EVIDENCE
 from harness.cli import main
 from harness.config import load_lab_config
 from harness.config.errors import ConfigError
+from harness.config.faults import FaultError, check_faults, parse_fault
+from harness.fault_injection import FAULTS_FILE
 from tests.radiofakes.conftest import ROLES, code_for, needs_bellows, needs_znp
 
 RADIOS = [pytest.param("znp", marks=needs_znp), pytest.param("ezsp", marks=needs_bellows)]
@@ -117,6 +119,37 @@ def test_the_join_time_period_cases_pass_through_the_radio_library(
         == 254
 
 
+ESME_JOINS = "test_device_joins_with_its_install_code_inside_the_window[ESME]"
+
+
+@WHOLE_RUNS
+@pytest.mark.slow
+@pytest.mark.parametrize("radio", RADIOS)
+def test_a_power_fault_on_a_fake_port_lab_is_switched_by_the_fake(
+        radio: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A lab with a ``fake://`` radio takes the power faults a relay would serve (its devices
+    have no ``relay:``): the fake switches the ESME off before its join case, which fails
+    under the fault as a bench finding that does not count, and the rest of the pack passes."""
+    lab = fake_lab(tmp_path, radio)
+    out = tmp_path / "results"
+    code = main(["run", "--lab", str(lab), "--pack", "smoke", "--status", "dormant",
+                 "--out", str(out), "--fault", f"power-off:ESME@case:{ESME_JOINS}"])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    results = out / "REF-DMC-001" / "dormant"
+    fired = [json.loads(line) for line in (results / FAULTS_FILE).read_text().splitlines()
+             if json.loads(line).get("event") == "fired"]
+    assert [(f["id"], f["kind"], f["target"], f["error"]) for f in fired] == [
+        ("F1", "power-off", "ESME", None)]
+    report = json.loads((results / "dmct-report.json").read_text())
+    seen = outcomes(report)
+    assert seen[ESME_JOINS] == "failed"
+    assert {k for k, v in seen.items() if v not in ("passed", "not_applicable")} == {ESME_JOINS}
+    assert [(i["id"], i["counted"]) for i in report["testing_issues"]] == [
+        ("BENCH-FAULT-F1", False)]
+    assert report["verdict"] == "meets_exit_criteria"
+
+
 @pytest.mark.parametrize(("extra", "radio", "message"), [
     ("", "deconz", "serves a fake znp or ezsp dongle; there is none for radio.type deconz"),
     ("  database: zigbee.db\n", "znp", "zigpy's database thread is real I/O"),
@@ -126,6 +159,15 @@ def test_a_fake_port_the_bench_cannot_serve_is_one_line(
     with pytest.raises(ConfigError) as caught:
         load_lab_config(fake_lab(tmp_path, radio, extra=extra), env={})
     assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_fake_port_lab_takes_power_faults_on_any_device_and_refuses_the_rest(
+        tmp_path: Path) -> None:
+    lab = load_lab_config(fake_lab(tmp_path, "znp"), env={})
+    check_faults([parse_fault(f"{kind}:{role}@case:test_x") for role in ROLES
+                  for kind in ("power-off", "power-on", "power-cycle")], lab)
+    with pytest.raises(FaultError, match="fake:// radio's fake can only switch supplies"):
+        check_faults([parse_fault("radio-silent@1h")], lab)
 
 
 def test_a_fake_port_runs_on_the_virtual_clock_unless_told(tmp_path: Path) -> None:
