@@ -12,6 +12,7 @@ import pytest
 import zigpy.types as t
 
 from harness.bench import DEFAULT_JOIN_TIME_PERIOD_S
+from harness.emulator.radio import VirtualCoordinator
 from harness.han.chf import (
     MAX_PERMIT_S,
     JoinTimePeriodPolicy,
@@ -270,6 +271,30 @@ def test_removing_a_device_makes_it_leave_and_refuses_its_rejoin(up_bench, emula
     assert not bench.events.since(mark, match("joined", device=ppmid.eui))
 
     assert bench.chf.remove_device(ppmid.eui) is False
+
+
+def test_a_radio_that_fails_to_forget_the_key_still_has_the_device_removed(
+        up_bench, monkeypatch, caplog):
+    """Overwriting the removed device's key on the dongle is defence in depth: a radio that
+    fails at it is a warning (naming no key), and the device is still removed and told to
+    leave."""
+    bench = up_bench
+    ppmid = bench.device("PPMID")
+
+    async def failing(self: Any, ieee: t.EUI64) -> None:
+        raise RuntimeError("radio said no to key 0011223344556677")
+
+    monkeypatch.setattr(VirtualCoordinator, "forget_link_key", failing)
+    mark = bench.events.mark()
+    with caplog.at_level("WARNING", logger="harness.han.app"):
+        assert bench.chf.remove_device(ppmid.eui) is True
+    assert ppmid.eui not in bench.chf.device_log
+    assert bench.events.since(mark, match("left", device=ppmid.eui))  # told to leave
+    bench.sleep(60)  # the radio kept its key: it gets in at the radio, never past the CHF
+    assert not ppmid.is_joined
+    assert not bench.events.since(mark, match("joined", device=ppmid.eui))
+    warned = [r.getMessage() for r in caplog.records if "install-code key" in r.getMessage()]
+    assert warned and "RuntimeError" in warned[0] and "0011223344556677" not in warned[0]
 
 
 def test_a_device_removed_while_off_is_refused_when_it_comes_back(up_bench, emulated):
