@@ -11,16 +11,23 @@ Non-Device; POST ``application/xml``), so a User's own DUIS client can drive a S
 from __future__ import annotations
 
 import argparse
+import queue
 import sys
 import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.cli.common import EXIT_FAILED, EXIT_OK, UsageError, load_lab
+from harness.text import clip
 
 if TYPE_CHECKING:
     from harness.bench import Bench
+    from harness.dcc.alerts import Alert
     from harness.dcc.requests import ServiceResponse
 
 #: DCC Boxed's DUIS web services and the Command Variants each takes.
@@ -106,7 +113,7 @@ class _Handler(BaseHTTPRequestHandler):
         with self.server.lock:
             response = self.server.bench.dcc.submit_document(
                 data, command_variants=variants)
-        print(f"{self.path}  {response.srv or '?'}  {outcome(response)}", flush=True)
+        _say(f"{self.path}  {response.srv or '?'}  {outcome(response)}")
         if response.document:
             self._reply(200, response.document, "application/xml")
         else:
@@ -140,19 +147,94 @@ class _DuisServer(ThreadingHTTPServer):
         self.lock = threading.Lock()
 
 
+_PRINTING = threading.Lock()
+
+
+def _say(line: str) -> None:
+    """One whole line on stdout (a request's thread and the alerts' thread both print)."""
+    with _PRINTING:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+
+class AlertPusher:
+    """Posts each signed DUIS alert the bench's DCC raises to a User's endpoint, as DCC Boxed
+    posts alerts (and asynchronous responses) to the endpoint a User gives it: ``POST``
+    ``application/xml``, any 2xx taken as received. A thread of its own, so a slow or absent
+    endpoint holds up no request; one printed line per alert, delivered or not (after
+    :data:`ALERT_ATTEMPTS` tries), and serving goes on either way."""
+
+    def __init__(self, bench: Bench, url: str) -> None:
+        self.url = url
+        self._queue: queue.SimpleQueue[Alert | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._deliver_all, name="dmct-alerts",
+                                        daemon=True)
+        self._thread.start()
+        # Called on the bench loop as each alert is raised: only queued there.
+        self._unsubscribe = bench.dcc.alerts.subscribe(self._queue.put)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop taking alerts; deliver those queued (for at most ``timeout`` seconds)."""
+        self._unsubscribe()
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def _deliver_all(self) -> None:
+        while (alert := self._queue.get()) is not None:
+            if alert.document:
+                _say(f"alert {alert.seq}  {alert.code}  {self._deliver(alert.document)}")
+
+    def _deliver(self, document: bytes) -> str:
+        request = urllib.request.Request(self.url, data=document, method="POST",
+                                         headers={"Content-Type": "application/xml"})
+        problem = ""
+        for attempt in range(ALERT_ATTEMPTS):
+            if attempt:
+                time.sleep(ALERT_RETRY_S * attempt)
+            try:
+                with urllib.request.urlopen(request, timeout=ALERT_TIMEOUT_S) as answer:
+                    return f"delivered to {self.url} (HTTP {answer.status})"
+            except urllib.error.HTTPError as exc:
+                problem = f"HTTP {exc.code}"
+            except (OSError, ValueError) as exc:
+                problem = clip(str(getattr(exc, "reason", None) or exc), 120)
+        return f"NOT delivered to {self.url} ({problem}, {ALERT_ATTEMPTS} tries)"
+
+
+#: Tries per alert, the wait before the second (doubling after), and each try's timeout.
+ALERT_ATTEMPTS = 3
+ALERT_RETRY_S = 0.5
+ALERT_TIMEOUT_S = 10.0
+
+
+def _alerts_url(url: str | None) -> str | None:
+    if url is None:
+        return None
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise UsageError(f"--alerts-to {url!r}: give the User's endpoint as an http:// or "
+                         "https:// URL")
+    return url
+
+
 def cmd_duis_serve(args: argparse.Namespace) -> int:
+    url = _alerts_url(args.alerts_to)
     bench = _start(args.lab)
     with bench:
         server = _DuisServer(args.port, bench)
+        pusher = AlertPusher(bench, url) if url is not None else None
         host, port = server.server_address[:2]
         print(f"DUIS web services on http://{host!s}:{port}"
-              f"{', '.join(SERVICES)} (Ctrl-C stops)", flush=True)
+              f"{', '.join(SERVICES)} (Ctrl-C stops)"
+              + (f"; alerts to {url}" if url else ""), flush=True)
         try:
             server.serve_forever()
         except KeyboardInterrupt:
             print("stopped", file=sys.stderr)
         finally:
             server.server_close()
+            if pusher is not None:
+                pusher.close()
     return EXIT_OK
 
 
@@ -186,4 +268,7 @@ def add_parser(sub: Any, formatter: Any) -> None:
                        help="lab config (default: $DMCT_LAB, else the emulated bench)")
     serve.add_argument("--port", type=int, default=8079, metavar="N",
                        help="TCP port (default: 8079)")
+    serve.add_argument("--alerts-to", metavar="URL",
+                       help="POST each signed DUIS alert the DCC raises to this User endpoint "
+                       "(application/xml), as DCC Boxed does; one line per alert")
     serve.set_defaults(func=cmd_duis_serve)

@@ -6,12 +6,13 @@ import socket
 import threading
 import urllib.error
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from harness.cli import main
-from harness.cli.duis import _DuisServer
+from harness.cli.duis import AlertPusher, _DuisServer
 from harness.config import load_lab_config
 from harness.dcc.duis.alerts import read_alert, verify_alert
 from harness.dcc.duis.documents import DS, RA, SR, parse_document, response_code_of
@@ -129,6 +130,85 @@ def test_send_writes_the_alerts_a_request_raised_beside_its_response(
     old = Keystore.test_pki(reference_lab.seed).user("import-supplier")
     assert (alert.code, alert.kind, alert.recipient) == ("COS_LOSS", "dcc", old.eui)
     assert verify_alert(data, Keystore.test_pki(reference_lab.seed)).role == "DCC"
+
+
+class _UserEndpoint(ThreadingHTTPServer):
+    """A User's response endpoint on loopback: keeps each POSTed body, answers 204."""
+
+    def __init__(self) -> None:
+        received: list[tuple[str, bytes]] = []
+        arrived = threading.Event()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                received.append((self.headers.get("Content-Type", ""),
+                                 self.rfile.read(length)))
+                arrived.set()
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.received, self.arrived = received, arrived
+        self.url = f"http://127.0.0.1:{self.server_address[1]}/dcc/response"
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+def test_serve_posts_each_alert_to_the_users_endpoint(
+        reference_lab, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A change of supplier sent to ``serve`` raises the old supplier's CoS loss alert: it
+    reaches the User's endpoint as the DCC's signed DUIS alert; an endpoint that is not there
+    is one line, and the next request is still answered."""
+    bench = start_bench(reference_lab, tmp_path / "evidence")
+    server = _DuisServer(0, bench)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = _UserEndpoint()
+    pusher = AlertPusher(bench, endpoint.url)
+    try:
+        port = server.server_address[1]
+        dcc = bench.dcc
+        cos = dcc.document(dcc.build("6.23", "ESME", role="IS",
+                                     NewSupplier="import-supplier-b"))
+        status, body = _post(port, "/api/v1/serviceS", cos)
+        assert status == 200 and response_code_of(parse_document(body))[0] == "I0"
+        assert endpoint.arrived.wait(30), "no alert reached the User's endpoint"
+        (kind, data), = endpoint.received
+        assert kind == "application/xml"
+        alert = read_alert(data)
+        old = Keystore.test_pki(reference_lab.seed).user("import-supplier")
+        assert (alert.code, alert.recipient) == ("COS_LOSS", old.eui)
+        assert verify_alert(data, Keystore.test_pki(reference_lab.seed)).role == "DCC"
+        pusher.close()
+
+        endpoint.shutdown()
+        endpoint.server_close()  # the User's endpoint is gone
+        gone = AlertPusher(bench, endpoint.url)
+        back = dcc.document(dcc.build("6.23", "ESME", user="import-supplier-b",
+                                      NewSupplier="import-supplier"))
+        status, body = _post(port, "/api/v1/serviceS", back)
+        assert status == 200 and response_code_of(parse_document(body))[0] == "I0"
+        gone.close(timeout=30)
+        lines = capsys.readouterr().out.splitlines()
+        alerts = [line for line in lines if line.startswith("alert ")]
+        assert len(alerts) == 2, lines
+        assert alerts[0].endswith(f"  COS_LOSS  delivered to {endpoint.url} (HTTP 204)")
+        assert f"  COS_LOSS  NOT delivered to {endpoint.url} (" in alerts[1]
+        assert alerts[1].endswith(", 3 tries)")
+    finally:
+        server.shutdown()
+        server.server_close()
+        bench.stop()
+
+
+def test_serve_refuses_an_alerts_endpoint_that_is_no_url(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["duis", "serve", "--alerts-to", "localhost:9000"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "dmct: error: --alerts-to 'localhost:9000': give the User's endpoint as an http:// "
+        "or https:// URL")
 
 
 def test_a_device_answer_is_a_smets1_response_and_a_dcc_refusal_a_response_message(
