@@ -166,6 +166,8 @@ class AlertPusher:
 
     def __init__(self, bench: Bench, url: str) -> None:
         self.url = url
+        #: The URL as printed: credentials in it (``user:password@``) are not.
+        self.shown = shown_url(url)
         self._queue: queue.SimpleQueue[Alert | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._deliver_all, name="dmct-alerts",
                                         daemon=True)
@@ -193,12 +195,12 @@ class AlertPusher:
                 time.sleep(ALERT_RETRY_S * attempt)
             try:
                 with urllib.request.urlopen(request, timeout=ALERT_TIMEOUT_S) as answer:
-                    return f"delivered to {self.url} (HTTP {answer.status})"
+                    return f"delivered to {self.shown} (HTTP {answer.status})"
             except urllib.error.HTTPError as exc:
                 problem = f"HTTP {exc.code}"
             except (OSError, ValueError) as exc:
                 problem = clip(str(getattr(exc, "reason", None) or exc), 120)
-        return f"NOT delivered to {self.url} ({problem}, {ALERT_ATTEMPTS} tries)"
+        return f"NOT delivered to {self.shown} ({problem}, {ALERT_ATTEMPTS} tries)"
 
 
 #: Tries per alert, the wait before the second (doubling after), and each try's timeout.
@@ -207,13 +209,21 @@ ALERT_RETRY_S = 0.5
 ALERT_TIMEOUT_S = 10.0
 
 
+def shown_url(url: str) -> str:
+    """``url`` without the credentials it may carry (``user:password@host``)."""
+    parsed = urllib.parse.urlsplit(url)
+    if "@" not in parsed.netloc:
+        return url
+    return urllib.parse.urlunsplit(parsed._replace(netloc="***@" + parsed.netloc.rsplit("@")[-1]))
+
+
 def _alerts_url(url: str | None) -> str | None:
     if url is None:
         return None
     parsed = urllib.parse.urlsplit(url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise UsageError(f"--alerts-to {url!r}: give the User's endpoint as an http:// or "
-                         "https:// URL")
+        raise UsageError(f"--alerts-to {shown_url(url)!r}: give the User's endpoint as an "
+                         "http:// or https:// URL")
     return url
 
 
@@ -226,7 +236,7 @@ def cmd_duis_serve(args: argparse.Namespace) -> int:
         host, port = server.server_address[:2]
         print(f"DUIS web services on http://{host!s}:{port}"
               f"{', '.join(SERVICES)} (Ctrl-C stops)"
-              + (f"; alerts to {url}" if url else ""), flush=True)
+              + (f"; alerts to {shown_url(url)}" if url else ""), flush=True)
         try:
             server.serve_forever()
         except KeyboardInterrupt:
