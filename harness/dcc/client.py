@@ -439,6 +439,7 @@ class Dcc:
         except ValueError:
             pass
         code = entry.xml_code if own and entry is not None else response.code
+        harness_code = response.code if own else None
         if self._dcc_signer is None:
             self._dcc_signer = Signer.of(self.keystore.dcc)
         signer = self._dcc_signer
@@ -446,7 +447,7 @@ class Dcc:
         def sign_document() -> bytes:
             return serialise(signer.sign(build_response(
                 request_id=request_id or None, response_id=response_id, code=code,
-                harness_code=response.code if own else None, time=response.time,
+                harness_code=harness_code, time=response.time,
                 service_reference=reference, srv=response.srv, body=response.body,
                 schema_version=schema_version, smets1=smets1)))
 

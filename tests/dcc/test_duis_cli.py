@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.cli.duis import AlertPusher, _DuisServer
+from harness.cli.duis import AlertPusher, _DuisServer, dcc_certificate_pem
 from harness.config import load_lab_config
 from harness.dcc.duis.alerts import read_alert, verify_alert
 from harness.dcc.duis.documents import DS, RA, SR, parse_document, response_code_of
@@ -158,10 +158,12 @@ class _UserEndpoint(ThreadingHTTPServer):
 
 
 def test_serve_posts_each_alert_to_the_users_endpoint(
-        reference_lab, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        reference_lab, duis_tools: DuisTools, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
     """A change of supplier sent to ``serve`` raises the old supplier's CoS loss alert: it
-    reaches the User's endpoint as the DCC's signed DUIS alert; an endpoint that is not there
-    is one line, and the next request is still answered."""
+    reaches the User's endpoint as the DCC's signed DUIS alert, which the DCC's own tool
+    validates (XSD and signature); an endpoint that is not there is one line, and the next
+    request is still answered."""
     bench = start_bench(reference_lab, tmp_path / "evidence")
     server = _DuisServer(0, bench)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -181,6 +183,9 @@ def test_serve_posts_each_alert_to_the_users_endpoint(
         old = Keystore.test_pki(reference_lab.seed).user("import-supplier")
         assert (alert.code, alert.recipient) == ("COS_LOSS", old.eui)
         assert verify_alert(data, Keystore.test_pki(reference_lab.seed)).role == "DCC"
+        certificate = tmp_path / "dcc-certificate.pem"
+        certificate.write_bytes(dcc_certificate_pem(bench))
+        assert "passed signature check" in duis_tools.validate(data, certificate)
         pusher.close()
 
         endpoint.shutdown()
